@@ -1,0 +1,102 @@
+/**
+ * createApp(deps): Keygate's own pages and API (Express, under /-/) and the lean proxy for
+ * everything else, combined into one Node request handler. No listening here.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import helmet from 'helmet';
+import { accountRouter } from './account/routes.js';
+import type { Config } from './config.js';
+import type { Db } from './db/pool.js';
+import { enrollmentRouter } from './enrollment/routes.js';
+import { errorHandler, forbidden, notFound } from './errors.js';
+import { assignRequestId } from './http/context.js';
+import { isSafeMethod, isSameOrigin } from './http/same-origin.js';
+import type { Logger } from './log.js';
+import { loginRouter } from './login/routes.js';
+import { createProxyHandler } from './proxy/handler.js';
+import { createIdentityResolver } from './session/identity.js';
+import { createSessionMiddleware, createSessionStore } from './session/middleware.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  /** Signs session cookies; also keys the username-enumeration decoys. */
+  secret: string;
+}
+
+const STATIC_DIR = fileURLToPath(new URL('../web/dist/', import.meta.url));
+
+/** Ceremony bodies are small; anything larger is refused before parsing (413). */
+const BODY_LIMIT = '64kb';
+
+function createKeygateApp(deps: AppDeps): express.Express {
+  const { config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('etag', false);
+
+  app.use((req, _res, next) => {
+    assignRequestId(req, config.trustProxy);
+    next();
+  });
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'none'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
+          objectSrc: ["'none'"],
+        },
+      },
+      // Referer only to this origin: enrolment tokens in URLs never leave it, and same-origin
+      // POSTs keep a real Origin header for the CSRF check.
+      referrerPolicy: { policy: 'same-origin' },
+      strictTransportSecurity: config.https ? { maxAge: 31536000, includeSubDomains: false } : false,
+    }),
+  );
+  app.use((req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    // Every unsafe request to Keygate must come from Keygate's own pages.
+    if (!isSafeMethod(req.method) && !isSameOrigin(req, config.origin)) {
+      next(forbidden('This request came from another site, so Keygate refused it.', 'cross_origin'));
+      return;
+    }
+    next();
+  });
+  app.use('/-/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
+  app.use('/-/api', express.json({ limit: BODY_LIMIT, strict: true }));
+  app.use(createSessionMiddleware(config, createSessionStore(deps.db), deps.secret));
+  app.use(loginRouter(deps));
+  app.use(enrollmentRouter(deps));
+  app.use(accountRouter(deps));
+  app.use((_req, _res, next) => next(notFound()));
+  app.use(errorHandler(deps.log));
+  return app;
+}
+
+export interface Gateway {
+  handle: (req: IncomingMessage, res: ServerResponse) => void;
+  close: () => void;
+}
+
+export function createApp(deps: AppDeps): Gateway {
+  const keygate = createKeygateApp(deps);
+  return createProxyHandler({
+    config: deps.config,
+    db: deps.db,
+    log: deps.log,
+    resolveIdentity: createIdentityResolver(deps.config, deps.db, deps.secret),
+    keygate: keygate as unknown as (req: IncomingMessage, res: ServerResponse) => void,
+  });
+}

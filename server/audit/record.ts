@@ -1,0 +1,49 @@
+/**
+ * The append-only audit log. The application only ever INSERTs; triggers in the schema refuse
+ * UPDATE, DELETE and TRUNCATE.
+ */
+import type { Queryable } from '../db/pool.js';
+
+export type AuditOutcome = 'success' | 'failure';
+
+export interface AuditEvent {
+  event: string;
+  outcome: AuditOutcome;
+  /** 'user:<name>', 'cli', 'system' or 'anonymous'. */
+  actor: string;
+  subjectUserId?: string | null;
+  subjectUsername?: string | null;
+  credentialId?: string | null;
+  reason?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  requestId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+/** Where a request came from, for audit rows. */
+export interface RequestContext {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+}
+
+export async function recordEvent(db: Queryable, e: AuditEvent): Promise<void> {
+  await db.query(
+    `INSERT INTO audit_events (actor, subject_user_id, subject_username, credential_id, event, outcome, reason, ip, user_agent, request_id, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [
+      e.actor,
+      e.subjectUserId ?? null,
+      e.subjectUsername ?? null,
+      e.credentialId ?? null,
+      e.event,
+      e.outcome,
+      e.reason ?? null,
+      e.ip ?? null,
+      e.userAgent?.slice(0, 512) ?? null,
+      e.requestId ?? null,
+      JSON.stringify(e.details ?? {}),
+    ],
+  );
+}

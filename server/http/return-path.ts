@@ -1,0 +1,30 @@
+/**
+ * Where to send a person after sign-in. Only a relative path on this origin is followed (ASVS
+ * 3.7.2): anything that a browser could read as another origin (`//evil`, `/\evil`, encoded
+ * slashes or backslashes, control characters, schemes) falls back to `/`.
+ */
+export function safeReturnPath(value: unknown, origin: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return '/';
+  if (!value.startsWith('/')) return '/';
+  // Browsers treat `\` as `/` and strip tabs/newlines inside URLs: either can turn `/x` into `//host`.
+  if (/[\\\u0000-\u0020\u007f]/.test(value)) return '/';
+  if (/^\/(\/|%2f|%5c)/i.test(value)) return '/';
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(value);
+  } catch {
+    return '/';
+  }
+  if (/^[\\/]{2}/.test(decoded) || /^\/[\\/]/.test(decoded) || /[\u0000-\u001f\u007f]/.test(decoded)) return '/';
+  let url: URL;
+  try {
+    url = new URL(value, origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== origin) return '/';
+  const path = url.pathname + url.search + url.hash;
+  // Keygate's own API endpoints are never a place to land.
+  if (path.startsWith('/-/api/')) return '/';
+  return path;
+}

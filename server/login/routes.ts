@@ -1,0 +1,128 @@
+/**
+ * Sign-in at /-/login, three ways: a discoverable credential (no username), username first (for
+ * security keys without a resident credential), and passkey autofill (conditional mediation).
+ * Sign-out at /-/logout.
+ */
+import { createHmac } from 'node:crypto';
+import { Router } from 'express';
+import { z } from 'zod';
+import { loginPage } from '../../web/pages/login.js';
+import { logoutPage } from '../../web/pages/logout.js';
+import type { AppDeps } from '../app.js';
+import { recordEvent } from '../audit/record.js';
+import { requestContext } from '../http/context.js';
+import { safeReturnPath } from '../http/return-path.js';
+import { validateBody } from '../http/validate.js';
+import { currentAuth, signIn, signOut } from '../session/auth.js';
+import { expireGogsSession } from '../session/gogs-cookie.js';
+import { findUserByUsername, isValidUsername } from '../users/users.js';
+import { consumeCeremony, CeremonyError, startCeremony } from '../webauthn/ceremony.js';
+import { authenticationOptions } from '../webauthn/options.js';
+import { listCredentialsOfUser } from '../webauthn/credentials.js';
+import { SignInFailure, verifySignIn } from '../webauthn/authenticate.js';
+import { CeremonyFailure } from '../webauthn/failures.js';
+import { authenticationResponseSchema } from '../webauthn/responses.js';
+
+const optionsBody = z.object({
+  username: z.string().trim().max(64).optional(),
+  mode: z.enum(['modal', 'conditional']).optional(),
+});
+
+const verifyBody = z.object({
+  response: authenticationResponseSchema,
+  returnTo: z.string().max(2048).optional(),
+});
+
+export function loginRouter(deps: AppDeps): Router {
+  const { config, db } = deps;
+  const router = Router();
+
+  router.get('/-/login', async (req, res) => {
+    const returnTo = safeReturnPath(req.query.return_to, config.origin);
+    if (await currentAuth(req, config)) {
+      res.redirect(303, returnTo);
+      return;
+    }
+    const notice = req.query.signed_out !== undefined ? 'You have been signed out.' : undefined;
+    res.type('html').send(loginPage({ returnTo, rpName: config.rpName, notice }));
+  });
+
+  router.post('/-/api/login/options', validateBody(optionsBody), async (req, res) => {
+    const { username } = req.body as z.infer<typeof optionsBody>;
+    let allow: Array<{ id: string; transports?: string[] }> | undefined;
+    let userId: string | undefined;
+    if (username) {
+      const user = isValidUsername(username) ? await findUserByUsername(db, username) : null;
+      const credentials = user && !user.disabledAt ? await listCredentialsOfUser(db, user.id) : [];
+      userId = user?.id;
+      // An unknown name (or one with no usable key) gets options of the same shape as a known one,
+      // so the answer does not reveal whether the account exists (ASVS 6.3.8).
+      allow = credentials.length > 0 ? credentials.map((c) => ({ id: c.credentialId, transports: c.transports })) : [decoyCredential(deps.secret, username)];
+    }
+    const options = await authenticationOptions(config, allow ?? []);
+    startCeremony(req, {
+      purpose: 'login',
+      challenge: options.challenge,
+      expiresAt: Date.now() + config.ceremonyTimeoutMs,
+      userId,
+      allowCredentialIds: allow?.map((c) => c.id),
+    });
+    res.json(options);
+  });
+
+  router.post('/-/api/login/verify', async (req, res) => {
+    const ctx = requestContext(req);
+    const audit = (outcome: 'success' | 'failure', extra: { reason?: string; userId?: string; username?: string; credentialId?: string; actor?: string }) =>
+      recordEvent(db, {
+        event: 'sign_in',
+        outcome,
+        actor: extra.actor ?? 'anonymous',
+        subjectUserId: extra.userId,
+        subjectUsername: extra.username,
+        credentialId: extra.credentialId,
+        reason: extra.reason,
+        ...ctx,
+      });
+    try {
+      // The challenge is consumed before anything else: one attempt per challenge, pass or fail.
+      const ceremony = await consumeCeremony(db, req, 'login');
+      const parsed = verifyBody.safeParse(req.body);
+      if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
+      const { user, credential } = await verifySignIn(db, config, ceremony, parsed.data.response as never, ctx);
+      await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId });
+      await audit('success', { userId: user.id, username: user.username, credentialId: credential.id, actor: `user:${user.username}` });
+      expireGogsSession(res, config);
+      res.json({ ok: true, redirect: safeReturnPath(parsed.data.returnTo, config.origin) });
+    } catch (err) {
+      if (err instanceof SignInFailure) {
+        await audit('failure', { reason: err.reason, userId: err.user?.id, username: err.user?.username, credentialId: err.credential?.id });
+      } else if (err instanceof CeremonyFailure || err instanceof CeremonyError) {
+        await audit('failure', { reason: err.code });
+      }
+      throw err;
+    }
+  });
+
+  router.get('/-/logout', (_req, res) => {
+    res.type('html').send(logoutPage());
+  });
+
+  router.post('/-/logout', async (req, res) => {
+    const auth = req.session?.auth;
+    await signOut(req);
+    if (auth) {
+      await recordEvent(db, { event: 'sign_out', outcome: 'success', actor: `user:${auth.username}`, subjectUserId: auth.userId, subjectUsername: auth.username, ...requestContext(req) });
+    }
+    res.clearCookie(config.sessionCookieName, { path: '/', httpOnly: true, secure: config.https, sameSite: 'lax' });
+    expireGogsSession(res, config);
+    res.redirect(303, '/-/login?signed_out');
+  });
+
+  return router;
+}
+
+/** A stable, secret-derived credential id for a username that has none (enumeration defence). */
+function decoyCredential(secret: string, username: string): { id: string; transports: string[] } {
+  const id = createHmac('sha256', secret).update(`decoy-credential:${username.toLowerCase()}`).digest().subarray(0, 32).toString('base64url');
+  return { id, transports: ['usb'] };
+}

@@ -1,0 +1,63 @@
+/**
+ * Start-up: read config → database (embedded PostgreSQL when DATABASE_URL is unset) → migrate →
+ * createApp → listen. SIGTERM/SIGINT stop accepting, let in-flight requests finish, then close.
+ */
+import http from 'node:http';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { openDatabase } from './db/embedded.js';
+import { runMigrations } from './db/migrate.js';
+import { createPool } from './db/pool.js';
+import { createLogger } from './log.js';
+import { loadSessionSecret } from './session/secret.js';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`keygate: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const database = await openDatabase(config, (line) => log.debug({ postgres: line.trim() }, 'embedded postgres'));
+  if (!config.databaseUrl) log.info({ dataDir: config.dataDir, port: config.embeddedPgPort }, 'using embedded PostgreSQL');
+  const db = createPool(database.url);
+  const applied = await runMigrations(db);
+  if (applied.length) log.info({ applied }, 'migrations applied');
+  const secret = await loadSessionSecret(db, config.sessionSecret);
+  const gateway = createApp({ config, db, log, secret });
+
+  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, gateway.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  log.info({ url: config.origin, listen: `${config.host}:${config.port}`, gogs: config.gogsUrl.origin, rpId: config.rpId }, 'keygate listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining in-flight requests');
+    const forced = setTimeout(() => server.closeAllConnections(), 30_000);
+    forced.unref();
+    server.closeIdleConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    gateway.close();
+    await db.end();
+    await database.stop();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`keygate: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,61 @@
+/**
+ * What a signed-in session holds, and the server-side rules that end it: the idle timeout and the
+ * absolute lifetime (OWASP ASVS 7.3.1, 7.3.2) are judged here from timestamps kept in the session
+ * row, never from the cookie, so a replayed cookie gains nothing.
+ */
+import type { Request } from 'express';
+import type { Config } from '../config.js';
+
+export interface SessionAuth {
+  userId: string;
+  username: string;
+  /** base64url credential id that signed this session in: revoking it ends this session. */
+  credentialId: string;
+  signedInAt: number;
+  lastSeenAt: number;
+}
+
+/** How often last-seen is written back: sliding idle expiry without a write per request. */
+export const TOUCH_INTERVAL_MS = 60_000;
+
+export type SessionVerdict = 'valid' | 'idle' | 'expired';
+
+export function judgeSession(auth: SessionAuth, config: Config, now = Date.now()): SessionVerdict {
+  if (now - auth.signedInAt > config.sessionAbsoluteMs) return 'expired';
+  if (now - auth.lastSeenAt > config.sessionIdleMs) return 'idle';
+  return 'valid';
+}
+
+export function needsTouch(auth: SessionAuth, now = Date.now()): boolean {
+  return now - auth.lastSeenAt > TOUCH_INTERVAL_MS;
+}
+
+/**
+ * Starts a signed-in session. The session id is regenerated first (session fixation, ASVS 7.2.4):
+ * whatever id the browser had before sign-in, including the one that held the challenge, is gone.
+ */
+export async function signIn(req: Request, who: { userId: string; username: string; credentialId: string }): Promise<void> {
+  await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+  const now = Date.now();
+  req.session.auth = { ...who, signedInAt: now, lastSeenAt: now };
+  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+}
+
+/** Ends the session on the server (the row is deleted), whatever the cookie says afterwards. */
+export async function signOut(req: Request): Promise<void> {
+  if (!req.session) return;
+  await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+}
+
+/** The signed-in person on a Keygate page, or null. Ends a timed-out session on the way. */
+export async function currentAuth(req: Request, config: Config): Promise<SessionAuth | null> {
+  const auth = req.session?.auth;
+  if (!auth) return null;
+  const verdict = judgeSession(auth, config);
+  if (verdict !== 'valid') {
+    await signOut(req);
+    return null;
+  }
+  if (needsTouch(auth)) auth.lastSeenAt = Date.now();
+  return auth;
+}

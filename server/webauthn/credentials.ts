@@ -1,0 +1,143 @@
+/** Stored WebAuthn credentials (public keys) and the SQL that reads and changes them. */
+import type { Queryable } from '../db/pool.js';
+
+export interface StoredCredential {
+  id: string;
+  /** base64url of the WebAuthn credential id. */
+  credentialId: string;
+  userId: string;
+  publicKey: Buffer;
+  signCount: number;
+  transports: string[];
+  aaguid: string;
+  deviceType: 'singleDevice' | 'multiDevice';
+  backedUp: boolean;
+  attestationFormat: string;
+  nickname: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  lastUsedIp: string | null;
+  lastUsedUserAgent: string | null;
+  revokedAt: Date | null;
+}
+
+interface CredentialRow {
+  id: string;
+  credential_id: Buffer;
+  user_id: string;
+  public_key: Buffer;
+  sign_count: string;
+  transports: string[];
+  aaguid: string;
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: boolean;
+  attestation_format: string;
+  nickname: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  last_used_ip: string | null;
+  last_used_user_agent: string | null;
+  revoked_at: Date | null;
+}
+
+const COLUMNS = `id, credential_id, user_id, public_key, sign_count, transports, aaguid, device_type, backed_up,
+  attestation_format, nickname, created_at, last_used_at, last_used_ip, last_used_user_agent, revoked_at`;
+
+function toCredential(r: CredentialRow): StoredCredential {
+  return {
+    id: String(r.id),
+    credentialId: r.credential_id.toString('base64url'),
+    userId: String(r.user_id),
+    publicKey: r.public_key,
+    signCount: Number(r.sign_count),
+    transports: r.transports,
+    aaguid: r.aaguid,
+    deviceType: r.device_type,
+    backedUp: r.backed_up,
+    attestationFormat: r.attestation_format,
+    nickname: r.nickname,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    lastUsedIp: r.last_used_ip,
+    lastUsedUserAgent: r.last_used_user_agent,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/** WebAuthn §5.8.3: credential ids are at most 1023 bytes. */
+export const MAX_CREDENTIAL_ID_BYTES = 1023;
+
+/**
+ * Decodes a base64url credential id strictly (Node's decoder silently skips junk), or returns
+ * null if it is not canonical base64url or is longer than WebAuthn allows.
+ */
+export function decodeCredentialId(value: unknown): Buffer | null {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 1400 || !/^[A-Za-z0-9_-]+$/.test(value)) return null;
+  const bytes = Buffer.from(value, 'base64url');
+  if (bytes.length === 0 || bytes.length > MAX_CREDENTIAL_ID_BYTES || bytes.toString('base64url') !== value) return null;
+  return bytes;
+}
+
+export async function findCredential(db: Queryable, credentialId: Buffer): Promise<StoredCredential | null> {
+  const { rows } = await db.query<CredentialRow>(`SELECT ${COLUMNS} FROM credentials WHERE credential_id = $1`, [credentialId]);
+  return rows[0] ? toCredential(rows[0]) : null;
+}
+
+export async function listCredentialsOfUser(db: Queryable, userId: string, opts: { includeRevoked?: boolean } = {}): Promise<StoredCredential[]> {
+  const { rows } = await db.query<CredentialRow>(
+    `SELECT ${COLUMNS} FROM credentials WHERE user_id = $1 ${opts.includeRevoked ? '' : 'AND revoked_at IS NULL'} ORDER BY created_at, id`,
+    [userId],
+  );
+  return rows.map(toCredential);
+}
+
+export interface NewCredential {
+  credentialId: Buffer;
+  userId: string;
+  publicKey: Uint8Array;
+  signCount: number;
+  transports: string[];
+  aaguid: string;
+  deviceType: 'singleDevice' | 'multiDevice';
+  backedUp: boolean;
+  attestationFormat: string;
+  nickname: string;
+}
+
+/** Stores a credential. A duplicate credential id raises unique_violation (credentials_credential_id). */
+export async function insertCredential(db: Queryable, c: NewCredential): Promise<StoredCredential> {
+  const { rows } = await db.query<CredentialRow>(
+    `INSERT INTO credentials (credential_id, user_id, public_key, sign_count, transports, aaguid, device_type, backed_up, attestation_format, nickname)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
+    [c.credentialId, c.userId, Buffer.from(c.publicKey), c.signCount, c.transports, c.aaguid, c.deviceType, c.backedUp, c.attestationFormat, c.nickname],
+  );
+  return toCredential(rows[0]);
+}
+
+/**
+ * Writes the new counter, backup state and last use, only after every other check passed. The
+ * WHERE clause re-checks the counter and revocation, so a concurrent use or revocation that won
+ * the race makes this return false instead of overwriting it.
+ */
+export async function recordCredentialUse(
+  db: Queryable,
+  id: string,
+  use: { previousCounter: number; newCounter: number; backedUp: boolean; ip: string | null; userAgent: string | null },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE credentials
+        SET sign_count = $3, backed_up = $4, last_used_at = now(), last_used_ip = $5, last_used_user_agent = $6
+      WHERE id = $1 AND revoked_at IS NULL AND sign_count = $2 AND ($3 > $2 OR ($3 = 0 AND $2 = 0))`,
+    [id, use.previousCounter, use.newCounter, use.backedUp, use.ip, use.userAgent?.slice(0, 512) ?? null],
+  );
+  return rowCount === 1;
+}
+
+/** Marks a credential revoked (idempotent); returns it, or null if there is no such credential. */
+export async function revokeCredential(db: Queryable, credentialId: Buffer): Promise<StoredCredential | null> {
+  const { rows } = await db.query<CredentialRow>(
+    `UPDATE credentials SET revoked_at = coalesce(revoked_at, now()) WHERE credential_id = $1 RETURNING ${COLUMNS}`,
+    [credentialId],
+  );
+  return rows[0] ? toCredential(rows[0]) : null;
+}

@@ -1,0 +1,39 @@
+/** Account page (/-/account): adds another key to the signed-in account. */
+import { startRegistration, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/browser';
+import { byId, clearMessage, describeError, postJSON, setBusy, showMessage, WAITING_MESSAGE, webAuthnProblem } from './api.js';
+
+const button = byId<HTMLButtonElement>('add-device-button');
+const nicknameInput = byId<HTMLInputElement>('nickname');
+
+async function addDevice(): Promise<void> {
+  setBusy([button], true, button);
+  clearMessage();
+  let reloading = false;
+  try {
+    const optionsJSON = await postJSON<PublicKeyCredentialCreationOptionsJSON>('/-/api/account/devices/options', {});
+    showMessage(WAITING_MESSAGE, 'info');
+    const response = await startRegistration({ optionsJSON });
+    const nickname = nicknameInput.value.trim();
+    await postJSON<{ ok: true }>('/-/api/account/devices/verify', { response, nickname });
+    showMessage('Key added.', 'success');
+    reloading = true;
+    // Reload so the server-rendered list shows the new key.
+    location.reload();
+  } catch (e) {
+    const text = describeError(e, 'registration');
+    if (text) showMessage(text, 'error');
+    else clearMessage();
+  } finally {
+    if (!reloading) setBusy([button], false);
+  }
+}
+
+button.addEventListener('click', () => {
+  void addDevice();
+});
+
+const problem = webAuthnProblem();
+if (problem) {
+  showMessage(problem, 'error');
+  button.disabled = true;
+}

@@ -1,0 +1,45 @@
+/**
+ * Enrollment page (/-/enroll/<token>): registers the first (or a recovery)
+ * key for the account the invitation token belongs to.
+ */
+import { startRegistration, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/browser';
+import { appData, byId, clearMessage, describeError, postJSON, setBusy, showMessage, WAITING_MESSAGE, webAuthnProblem } from './api.js';
+
+const button = byId<HTMLButtonElement>('enroll-button');
+const nicknameInput = byId<HTMLInputElement>('nickname');
+const token = appData('token');
+
+// Long enough to read the success message, short enough not to feel stuck.
+const SUCCESS_PAUSE_MS = 1200;
+
+async function enroll(): Promise<void> {
+  setBusy([button], true, button);
+  clearMessage();
+  let navigating = false;
+  try {
+    const optionsJSON = await postJSON<PublicKeyCredentialCreationOptionsJSON>('/-/api/enroll/options', { token });
+    showMessage(WAITING_MESSAGE, 'info');
+    const response = await startRegistration({ optionsJSON });
+    const nickname = nicknameInput.value.trim();
+    const result = await postJSON<{ ok: true; redirect: string }>('/-/api/enroll/verify', { token, response, nickname });
+    showMessage('Your key is registered. Signing you in…', 'success');
+    navigating = true;
+    setTimeout(() => location.assign(result.redirect), SUCCESS_PAUSE_MS);
+  } catch (e) {
+    const text = describeError(e, 'registration');
+    if (text) showMessage(text, 'error');
+    else clearMessage();
+  } finally {
+    if (!navigating) setBusy([button], false);
+  }
+}
+
+button.addEventListener('click', () => {
+  void enroll();
+});
+
+const problem = webAuthnProblem();
+if (problem) {
+  showMessage(problem, 'error');
+  button.disabled = true;
+}
