@@ -62,9 +62,9 @@ CREATE TABLE session (
   sess   jsonb NOT NULL,
   expire timestamptz NOT NULL
 );
-CREATE INDEX session_expire ON session (expire);
-CREATE INDEX session_user ON session ((sess -> 'auth' ->> 'userId'));
-CREATE INDEX session_credential ON session ((sess -> 'auth' ->> 'credentialId'));
+CREATE INDEX sessions_by_expiry ON session (expire);
+CREATE INDEX sessions_by_user ON session ((sess -> 'auth' ->> 'userId'));
+CREATE INDEX sessions_by_credential ON session ((sess -> 'auth' ->> 'credentialId'));
 
 CREATE TABLE settings (
   key        text PRIMARY KEY,

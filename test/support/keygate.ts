@@ -1,0 +1,71 @@
+/**
+ * Keygate under test: the real app (createApp) on a loopback port, a fresh migrated database and
+ * a Gogs-like upstream that records what it received.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp, type Gateway } from '../../server/app.js';
+import { loadConfig, type Config } from '../../server/config.js';
+import type { Db } from '../../server/db/pool.js';
+import { createLogger } from '../../server/log.js';
+import { loadSessionSecret } from '../../server/session/secret.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+import { startFakeGogs, type FakeGogs, type FakeGogsOptions } from './gogs.js';
+
+export interface TestKeygate {
+  /** Where tests send requests (loopback). */
+  url: string;
+  /** The configured public origin (what WebAuthn expects); equal to url unless PUBLIC_URL was given. */
+  origin: string;
+  config: Config;
+  db: Db;
+  database: TestDatabase;
+  gogs: FakeGogs;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  gogs?: FakeGogsOptions;
+  /** Reuse a database (e.g. two instances sharing one). */
+  database?: TestDatabase;
+  /** Reuse an upstream. */
+  upstream?: FakeGogs;
+}
+
+export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate> {
+  const database = opts.database ?? (await createTestDatabase());
+  const gogs = opts.upstream ?? (await startFakeGogs(opts.gogs));
+  let gateway: Gateway | undefined;
+  const server = http.createServer((req, res) => gateway!.handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://localhost:${port}`;
+  const config = loadConfig({
+    PUBLIC_URL: url,
+    GOGS_URL: gogs.url,
+    DATABASE_URL: database.url,
+    LOG_LEVEL: 'silent',
+    ...opts.env,
+  });
+  const log = createLogger(config.logLevel);
+  const secret = await loadSessionSecret(database.db, config.sessionSecret);
+  gateway = createApp({ config, db: database.db, log, secret });
+  return {
+    url,
+    origin: config.origin,
+    config,
+    db: database.db,
+    database,
+    gogs,
+    server,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      gateway?.close();
+      if (!opts.upstream) await gogs.close();
+      if (!opts.database) await database.drop();
+    },
+  };
+}
