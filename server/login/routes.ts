@@ -97,7 +97,7 @@ export function loginRouter(deps: AppDeps): Router {
       if (err instanceof SignInFailure) {
         await audit('failure', { reason: err.reason, userId: err.user?.id, username: err.user?.username, credentialId: err.credential?.id });
       } else if (err instanceof CeremonyFailure || err instanceof CeremonyError) {
-        await audit('failure', { reason: err.code });
+        await audit('failure', { reason: err instanceof CeremonyFailure ? err.reason : err.code });
       }
       throw err;
     }

@@ -14,7 +14,7 @@ import { gogsSessionExpiry } from '../session/gogs-cookie.js';
 import type { IdentityResolver } from '../session/identity.js';
 import type { Db } from '../db/pool.js';
 import { createUpstream } from './forward.js';
-import { createHeaderPlan, upstreamHeaders } from './headers.js';
+import { createHeaderPlan, isEmptyPasswordBasic, upstreamHeaders } from './headers.js';
 import { classifyPath, normalizePath } from './paths.js';
 
 export interface ProxyDeps {
@@ -59,6 +59,13 @@ export function createProxyHandler(deps: ProxyDeps) {
   };
 
   const forward = (req: IncomingMessage, res: ServerResponse, identity: string | null) => {
+    if (isEmptyPasswordBasic(req.headers.authorization)) {
+      req.resume();
+      sendPage(res, 401, 'Sign-in needed', 'A password cannot be empty. For git and the API, use a Gogs access token as the password.', {
+        'www-authenticate': 'Basic realm="."',
+      });
+      return;
+    }
     const headers = upstreamHeaders(plan, req.headers, { ip: req.socket.remoteAddress, requestId: assignRequestId(req, config.trustProxy) }, identity);
     upstream.forward(req, res, headers, unreachable(res));
   };

@@ -17,8 +17,16 @@ export type Route =
   | 'page';
 
 /**
+ * Gogs decodes a path twice: Go's server once (req.URL.Path), then macaron's router tree once more
+ * per segment (gourl.PathUnescape in tree.go), so `/user/%256cogin` is `/user/login` to Gogs.
+ * Keygate decodes until nothing is left to decode; more rounds than this and the path is refused.
+ */
+const MAX_DECODE_ROUNDS = 4;
+
+/**
  * Decodes and normalises a request target's path. Returns null when it cannot be normalised
- * (bad percent-encoding, control characters, or `..` above the root): the caller answers 400.
+ * (bad percent-encoding at any decoding round, control characters, or `..` above the root): the
+ * caller answers 400.
  */
 export function normalizePath(target: string): string | null {
   if (target.charCodeAt(0) !== 47 /* / */) return null;
@@ -29,8 +37,10 @@ export function normalizePath(target: string): string | null {
   if (h !== -1 && h < end) end = h;
   let path = target.slice(0, end);
   // Fast path: nothing to decode or resolve (the common case for every page and asset).
-  if (!/[%\\;]|\/\/|\/\.(?:\/|\.|$)/.test(path)) return path.toLowerCase();
-  if (path.includes('%')) {
+  // eslint-disable-next-line no-control-regex
+  if (!/[%\\;\u0000-\u001f\u007f]|\/\/|\/\.(?:\/|\.|$)/.test(path)) return path.toLowerCase();
+  for (let round = 0; path.includes('%'); round++) {
+    if (round === MAX_DECODE_ROUNDS) return null;
     try {
       path = decodeURIComponent(path);
     } catch {
@@ -85,11 +95,11 @@ const GIT_PATH = /^\/[^/]+\/[^/]+\/(?:info\/refs|git-upload-pack|git-receive-pac
 
 function isBlocked(path: string): boolean {
   for (const prefix of BLOCKED_PREFIXES) {
-    if (path === prefix || path.startsWith(prefix)) {
-      const next = path.charCodeAt(prefix.length);
-      // /user/login, /user/login/..., /user/login_x? Only the route and its sub-paths (and the
-      // 0.14 activate_email sibling) are Gogs' sign-in family.
-      if (Number.isNaN(next) || next === 47 /* / */ || next === 95 /* _ */) return true;
+    if (path.startsWith(prefix)) {
+      // The route, its sub-paths and its siblings (`/user/activate_email`, `/api/web/user/mfa-…`,
+      // `/user/login.json`), but not an unrelated word such as `/user/loginx`.
+      const next = path.charAt(prefix.length);
+      if (next === '' || !/[a-z0-9]/.test(next)) return true;
     }
   }
   return false;
@@ -99,7 +109,8 @@ function isBlocked(path: string): boolean {
 export function classifyPath(path: string, method: string): Route {
   if (path === '/-' || path.startsWith('/-/')) return 'keygate';
   if (isBlocked(path)) return 'blocked';
-  if (LOGOUT_PATHS.has(path) && method === 'POST') return 'gogs-logout';
+  // Gogs' router ignores one trailing slash, so /user/logout/ is its sign-out too.
+  if (method === 'POST' && LOGOUT_PATHS.has(path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path)) return 'gogs-logout';
   if (path.startsWith('/api/v1/') || path === '/api/v1') return 'passthrough';
   if (GIT_PATH.test(path)) return 'passthrough';
   return 'page';

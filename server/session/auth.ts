@@ -15,7 +15,11 @@ export interface SessionAuth {
   lastSeenAt: number;
 }
 
-/** How often last-seen is written back: sliding idle expiry without a write per request. */
+/**
+ * How often last-seen is written back: sliding idle expiry without a write per request. With an
+ * idle timeout under a few minutes it is written more often (a quarter of the timeout), or a
+ * session in constant use would still end at the idle timeout.
+ */
 export const TOUCH_INTERVAL_MS = 60_000;
 
 export type SessionVerdict = 'valid' | 'idle' | 'expired';
@@ -26,8 +30,8 @@ export function judgeSession(auth: SessionAuth, config: Config, now = Date.now()
   return 'valid';
 }
 
-export function needsTouch(auth: SessionAuth, now = Date.now()): boolean {
-  return now - auth.lastSeenAt > TOUCH_INTERVAL_MS;
+export function needsTouch(auth: SessionAuth, config: Config, now = Date.now()): boolean {
+  return now - auth.lastSeenAt > Math.min(TOUCH_INTERVAL_MS, config.sessionIdleMs / 4);
 }
 
 /**
@@ -56,6 +60,6 @@ export async function currentAuth(req: Request, config: Config): Promise<Session
     await signOut(req);
     return null;
   }
-  if (needsTouch(auth)) auth.lastSeenAt = Date.now();
+  if (needsTouch(auth, config)) auth.lastSeenAt = Date.now();
   return auth;
 }

@@ -38,8 +38,8 @@ export function createIdentityResolver(config: Config, db: Db, secret: string) {
       await db.query('DELETE FROM session WHERE sid = $1', [sid]);
       return null;
     }
-    if (needsTouch(auth, now)) {
-      // Sliding idle expiry at most once a minute; the request does not wait for it.
+    if (needsTouch(auth, config, now)) {
+      // Sliding idle expiry, written at most once a minute (see needsTouch); the request does not wait for it.
       db.query(`UPDATE session SET sess = jsonb_set(sess, '{auth,lastSeenAt}', to_jsonb($2::bigint)) WHERE sid = $1`, [sid, now]).catch(() => {});
     }
     return { sid, auth };

@@ -2,9 +2,12 @@
  * Verifies an assertion (WebAuthn §7.2) against a stored credential, then applies Keygate's own
  * checks, in the order the spec and the checklist give: the signature first (so nothing is learnt
  * from an unsigned response), then ownership, revocation, the user's state, the user handle, and
- * the sign counter. Nothing is written until every check has passed.
+ * the sign counter. Nothing is written until every check has passed, and what a failure tells the
+ * client does not depend on whether the credential id is registered (see failures.ts).
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { verifyAuthenticationResponse } from '@simplewebauthn/server';
+import { isoCBOR } from '@simplewebauthn/server/helpers';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
@@ -30,6 +33,16 @@ export class SignInFailure extends CeremonyFailure {
   }
 }
 
+/**
+ * A COSE Ed25519 public key whose private key was never kept: unknown credentials are checked
+ * against it. Ed25519 verification never throws on a malformed signature; it just fails.
+ */
+const NOBODYS_KEY = (() => {
+  const jwk = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+  // kty OKP (1: 1), alg EdDSA (3: -8), crv Ed25519 (-1: 6), x (-2)
+  return new Uint8Array(isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 1], [3, -8], [-1, 6], [-2, new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url'))]])));
+})();
+
 export async function verifySignIn(
   db: Db,
   config: Config,
@@ -42,54 +55,68 @@ export async function verifySignIn(
   if (!rawId) throw new SignInFailure('malformed_response', null, null);
   if (response.id !== response.rawId) throw new SignInFailure('malformed_response', null, null);
 
-  const credential = await findCredential(db, rawId);
-  if (!credential) throw new SignInFailure('unknown_credential', null, null);
-  // With allowCredentials (username-first), the credential must be one that was offered.
-  if (ceremony.allowCredentialIds && !ceremony.allowCredentialIds.includes(credential.credentialId)) {
-    throw new SignInFailure('not_allowed_credential', null, credential);
-  }
-  const user = await findUserById(db, credential.userId);
-  if (!user) throw new SignInFailure('unknown_credential', null, credential);
+  const found = await findCredential(db, rawId);
+  const user = found ? await findUserById(db, found.userId) : null;
+  const credential = found && user ? found : null;
 
-  let verification;
-  try {
-    verification = await verifyAuthenticationResponse({
+  // The library's checks run whether or not the credential is known: against the stored key, or
+  // against a key nobody holds. A forged response then gets the same answer for a registered
+  // credential id as for an unknown one or a username-first decoy (ASVS 6.3.8).
+  // The stored counter is not given to the library, which would judge it before the signature:
+  // anyone knowing a credential id could then raise a clone alarm. It is judged below instead.
+  const check = (publicKey: Uint8Array<ArrayBuffer>) =>
+    verifyAuthenticationResponse({
       response,
       expectedChallenge: ceremony.challenge,
       expectedOrigin: config.origin,
       expectedRPID: config.rpId,
       expectedType: 'webauthn.get',
       requireUserVerification: config.userVerification === 'required',
-      credential: {
-        id: credential.credentialId,
-        publicKey: new Uint8Array(credential.publicKey),
-        counter: credential.signCount,
-        transports: credential.transports as never,
-      },
+      credential: { id: response.id, publicKey, counter: 0, transports: credential?.transports as never },
     });
+  let verification;
+  try {
+    verification = await check(credential ? new Uint8Array(credential.publicKey) : NOBODYS_KEY);
   } catch (err) {
-    throw new SignInFailure(classifyLibraryError(err), user, credential, err);
+    // An EC2 key throws on a signature that is not DER, where other keys just fail to verify. If
+    // the same response gets through every check against an Ed25519 key, only the signature was
+    // wrong, and that is how it is reported, whatever kind of key the credential has.
+    const keyIndependent = credential ? await check(NOBODYS_KEY).then(() => null, (again: unknown) => again) : err;
+    if (keyIndependent) throw new SignInFailure(classifyLibraryError(keyIndependent), user, credential, keyIndependent);
+    verification = { verified: false as const };
   }
+  if (!credential) throw new SignInFailure('unknown_credential', null, null);
   if (!verification.verified) throw new SignInFailure('bad_signature', user, credential);
 
+  // With allowCredentials (username-first), the credential must be one that was offered.
+  if (ceremony.allowCredentialIds && !ceremony.allowCredentialIds.includes(credential.credentialId)) {
+    throw new SignInFailure('not_allowed_credential', user, credential);
+  }
   if (credential.revokedAt) throw new SignInFailure('revoked_credential', user, credential);
-  if (user.disabledAt) throw new SignInFailure('user_disabled', user, credential);
+  if (user!.disabledAt) throw new SignInFailure('user_disabled', user, credential);
 
   // The library only checks that userHandle is a string. For a discoverable sign-in it is the only
   // link between the assertion and the account, so it must be this credential's owner (§7.2 step 6).
   const handle = response.response.userHandle;
   const discoverable = !ceremony.allowCredentialIds;
   if (handle !== undefined || discoverable) {
-    if (!handle || handle !== user.userHandle.toString('base64url')) throw new SignInFailure('user_handle_mismatch', user, credential);
+    if (!handle || handle !== user!.userHandle.toString('base64url')) throw new SignInFailure('user_handle_mismatch', user, credential);
+  }
+
+  // §7.2 step 22: if either counter is non-zero, the new one must be greater; otherwise the key
+  // may have been cloned. Only a signed counter counts, so this comes after the signature.
+  const newCounter = verification.authenticationInfo.newCounter;
+  if ((credential.signCount > 0 || newCounter > 0) && newCounter <= credential.signCount) {
+    throw new SignInFailure('counter_regression', user, credential);
   }
 
   const written = await recordCredentialUse(db, credential.id, {
     previousCounter: credential.signCount,
-    newCounter: verification.authenticationInfo.newCounter,
+    newCounter,
     backedUp: verification.authenticationInfo.credentialBackedUp,
     ip: client.ip,
     userAgent: client.userAgent,
   });
   if (!written) throw new SignInFailure('concurrent_use', user, credential);
-  return { user, credential };
+  return { user: user!, credential };
 }

@@ -29,27 +29,47 @@ export type FailureReason =
   | 'bad_signature'
   | 'verification_failed';
 
+/**
+ * The library's messages, matched from their start: they go on to quote what the client sent
+ * (origin, challenge, type), so a match anywhere would let a client choose the audit reason, e.g.
+ * an origin containing "counter value" recorded as a clone warning.
+ */
+const LIBRARY_MESSAGES: Array<[RegExp, FailureReason]> = [
+  [/^Response counter value /, 'counter_regression'],
+  [/^Unexpected (registration|authentication) response origin /, 'bad_origin'],
+  [/^(Detected cross-origin|Unexpected cross-origin|Unexpected top origin)/, 'bad_origin'],
+  [/^Unexpected RP ID hash/, 'bad_rp_id'],
+  [/^Unexpected (registration|authentication) response type/, 'bad_type'],
+  [/^(Unexpected (registration|authentication) response challenge |Custom challenge verifier)/, 'challenge_mismatch'],
+  [/^User verification (was )?required/, 'user_not_verified'],
+  [/^User (presence was required|not present)/, 'user_not_present'],
+  [/^Single-device credential indicated that it was backed up/, 'bad_backup_flags'],
+  [/^Unexpected public key alg /, 'algorithm_not_allowed'],
+];
+
 /** Maps an error thrown by @simplewebauthn/server to an audit reason. */
 export function classifyLibraryError(err: unknown): FailureReason {
   const message = err instanceof Error ? err.message : String(err);
-  if (/counter value/i.test(message)) return 'counter_regression';
-  if (/origin/i.test(message)) return 'bad_origin';
-  if (/RP ID/i.test(message)) return 'bad_rp_id';
-  if (/response type/i.test(message)) return 'bad_type';
-  if (/challenge/i.test(message)) return 'challenge_mismatch';
-  if (/verification was required|verification required/i.test(message)) return 'user_not_verified';
-  if (/not present|presence/i.test(message)) return 'user_not_present';
-  if (/backed up|backup/i.test(message)) return 'bad_backup_flags';
-  if (/public key alg/i.test(message)) return 'algorithm_not_allowed';
-  if (/base64|CBOR|decode|parse|JSON|missing|was not a/i.test(message)) return 'malformed_response';
+  for (const [pattern, reason] of LIBRARY_MESSAGES) if (pattern.test(message)) return reason;
+  if (err instanceof SyntaxError || /base64|CBOR|decode|parse|JSON|missing|was not a/i.test(message)) return 'malformed_response';
   return 'verification_failed';
 }
 
+/**
+ * What the person (and so anyone probing) is told, where it must not differ: a key that is
+ * unknown, not offered, revoked, or whose signature does not verify gets one answer. Otherwise a
+ * forged response tells a registered credential id (and so an existing username) from a decoy.
+ * The audit keeps the precise reason.
+ */
+const PUBLIC_REASON: Partial<Record<FailureReason, FailureReason>> = {
+  not_allowed_credential: 'unknown_credential',
+  revoked_credential: 'unknown_credential',
+  bad_signature: 'unknown_credential',
+};
+
 const MESSAGES: Partial<Record<FailureReason, string>> = {
-  // Unknown, not-offered and revoked credentials get the same words: nothing to learn from them.
+  // Also said for a key that is not offered, revoked, or fails its signature (PUBLIC_REASON).
   unknown_credential: 'This key is not registered here.',
-  not_allowed_credential: 'This key is not registered here.',
-  revoked_credential: 'This key is not registered here.',
   user_disabled: 'This account is disabled. Ask your administrator.',
   counter_regression:
     "This key's signature counter went backwards, which can mean the key was cloned. Sign-in was refused and recorded; tell your administrator.",
@@ -68,6 +88,7 @@ export class CeremonyFailure extends AppError {
     cause?: unknown,
     status = 400,
   ) {
-    super(reason, status, MESSAGES[reason] ?? "Your key's response could not be verified. Please try again.", cause);
+    const shown = PUBLIC_REASON[reason] ?? reason;
+    super(shown, status, MESSAGES[shown] ?? "Your key's response could not be verified. Please try again.", cause);
   }
 }

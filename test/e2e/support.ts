@@ -123,6 +123,24 @@ export async function openPage(browser: Browser, opts: OpenOptions = {}): Promis
       report?.(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} on ${e.documentURI}`);
     });
   });
+  // Records each WebAuthn call the page makes (and its mediation), so a test can tell when passkey
+  // autofill has actually reached the authenticator. Behaviour is unchanged.
+  await context.addInitScript(() => {
+    const calls: string[] = [];
+    (window as unknown as { __keygateWebAuthnCalls: string[] }).__keygateWebAuthnCalls = calls;
+    const credentials = navigator.credentials;
+    if (!credentials) return;
+    const get = credentials.get.bind(credentials);
+    const create = credentials.create.bind(credentials);
+    credentials.get = (options?: CredentialRequestOptions) => {
+      calls.push(`get:${options?.mediation ?? 'optional'}`);
+      return get(options);
+    };
+    credentials.create = (options?: CredentialCreationOptions) => {
+      calls.push('create');
+      return create(options);
+    };
+  });
   const page = await context.newPage();
   page.on('console', (msg) => {
     const text = msg.text();
@@ -176,23 +194,46 @@ export async function withPage<T>(browser: Browser, opts: OpenOptions, body: (p:
   }
 }
 
-/** The text a person sees in the page's message area once it says something. */
-export async function messageText(page: Page): Promise<string> {
-  const message = page.locator('#message');
-  await message.filter({ hasText: /\S/ }).waitFor();
-  return (await message.innerText()).trim();
+/** The WebAuthn calls the page has made so far: "create", "get:optional", "get:conditional"… */
+export function webAuthnCalls(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __keygateWebAuthnCalls?: string[] }).__keygateWebAuthnCalls ?? []);
 }
 
-/** Waits until the message area shows an error (the "waiting for your key" info line excluded). */
-export async function errorMessage(page: Page): Promise<string> {
-  await page.locator('#message.message-error').filter({ hasText: /\S/ }).waitFor();
-  return (await page.locator('#message').innerText()).trim();
+/** Waits until the login page's passkey autofill request has reached the browser's WebAuthn. */
+export async function waitForAutofillArmed(page: Page): Promise<void> {
+  await page.waitForFunction(() =>
+    ((window as unknown as { __keygateWebAuthnCalls?: string[] }).__keygateWebAuthnCalls ?? []).includes('get:conditional'),
+  );
+}
+
+/**
+ * Waits until the message area shows an error, optionally a particular one, and returns its text.
+ * Waiting for the expected text (not reading once) matters on the login page: after a failure it
+ * re-arms passkey autofill, which may briefly show its own progress line.
+ */
+export async function errorMessage(page: Page, expected?: string | RegExp): Promise<string> {
+  const error = page.locator('#message.message-error');
+  await error.filter({ hasText: expected ?? /\S/ }).waitFor();
+  return (await error.innerText()).trim();
 }
 
 /** Asserts a message is a sentence meant for a person: no stack trace, error class or JSON. */
 export function assertHumanSentence(text: string): void {
   assert.match(text, /^[A-Z].{10,300}[.…!?]$/s, `not a sentence: ${JSON.stringify(text)}`);
   assert.doesNotMatch(text, /\bat .+:\d+:\d+|Error:|Exception|undefined|null|\{|\}|NotAllowedError|DOMException/, `technical text shown: ${JSON.stringify(text)}`);
+}
+
+/**
+ * Asserts the page kept to its CSP and its scripts threw nothing. The browser's own "Failed to load
+ * resource" lines for API answers with an error status are expected in the failure flows.
+ */
+export function assertPageHealthy(p: E2ePage): void {
+  assert.deepEqual(p.cspViolations, [], 'the page broke its own Content-Security-Policy');
+  assert.deepEqual(
+    p.consoleErrors.filter((e) => !/^Failed to load resource: the server responded with a status of \d+/.test(e)),
+    [],
+    'the page logged errors',
+  );
 }
 
 /** Asserts the page is no wider than the viewport (no horizontal scrolling). */

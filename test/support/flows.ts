@@ -1,9 +1,10 @@
 /** The ceremonies as a browser runs them, driven by the software authenticator. */
 import assert from 'node:assert/strict';
 import type { Tamper, SoftwareAuthenticator } from './authenticator.js';
-import type { ClientResponse, TestClient } from './client.js';
+import { TestClient, type ClientResponse } from './client.js';
 import type { TestKeygate } from './keygate.js';
 import { createInvite } from '../../server/enrollment/invites.js';
+import { rowCounts } from './db.js';
 
 /** Creates an invite as the CLI would; returns the token. */
 export async function invite(kg: TestKeygate, username: string, opts: { admin?: boolean; ttlMs?: number } = {}): Promise<string> {
@@ -42,4 +43,67 @@ export async function enrolledUser(kg: TestKeygate, client: TestClient, authenti
   const res = await enroll(client, authenticator, token);
   assert.equal(res.status, 200, `enroll verify: ${res.text}`);
   return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assertions shared by the negative tests: a refusal says why, writes nothing, and is audited.
+
+/** The newest audit row. */
+export async function lastAudit(kg: TestKeygate): Promise<{ event: string; outcome: string; reason: string | null }> {
+  const { rows } = await kg.db.query('SELECT event, outcome, reason FROM audit_events ORDER BY id DESC LIMIT 1');
+  return rows[0];
+}
+
+/** What a refused ceremony must leave as it was: row counts and every credential's use columns. */
+export interface WriteSnapshot {
+  counts: Record<string, number>;
+  credentials: unknown[];
+}
+
+export async function snapshot(kg: TestKeygate): Promise<WriteSnapshot> {
+  const counts = await rowCounts(kg.db);
+  const { rows } = await kg.db.query(
+    `SELECT id, sign_count, backed_up, last_used_at, last_used_ip, last_used_user_agent, revoked_at FROM credentials ORDER BY id`,
+  );
+  return { counts, credentials: rows };
+}
+
+export interface ExpectedRefusal {
+  status: number;
+  code: string;
+  /** The person-facing message, exactly or by pattern. */
+  message?: string | RegExp;
+  /** The audit row the refusal must have written (outcome 'failure'). */
+  audit?: { event: string; reason: string };
+}
+
+/** A JSON error with this status, code and message; nothing written since `before`; audited. */
+export async function assertRefused(kg: TestKeygate, res: ClientResponse, expected: ExpectedRefusal, before: WriteSnapshot): Promise<void> {
+  assert.equal(res.status, expected.status, res.text);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/, res.text);
+  assert.equal(res.json?.error?.code, expected.code, res.text);
+  const message = res.json.error.message;
+  assert.equal(typeof message, 'string');
+  if (expected.message instanceof RegExp) assert.match(message, expected.message);
+  else if (expected.message !== undefined) assert.equal(message, expected.message);
+  assert.doesNotMatch(res.text, /\bat .+:\d+:\d+|node_modules|Error:/, 'no stack trace or internals in the answer');
+  assert.deepEqual(await snapshot(kg), before, 'a refused ceremony must write nothing');
+  if (expected.audit) {
+    assert.deepEqual(await lastAudit(kg), { event: expected.audit.event, outcome: 'failure', reason: expected.audit.reason });
+  }
+}
+
+/** A TestClient that adds fixed headers to every request (a browser's User-Agent, a front proxy's X-Forwarded-Proto). */
+export class HeaderClient extends TestClient {
+  constructor(
+    baseUrl: string,
+    origin: string,
+    readonly extraHeaders: Record<string, string>,
+  ) {
+    super(baseUrl, origin);
+  }
+
+  override request(path: string, init: Parameters<TestClient['request']>[1] = {}): Promise<ClientResponse> {
+    return super.request(path, { ...init, headers: { ...this.extraHeaders, ...init.headers } });
+  }
 }

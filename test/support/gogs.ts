@@ -24,6 +24,8 @@ export interface RecordedRequest {
   headers: IncomingHttpHeaders;
   /** TCP peer address (req.socket.remoteAddress). */
   peer: string;
+  /** TCP peer port (req.socket.remotePort): equal ports on successive requests mean one reused connection. */
+  peerPort: number;
   /** Who Gogs decided the request is from; null = anonymous. */
   identity: string | null;
   identitySource: 'token' | 'session' | 'header' | 'basic' | null;
@@ -380,6 +382,7 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
       rawHeaders: [...req.rawHeaders],
       headers: req.headers,
       peer,
+      peerPort: req.socket.remotePort ?? 0,
       identity: who.identity,
       identitySource: who.source,
       authHeaderValues: rawValues(req.rawHeaders, authHeader),

@@ -97,6 +97,8 @@ async function armAutofill(): Promise<void> {
     rearmAfterFailure();
     return;
   }
+  // A button ceremony started meanwhile: its options replaced this challenge on the server.
+  if (generation !== autofillGeneration || busy) return;
 
   // The person picked a passkey from autofill: from here on it's like a button ceremony.
   busy = true;

@@ -13,7 +13,7 @@ export interface EnrollPageOptions {
   rpName: string;
 }
 
-/** The enrollment page (/-/enroll/<token>): explains what is about to happen, then registers a key. */
+/** The enrolment page (/-/enroll/<token>): explains what is about to happen, then registers a key. */
 export function enrollPage({ token, username, recovery, rpName }: EnrollPageOptions): string {
   const body = html`
 <p class="lead">You're enrolling a security key or passkey for <strong>${username}</strong> on ${rpName}.</p>

@@ -28,7 +28,7 @@ ${notice && html`<p class="notice notice-info" role="status">${notice}</p>`}
  autocapitalize="none" autocorrect="off" spellcheck="false" enterkeyhint="go">
 <button type="submit" id="username-button" class="button button-secondary">Continue with security key</button>
 </form>
-<p class="hint">No key registered yet? Ask your administrator for an enrollment link.</p>
+<p class="hint">No key registered yet? Ask your administrator for an enrolment link.</p>
 `;
   return layout({ title: 'Sign in', body, script: 'login', data: { returnTo } });
 }

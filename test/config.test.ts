@@ -1,0 +1,251 @@
+/**
+ * loadConfig(env): defaults, validation that names the bad variable, the RP ID rules, the cookie
+ * name, and that nothing but the given environment decides the origin and the RP ID.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig, parseDuration } from '../server/config.js';
+
+/** Runs loadConfig and returns the ConfigError it must throw. */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail(`loadConfig(${JSON.stringify(env)}) accepted it`);
+}
+
+describe('config defaults', () => {
+  test('an empty environment gives the documented defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 8080);
+    assert.equal(c.host, '0.0.0.0');
+    assert.equal(c.origin, 'http://localhost:8080');
+    assert.equal(c.publicUrl.href, 'http://localhost:8080/');
+    assert.equal(c.https, false);
+    assert.equal(c.rpId, 'localhost');
+    assert.equal(c.rpName, 'Keygate');
+    assert.equal(c.gogsUrl.href, 'http://127.0.0.1:3000/');
+    // Node presents header names in lower case; the default is Gogs' X-WEBAUTH-USER.
+    assert.equal(c.gogsAuthHeader, 'x-webauth-user');
+    assert.equal(c.gogsSessionCookie, 'i_like_gogs');
+    assert.equal(c.databaseUrl, undefined);
+    assert.equal(c.dataDir, './data');
+    assert.equal(c.embeddedPgPort, 5433);
+    assert.equal(c.sessionSecret, undefined);
+    assert.equal(c.sessionIdleMs, 30 * 60_000);
+    assert.equal(c.sessionAbsoluteMs, 12 * 3600_000);
+    assert.equal(c.ceremonyTimeoutMs, 5 * 60_000);
+    assert.equal(c.inviteTtlMs, 24 * 3600_000);
+    assert.equal(c.userVerification, 'required');
+    assert.equal(c.trustProxy, false);
+    assert.equal(c.logLevel, 'info');
+    assert.equal(c.sessionCookieName, 'keygate');
+  });
+
+  test('the RP ID defaults to the host of PUBLIC_URL, lower-cased, without the port', () => {
+    const c = loadConfig({ PUBLIC_URL: 'https://Git.Example.COM:8443' });
+    assert.equal(c.rpId, 'git.example.com');
+    assert.equal(c.origin, 'https://git.example.com:8443');
+  });
+
+  test('empty strings count as unset', () => {
+    const c = loadConfig({ PORT: '', PUBLIC_URL: '', RP_ID: '', SESSION_SECRET: '', SESSION_IDLE_TIMEOUT: '', DATABASE_URL: '' });
+    assert.equal(c.port, 8080);
+    assert.equal(c.origin, 'http://localhost:8080');
+    assert.equal(c.rpId, 'localhost');
+    assert.equal(c.sessionSecret, undefined);
+    assert.equal(c.sessionIdleMs, 30 * 60_000);
+    assert.equal(c.databaseUrl, undefined);
+  });
+
+  test('values given are used: port, durations in any unit or plain seconds, header name, booleans', () => {
+    const c = loadConfig({
+      PORT: '9000',
+      SESSION_IDLE_TIMEOUT: '90',
+      SESSION_ABSOLUTE_TIMEOUT: '7d',
+      CEREMONY_TIMEOUT: '1.5m',
+      INVITE_TTL: '30d',
+      GOGS_AUTH_HEADER: 'X-Remote-User',
+      TRUST_PROXY: 'yes',
+      USER_VERIFICATION: 'preferred',
+      SESSION_SECRET: 's'.repeat(32),
+    });
+    assert.equal(c.port, 9000);
+    assert.equal(c.sessionIdleMs, 90_000);
+    assert.equal(c.sessionAbsoluteMs, 7 * 24 * 3600_000);
+    assert.equal(c.ceremonyTimeoutMs, 90_000);
+    assert.equal(c.inviteTtlMs, 30 * 24 * 3600_000);
+    assert.equal(c.gogsAuthHeader, 'x-remote-user');
+    assert.equal(c.trustProxy, true);
+    assert.equal(c.userVerification, 'preferred');
+    assert.equal(c.sessionSecret, 's'.repeat(32));
+  });
+
+  test('a plain decimal number of seconds is seconds too, never milliseconds', () => {
+    assert.equal(loadConfig({ SESSION_IDLE_TIMEOUT: '1.5' }).sessionIdleMs, 1500);
+    assert.equal(parseDuration('2.5'), 2500);
+    assert.equal(parseDuration(' 30m '), 30 * 60_000);
+    assert.equal(parseDuration(''), undefined);
+    assert.equal(parseDuration('   '), undefined);
+    assert.equal(parseDuration('0'), undefined);
+    assert.equal(parseDuration('-1s'), undefined);
+  });
+});
+
+describe('config validation names the bad variable', () => {
+  const cases: Array<[variable: string, env: Record<string, string>]> = [
+    ['PORT', { PORT: 'abc' }],
+    ['PORT', { PORT: '70000' }],
+    ['PORT', { PORT: '-1' }],
+    ['PORT', { PORT: '80.5' }],
+    ['PORT', { PORT: ' ' }],
+    ['PORT', { PORT: '0x50' }],
+    ['PORT', { PORT: '1e3' }],
+    ['EMBEDDED_PG_PORT', { EMBEDDED_PG_PORT: '0' }],
+    ['PUBLIC_URL', { PUBLIC_URL: 'not a url' }],
+    ['PUBLIC_URL', { PUBLIC_URL: 'git.example.com' }],
+    ['PUBLIC_URL', { PUBLIC_URL: 'https://git.example.com/gogs' }],
+    ['PUBLIC_URL', { PUBLIC_URL: 'https://git.example.com/?a=1' }],
+    ['PUBLIC_URL', { PUBLIC_URL: 'https://git.example.com/#top' }],
+    ['PUBLIC_URL', { PUBLIC_URL: 'ftp://git.example.com' }],
+    ['PUBLIC_URL', { PUBLIC_URL: 'https://admin:secret@git.example.com' }],
+    ['PUBLIC_URL', { PUBLIC_URL: 'https://admin@git.example.com' }],
+    ['GOGS_URL', { GOGS_URL: 'nope' }],
+    ['GOGS_URL', { GOGS_URL: 'file:///srv/gogs' }],
+    ['GOGS_URL', { GOGS_URL: 'http://gogs:secret@127.0.0.1:3000' }],
+    // The proxy forwards to GOGS_URL's host and port only: a path would silently be dropped.
+    ['GOGS_URL', { GOGS_URL: 'http://127.0.0.1:3000/gogs' }],
+    ['RP_ID', { PUBLIC_URL: 'https://git.example.com', RP_ID: 'other.com' }],
+    ['RP_ID', { PUBLIC_URL: 'https://git.example.com', RP_ID: 'xample.com' }],
+    ['RP_ID', { PUBLIC_URL: 'https://git.example.com', RP_ID: 'sub.git.example.com' }],
+    ['RP_ID', { PUBLIC_URL: 'https://git.example.com', RP_ID: 'com' }],
+    ['RP_ID', { PUBLIC_URL: 'https://a.example.co.uk', RP_ID: 'co.uk' }],
+    ['RP_ID', { PUBLIC_URL: 'https://a.example.co.uk', RP_ID: 'uk' }],
+    // A private public suffix (PSL private section): every github.io site is someone else's.
+    ['RP_ID', { PUBLIC_URL: 'https://alice.github.io', RP_ID: 'github.io' }],
+    // WebAuthn RP IDs are domain names: an IP-address origin cannot use security keys at all.
+    ['PUBLIC_URL', { PUBLIC_URL: 'http://127.0.0.1:8080', RP_ID: '0.0.1' }],
+    ['PUBLIC_URL', { PUBLIC_URL: 'http://[::1]:8080' }],
+    ['SESSION_IDLE_TIMEOUT', { SESSION_IDLE_TIMEOUT: 'nope' }],
+    ['SESSION_IDLE_TIMEOUT', { SESSION_IDLE_TIMEOUT: '-5m' }],
+    ['SESSION_IDLE_TIMEOUT', { SESSION_IDLE_TIMEOUT: '0' }],
+    ['SESSION_IDLE_TIMEOUT', { SESSION_IDLE_TIMEOUT: '   ' }],
+    ['SESSION_ABSOLUTE_TIMEOUT', { SESSION_ABSOLUTE_TIMEOUT: 'forever' }],
+    ['CEREMONY_TIMEOUT', { CEREMONY_TIMEOUT: '0s' }],
+    ['INVITE_TTL', { INVITE_TTL: 'soon' }],
+    // createInvite refuses anything over 30 days, so a longer default would break every invite.
+    ['INVITE_TTL', { INVITE_TTL: '31d' }],
+    ['SESSION_SECRET', { SESSION_SECRET: 'x'.repeat(31) }],
+    ['SESSION_ABSOLUTE_TIMEOUT', { SESSION_IDLE_TIMEOUT: '2h', SESSION_ABSOLUTE_TIMEOUT: '1h' }],
+    ['USER_VERIFICATION', { USER_VERIFICATION: 'always' }],
+    ['USER_VERIFICATION', { USER_VERIFICATION: 'REQUIRED' }],
+    ['GOGS_AUTH_HEADER', { GOGS_AUTH_HEADER: 'X WEBAUTH USER' }],
+    ['TRUST_PROXY', { TRUST_PROXY: 'maybe' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+  ];
+  for (const [variable, env] of cases) {
+    test(`${Object.entries(env)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(' ')} is refused, naming ${variable}`, () => {
+      const err = configError(env);
+      assert.ok(
+        err.problems.some((p) => p.startsWith(`${variable}:`)),
+        `no problem about ${variable} in ${JSON.stringify(err.problems)}`,
+      );
+      assert.match(err.message, new RegExp(`\\b${variable}\\b`));
+    });
+  }
+
+  test('several bad variables are all reported at once', () => {
+    const err = configError({ PORT: 'abc', PUBLIC_URL: 'ftp://git.example.com', USER_VERIFICATION: 'always' });
+    for (const variable of ['PORT', 'PUBLIC_URL', 'USER_VERIFICATION']) {
+      assert.ok(err.problems.some((p) => p.startsWith(`${variable}:`)), `${variable} missing from ${JSON.stringify(err.problems)}`);
+    }
+  });
+
+  test('the message does not echo SESSION_SECRET', () => {
+    const err = configError({ SESSION_SECRET: 'do-not-print-me' });
+    assert.doesNotMatch(err.message, /do-not-print-me/);
+  });
+});
+
+describe('config RP ID and cookie', () => {
+  test('RP_ID may be a registrable parent domain of the host', () => {
+    const c = loadConfig({ PUBLIC_URL: 'https://git.example.com', RP_ID: 'example.com' });
+    assert.equal(c.rpId, 'example.com');
+    assert.equal(c.origin, 'https://git.example.com');
+  });
+
+  test('RP_ID may lie between the registrable domain and the host, and is compared case-insensitively', () => {
+    assert.equal(loadConfig({ PUBLIC_URL: 'https://a.b.example.com', RP_ID: 'b.example.com' }).rpId, 'b.example.com');
+    assert.equal(loadConfig({ PUBLIC_URL: 'https://git.example.com', RP_ID: 'EXAMPLE.com' }).rpId, 'example.com');
+    assert.equal(loadConfig({ PUBLIC_URL: 'https://a.example.co.uk', RP_ID: 'example.co.uk' }).rpId, 'example.co.uk');
+    assert.equal(loadConfig({ PUBLIC_URL: 'https://git.example.com', RP_ID: 'git.example.com' }).rpId, 'git.example.com');
+  });
+
+  test('an https PUBLIC_URL gives the __Host- cookie name; http gives the plain one', () => {
+    const secure = loadConfig({ PUBLIC_URL: 'https://git.example.com' });
+    assert.equal(secure.https, true);
+    assert.equal(secure.sessionCookieName, '__Host-keygate');
+    const plain = loadConfig({ PUBLIC_URL: 'http://localhost:3001' });
+    assert.equal(plain.https, false);
+    assert.equal(plain.sessionCookieName, 'keygate');
+  });
+});
+
+describe('config object', () => {
+  test('is frozen: no setting can be changed after start-up', () => {
+    const c = loadConfig({ PUBLIC_URL: 'https://git.example.com' });
+    assert.ok(Object.isFrozen(c));
+    assert.throws(() => {
+      (c as { origin: string }).origin = 'https://evil.example';
+    }, TypeError);
+    assert.throws(() => {
+      (c as { rpId: string }).rpId = 'evil.example';
+    }, TypeError);
+    assert.throws(() => {
+      (c as unknown as Record<string, unknown>).extra = 1;
+    }, TypeError);
+    assert.equal(c.origin, 'https://git.example.com');
+    assert.equal(c.rpId, 'git.example.com');
+  });
+
+  test('origin and RP ID come only from the env given, never from process.env', () => {
+    const saved = { PUBLIC_URL: process.env.PUBLIC_URL, RP_ID: process.env.RP_ID, PORT: process.env.PORT };
+    process.env.PUBLIC_URL = 'https://evil.example';
+    process.env.RP_ID = 'evil.example';
+    process.env.PORT = '1';
+    try {
+      const c = loadConfig({ PUBLIC_URL: 'https://git.example.com' });
+      assert.equal(c.origin, 'https://git.example.com');
+      assert.equal(c.rpId, 'git.example.com');
+      assert.equal(c.port, 8080);
+      const d = loadConfig({});
+      assert.equal(d.origin, 'http://localhost:8080');
+      assert.equal(d.rpId, 'localhost');
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
+  test('the same env always gives the same origin and RP ID, whatever else is set', () => {
+    const base = { PUBLIC_URL: 'https://git.example.com', RP_ID: 'example.com' };
+    const a = loadConfig(base);
+    const b = loadConfig({ ...base, HOST: '127.0.0.1', PORT: '9999', TRUST_PROXY: 'true', HOSTNAME: 'other.example', GOGS_URL: 'http://10.0.0.2:3000' });
+    assert.equal(b.origin, a.origin);
+    assert.equal(b.rpId, a.rpId);
+  });
+
+  test('the input env is not modified', () => {
+    const env = { PUBLIC_URL: 'https://git.example.com', PORT: '' };
+    const copy = { ...env };
+    loadConfig(env);
+    assert.deepEqual(env, copy);
+  });
+});

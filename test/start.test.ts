@@ -1,0 +1,346 @@
+/**
+ * `npm start` as deployed: the real entry (`node --import tsx server/main.ts`) in its own process,
+ * with an external database or its own embedded PostgreSQL under DATA_DIR, judged by its logs,
+ * what it serves, and how it stops.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { SoftwareAuthenticator } from './support/authenticator.js';
+import { TestClient } from './support/client.js';
+import { createTestDatabase, type TestDatabase } from './support/db.js';
+import { enroll } from './support/flows.js';
+import { startFakeGogs, type FakeGogs } from './support/gogs.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A clean environment: only what is given, plus what node needs to run. */
+function cleanEnv(env: Record<string, string>): Record<string, string | undefined> {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...env };
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+class Started {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Exit>;
+  exit: Exit | undefined;
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((this.exit = { code, signal }))));
+  }
+
+  /** The JSON log lines written so far. */
+  logs(): Array<Record<string, unknown>> {
+    return this.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  /** Resolves once a log line has this msg; rejects if the process exits first or on timeout. */
+  async waitForLog(msg: string, timeoutMs: number): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.logs().find((l) => l.msg === msg);
+      if (line) return line;
+      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before logging "${msg}"\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`no "${msg}" log within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      await sleep(50);
+    }
+  }
+
+  /** Resolves with the exit, or with undefined after timeoutMs. */
+  async waitForExit(timeoutMs: number): Promise<Exit | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** For after hooks: SIGTERM, then SIGKILL if it has not gone within 10 s. */
+  async kill(): Promise<void> {
+    if (this.exit) return;
+    this.child.kill('SIGTERM');
+    if (await this.waitForExit(10_000)) return;
+    this.child.kill('SIGKILL');
+    await this.waitForExit(5_000);
+  }
+}
+
+function startMain(env: Record<string, string>): Started {
+  return new Started(
+    spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+}
+
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('npm start with DATABASE_URL', () => {
+  let database: TestDatabase;
+  let gogs: FakeGogs;
+  let app: Started;
+  let url: string;
+
+  before(async () => {
+    database = await createTestDatabase({ migrate: false });
+    gogs = await startFakeGogs();
+    const port = await freePort();
+    url = `http://localhost:${port}`;
+    app = startMain({
+      DATABASE_URL: database.url,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: url,
+      GOGS_URL: gogs.url,
+      LOG_LEVEL: 'info',
+    });
+  });
+  after(async () => {
+    await app?.kill();
+    await gogs?.close();
+    await database?.drop();
+  });
+
+  test('migrates the database and logs "keygate listening" with its public URL', { timeout: 60_000 }, async () => {
+    const line = await app.waitForLog('keygate listening', 45_000);
+    assert.equal(line.url, url);
+    assert.equal(line.gogs, gogs.url);
+    assert.equal(line.rpId, 'localhost');
+    const migrated = app.logs().find((l) => l.msg === 'migrations applied');
+    assert.deepEqual(migrated?.applied, ['0001_init.sql']);
+    const { rows } = await database.db.query(`SELECT to_regclass('public.session') AS t`);
+    assert.equal(rows[0].t, 'session');
+  });
+
+  test('serves the sign-in page and sends an anonymous visitor of / to it', async () => {
+    const client = new TestClient(url);
+    const login = await client.get('/-/login');
+    assert.equal(login.status, 200);
+    assert.match(login.headers.get('content-type') ?? '', /text\/html/);
+    const home = await client.get('/');
+    assert.equal(home.status, 303);
+    assert.equal(home.location, '/-/login?return_to=%2F');
+  });
+
+  test('keeps the session secret it generated in the database, not in its logs', async () => {
+    const { rows } = await database.db.query<{ value: string }>(`SELECT value FROM settings WHERE key = 'session_secret'`);
+    assert.equal(rows.length, 1);
+    assert.ok(rows[0].value.length >= 32);
+    assert.ok(!app.stdout.includes(rows[0].value) && !app.stderr.includes(rows[0].value));
+    assert.ok(!app.stdout.includes(new URL(database.url).password), 'the database password is logged');
+  });
+
+  test('SIGTERM lets an in-flight request finish, then exits 0 promptly', { timeout: 30_000 }, async () => {
+    // /api/v1 is passed through without sign-in; the fake Gogs holds the answer back.
+    gogs.clear();
+    gogs.setDelay(1500);
+    const inFlight = fetch(`${url}/api/v1/version`).then(async (r) => ({ status: r.status, body: await r.text() }));
+    inFlight.catch(() => {});
+    for (let i = 0; i < 200 && gogs.requests.length === 0; i++) await sleep(25);
+    assert.equal(gogs.requests.length, 1, 'the request did not reach Gogs');
+
+    const started = Date.now();
+    app.child.kill('SIGTERM');
+    const answered = await inFlight;
+    assert.equal(answered.status, 200, 'the in-flight request was cut off');
+    assert.match(answered.body, /\/api\/v1\/version/);
+    const exit = await app.waitForExit(10_000);
+    assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${app.stderr}`);
+    assert.ok(Date.now() - started < 10_000);
+    assert.ok(app.logs().some((l) => l.msg === 'stopped'));
+    assert.equal(await isListening(Number(new URL(url).port)), false);
+    gogs.setDelay(0);
+  });
+});
+
+describe('npm start with a bad configuration', () => {
+  test('PORT=notaport exits non-zero and names PORT on stderr', { timeout: 30_000 }, async () => {
+    const app = startMain({ PORT: 'notaport', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', LOG_LEVEL: 'info' });
+    try {
+      const exit = await app.waitForExit(20_000);
+      assert.ok(exit, 'it did not exit');
+      assert.notEqual(exit.code, 0);
+      assert.match(app.stderr, /\bPORT\b/);
+      assert.doesNotMatch(app.stdout, /keygate listening/);
+    } finally {
+      await app.kill();
+    }
+  });
+});
+
+describe('npm start with embedded PostgreSQL (no DATABASE_URL)', () => {
+  let dataDir: string;
+  let gogs: FakeGogs;
+  let env: Record<string, string>;
+  let url: string;
+  let pgPort: number;
+  const started: Started[] = [];
+  const browser = () => new TestClient(url);
+  let client: TestClient;
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'keygate-start-'));
+    gogs = await startFakeGogs();
+    const port = await freePort();
+    pgPort = await freePort();
+    url = `http://localhost:${port}`;
+    env = {
+      DATA_DIR: dataDir,
+      EMBEDDED_PG_PORT: String(pgPort),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: url,
+      GOGS_URL: gogs.url,
+      LOG_LEVEL: 'info',
+    };
+  });
+  after(async () => {
+    for (const app of started) await app.kill();
+    // If a Keygate process died without stopping its cluster, stop the postmaster it left.
+    const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
+    if (dataDir && existsSync(pidFile) && (await isListening(pgPort))) {
+      const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGINT');
+        } catch {
+          // already gone
+        }
+        for (let i = 0; i < 100 && (await isListening(pgPort)); i++) await sleep(100);
+      }
+    }
+    await gogs?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('starts its own PostgreSQL under DATA_DIR and serves the sign-in page', { timeout: 90_000 }, async () => {
+    const app = startMain(env);
+    started.push(app);
+    const line = await app.waitForLog('keygate listening', 80_000);
+    assert.equal(line.url, url);
+    const embedded = app.logs().find((l) => l.msg === 'using embedded PostgreSQL');
+    assert.equal(embedded?.port, pgPort);
+    assert.ok(existsSync(path.join(dataDir, 'postgres', 'PG_VERSION')), 'no cluster under DATA_DIR');
+    assert.equal(await isListening(pgPort), true);
+    const password = (await readFile(path.join(dataDir, 'postgres.password'), 'utf8')).trim();
+    assert.ok(password.length >= 16);
+    assert.ok(!app.stdout.includes(password) && !app.stderr.includes(password), 'the database password is logged');
+
+    const login = await browser().get('/-/login');
+    assert.equal(login.status, 200);
+    const home = await browser().get('/');
+    assert.equal(home.status, 303);
+    assert.match(home.location ?? '', /^\/-\/login/);
+  });
+
+  test('the CLI reaches the running embedded database; its invite enrols a key', { timeout: 60_000 }, async () => {
+    const r = await runCli(['invite', 'alice'], env);
+    assert.equal(r.code, 0, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    const m = new RegExp(`^${url.replace(/[.:/]/g, '\\$&')}/-/enroll/([A-Za-z0-9_-]{43})\\n$`).exec(r.stdout);
+    assert.ok(m, r.stdout);
+    // The CLI must not have stopped the cluster the server is using.
+    assert.equal(await isListening(pgPort), true);
+
+    client = browser();
+    const enrolled = await enroll(client, new SoftwareAuthenticator(), m[1]);
+    assert.equal(enrolled.status, 200, enrolled.text);
+    gogs.clear();
+    const page = await client.get('/');
+    assert.equal(page.status, 200);
+    assert.deepEqual(gogs.last()?.authHeaderValues, ['alice']);
+  });
+
+  test('SIGTERM lets an in-flight request finish, exits 0 and stops the embedded PostgreSQL', { timeout: 40_000 }, async () => {
+    const app = started[0];
+    gogs.clear();
+    gogs.setDelay(1000);
+    const inFlight = client.get('/alice/repo');
+    inFlight.catch(() => {});
+    for (let i = 0; i < 200 && gogs.requests.length === 0; i++) await sleep(25);
+    assert.equal(gogs.requests.length, 1, 'the request did not reach Gogs');
+    const stopping = Date.now();
+    app.child.kill('SIGTERM');
+    const answered = await inFlight;
+    gogs.setDelay(0);
+    assert.equal(answered.status, 200, 'the in-flight request was cut off');
+    assert.match(answered.text, /Signed in as alice/);
+    const exit = await app.waitForExit(30_000);
+    assert.deepEqual(exit, { code: 0, signal: null }, `stdout: ${app.stdout}\nstderr: ${app.stderr}`);
+    assert.ok(Date.now() - stopping < 10_000, `took ${Date.now() - stopping} ms to stop`);
+    for (let i = 0; i < 50 && (await isListening(pgPort)); i++) await sleep(100);
+    assert.equal(await isListening(pgPort), false, 'the embedded PostgreSQL is still running');
+  });
+
+  test('after a restart on the same DATA_DIR, the same session cookie still reaches Gogs as the user', { timeout: 90_000 }, async () => {
+    assert.ok(client, 'needs the enrolled browser from the test before');
+    const app = startMain(env);
+    started.push(app);
+    await app.waitForLog('keygate listening', 80_000);
+    assert.equal(
+      app.logs().some((l) => l.msg === 'migrations applied'),
+      false,
+      'the schema was applied again',
+    );
+    gogs.clear();
+    const page = await client.get('/');
+    assert.equal(page.status, 200, `signed out by the restart: ${page.status} ${page.location}`);
+    assert.deepEqual(gogs.last()?.authHeaderValues, ['alice']);
+
+    app.child.kill('SIGTERM');
+    assert.deepEqual(await app.waitForExit(30_000), { code: 0, signal: null });
+  });
+});
