@@ -16,6 +16,7 @@ import { isSafeMethod, isSameOrigin } from './http/same-origin.js';
 import type { Logger } from './log.js';
 import { loginRouter } from './login/routes.js';
 import { createProxyHandler } from './proxy/handler.js';
+import { SessionCache, startSessionListener } from './session/cache.js';
 import { createIdentityResolver } from './session/identity.js';
 import { createSessionMiddleware, createSessionStore } from './session/middleware.js';
 
@@ -27,12 +28,17 @@ export interface AppDeps {
   secret: string;
 }
 
+/** What routers get: the app's dependencies and this instance's session cache. */
+export interface RouterDeps extends AppDeps {
+  sessionCache: SessionCache;
+}
+
 const STATIC_DIR = fileURLToPath(new URL('../web/dist/', import.meta.url));
 
 /** Ceremony bodies are small; anything larger is refused before parsing (413). */
 const BODY_LIMIT = '64kb';
 
-function createKeygateApp(deps: AppDeps): express.Express {
+function createKeygateApp(deps: RouterDeps): express.Express {
   const { config } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -76,7 +82,7 @@ function createKeygateApp(deps: AppDeps): express.Express {
   });
   app.use('/-/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
   app.use('/-/api', express.json({ limit: BODY_LIMIT, strict: true }));
-  app.use(createSessionMiddleware(config, createSessionStore(deps.db), deps.secret));
+  app.use(createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache), deps.secret));
   app.use(loginRouter(deps));
   app.use(enrollmentRouter(deps));
   app.use(accountRouter(deps));
@@ -87,16 +93,31 @@ function createKeygateApp(deps: AppDeps): express.Express {
 
 export interface Gateway {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
-  close: () => void;
+  /** Resolves once the session-invalidation channel is listening (until then the cache is bypassed). */
+  ready: Promise<void>;
+  sessionCache: SessionCache;
+  close: () => Promise<void>;
 }
 
 export function createApp(deps: AppDeps): Gateway {
-  const keygate = createKeygateApp(deps);
-  return createProxyHandler({
+  const sessionCache = new SessionCache(deps.config.sessionCacheTtlMs);
+  const keygate = createKeygateApp({ ...deps, sessionCache });
+  const listener = startSessionListener(deps.db.options, sessionCache, deps.log);
+  const proxy = createProxyHandler({
     config: deps.config,
     db: deps.db,
     log: deps.log,
-    resolveIdentity: createIdentityResolver(deps.config, deps.db, deps.secret),
+    sessionCache,
+    resolveIdentity: createIdentityResolver(deps.config, deps.db, deps.secret, sessionCache),
     keygate: keygate as unknown as (req: IncomingMessage, res: ServerResponse) => void,
   });
+  return {
+    handle: proxy.handle,
+    ready: listener.ready,
+    sessionCache,
+    async close() {
+      proxy.close();
+      await listener.stop();
+    },
+  };
 }

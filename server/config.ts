@@ -112,6 +112,7 @@ const schema = z.object({
   SESSION_IDLE_TIMEOUT: duration('30m'),
   SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
   CEREMONY_TIMEOUT: duration('5m'),
+  SESSION_CACHE_TTL: duration('30s'),
   INVITE_TTL: duration('24h'),
   USER_VERIFICATION: z.enum(['required', 'preferred', 'discouraged']).default('required'),
   TRUST_PROXY: bool(false),
@@ -138,6 +139,8 @@ export type Config = Readonly<{
   sessionIdleMs: number;
   sessionAbsoluteMs: number;
   ceremonyTimeoutMs: number;
+  /** Upper bound on how long the proxy trusts a cached session without hearing from PostgreSQL. */
+  sessionCacheTtlMs: number;
   inviteTtlMs: number;
   userVerification: 'required' | 'preferred' | 'discouraged';
   trustProxy: boolean;
@@ -202,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionIdleMs: e.SESSION_IDLE_TIMEOUT,
     sessionAbsoluteMs: e.SESSION_ABSOLUTE_TIMEOUT,
     ceremonyTimeoutMs: e.CEREMONY_TIMEOUT,
+    sessionCacheTtlMs: e.SESSION_CACHE_TTL,
     inviteTtlMs: e.INVITE_TTL,
     userVerification: e.USER_VERIFICATION,
     trustProxy: e.TRUST_PROXY,

@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   if (applied.length) log.info({ applied }, 'migrations applied');
   const secret = await loadSessionSecret(db, config.sessionSecret);
   const gateway = createApp({ config, db, log, secret });
+  await gateway.ready;
 
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, gateway.handle);
   await new Promise<void>((resolve, reject) => {
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     const idle = setInterval(() => server.closeIdleConnections(), 100);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     clearInterval(idle);
-    gateway.close();
+    await gateway.close();
     await db.end();
     await database.stop();
     log.info('stopped');

@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { MIGRATIONS_DIR } from '../server/db/migrate.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
@@ -85,11 +87,12 @@ describe('cli', () => {
   test('migrate applies the schema to an empty database and says which migrations it applied', async () => {
     const r = await cli('migrate');
     assert.equal(r.code, 0, show(r));
-    assert.equal(r.stdout, 'applied: 0001_init.sql\n');
-    const { rows } = await database.db.query<{ name: string }>('SELECT name FROM migrations WHERE id > 0');
+    const files = (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
+    assert.equal(r.stdout, `applied: ${files.join(', ')}\n`);
+    const { rows } = await database.db.query<{ name: string }>('SELECT name FROM migrations WHERE id > 0 ORDER BY id');
     assert.deepEqual(
       rows.map((x) => x.name),
-      ['init'],
+      files.map((f) => f.replace(/^\d+_|\.sql$/g, '')),
     );
     const session = await database.db.query(`SELECT to_regclass('public.session') AS t`);
     assert.equal(session.rows[0].t, 'session');

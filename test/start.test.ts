@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { MIGRATIONS_DIR } from '../server/db/migrate.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
@@ -161,7 +162,8 @@ describe('npm start with DATABASE_URL', () => {
     assert.equal(line.gogs, gogs.url);
     assert.equal(line.rpId, 'localhost');
     const migrated = app.logs().find((l) => l.msg === 'migrations applied');
-    assert.deepEqual(migrated?.applied, ['0001_init.sql']);
+    const files = (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
+    assert.deepEqual(migrated?.applied, files);
     const { rows } = await database.db.query(`SELECT to_regclass('public.session') AS t`);
     assert.equal(rows[0].t, 'session');
   });

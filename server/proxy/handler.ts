@@ -11,6 +11,7 @@ import { assignRequestId } from '../http/context.js';
 import { isSafeMethod, isSameOrigin } from '../http/same-origin.js';
 import { endSession } from '../session/end.js';
 import { gogsSessionExpiry } from '../session/gogs-cookie.js';
+import type { SessionCache } from '../session/cache.js';
 import type { IdentityResolver } from '../session/identity.js';
 import type { Db } from '../db/pool.js';
 import { createUpstream } from './forward.js';
@@ -22,6 +23,7 @@ export interface ProxyDeps {
   db: Db;
   log: Logger;
   resolveIdentity: IdentityResolver;
+  sessionCache: SessionCache;
   /** Keygate's own pages (the Express app). */
   keygate: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -78,7 +80,10 @@ export function createProxyHandler(deps: ProxyDeps) {
     }
     if (route === 'gogs-logout') {
       // Gogs' own sign-out ends the Keygate session too.
-      if (identity) await endSession(deps.db, identity.sid);
+      if (identity) {
+        await endSession(deps.db, identity.sid);
+        deps.sessionCache.forget(identity.sid);
+      }
       redirect(res, '/-/login?signed_out', { 'set-cookie': clearCookies });
       return;
     }

@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
 import type { Ceremony } from '../webauthn/ceremony.js';
 import type { SessionAuth } from './auth.js';
+import type { SessionCache } from './cache.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -19,9 +20,22 @@ declare module 'express-session' {
 
 export type SessionStore = session.Store;
 
-export function createSessionStore(db: Db): session.Store {
+/**
+ * connect-pg-simple, wrapped so that a session this process destroys (sign-out, timeout) is
+ * forgotten by this process's proxy cache at once; other instances hear of it through NOTIFY.
+ */
+export function createSessionStore(db: Db, cache?: SessionCache): session.Store {
   const PgStore = connectPgSimple(session);
-  return new PgStore({
+  class CachedPgStore extends PgStore {
+    override destroy(sid: string, callback?: (err?: unknown) => void): void {
+      cache?.forget(sid);
+      super.destroy(sid, (err?: unknown) => {
+        cache?.forget(sid);
+        callback?.(err);
+      });
+    }
+  }
+  return new CachedPgStore({
     pool: db,
     tableName: 'session',
     createTableIfMissing: false,

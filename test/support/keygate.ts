@@ -22,6 +22,7 @@ export interface TestKeygate {
   database: TestDatabase;
   gogs: FakeGogs;
   server: http.Server;
+  gateway: Gateway;
   close(): Promise<void>;
 }
 
@@ -52,6 +53,7 @@ export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate
   const log = createLogger(config.logLevel);
   const secret = await loadSessionSecret(database.db, config.sessionSecret);
   gateway = createApp({ config, db: database.db, log, secret });
+  await gateway.ready;
   return {
     url,
     origin: config.origin,
@@ -60,10 +62,11 @@ export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate
     database,
     gogs,
     server,
+    gateway,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      gateway?.close();
+      await gateway?.close();
       if (!opts.upstream) await gogs.close();
       if (!opts.database) await database.drop();
     },

@@ -1,0 +1,151 @@
+/**
+ * Signed-in sessions as the proxy sees them, cached in process so that a proxied request costs no
+ * database round trip. PostgreSQL stays the source of truth:
+ *
+ * - a trigger (db/migrations/0002) NOTIFYs `keygate_session` with the sid whenever a session row
+ *   is deleted or its sign-in changes; every instance LISTENs and forgets that sid at once, so a
+ *   revocation through any instance (or the CLI) holds on all of them;
+ * - while the listening connection is down, the cache is bypassed: every lookup goes to the
+ *   database (or fails closed with it). When the connection is back, the cache is cleared before
+ *   it is used again, so a notification lost in the gap cannot keep a revoked session alive;
+ * - entries also expire after a short TTL, a bound on staleness should a notification be lost on
+ *   a connection that still looks alive.
+ */
+import pg from 'pg';
+import type { Logger } from '../log.js';
+import type { SessionAuth } from './auth.js';
+
+export const SESSION_CHANNEL = 'keygate_session';
+
+interface Entry {
+  auth: SessionAuth | null;
+  until: number;
+}
+
+export class SessionCache {
+  private readonly entries = new Map<string, Entry>();
+  private live = false;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries = 50_000,
+  ) {}
+
+  /** Whether cached answers may be used (the invalidation channel is up). */
+  get isLive(): boolean {
+    return this.live;
+  }
+
+  /** The cached sign-in (null: known to be anonymous), or undefined on a miss. */
+  get(sid: string, now = Date.now()): SessionAuth | null | undefined {
+    if (!this.live) return undefined;
+    const entry = this.entries.get(sid);
+    if (!entry) return undefined;
+    if (entry.until < now) {
+      this.entries.delete(sid);
+      return undefined;
+    }
+    return entry.auth;
+  }
+
+  set(sid: string, auth: SessionAuth | null, now = Date.now()): void {
+    if (!this.live) return;
+    if (this.entries.size >= this.maxEntries) {
+      // Drop the oldest insertion: a Map iterates in insertion order.
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(sid, { auth, until: now + this.ttlMs });
+  }
+
+  forget(sid: string): void {
+    this.entries.delete(sid);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The channel is up: start from empty, whatever happened while it was down. */
+  goLive(): void {
+    this.entries.clear();
+    this.live = true;
+  }
+
+  /** The channel is down: stop trusting (and drop) everything cached. */
+  goDark(): void {
+    this.live = false;
+    this.entries.clear();
+  }
+}
+
+export interface SessionListener {
+  /** Resolves once the first LISTEN is established (or failed). */
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps a dedicated connection LISTENing for ended sessions and feeds the cache; reconnects with
+ * backoff when the connection drops.
+ */
+export function startSessionListener(connection: pg.ClientConfig, cache: SessionCache, log: Logger): SessionListener {
+  let client: pg.Client | null = null;
+  let stopped = false;
+  let retryMs = 250;
+  let timer: NodeJS.Timeout | undefined;
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+
+  const scheduleReconnect = () => {
+    if (stopped || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void connect();
+    }, retryMs);
+    timer.unref();
+    retryMs = Math.min(retryMs * 2, 5_000);
+  };
+
+  const connect = async () => {
+    const c = new pg.Client({ ...connection, keepAlive: true, application_name: 'keygate-session-listener' });
+    client = c;
+    const lost = (err?: Error) => {
+      if (client !== c) return;
+      client = null;
+      cache.goDark();
+      if (!stopped) log.warn({ err: err?.message }, 'session invalidation channel lost; sessions are read from the database until it is back');
+      c.end().catch(() => {});
+      scheduleReconnect();
+    };
+    c.on('error', lost);
+    c.on('end', () => lost());
+    c.on('notification', (msg) => {
+      if (msg.channel === SESSION_CHANNEL && msg.payload) cache.forget(msg.payload);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${SESSION_CHANNEL}`);
+      if (stopped || client !== c) return;
+      retryMs = 250;
+      cache.goLive();
+    } catch (err) {
+      lost(err as Error);
+    } finally {
+      markReady();
+    }
+  };
+
+  void connect();
+  return {
+    ready,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      cache.goDark();
+      const c = client;
+      client = null;
+      await c?.end().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * The proxy's session cache: a proxied request for a known session costs no database statement,
+ * yet a session ended anywhere is refused: at once on the instance that ended it, and on every
+ * other instance as soon as PostgreSQL's NOTIFY (sent at commit) arrives. While the notification
+ * channel is down the cache is not trusted at all.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { endSessionsOfCredential, endSessionsOfUser } from '../server/session/end.js';
+import { SoftwareAuthenticator } from './support/authenticator.js';
+import { TestClient } from './support/client.js';
+import { enrolledUser } from './support/flows.js';
+import { startKeygate, type TestKeygate } from './support/keygate.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Counts the statements a pool runs while fn does its work (a counter, not a stand-in). */
+async function countStatements(db: pg.Pool, fn: () => Promise<void>): Promise<number> {
+  let n = 0;
+  const original = db.query.bind(db);
+  (db as { query: unknown }).query = (...args: unknown[]) => {
+    n++;
+    return (original as (...a: unknown[]) => unknown)(...args);
+  };
+  try {
+    await fn();
+  } finally {
+    (db as { query: unknown }).query = original;
+  }
+  return n;
+}
+
+async function reachesGogsAs(kg: TestKeygate, browser: TestClient, name: string): Promise<boolean> {
+  const res = await browser.get('/some/page');
+  if (res.status === 200) {
+    assert.match(res.text, new RegExp(`Signed in as ${name}`));
+    return true;
+  }
+  assert.equal(res.status, 303);
+  return false;
+}
+
+/** The session id inside a browser's signed session cookie. */
+function sidOf(browser: TestClient, kg: TestKeygate): string {
+  const raw = decodeURIComponent(browser.cookies.get(kg.config.sessionCookieName) ?? '');
+  assert.ok(raw.startsWith('s:'), 'a signed session cookie');
+  return raw.slice(2, raw.lastIndexOf('.'));
+}
+
+/**
+ * Waits until an instance has heard (through NOTIFY) that a session ended. Notifications are
+ * delivered at commit; this bounds the wait at two seconds and returns how long it took.
+ */
+async function forgotten(kg: TestKeygate, sid: string): Promise<number> {
+  const started = performance.now();
+  while (kg.gateway.sessionCache.get(sid) !== undefined && performance.now() - started < 2000) await sleep(1);
+  assert.equal(kg.gateway.sessionCache.get(sid), undefined, 'the instance forgot the ended session');
+  return performance.now() - started;
+}
+
+/** The same browser's cookies, pointed at another instance (a load balancer's view). */
+function sameBrowserOn(from: TestClient, kg: TestKeygate): TestClient {
+  const copy = new TestClient(kg.url, from.origin);
+  for (const [k, v] of from.cookies) copy.cookies.set(k, v);
+  return copy;
+}
+
+describe('session cache', () => {
+  let a: TestKeygate;
+  let b: TestKeygate;
+  let n = 0;
+
+  before(async () => {
+    a = await startKeygate();
+    // A second instance on the same database and upstream, as behind a load balancer. Both are
+    // configured with the same public URL (the balancer's), so a's cookies are valid on b.
+    b = await startKeygate({ database: a.database, upstream: a.gogs, env: { PUBLIC_URL: a.origin } });
+  });
+  after(async () => {
+    await b?.close();
+    await a?.close();
+  });
+
+  const signedIn = async () => {
+    const name = `cache${++n}`;
+    const browser = new TestClient(a.url);
+    const key = new SoftwareAuthenticator();
+    await enrolledUser(a, browser, key, name);
+    return { name, browser, key, credentialId: key.credentials[0].id };
+  };
+
+  test('a proxied request for a known session runs no database statement', async () => {
+    const { name, browser } = await signedIn();
+    assert.ok(await reachesGogsAs(a, browser, name)); // first sight: read once, then cached
+    const statements = await countStatements(a.db, async () => {
+      for (let i = 0; i < 20; i++) assert.ok(await reachesGogsAs(a, browser, name));
+    });
+    assert.equal(statements, 0);
+  });
+
+  test('a revocation through another instance reaches this one by NOTIFY, and its next request is refused', async () => {
+    for (let i = 0; i < 5; i++) {
+      const { name, browser, credentialId } = await signedIn();
+      const onB = sameBrowserOn(browser, b);
+      assert.ok(await reachesGogsAs(b, onB, name), 'b serves the session (now cached on b)');
+      assert.ok(b.gateway.sessionCache.get(sidOf(browser, a)), 'cached on b');
+      // Instance a ends it (what `revoke` does), committed on a's pool: b learns it only by NOTIFY.
+      assert.equal(await endSessionsOfCredential(a.db, credentialId), 1);
+      await forgotten(b, sidOf(browser, a));
+      assert.equal(await reachesGogsAs(b, onB, name), false, 'b refuses the next request');
+    }
+  });
+
+  test('a session ended by plain SQL (the CLI in another process) is refused by every instance', async () => {
+    const { name, browser } = await signedIn();
+    const onB = sameBrowserOn(browser, b);
+    assert.ok(await reachesGogsAs(a, browser, name));
+    assert.ok(await reachesGogsAs(b, onB, name));
+    const other = new pg.Client({ connectionString: a.database.url });
+    await other.connect();
+    const { rows } = await other.query<{ id: string }>('SELECT id FROM users WHERE username = $1', [name]);
+    await endSessionsOfUser(other as unknown as pg.Pool, rows[0].id);
+    await other.end();
+    await forgotten(a, sidOf(browser, a));
+    await forgotten(b, sidOf(browser, a));
+    assert.equal(await reachesGogsAs(a, browser, name), false);
+    assert.equal(await reachesGogsAs(b, onB, name), false);
+  });
+
+  test('sign-out on one instance ends the session on the other at once', async () => {
+    const { name, browser } = await signedIn();
+    const onB = sameBrowserOn(browser, b);
+    assert.ok(await reachesGogsAs(b, onB, name));
+    const sid = sidOf(browser, a);
+    const out = await browser.request('/-/logout', { method: 'POST' });
+    assert.equal(out.status, 303);
+    await forgotten(b, sid);
+    assert.equal(await reachesGogsAs(b, onB, name), false);
+  });
+
+  test('while the notification channel is down, sessions are read from the database, and the cache comes back', async () => {
+    const { name, browser, credentialId } = await signedIn();
+    const onB = sameBrowserOn(browser, b);
+    assert.ok(await reachesGogsAs(b, onB, name));
+    assert.ok(b.gateway.sessionCache.isLive);
+
+    // Cut b's listening connection, as a network blip or a PostgreSQL restart would.
+    await a.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'keygate-session-listener' AND datname = current_database()`);
+    const deadline = Date.now() + 2000;
+    while (b.gateway.sessionCache.isLive && Date.now() < deadline) await sleep(10);
+    assert.equal(b.gateway.sessionCache.isLive, false, 'b noticed the channel is gone');
+
+    // Ended while nobody could be notified: b must still refuse it, from the database.
+    await endSessionsOfCredential(a.db, credentialId);
+    assert.equal(await reachesGogsAs(b, onB, name), false);
+
+    // The listener reconnects on its own, and the cache is used again.
+    const back = Date.now() + 5000;
+    while (!b.gateway.sessionCache.isLive && Date.now() < back) await sleep(25);
+    assert.ok(b.gateway.sessionCache.isLive, 'the channel came back');
+    const fresh = await signedIn();
+    const freshOnB = sameBrowserOn(fresh.browser, b);
+    assert.ok(await reachesGogsAs(b, freshOnB, fresh.name));
+    const statements = await countStatements(b.db, async () => {
+      assert.ok(await reachesGogsAs(b, freshOnB, fresh.name));
+    });
+    assert.equal(statements, 0, 'cached again once the channel is back');
+  });
+});
