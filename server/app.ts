@@ -15,6 +15,7 @@ import { assignRequestId } from './http/context.js';
 import { isSafeMethod, isSameOrigin } from './http/same-origin.js';
 import type { Logger } from './log.js';
 import { loginRouter } from './login/routes.js';
+import { stepUpRouter } from './stepup/routes.js';
 import { createProxyHandler } from './proxy/handler.js';
 import { SessionCache, startSessionListener } from './session/cache.js';
 import { createIdentityResolver } from './session/identity.js';
@@ -85,6 +86,7 @@ function createKeygateApp(deps: RouterDeps): express.Express {
   app.use(createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache), deps.secret));
   app.use(loginRouter(deps));
   app.use(enrollmentRouter(deps));
+  app.use(stepUpRouter(deps));
   app.use(accountRouter(deps));
   app.use((_req, _res, next) => next(notFound()));
   app.use(errorHandler(deps.log));

@@ -3,15 +3,20 @@
  * message on bad input.
  */
 import { parseArgs } from 'node:util';
-import { recordEvent } from './audit/record.js';
+import { CLI_ACTOR } from './audit/actor.js';
+import { queryAudit } from './audit/query.js';
 import { ConfigError, loadConfig, MAX_INVITE_TTL_MS, parseDuration, type Config } from './config.js';
 import { openDatabase } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
-import { createPool, withTransaction, type Db } from './db/pool.js';
-import { createInvite, InviteInputError } from './enrollment/invites.js';
-import { endSessionsOfCredential } from './session/end.js';
+import { createPool, type Db } from './db/pool.js';
+import { endDevice, renameDevice } from './devices/actions.js';
+import { authenticatorName } from './devices/models.js';
+import { AppError } from './errors.js';
+import { InviteInputError, issueInvite } from './enrollment/invites.js';
+import { listSessionsOfUser } from './session/list.js';
+import { disableUser, enableUser, endAllSessions, requireUser } from './users/actions.js';
 import { findUserByUsername, listUsers } from './users/users.js';
-import { decodeCredentialId, listCredentialsOfUser, revokeCredential } from './webauthn/credentials.js';
+import { decodeCredentialId, listCredentialsOfUser } from './webauthn/credentials.js';
 
 class UsageError extends Error {}
 
@@ -23,9 +28,38 @@ Commands:
   users                                           list users
   devices <username>                              list a user's credentials, one per line
   revoke <credential-id>                          revoke a credential and end its sessions
+  rename <credential-id> <name>                   rename a credential
+  disable <username>                              disable a user and end all their sessions
+  enable <username>                               enable a disabled user
+  sessions <username>                             list a user's signed-in sessions
+  logout-everywhere <username>                    end every session of a user
+  audit [--user U] [--event E] [--since T] [--until T] [--limit N] [--json]
+                                                  print the audit log, newest first (T: ISO time or a
+                                                  duration ago, e.g. 24h); --json gives JSON lines
 `;
 
 type Command = (ctx: { db: Db; config: Config; args: string[]; out: (line: string) => void }) => Promise<void>;
+
+function one(args: string[], command: string, what: string): string {
+  if (args.length !== 1) throw new UsageError(`${command} needs exactly one ${what}`);
+  return args[0];
+}
+
+function credentialIdArg(value: string): string {
+  if (!decodeCredentialId(value)) throw new UsageError(`"${value}" is not a credential id (base64url, as printed by \`devices\`)`);
+  return value;
+}
+
+/** An ISO time, or a duration meaning "that long ago". */
+function timeArg(value: string, flag: string): Date {
+  const ago = parseDuration(value);
+  if (ago !== undefined) return new Date(Date.now() - ago);
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) throw new UsageError(`${flag} "${value}" is neither an ISO time (2026-01-31T12:00Z) nor a duration (24h)`);
+  return at;
+}
+
+const iso = (d: Date | null | undefined) => d?.toISOString() ?? 'never';
 
 const commands: Record<string, Command> = {
   async migrate({ db, out }) {
@@ -46,18 +80,7 @@ const commands: Record<string, Command> = {
       if (ttlMs === undefined) throw new UsageError(`--ttl "${values.ttl}" is not a duration (e.g. 30m, 24h, 7d)`);
       if (ttlMs < 1000 || ttlMs > MAX_INVITE_TTL_MS) throw new UsageError(`--ttl "${values.ttl}" must be between 1s and 30d`);
     }
-    const created = await withTransaction(db, async (tx) => {
-      const c = await createInvite(tx, config, { username: positionals[0], grantsAdmin: values.admin, ttlMs, createdBy: 'cli' });
-      await recordEvent(tx, {
-        event: 'invite_created',
-        outcome: 'success',
-        actor: 'cli',
-        subjectUserId: c.invite.userId,
-        subjectUsername: c.invite.username,
-        details: { inviteId: c.invite.id, admin: c.invite.grantsAdmin, recovery: c.invite.userId !== null, expiresAt: c.invite.expiresAt },
-      });
-      return c;
-    });
+    const created = await issueInvite(db, config, { username: positionals[0], grantsAdmin: values.admin, ttlMs }, CLI_ACTOR);
     process.stderr.write(
       `${created.invite.userId ? 'Recovery invite' : 'Invite'} for ${created.invite.username}${created.invite.grantsAdmin ? ' (admin)' : ''}, valid until ${created.invite.expiresAt.toISOString()}, single use:\n`,
     );
@@ -74,29 +97,83 @@ const commands: Record<string, Command> = {
   },
 
   async devices({ db, args, out }) {
-    if (args.length !== 1) throw new UsageError('devices needs exactly one <username>');
-    const user = await findUserByUsername(db, args[0]);
-    if (!user) throw new UsageError(`no user named "${args[0]}"`);
+    const name = one(args, 'devices', '<username>');
+    const user = await findUserByUsername(db, name);
+    if (!user) throw new UsageError(`no user named "${name}"`);
     const creds = await listCredentialsOfUser(db, user.id, { includeRevoked: true });
     if (!creds.length) process.stderr.write(`${user.username} has no devices\n`);
     for (const c of creds) {
-      out([c.credentialId, c.nickname, c.revokedAt ? `revoked ${c.revokedAt.toISOString()}` : 'active', `created ${c.createdAt.toISOString()}`, `last used ${c.lastUsedAt?.toISOString() ?? 'never'}`].join('\t'));
+      out([c.credentialId, c.nickname, authenticatorName(c.aaguid), c.revokedAt ? `revoked ${iso(c.revokedAt)}` : 'active', `created ${iso(c.createdAt)}`, `last used ${iso(c.lastUsedAt)}`].join('\t'));
     }
   },
 
   async revoke({ db, args, out }) {
     if (args.length !== 1) throw new UsageError('revoke needs exactly one <credential-id> (see `devices <username>`)');
-    const id = decodeCredentialId(args[0]);
-    if (!id) throw new UsageError(`"${args[0]}" is not a credential id (base64url, as printed by \`devices\`)`);
-    const result = await withTransaction(db, async (tx) => {
-      const credential = await revokeCredential(tx, id);
-      if (!credential) return null;
-      const ended = await endSessionsOfCredential(tx, credential.credentialId);
-      await recordEvent(tx, { event: 'credential_revoked', outcome: 'success', actor: 'cli', subjectUserId: credential.userId, credentialId: credential.id, details: { sessionsEnded: ended } });
-      return { credential, ended };
+    const id = credentialIdArg(args[0]);
+    const ended = await endDevice(db, id, CLI_ACTOR, { event: 'credential_revoked' }).catch((err: unknown) => {
+      if (err instanceof AppError && err.code === 'no_such_credential') throw new UsageError(`no credential with id "${id}"`);
+      throw err;
     });
-    if (!result) throw new UsageError(`no credential with id "${args[0]}"`);
-    out(`revoked ${result.credential.credentialId} (${result.credential.nickname}); ended ${result.ended} session(s)`);
+    out(`revoked ${ended.credential.credentialId} (${ended.credential.nickname}); ended ${ended.sessionsEnded} session(s)`);
+  },
+
+  async rename({ db, args, out }) {
+    if (args.length !== 2) throw new UsageError('rename needs a <credential-id> and a <name> (quote a name with spaces)');
+    const renamed = await renameDevice(db, credentialIdArg(args[0]), args[1], CLI_ACTOR);
+    out(`renamed ${renamed.credentialId} to "${renamed.nickname}"`);
+  },
+
+  async disable({ db, args, out }) {
+    const { user, sessionsEnded } = await disableUser(db, one(args, 'disable', '<username>'), CLI_ACTOR);
+    out(`disabled ${user.username}; ended ${sessionsEnded} session(s)`);
+  },
+
+  async enable({ db, args, out }) {
+    const user = await enableUser(db, one(args, 'enable', '<username>'), CLI_ACTOR);
+    out(`enabled ${user.username}`);
+  },
+
+  async sessions({ db, args, out }) {
+    const user = await requireUser(db, one(args, 'sessions', '<username>'));
+    const sessions = await listSessionsOfUser(db, user.id);
+    if (!sessions.length) process.stderr.write(`${user.username} has no active sessions\n`);
+    for (const s of sessions) {
+      out([s.idPrefix, `credential ${s.credentialId}`, `signed in ${iso(s.signedInAt)}`, `last seen ${iso(s.lastSeenAt)}`, `expires ${iso(s.expiresAt)}`].join('\t'));
+    }
+  },
+
+  async 'logout-everywhere'({ db, args, out }) {
+    const { user, sessionsEnded } = await endAllSessions(db, one(args, 'logout-everywhere', '<username>'), CLI_ACTOR);
+    out(`ended ${sessionsEnded} session(s) of ${user.username}`);
+  },
+
+  async audit({ db, args, out }) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        user: { type: 'string' },
+        event: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        limit: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+    if (positionals.length) throw new UsageError(`audit takes options only, not "${positionals[0]}"`);
+    const limit = values.limit === undefined ? 100 : Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit "${values.limit}" must be a whole number from 1 to 1000`);
+    const rows = await queryAudit(db, {
+      username: values.user,
+      event: values.event,
+      since: values.since === undefined ? undefined : timeArg(values.since, '--since'),
+      until: values.until === undefined ? undefined : timeArg(values.until, '--until'),
+      limit,
+    });
+    for (const r of rows) {
+      if (values.json) out(JSON.stringify(r));
+      else out([iso(r.at), r.event, r.outcome, r.reason ?? '-', r.actor, r.subjectUsername ?? '-', r.ip ?? '-', r.requestId ?? '-'].join('\t'));
+    }
   },
 };
 
@@ -129,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
     await command({ db, config, args, out: (line) => process.stdout.write(`${line}\n`) });
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof InviteInputError) {
+    if (err instanceof UsageError || err instanceof InviteInputError || (err instanceof AppError && err.status < 500)) {
       process.stderr.write(`keygate: ${err.message}\n`);
       return 2;
     }

@@ -113,6 +113,8 @@ const schema = z.object({
   SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
   CEREMONY_TIMEOUT: duration('5m'),
   SESSION_CACHE_TTL: duration('30s'),
+  STEP_UP_MAX_AGE: duration('5m'),
+  FIRST_ADMIN_USERNAME: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,34}$/, 'must be a valid Gogs username').default('admin'),
   INVITE_TTL: duration('24h'),
   USER_VERIFICATION: z.enum(['required', 'preferred', 'discouraged']).default('required'),
   TRUST_PROXY: bool(false),
@@ -141,6 +143,10 @@ export type Config = Readonly<{
   ceremonyTimeoutMs: number;
   /** Upper bound on how long the proxy trusts a cached session without hearing from PostgreSQL. */
   sessionCacheTtlMs: number;
+  /** How recent a user-verified assertion must be before a credential or admin change. */
+  stepUpMaxAgeMs: number;
+  /** Gogs username of the first admin, whose enrolment link is printed while no admin exists. */
+  firstAdminUsername: string;
   inviteTtlMs: number;
   userVerification: 'required' | 'preferred' | 'discouraged';
   trustProxy: boolean;
@@ -206,6 +212,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionAbsoluteMs: e.SESSION_ABSOLUTE_TIMEOUT,
     ceremonyTimeoutMs: e.CEREMONY_TIMEOUT,
     sessionCacheTtlMs: e.SESSION_CACHE_TTL,
+    stepUpMaxAgeMs: e.STEP_UP_MAX_AGE,
+    firstAdminUsername: e.FIRST_ADMIN_USERNAME,
     inviteTtlMs: e.INVITE_TTL,
     userVerification: e.USER_VERIFICATION,
     trustProxy: e.TRUST_PROXY,

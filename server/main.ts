@@ -3,6 +3,7 @@
  * createApp → listen. SIGTERM/SIGINT stop accepting, let in-flight requests finish, then close.
  */
 import http from 'node:http';
+import { firstRunAdminInvite } from './admin/first-run.js';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase, releaseEmbeddedSignalHandlers } from './db/embedded.js';
@@ -38,6 +39,13 @@ async function main(): Promise<void> {
     server.listen(config.port, config.host, resolve);
   });
   log.info({ url: config.origin, listen: `${config.host}:${config.port}`, gogs: config.gogsUrl.origin, rpId: config.rpId }, 'keygate listening');
+  const firstRun = await firstRunAdminInvite(db, config);
+  if (firstRun) {
+    log.warn(
+      { enrolUrl: firstRun.url, username: firstRun.invite.username, expiresAt: firstRun.invite.expiresAt },
+      `no admin yet: enrol the first admin (${firstRun.invite.username}) at ${firstRun.url} (single use, until ${firstRun.invite.expiresAt.toISOString()})`,
+    );
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -273,8 +273,8 @@ describe('cli', () => {
         creds.map((c) => c.credentialId),
       );
       for (const l of lines) assert.match(l.split('\t')[0], /^[A-Za-z0-9_-]+$/);
-      assert.match(lines[1], /\tLaptop\tactive\t/);
-      assert.match(lines[2], /\tSpare\tactive\t/);
+      assert.match(lines[1], /\tLaptop\tUnknown authenticator \(no AAGUID\)\tactive\t/);
+      assert.match(lines[2], /\tSpare\tUnknown authenticator \(no AAGUID\)\tactive\t/);
     });
 
     test('devices of an unknown user exits non-zero and says so', async () => {

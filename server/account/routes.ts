@@ -1,17 +1,19 @@
 /** A person's own devices at /-/account: the list, and adding another authenticator. */
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
-import { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { accountPage } from '../../web/pages/account.js';
-import type { AppDeps } from '../app.js';
+import type { RouterDeps } from '../app.js';
+import { requireStepUp } from '../stepup/require.js';
 import { recordEvent } from '../audit/record.js';
 import { withTransaction } from '../db/pool.js';
 import { unauthorized } from '../errors.js';
 import { requestContext } from '../http/context.js';
-import { currentAuth, type SessionAuth } from '../session/auth.js';
+import { requireSignIn } from '../session/require-sign-in.js';
 import { findUserById } from '../users/users.js';
 import { consumeCeremony, startCeremony } from '../webauthn/ceremony.js';
-import { listCredentialsOfUser, type StoredCredential } from '../webauthn/credentials.js';
+import { listCredentialsOfUser } from '../webauthn/credentials.js';
+import { deviceKind } from '../devices/models.js';
 import { CeremonyFailure } from '../webauthn/failures.js';
 import { registrationOptions } from '../webauthn/options.js';
 import { verifyRegistration } from '../webauthn/register.js';
@@ -20,37 +22,12 @@ import { cleanNickname, storeCredential } from '../webauthn/store.js';
 
 const verifyBody = z.object({ response: registrationResponseSchema, nickname: z.string().max(200).optional() });
 
-declare module 'express-serve-static-core' {
-  interface Request {
-    auth?: SessionAuth;
-  }
-}
-
-/** Requires a signed-in session: pages redirect to sign-in, the API answers 401. */
-export function requireSignIn(deps: AppDeps) {
-  return async (req: Request, res: Response, next: NextFunction) => {
-    const auth = await currentAuth(req, deps.config);
-    if (auth) {
-      req.auth = auth;
-      next();
-    } else if (req.path.startsWith('/-/api/')) {
-      next(unauthorized('Your session has ended. Sign in again.'));
-    } else {
-      res.redirect(303, `/-/login?return_to=${encodeURIComponent(req.originalUrl)}`);
-    }
-  };
-}
-
-export function describeKind(c: StoredCredential): string {
-  if (c.deviceType === 'multiDevice') return 'Synced passkey';
-  if (c.transports.includes('internal')) return 'Platform authenticator';
-  return 'Security key';
-}
-
-export function accountRouter(deps: AppDeps): Router {
+export function accountRouter(deps: RouterDeps): Router {
   const { config, db } = deps;
   const router = Router();
   const signedIn = requireSignIn(deps);
+  // Credential changes need a fresh, user-verified assertion (ASVS 7.5.1).
+  const freshlyVerified = requireStepUp(deps);
 
   router.get('/-/account', signedIn, async (req, res) => {
     const auth = req.auth!;
@@ -61,7 +38,7 @@ export function accountRouter(deps: AppDeps): Router {
         devices: credentials.map((c) => ({
           id: c.credentialId,
           nickname: c.nickname,
-          kind: describeKind(c),
+          kind: deviceKind(c),
           createdAt: c.createdAt,
           lastUsedAt: c.lastUsedAt,
           current: c.credentialId === auth.credentialId,
@@ -70,7 +47,7 @@ export function accountRouter(deps: AppDeps): Router {
     );
   });
 
-  router.post('/-/api/account/devices/options', signedIn, async (req, res) => {
+  router.post('/-/api/account/devices/options', signedIn, freshlyVerified, async (req, res) => {
     const auth = req.auth!;
     const user = await findUserById(db, auth.userId);
     if (!user) throw unauthorized();
@@ -97,7 +74,7 @@ export function accountRouter(deps: AppDeps): Router {
       const parsed = verifyBody.safeParse(req.body);
       if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
       const response = parsed.data.response as RegistrationResponseJSON;
-      const verified = await verifyRegistration(config, ceremony, response);
+      const { credential: verified } = await verifyRegistration(config, ceremony, response);
       const credential = await withTransaction(db, async (tx) => {
         const stored = await storeCredential(tx, { ...verified, userId: auth.userId, nickname: cleanNickname(parsed.data.nickname, response) });
         await recordEvent(tx, { ...base, outcome: 'success', credentialId: stored.id, details: { nickname: stored.nickname, aaguid: stored.aaguid } });

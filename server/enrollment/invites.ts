@@ -5,7 +5,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { Queryable } from '../db/pool.js';
+import type { Actor } from '../audit/actor.js';
+import { recordEvent } from '../audit/record.js';
+import { withTransaction, type Db, type Queryable } from '../db/pool.js';
 import { findUserByUsername, isValidUsername } from '../users/users.js';
 
 export interface Invite {
@@ -117,3 +119,30 @@ export const INVITE_MESSAGES: Record<Exclude<InviteState, 'valid'>, { status: nu
     message: 'Each link registers one key. If that was you, sign in with your key; otherwise ask your administrator for a new link.',
   },
 };
+
+/**
+ * Creates an invite and records who made it, in one transaction: the same for the CLI, the
+ * admin page and the first-run admin link.
+ */
+export async function issueInvite(
+  db: Db,
+  config: Config,
+  input: { username: string; grantsAdmin?: boolean; ttlMs?: number },
+  actor: Actor,
+): Promise<CreatedInvite> {
+  return withTransaction(db, async (tx) => {
+    const created = await createInvite(tx, config, { ...input, createdBy: actor.name });
+    await recordEvent(tx, {
+      event: 'invite_created',
+      outcome: 'success',
+      actor: actor.name,
+      subjectUserId: created.invite.userId,
+      subjectUsername: created.invite.username,
+      ip: actor.ctx?.ip,
+      userAgent: actor.ctx?.userAgent,
+      requestId: actor.ctx?.requestId,
+      details: { inviteId: created.invite.id, admin: created.invite.grantsAdmin, recovery: created.invite.userId !== null, expiresAt: created.invite.expiresAt },
+    });
+    return created;
+  });
+}

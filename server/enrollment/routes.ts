@@ -80,7 +80,7 @@ export function enrollmentRouter(deps: AppDeps): Router {
       const parsed = verifyBody.safeParse(req.body);
       if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
       const response = parsed.data.response as RegistrationResponseJSON;
-      const verified = await verifyRegistration(config, ceremony, response);
+      const { credential: verified, userVerified } = await verifyRegistration(config, ceremony, response);
 
       const { user, credential } = await withTransaction(db, async (tx) => {
         // The row lock serialises concurrent redemptions of one invite: exactly one stores a key.
@@ -100,7 +100,7 @@ export function enrollmentRouter(deps: AppDeps): Router {
         await recordEvent(tx, { ...base, event: 'credential_registered', details: { nickname: credential.nickname, aaguid: credential.aaguid } });
         return { user, credential };
       });
-      await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId });
+      await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified);
       expireGogsSession(res, config);
       res.json({ ok: true, redirect: '/' });
     } catch (err) {

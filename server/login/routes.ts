@@ -88,8 +88,8 @@ export function loginRouter(deps: AppDeps): Router {
       const ceremony = await consumeCeremony(db, req, 'login');
       const parsed = verifyBody.safeParse(req.body);
       if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
-      const { user, credential } = await verifySignIn(db, config, ceremony, parsed.data.response as never, ctx);
-      await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId });
+      const { user, credential, userVerified } = await verifySignIn(db, config, ceremony, parsed.data.response as never, ctx);
+      await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified);
       await audit('success', { userId: user.id, username: user.username, credentialId: credential.id, actor: `user:${user.username}` });
       expireGogsSession(res, config);
       res.json({ ok: true, redirect: safeReturnPath(parsed.data.returnTo, config.origin) });

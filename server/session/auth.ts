@@ -38,10 +38,16 @@ export function needsTouch(auth: SessionAuth, config: Config, now = Date.now()):
  * Starts a signed-in session. The session id is regenerated first (session fixation, ASVS 7.2.4):
  * whatever id the browser had before sign-in, including the one that held the challenge, is gone.
  */
-export async function signIn(req: Request, who: { userId: string; username: string; credentialId: string }): Promise<void> {
+export async function signIn(
+  req: Request,
+  who: { userId: string; username: string; credentialId: string },
+  /** The authenticator verified the person (UV): this sign-in also counts as a fresh step-up. */
+  userVerified = false,
+): Promise<void> {
   await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
   const now = Date.now();
   req.session.auth = { ...who, signedInAt: now, lastSeenAt: now };
+  if (userVerified) req.session.stepUpAt = now;
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
 }
 

@@ -15,6 +15,8 @@ declare module 'express-session' {
   interface SessionData {
     auth?: SessionAuth;
     ceremony?: Ceremony;
+    /** When this session last gave a fresh, user-verified assertion (step-up, ASVS 7.5.1). */
+    stepUpAt?: number;
   }
 }
 

@@ -19,6 +19,8 @@ import { CeremonyFailure, classifyLibraryError } from './failures.js';
 export interface VerifiedSignIn {
   user: User;
   credential: StoredCredential;
+  /** The UV flag: the person proved who they are to the authenticator (PIN, biometrics). */
+  userVerified: boolean;
 }
 
 /** Context for failures, so the caller can audit who and which credential was involved. */
@@ -49,6 +51,8 @@ export async function verifySignIn(
   ceremony: Ceremony,
   response: AuthenticationResponseJSON,
   client: { ip: string | null; userAgent: string | null },
+  /** Step-up asks for user verification whatever USER_VERIFICATION says. */
+  opts: { requireUserVerification?: boolean } = {},
 ): Promise<VerifiedSignIn> {
   if (Buffer.from(response.rawId, 'base64url').length > MAX_CREDENTIAL_ID_BYTES) throw new SignInFailure('credential_id_too_long', null, null);
   const rawId = decodeCredentialId(response.rawId);
@@ -71,7 +75,7 @@ export async function verifySignIn(
       expectedOrigin: config.origin,
       expectedRPID: config.rpId,
       expectedType: 'webauthn.get',
-      requireUserVerification: config.userVerification === 'required',
+      requireUserVerification: opts.requireUserVerification ?? config.userVerification === 'required',
       credential: { id: response.id, publicKey, counter: 0, transports: credential?.transports as never },
     });
   let verification;
@@ -118,5 +122,5 @@ export async function verifySignIn(
     userAgent: client.userAgent,
   });
   if (!written) throw new SignInFailure('concurrent_use', user, credential);
-  return { user: user!, credential };
+  return { user: user!, credential, userVerified: verification.authenticationInfo.userVerified };
 }

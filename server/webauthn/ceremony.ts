@@ -8,7 +8,7 @@ import type { Request } from 'express';
 import type { Db } from '../db/pool.js';
 import { AppError } from '../errors.js';
 
-export type CeremonyPurpose = 'enroll' | 'add-device' | 'login';
+export type CeremonyPurpose = 'enroll' | 'add-device' | 'login' | 'step-up';
 
 export interface Ceremony {
   purpose: CeremonyPurpose;

@@ -15,7 +15,7 @@ export async function verifyRegistration(
   config: Config,
   ceremony: Ceremony,
   response: RegistrationResponseJSON,
-): Promise<Omit<NewCredential, 'userId' | 'nickname'>> {
+): Promise<{ credential: Omit<NewCredential, 'userId' | 'nickname'>; userVerified: boolean }> {
   // §5.8.3: ids over 1023 bytes are invalid; refuse before doing any work on them.
   if (Buffer.from(response.rawId, 'base64url').length > MAX_CREDENTIAL_ID_BYTES) throw new CeremonyFailure('credential_id_too_long');
   let verification;
@@ -38,13 +38,16 @@ export async function verifyRegistration(
   const credentialId = Buffer.from(info.credential.id, 'base64url');
   if (credentialId.length > MAX_CREDENTIAL_ID_BYTES) throw new CeremonyFailure('credential_id_too_long');
   return {
-    credentialId,
-    publicKey: info.credential.publicKey,
-    signCount: info.credential.counter,
-    transports: (response.response.transports ?? []).slice(0, 16),
-    aaguid: info.aaguid,
-    deviceType: info.credentialDeviceType,
-    backedUp: info.credentialBackedUp,
-    attestationFormat: info.fmt,
+    credential: {
+      credentialId,
+      publicKey: info.credential.publicKey,
+      signCount: info.credential.counter,
+      transports: (response.response.transports ?? []).slice(0, 16),
+      aaguid: info.aaguid,
+      deviceType: info.credentialDeviceType,
+      backedUp: info.credentialBackedUp,
+      attestationFormat: info.fmt,
+    },
+    userVerified: info.userVerified,
   };
 }

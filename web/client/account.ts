@@ -1,6 +1,7 @@
 /** Account page (/-/account): adds another key to the signed-in account. */
 import { startRegistration, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/browser';
 import { byId, clearMessage, describeError, postJSON, setBusy, showMessage, WAITING_MESSAGE, webAuthnProblem } from './api.js';
+import { withStepUp } from './step-up.js';
 
 const button = byId<HTMLButtonElement>('add-device-button');
 const nicknameInput = byId<HTMLInputElement>('nickname');
@@ -10,7 +11,7 @@ async function addDevice(): Promise<void> {
   clearMessage();
   let reloading = false;
   try {
-    const optionsJSON = await postJSON<PublicKeyCredentialCreationOptionsJSON>('/-/api/account/devices/options', {});
+    const optionsJSON = await withStepUp(() => postJSON<PublicKeyCredentialCreationOptionsJSON>('/-/api/account/devices/options', {}));
     showMessage(WAITING_MESSAGE, 'info');
     const response = await startRegistration({ optionsJSON });
     const nickname = nicknameInput.value.trim();

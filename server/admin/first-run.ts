@@ -1,0 +1,20 @@
+/**
+ * First run: while no admin exists, each start prints a one-time enrolment link for the first
+ * admin. It is an ordinary invite (single use, expires after INVITE_TTL); a newer start's link
+ * replaces any older unused one, so exactly one first-run link is valid at a time.
+ */
+import { SYSTEM_ACTOR } from '../audit/actor.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/pool.js';
+import { issueInvite, type CreatedInvite } from '../enrollment/invites.js';
+
+export async function firstRunAdminInvite(db: Db, config: Config): Promise<CreatedInvite | null> {
+  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM users WHERE is_admin AND disabled_at IS NULL');
+  if (Number(rows[0].n) > 0) return null;
+  await db.query(
+    `UPDATE invites SET expires_at = greatest(created_at + interval '1 millisecond', now())
+      WHERE created_by = $1 AND grants_admin AND used_at IS NULL AND expires_at > now()`,
+    [SYSTEM_ACTOR.name],
+  );
+  return issueInvite(db, config, { username: config.firstAdminUsername, grantsAdmin: true }, SYSTEM_ACTOR);
+}

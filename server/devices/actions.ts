@@ -1,0 +1,87 @@
+/**
+ * What can happen to an enrolled device after enrolment: renamed, removed by its owner, revoked
+ * by an admin. The web UI and the CLI call these same functions, so they write the same audit
+ * events. Ending a credential ends every session it signed in, in the same transaction.
+ */
+import type { Actor } from '../audit/actor.js';
+import { recordEvent } from '../audit/record.js';
+import { withTransaction, type Db } from '../db/pool.js';
+import { AppError } from '../errors.js';
+import { endSessionsOfCredential } from '../session/end.js';
+import { findUserById } from '../users/users.js';
+import { decodeCredentialId, findCredential, revokeCredential, type StoredCredential } from '../webauthn/credentials.js';
+
+export class DeviceError extends AppError {}
+
+const noSuchDevice = (id: string) => new DeviceError('no_such_credential', 404, `There is no credential with id "${id.slice(0, 80)}".`);
+
+/** A nickname as people type it: control characters dropped, trimmed, 1 to 64 characters. */
+export function cleanDeviceName(input: string): string {
+  const name = input.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  if (name.length < 1 || name.length > 64) throw new DeviceError('invalid_name', 400, 'A device name must be 1 to 64 characters.');
+  return name;
+}
+
+async function loadDevice(db: Db, credentialId: string): Promise<StoredCredential> {
+  const raw = decodeCredentialId(credentialId);
+  const credential = raw ? await findCredential(db, raw) : null;
+  if (!credential) throw noSuchDevice(credentialId);
+  return credential;
+}
+
+function auditBase(actor: Actor, credential: StoredCredential, username: string | null) {
+  return {
+    actor: actor.name,
+    subjectUserId: credential.userId,
+    subjectUsername: username,
+    credentialId: credential.id,
+    ip: actor.ctx?.ip,
+    userAgent: actor.ctx?.userAgent,
+    requestId: actor.ctx?.requestId,
+  };
+}
+
+export async function renameDevice(db: Db, credentialId: string, nickname: string, actor: Actor, opts: { ownerId?: string } = {}): Promise<StoredCredential> {
+  const name = cleanDeviceName(nickname);
+  const credential = await loadDevice(db, credentialId);
+  if (opts.ownerId !== undefined && credential.userId !== opts.ownerId) throw noSuchDevice(credentialId);
+  if (credential.revokedAt) throw new DeviceError('credential_revoked', 409, 'This credential has been revoked and cannot be renamed.');
+  const owner = await findUserById(db, credential.userId);
+  return withTransaction(db, async (tx) => {
+    await tx.query('UPDATE credentials SET nickname = $2 WHERE id = $1', [credential.id, name]);
+    await recordEvent(tx, { ...auditBase(actor, credential, owner?.username ?? null), event: 'credential_renamed', outcome: 'success', details: { from: credential.nickname, to: name } });
+    return { ...credential, nickname: name };
+  });
+}
+
+export interface EndedDevice {
+  credential: StoredCredential;
+  sessionsEnded: number;
+}
+
+/**
+ * Ends a credential: it can never sign in again and every session it signed in ends now.
+ * `removed` is the owner taking it off their account; `revoked` is an admin (or the CLI).
+ */
+export async function endDevice(
+  db: Db,
+  credentialId: string,
+  actor: Actor,
+  how: { event: 'credential_removed' | 'credential_revoked'; ownerId?: string; reason?: string },
+): Promise<EndedDevice> {
+  const credential = await loadDevice(db, credentialId);
+  if (how.ownerId !== undefined && credential.userId !== how.ownerId) throw noSuchDevice(credentialId);
+  const owner = await findUserById(db, credential.userId);
+  return withTransaction(db, async (tx) => {
+    const ended = await revokeCredential(tx, Buffer.from(credential.credentialId, 'base64url'));
+    const sessionsEnded = await endSessionsOfCredential(tx, credential.credentialId);
+    await recordEvent(tx, {
+      ...auditBase(actor, credential, owner?.username ?? null),
+      event: how.event,
+      outcome: 'success',
+      reason: how.reason ?? null,
+      details: { nickname: credential.nickname, sessionsEnded, alreadyRevoked: credential.revokedAt !== null },
+    });
+    return { credential: ended ?? credential, sessionsEnded };
+  });
+}
