@@ -106,7 +106,7 @@ describe('session cache', () => {
       assert.ok(await reachesGogsAs(b, onB, name), 'b serves the session (now cached on b)');
       assert.ok(b.gateway.sessionCache.get(sidOf(browser, a)), 'cached on b');
       // Instance a ends it (what `revoke` does), committed on a's pool: b learns it only by NOTIFY.
-      assert.equal(await endSessionsOfCredential(a.db, credentialId), 1);
+      assert.equal((await endSessionsOfCredential(a.db, credentialId)).length, 1);
       await forgotten(b, sidOf(browser, a));
       assert.equal(await reachesGogsAs(b, onB, name), false, 'b refuses the next request');
     }

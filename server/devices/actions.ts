@@ -57,6 +57,8 @@ export async function renameDevice(db: Db, credentialId: string, nickname: strin
 export interface EndedDevice {
   credential: StoredCredential;
   sessionsEnded: number;
+  /** So the caller's instance can forget them at once (others hear through NOTIFY). */
+  endedSessionIds: string[];
 }
 
 /**
@@ -74,7 +76,8 @@ export async function endDevice(
   const owner = await findUserById(db, credential.userId);
   return withTransaction(db, async (tx) => {
     const ended = await revokeCredential(tx, Buffer.from(credential.credentialId, 'base64url'));
-    const sessionsEnded = await endSessionsOfCredential(tx, credential.credentialId);
+    const endedSessionIds = await endSessionsOfCredential(tx, credential.credentialId);
+    const sessionsEnded = endedSessionIds.length;
     await recordEvent(tx, {
       ...auditBase(actor, credential, owner?.username ?? null),
       event: how.event,
@@ -82,6 +85,6 @@ export async function endDevice(
       reason: how.reason ?? null,
       details: { nickname: credential.nickname, sessionsEnded, alreadyRevoked: credential.revokedAt !== null },
     });
-    return { credential: ended ?? credential, sessionsEnded };
+    return { credential: ended ?? credential, sessionsEnded, endedSessionIds };
   });
 }

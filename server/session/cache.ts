@@ -62,6 +62,11 @@ export class SessionCache {
     this.entries.delete(sid);
   }
 
+  /** Forgets sessions this instance has just ended (other instances hear through NOTIFY). */
+  forgetAll(sids: Iterable<string>): void {
+    for (const sid of sids) this.entries.delete(sid);
+  }
+
   get size(): number {
     return this.entries.size;
   }

@@ -25,13 +25,14 @@ const audit = (actor: Actor, user: User) => ({
 });
 
 /** Disables the user and ends every session they have; returns how many sessions ended. */
-export async function disableUser(db: Db, username: string, actor: Actor): Promise<{ user: User; sessionsEnded: number }> {
+export async function disableUser(db: Db, username: string, actor: Actor): Promise<{ user: User; sessionsEnded: number; endedSessionIds: string[] }> {
   const user = await requireUser(db, username);
   return withTransaction(db, async (tx) => {
     await tx.query('UPDATE users SET disabled_at = coalesce(disabled_at, now()), updated_at = now() WHERE id = $1', [user.id]);
-    const sessionsEnded = await endSessionsOfUser(tx, user.id);
+    const endedSessionIds = await endSessionsOfUser(tx, user.id);
+    const sessionsEnded = endedSessionIds.length;
     await recordEvent(tx, { ...audit(actor, user), event: 'user_disabled', outcome: 'success', details: { sessionsEnded, alreadyDisabled: user.disabledAt !== null } });
-    return { user: { ...user, disabledAt: user.disabledAt ?? new Date() }, sessionsEnded };
+    return { user: { ...user, disabledAt: user.disabledAt ?? new Date() }, sessionsEnded, endedSessionIds };
   });
 }
 
@@ -45,11 +46,12 @@ export async function enableUser(db: Db, username: string, actor: Actor): Promis
 }
 
 /** "Log out everywhere": ends every session of the user; they stay enabled. */
-export async function endAllSessions(db: Db, username: string, actor: Actor): Promise<{ user: User; sessionsEnded: number }> {
+export async function endAllSessions(db: Db, username: string, actor: Actor): Promise<{ user: User; sessionsEnded: number; endedSessionIds: string[] }> {
   const user = await requireUser(db, username);
   return withTransaction(db, async (tx) => {
-    const sessionsEnded = await endSessionsOfUser(tx, user.id);
+    const endedSessionIds = await endSessionsOfUser(tx, user.id);
+    const sessionsEnded = endedSessionIds.length;
     await recordEvent(tx, { ...audit(actor, user), event: 'sessions_ended', outcome: 'success', details: { sessionsEnded } });
-    return { user, sessionsEnded };
+    return { user, sessionsEnded, endedSessionIds };
   });
 }
