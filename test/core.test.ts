@@ -61,4 +61,17 @@ describe('core journey', () => {
     const page = await fresh.get('/');
     assert.match(page.text, /Signed in as bob/);
   });
+
+  test('enrolment options name the configured relying party: RP_NAME and the RP ID from PUBLIC_URL', async () => {
+    const named = await startKeygate({ env: { RP_NAME: 'Acme Git' } });
+    try {
+      const browser = new TestClient(named.url);
+      const options = await browser.post('/-/api/enroll/options', { token: await invite(named, 'carol') });
+      assert.equal(options.status, 200, options.text);
+      assert.deepEqual(options.json.rp, { name: 'Acme Git', id: 'localhost' });
+      assert.equal(options.json.user.name, 'carol');
+    } finally {
+      await named.close();
+    }
+  });
 });
