@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import helmet from 'helmet';
 import { accountRouter } from './account/routes.js';
+import { adminRouter } from './admin/routes.js';
 import type { Config } from './config.js';
 import type { Db } from './db/pool.js';
 import { enrollmentRouter } from './enrollment/routes.js';
@@ -17,6 +18,10 @@ import type { Logger } from './log.js';
 import { loginRouter } from './login/routes.js';
 import { stepUpRouter } from './stepup/routes.js';
 import { createProxyHandler } from './proxy/handler.js';
+import { createRateLimits, IP_LIMITED_PATHS } from './ratelimit/limits.js';
+import { createHealth } from './ops/health.js';
+import { Metrics } from './ops/metrics.js';
+import { keygateObserver, noteFailure, proxyObserver } from './ops/observe.js';
 import { SessionCache, startSessionListener } from './session/cache.js';
 import { createIdentityResolver } from './session/identity.js';
 import { createSessionMiddleware, createSessionStore } from './session/middleware.js';
@@ -32,6 +37,8 @@ export interface AppDeps {
 /** What routers get: the app's dependencies and this instance's session cache. */
 export interface RouterDeps extends AppDeps {
   sessionCache: SessionCache;
+  /** This gateway's metrics (e.g. metrics.rateLimitRejections). */
+  metrics: Metrics;
 }
 
 const STATIC_DIR = fileURLToPath(new URL('../web/dist/', import.meta.url));
@@ -43,13 +50,16 @@ function createKeygateApp(deps: RouterDeps): express.Express {
   const { config } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.trustProxy);
+  // One hop: req.ip is the address the TLS terminator saw (the last X-Forwarded-For entry), never
+  // the first entry, which the client writes itself.
+  app.set('trust proxy', config.trustProxy ? 1 : false);
   app.set('etag', false);
 
   app.use((req, _res, next) => {
     assignRequestId(req, config.trustProxy);
     next();
   });
+  app.use(keygateObserver(deps.metrics, deps.log));
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -82,13 +92,21 @@ function createKeygateApp(deps: RouterDeps): express.Express {
     next();
   });
   app.use('/-/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
+  // Rate limits (ratelimit/limits.ts): per address on ceremonies and invites, before any parsing.
+  const limits = createRateLimits(deps);
+  limits.events.on('rejected', ({ limit }) => deps.metrics.rateLimitRejections.labels(limit).inc());
+  app.use(IP_LIMITED_PATHS, limits.perIp());
   app.use('/-/api', express.json({ limit: BODY_LIMIT, strict: true }));
+  app.use('/-/api/login/options', limits.perTypedUsername());
   app.use(createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache), deps.secret));
   app.use(loginRouter(deps));
   app.use(enrollmentRouter(deps));
   app.use(stepUpRouter(deps));
   app.use(accountRouter(deps));
+  app.use(adminRouter(deps));
+  app.use('/-/api/login/verify', limits.perFailedSignIn());
   app.use((_req, _res, next) => next(notFound()));
+  app.use(noteFailure);
   app.use(errorHandler(deps.log));
   return app;
 }
@@ -98,12 +116,16 @@ export interface Gateway {
   /** Resolves once the session-invalidation channel is listening (until then the cache is bypassed). */
   ready: Promise<void>;
   sessionCache: SessionCache;
+  /** Served by main.ts on METRICS_PORT only (ops/metrics.ts startMetricsServer). */
+  metrics: Metrics;
   close: () => Promise<void>;
 }
 
 export function createApp(deps: AppDeps): Gateway {
   const sessionCache = new SessionCache(deps.config.sessionCacheTtlMs);
-  const keygate = createKeygateApp({ ...deps, sessionCache });
+  const metrics = new Metrics({ db: deps.db, sessionCache });
+  const health = createHealth({ db: deps.db, gogsUrl: deps.config.gogsUrl, log: deps.log });
+  const keygate = createKeygateApp({ ...deps, sessionCache, metrics });
   const listener = startSessionListener(deps.db.options, sessionCache, deps.log);
   const proxy = createProxyHandler({
     config: deps.config,
@@ -112,11 +134,16 @@ export function createApp(deps: AppDeps): Gateway {
     sessionCache,
     resolveIdentity: createIdentityResolver(deps.config, deps.db, deps.secret, sessionCache),
     keygate: keygate as unknown as (req: IncomingMessage, res: ServerResponse) => void,
+    observe: proxyObserver(metrics, deps.log),
   });
   return {
-    handle: proxy.handle,
+    // Health probes first: no session, no Express.
+    handle: (req, res) => {
+      if (!health.handle(req, res)) proxy.handle(req, res);
+    },
     ready: listener.ready,
     sessionCache,
+    metrics,
     async close() {
       proxy.close();
       await listener.stop();

@@ -50,12 +50,26 @@ function credentialIdArg(value: string): string {
   return value;
 }
 
+/** 0001-01-01T00:00Z: a duration reaching further back would not fit a timestamp (and filters nothing). */
+const EARLIEST = new Date(0).setUTCFullYear(1, 0, 1);
+
 /** An ISO time, or a duration meaning "that long ago". */
 function timeArg(value: string, flag: string): Date {
   const ago = parseDuration(value);
-  if (ago !== undefined) return new Date(Date.now() - ago);
+  if (ago !== undefined) {
+    const at = new Date(Date.now() - ago);
+    if (Number.isNaN(at.getTime()) || at.getTime() < EARLIEST) throw new UsageError(`${flag} "${value}" reaches back before the year 1`);
+    return at;
+  }
+  const bad = () => new UsageError(`${flag} "${value}" is neither an ISO time (2026-01-31T12:00Z) nor a duration (24h)`);
+  const ymd = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
   const at = new Date(value);
-  if (Number.isNaN(at.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) throw new UsageError(`${flag} "${value}" is neither an ISO time (2026-01-31T12:00Z) nor a duration (24h)`);
+  if (!ymd || Number.isNaN(at.getTime())) throw bad();
+  // Date rolls an impossible day over (2026-02-31 becomes 3 March): refuse it instead.
+  const [y, m, d] = [Number(ymd[1]), Number(ymd[2]), Number(ymd[3])];
+  const day = new Date(0);
+  day.setUTCFullYear(y, m - 1, d);
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) throw bad();
   return at;
 }
 
@@ -133,9 +147,9 @@ const commands: Record<string, Command> = {
     out(`enabled ${user.username}`);
   },
 
-  async sessions({ db, args, out }) {
+  async sessions({ db, config, args, out }) {
     const user = await requireUser(db, one(args, 'sessions', '<username>'));
-    const sessions = await listSessionsOfUser(db, user.id);
+    const sessions = await listSessionsOfUser(db, user.id, config);
     if (!sessions.length) process.stderr.write(`${user.username} has no active sessions\n`);
     for (const s of sessions) {
       out([s.idPrefix, `credential ${s.credentialId}`, `signed in ${iso(s.signedInAt)}`, `last seen ${iso(s.lastSeenAt)}`, `expires ${iso(s.expiresAt)}`].join('\t'));
@@ -161,6 +175,8 @@ const commands: Record<string, Command> = {
       },
     });
     if (positionals.length) throw new UsageError(`audit takes options only, not "${positionals[0]}"`);
+    // An empty filter (say, `--user "$NAME"` with NAME unset) would otherwise print everyone's events.
+    for (const flag of ['user', 'event'] as const) if (values[flag]?.trim() === '') throw new UsageError(`--${flag} needs a value`);
     const limit = values.limit === undefined ? 100 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit "${values.limit}" must be a whole number from 1 to 1000`);
     const rows = await queryAudit(db, {

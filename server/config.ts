@@ -42,19 +42,17 @@ const duration = (fallback: string) =>
     });
 
 /** A TCP port written in decimal digits (no `0x50`, `1e3` or blanks, which Number() would accept). */
-const port = (fallback: number, min: number) =>
-  z
-    .string()
-    .default(String(fallback))
-    .transform((value, ctx) => {
-      const trimmed = value.trim();
-      const n = Number(trimmed);
-      if (!/^\d{1,5}$/.test(trimmed) || n < min || n > 65535) {
-        ctx.addIssue({ code: 'custom', message: `"${value}" is not a port number (${min}-65535)` });
-        return z.NEVER;
-      }
-      return n;
-    });
+const portNumber = (min: number) =>
+  z.string().transform((value, ctx) => {
+    const trimmed = value.trim();
+    const n = Number(trimmed);
+    if (!/^\d{1,5}$/.test(trimmed) || n < min || n > 65535) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a port number (${min}-65535)` });
+      return z.NEVER;
+    }
+    return n;
+  });
+const port = (fallback: number, min: number) => z.string().default(String(fallback)).pipe(portNumber(min));
 
 /**
  * An http(s) URL with no credentials, path, query or fragment (`why` says why no path), as a URL.
@@ -92,6 +90,21 @@ const bool = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** A whole number of at least 1, written in decimal digits (a rate limit). */
+const count = (fallback: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((value, ctx) => {
+      const trimmed = value.trim();
+      const n = Number(trimmed);
+      if (!/^\d{1,9}$/.test(trimmed) || n < 1) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a whole number of at least 1` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 /** A header name as RFC 9110 defines a token. */
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name');
 
@@ -119,7 +132,19 @@ const schema = z.object({
   USER_VERIFICATION: z.enum(['required', 'preferred', 'discouraged']).default('required'),
   TRUST_PROXY: bool(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Rate limits (server/ratelimit/), shared by every instance through PostgreSQL.
+  RATE_LIMIT_IP_PER_MINUTE: count(60),
+  RATE_LIMIT_USERNAME_PER_15MIN: count(20),
+  // Basic credentials on git and /api/ pass-through (server/proxy/basic-auth.ts): false = tokens only.
+  ALLOW_GIT_PASSWORDS: bool(false),
+  // Unset: no metrics listener at all. Never the public port: metrics are for the operator only.
+  METRICS_PORT: portNumber(1).optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  SHUTDOWN_TIMEOUT: duration('30s'),
 });
+
+/** Every environment variable Keygate reads (docs/configuration.md must list exactly these). */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
 
 export type Config = Readonly<{
   port: number;
@@ -151,6 +176,17 @@ export type Config = Readonly<{
   userVerification: 'required' | 'preferred' | 'discouraged';
   trustProxy: boolean;
   logLevel: string;
+  /** Ceremony and invite requests per client address per minute. */
+  rateLimitIpPerMinute: number;
+  /** Username-first options per typed name, and failed sign-ins per credential owner, per 15 minutes. */
+  rateLimitUsernamePer15Min: number;
+  /** Let Basic credentials with an account password through to Gogs (default: access tokens only). */
+  allowGitPasswords: boolean;
+  /** Prometheus metrics listener; undefined = disabled. */
+  metricsPort: number | undefined;
+  metricsHost: string;
+  /** On SIGTERM, in-flight requests get this long to finish before their connections are cut. */
+  shutdownTimeoutMs: number;
   /** Name of Keygate's session cookie; `__Host-` whenever PUBLIC_URL is https. */
   sessionCookieName: string;
 }>;
@@ -218,6 +254,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     userVerification: e.USER_VERIFICATION,
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
+    rateLimitIpPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
+    rateLimitUsernamePer15Min: e.RATE_LIMIT_USERNAME_PER_15MIN,
+    allowGitPasswords: e.ALLOW_GIT_PASSWORDS,
+    metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     sessionCookieName: https ? '__Host-keygate' : 'keygate',
   });
 }

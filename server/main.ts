@@ -10,6 +10,7 @@ import { openDatabase, releaseEmbeddedSignalHandlers } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createLogger } from './log.js';
+import { startMetricsServer } from './ops/metrics.js';
 import { loadSessionSecret } from './session/secret.js';
 
 async function main(): Promise<void> {
@@ -39,20 +40,31 @@ async function main(): Promise<void> {
     server.listen(config.port, config.host, resolve);
   });
   log.info({ url: config.origin, listen: `${config.host}:${config.port}`, gogs: config.gogsUrl.origin, rpId: config.rpId }, 'keygate listening');
+  let metricsServer: http.Server | undefined;
+  if (config.metricsPort !== undefined) {
+    gateway.metrics.collectProcessMetrics();
+    metricsServer = await startMetricsServer(gateway.metrics, config.metricsHost, config.metricsPort);
+    log.info({ listen: `${config.metricsHost}:${config.metricsPort}`, path: '/metrics' }, 'metrics listening');
+  }
   const firstRun = await firstRunAdminInvite(db, config);
   if (firstRun) {
-    log.warn(
-      { enrolUrl: firstRun.url, username: firstRun.invite.username, expiresAt: firstRun.invite.expiresAt },
-      `no admin yet: enrol the first admin (${firstRun.invite.username}) at ${firstRun.url} (single use, until ${firstRun.invite.expiresAt.toISOString()})`,
-    );
+    const message = `no admin yet: enrol the first admin (${firstRun.invite.username}) at ${firstRun.url} (single use, until ${firstRun.invite.expiresAt.toISOString()})`;
+    log.warn({ enrolUrl: firstRun.url, username: firstRun.invite.username, expiresAt: firstRun.invite.expiresAt }, message);
+    // Whatever LOG_LEVEL says, the person starting Keygate must see the link.
+    if (!log.isLevelEnabled('warn')) process.stderr.write(`keygate: ${message}\n`);
   }
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down: draining in-flight requests');
-    const forced = setTimeout(() => server.closeAllConnections(), 30_000);
+    log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight requests');
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
+    const forced = setTimeout(() => {
+      log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'SHUTDOWN_TIMEOUT reached: closing the connections still open');
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
     forced.unref();
     // close() only closes the connections idle right now; a keep-alive connection whose request
     // finishes later would hold it open until the forced close. Close those as they go idle.

@@ -13,7 +13,7 @@ try {
   await mkdir(outdir, { recursive: true });
   await Promise.all([
     build({
-      entryPoints: ['login', 'enroll', 'account'].map((name) => join(webDir, 'client', `${name}.ts`)),
+      entryPoints: ['login', 'enroll', 'account', 'admin'].map((name) => join(webDir, 'client', `${name}.ts`)),
       outdir,
       bundle: true,
       format: 'esm',

@@ -1,4 +1,7 @@
-/** A person's own devices at /-/account: the list, and adding another authenticator. */
+/**
+ * A person's own devices at /-/account: the list, and adding another authenticator. Renaming and
+ * removing are in devices.ts.
+ */
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { Router } from 'express';
 import { z } from 'zod';
@@ -13,12 +16,13 @@ import { requireSignIn } from '../session/require-sign-in.js';
 import { findUserById } from '../users/users.js';
 import { consumeCeremony, startCeremony } from '../webauthn/ceremony.js';
 import { listCredentialsOfUser } from '../webauthn/credentials.js';
-import { deviceKind } from '../devices/models.js';
 import { CeremonyFailure } from '../webauthn/failures.js';
 import { registrationOptions } from '../webauthn/options.js';
 import { verifyRegistration } from '../webauthn/register.js';
 import { registrationResponseSchema } from '../webauthn/responses.js';
 import { cleanNickname, storeCredential } from '../webauthn/store.js';
+import { accountDeviceRouter } from './devices.js';
+import { accountDevice } from './view.js';
 
 const verifyBody = z.object({ response: registrationResponseSchema, nickname: z.string().max(200).optional() });
 
@@ -31,18 +35,17 @@ export function accountRouter(deps: RouterDeps): Router {
 
   router.get('/-/account', signedIn, async (req, res) => {
     const auth = req.auth!;
+    const user = await findUserById(db, auth.userId);
+    if (!user) throw unauthorized();
     const credentials = await listCredentialsOfUser(db, auth.userId);
     res.type('html').send(
       accountPage({
         username: auth.username,
-        devices: credentials.map((c) => ({
-          id: c.credentialId,
-          nickname: c.nickname,
-          kind: deviceKind(c),
-          createdAt: c.createdAt,
-          lastUsedAt: c.lastUsedAt,
-          current: c.credentialId === auth.credentialId,
-        })),
+        devices: credentials.map((c) => accountDevice(c, auth.credentialId)),
+        // For the WebAuthn Signal API (web/client/signal.ts).
+        rpId: config.rpId,
+        userHandle: user.userHandle.toString('base64url'),
+        isAdmin: user.isAdmin,
       }),
     );
   });
@@ -88,5 +91,6 @@ export function accountRouter(deps: RouterDeps): Router {
     }
   });
 
+  router.use(accountDeviceRouter(deps));
   return router;
 }

@@ -5,16 +5,20 @@
  */
 import { SYSTEM_ACTOR } from '../audit/actor.js';
 import type { Config } from '../config.js';
-import type { Db } from '../db/pool.js';
-import { issueInvite, type CreatedInvite } from '../enrollment/invites.js';
+import { withTransaction, type Db } from '../db/pool.js';
+import { issueInviteIn, type CreatedInvite } from '../enrollment/invites.js';
 
-export async function firstRunAdminInvite(db: Db, config: Config): Promise<CreatedInvite | null> {
-  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM users WHERE is_admin AND disabled_at IS NULL');
-  if (Number(rows[0].n) > 0) return null;
-  await db.query(
-    `UPDATE invites SET expires_at = greatest(created_at + interval '1 millisecond', now())
-      WHERE created_by = $1 AND grants_admin AND used_at IS NULL AND expires_at > now()`,
-    [SYSTEM_ACTOR.name],
-  );
-  return issueInvite(db, config, { username: config.firstAdminUsername, grantsAdmin: true }, SYSTEM_ACTOR);
+export function firstRunAdminInvite(db: Db, config: Config): Promise<CreatedInvite | null> {
+  return withTransaction(db, async (tx) => {
+    // Instances starting together take turns, so exactly one first-run link stays valid.
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('keygate:first-run-admin'))`);
+    const { rows } = await tx.query<{ n: string }>('SELECT count(*) AS n FROM users WHERE is_admin AND disabled_at IS NULL');
+    if (Number(rows[0].n) > 0) return null;
+    await tx.query(
+      `UPDATE invites SET expires_at = greatest(created_at + interval '1 millisecond', now())
+        WHERE created_by = $1 AND grants_admin AND used_at IS NULL AND expires_at > now()`,
+      [SYSTEM_ACTOR.name],
+    );
+    return issueInviteIn(tx, config, { username: config.firstAdminUsername, grantsAdmin: true }, SYSTEM_ACTOR);
+  });
 }

@@ -124,25 +124,33 @@ export const INVITE_MESSAGES: Record<Exclude<InviteState, 'valid'>, { status: nu
  * Creates an invite and records who made it, in one transaction: the same for the CLI, the
  * admin page and the first-run admin link.
  */
-export async function issueInvite(
+export function issueInvite(
   db: Db,
   config: Config,
   input: { username: string; grantsAdmin?: boolean; ttlMs?: number },
   actor: Actor,
 ): Promise<CreatedInvite> {
-  return withTransaction(db, async (tx) => {
-    const created = await createInvite(tx, config, { ...input, createdBy: actor.name });
-    await recordEvent(tx, {
-      event: 'invite_created',
-      outcome: 'success',
-      actor: actor.name,
-      subjectUserId: created.invite.userId,
-      subjectUsername: created.invite.username,
-      ip: actor.ctx?.ip,
-      userAgent: actor.ctx?.userAgent,
-      requestId: actor.ctx?.requestId,
-      details: { inviteId: created.invite.id, admin: created.invite.grantsAdmin, recovery: created.invite.userId !== null, expiresAt: created.invite.expiresAt },
-    });
-    return created;
+  return withTransaction(db, (tx) => issueInviteIn(tx, config, input, actor));
+}
+
+/** issueInvite's work, inside the caller's transaction. */
+export async function issueInviteIn(
+  tx: Queryable,
+  config: Config,
+  input: { username: string; grantsAdmin?: boolean; ttlMs?: number },
+  actor: Actor,
+): Promise<CreatedInvite> {
+  const created = await createInvite(tx, config, { ...input, createdBy: actor.name });
+  await recordEvent(tx, {
+    event: 'invite_created',
+    outcome: 'success',
+    actor: actor.name,
+    subjectUserId: created.invite.userId,
+    subjectUsername: created.invite.username,
+    ip: actor.ctx?.ip,
+    userAgent: actor.ctx?.userAgent,
+    requestId: actor.ctx?.requestId,
+    details: { inviteId: created.invite.id, admin: created.invite.grantsAdmin, recovery: created.invite.userId !== null, expiresAt: created.invite.expiresAt },
   });
+  return created;
 }

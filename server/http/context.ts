@@ -1,5 +1,6 @@
 /** Per-request facts Keygate records: client address, browser, request id. */
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Request } from 'express';
 import type { RequestContext } from '../audit/record.js';
@@ -19,6 +20,19 @@ export function assignRequestId(req: IncomingMessage, trustProxy: boolean): stri
   const given = req.headers['x-request-id'];
   req.id = trustProxy && typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
   return req.id;
+}
+
+/**
+ * The client's address outside Express, as Express's `trust proxy = 1` computes req.ip: the TCP
+ * peer, or with TRUST_PROXY the last X-Forwarded-For entry (the one the front proxy wrote).
+ */
+export function peerAddress(req: IncomingMessage, trustProxy: boolean): string | null {
+  if (trustProxy) {
+    const forwarded = req.headers['x-forwarded-for'];
+    const last = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? '')).split(',').pop()?.trim();
+    if (last && isIP(last)) return last;
+  }
+  return req.socket.remoteAddress ?? null;
 }
 
 export function requestContext(req: Request): RequestContext {

@@ -44,7 +44,7 @@ export function loginRouter(deps: AppDeps): Router {
       return;
     }
     const notice = req.query.signed_out !== undefined ? 'You have been signed out.' : undefined;
-    res.type('html').send(loginPage({ returnTo, rpName: config.rpName, notice }));
+    res.type('html').send(loginPage({ returnTo, rpName: config.rpName, rpId: config.rpId, notice }));
   });
 
   router.post('/-/api/login/options', validateBody(optionsBody), async (req, res) => {

@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { downstreamHeaders } from './headers.js';
+import { writeGogsHead } from './response-headers.js';
 
 export interface Upstream {
   forward(req: IncomingMessage, res: ServerResponse, headers: OutgoingHttpHeaders, onUnreachable: (err: Error) => void): void;
@@ -24,7 +25,7 @@ export function createUpstream(target: URL): Upstream {
     forward(req, res, headers, onUnreachable) {
       const upstreamReq = request({ hostname, port, method: req.method, path: req.url, headers, agent });
       upstreamReq.on('response', (upstreamRes) => {
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.rawHeaders));
+        writeGogsHead(res, upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.rawHeaders));
         upstreamRes.pipe(res);
         upstreamRes.on('error', () => res.destroy());
       });

@@ -7,16 +7,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { messagePage } from '../../web/pages/message.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { assignRequestId } from '../http/context.js';
+import { recordEvent } from '../audit/record.js';
+import { assignRequestId, peerAddress } from '../http/context.js';
 import { isSafeMethod, isSameOrigin } from '../http/same-origin.js';
 import { endSession } from '../session/end.js';
 import { gogsSessionExpiry } from '../session/gogs-cookie.js';
 import type { SessionCache } from '../session/cache.js';
 import type { IdentityResolver } from '../session/identity.js';
 import type { Db } from '../db/pool.js';
+import type { RouteKind } from '../ops/metrics.js';
 import { createUpstream } from './forward.js';
-import { createHeaderPlan, isEmptyPasswordBasic, upstreamHeaders } from './headers.js';
+import { checkBasicCredentials } from './basic-auth.js';
+import { createHeaderPlan, upstreamHeaders } from './headers.js';
 import { classifyPath, normalizePath } from './paths.js';
+import { responseDefaults } from './response-headers.js';
 
 export interface ProxyDeps {
   config: Config;
@@ -26,6 +30,8 @@ export interface ProxyDeps {
   sessionCache: SessionCache;
   /** Keygate's own pages (the Express app). */
   keygate: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Metrics and the debug access log of each request answered here (see ops/observe.ts). */
+  observe?: (res: ServerResponse, kind: RouteKind) => void;
 }
 
 const PAGE_HEADERS = {
@@ -47,9 +53,11 @@ function redirect(res: ServerResponse, location: string, extra: Record<string, s
 }
 
 export function createProxyHandler(deps: ProxyDeps) {
-  const { config, log, resolveIdentity } = deps;
+  const { config, log, resolveIdentity, observe } = deps;
   const upstream = createUpstream(config.gogsUrl);
   const plan = createHeaderPlan(config);
+  const basicPolicy = { allowPasswords: config.allowGitPasswords };
+  const setResponseDefaults = responseDefaults(config);
   const clearCookies = [
     `${config.sessionCookieName}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${config.https ? '; Secure' : ''}`,
     gogsSessionExpiry(config),
@@ -61,11 +69,11 @@ export function createProxyHandler(deps: ProxyDeps) {
   };
 
   const forward = (req: IncomingMessage, res: ServerResponse, identity: string | null) => {
-    if (isEmptyPasswordBasic(req.headers.authorization)) {
+    // Passwords stay out of git and the API: by default only an access token gets through (basic-auth.ts).
+    const basic = checkBasicCredentials(req.headers.authorization, basicPolicy);
+    if (!basic.ok) {
       req.resume();
-      sendPage(res, 401, 'Sign-in needed', 'A password cannot be empty. For git and the API, use a Gogs access token as the password.', {
-        'www-authenticate': 'Basic realm="."',
-      });
+      sendPage(res, 401, 'Sign-in needed', basic.message, { 'www-authenticate': 'Basic realm="."' });
       return;
     }
     const headers = upstreamHeaders(plan, req.headers, { ip: req.socket.remoteAddress, requestId: assignRequestId(req, config.trustProxy) }, identity);
@@ -83,6 +91,18 @@ export function createProxyHandler(deps: ProxyDeps) {
       if (identity) {
         await endSession(deps.db, identity.sid);
         deps.sessionCache.forget(identity.sid);
+        const { auth } = identity;
+        await recordEvent(deps.db, {
+          event: 'sign_out',
+          outcome: 'success',
+          actor: `user:${auth.username}`,
+          subjectUserId: auth.userId,
+          subjectUsername: auth.username,
+          ip: peerAddress(req, config.trustProxy),
+          userAgent: req.headers['user-agent'] ?? null,
+          requestId: assignRequestId(req, config.trustProxy),
+          details: { via: 'gogs' },
+        });
       }
       redirect(res, '/-/login?signed_out', { 'set-cookie': clearCookies });
       return;
@@ -99,12 +119,15 @@ export function createProxyHandler(deps: ProxyDeps) {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    setResponseDefaults(res);
     const path = normalizePath(req.url ?? '/');
     if (path === null) {
+      observe?.(res, 'blocked');
       sendPage(res, 400, 'Bad request', 'This address could not be understood.');
       return;
     }
     const route = classifyPath(path, req.method ?? 'GET');
+    if (observe && route !== 'keygate') observe(res, route === 'passthrough' || route === 'blocked' ? route : 'page');
     switch (route) {
       case 'keygate':
         deps.keygate(req, res);

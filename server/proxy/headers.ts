@@ -34,23 +34,8 @@ export function identityHeaderNames(config: Config): Set<string> {
   return new Set([config.gogsAuthHeader, 'x-webauth-user', 'remote-user', 'x-forwarded-user', 'x-remote-user']);
 }
 
-/** A Gogs access token: 40 hex characters (Gogs accepts one as the Basic username or password). */
-const ACCESS_TOKEN = /^[0-9a-f]{40}$/i;
-
-/**
- * True for `Authorization: Basic` credentials with an empty password that are not an access token
- * given as the username. A user Gogs auto-registered from the proxy header has an empty password,
- * so `name:` would sign in as them over git HTTP and the API: Keygate refuses these.
- */
-export function isEmptyPasswordBasic(authorization: string | undefined): boolean {
-  if (!authorization) return false;
-  const match = /^\s*basic\s+(\S+)\s*$/i.exec(authorization);
-  if (!match) return false;
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon === -1 || colon !== decoded.length - 1) return false;
-  return !ACCESS_TOKEN.test(decoded.slice(0, colon));
-}
+// Which Basic credentials may reach Gogs is decided in basic-auth.ts.
+export { isEmptyPasswordBasic } from './basic-auth.js';
 
 /** Gogs 0.14 remember-me cookies sign a person in by themselves: never forward them. */
 const GOGS_REMEMBER_COOKIES = ['gogs_awesome', 'gogs_incredible'];

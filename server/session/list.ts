@@ -10,12 +10,23 @@ export interface SessionSummary {
   expiresAt: Date;
 }
 
-export async function listSessionsOfUser(db: Queryable, userId: string): Promise<SessionSummary[]> {
+/**
+ * Sessions still alive by Keygate's own rules: not past the idle timeout nor the absolute
+ * lifetime (a row may outlive them until the next request or the store's pruning removes it).
+ */
+export async function listSessionsOfUser(
+  db: Queryable,
+  userId: string,
+  limits: { sessionIdleMs: number; sessionAbsoluteMs: number },
+): Promise<SessionSummary[]> {
+  const now = Date.now();
   const { rows } = await db.query<{ sid: string; auth: { credentialId: string; signedInAt: number; lastSeenAt: number }; expire: Date }>(
     `SELECT sid, sess -> 'auth' AS auth, expire FROM session
       WHERE sess -> 'auth' ->> 'userId' = $1 AND expire > now()
+        AND (sess -> 'auth' ->> 'lastSeenAt')::bigint >= $2
+        AND (sess -> 'auth' ->> 'signedInAt')::bigint >= $3
       ORDER BY (sess -> 'auth' ->> 'signedInAt')::bigint DESC`,
-    [userId],
+    [userId, now - limits.sessionIdleMs, now - limits.sessionAbsoluteMs],
   );
   return rows.map((r) => ({
     idPrefix: r.sid.slice(0, 8),

@@ -22,14 +22,45 @@ declare module 'express-session' {
 
 export type SessionStore = session.Store;
 
+/** Marks a signed-in session that was loaded from its row (never written to the row itself). */
+const LOADED = '_loadedSignedIn';
+
+type StoredSession = session.SessionData & { [LOADED]?: boolean };
+type Callback = (err?: unknown) => void;
+
 /**
- * connect-pg-simple, wrapped so that a session this process destroys (sign-out, timeout) is
- * forgotten by this process's proxy cache at once; other instances hear of it through NOTIFY.
+ * connect-pg-simple, wrapped in two ways:
+ * - a session this process destroys (sign-out, timeout) is forgotten by this process's proxy
+ *   cache at once; other instances hear of it through NOTIFY;
+ * - a signed-in session that was loaded from its row is only ever UPDATEd, never re-inserted. If
+ *   it was ended (revoked, disabled, signed out elsewhere) while a request was in flight, that
+ *   request's end-of-request save must not bring it back to life. New sessions (sign-in always
+ *   starts one: regenerate) are inserted as usual.
  */
 export function createSessionStore(db: Db, cache?: SessionCache): session.Store {
   const PgStore = connectPgSimple(session);
   class CachedPgStore extends PgStore {
-    override destroy(sid: string, callback?: (err?: unknown) => void): void {
+    override get(sid: string, callback: (err: unknown, sess?: session.SessionData | null) => void): void {
+      super.get(sid, (err: unknown, sess?: StoredSession | null) => {
+        if (sess?.auth) sess[LOADED] = true;
+        callback(err, sess);
+      });
+    }
+
+    override set(sid: string, sess: StoredSession, callback?: Callback): void {
+      const { [LOADED]: loaded, ...data } = sess;
+      if (!loaded || !data.auth) {
+        super.set(sid, data as session.SessionData, callback);
+        return;
+      }
+      const expires = data.cookie?.expires ? new Date(data.cookie.expires) : new Date(Date.now() + 86_400_000);
+      db.query('UPDATE session SET sess = $1, expire = $2 WHERE sid = $3', [JSON.stringify(data), expires, sid]).then(
+        () => callback?.(),
+        (err: unknown) => callback?.(err),
+      );
+    }
+
+    override destroy(sid: string, callback?: Callback): void {
       cache?.forget(sid);
       super.destroy(sid, (err?: unknown) => {
         cache?.forget(sid);

@@ -10,6 +10,7 @@ import type { Ceremony } from './ceremony.js';
 import { MAX_CREDENTIAL_ID_BYTES, type NewCredential } from './credentials.js';
 import { CeremonyFailure, classifyLibraryError } from './failures.js';
 import { SUPPORTED_ALGORITHMS } from './options.js';
+import { isUsablePublicKey, isWellFormedAttestation } from './well-formed.js';
 
 export async function verifyRegistration(
   config: Config,
@@ -18,6 +19,8 @@ export async function verifyRegistration(
 ): Promise<{ credential: Omit<NewCredential, 'userId' | 'nickname'>; userVerified: boolean }> {
   // §5.8.3: ids over 1023 bytes are invalid; refuse before doing any work on them.
   if (Buffer.from(response.rawId, 'base64url').length > MAX_CREDENTIAL_ID_BYTES) throw new CeremonyFailure('credential_id_too_long');
+  // The library's CBOR decoder accepts truncated byte strings (well-formed.ts): check lengths first.
+  if (!isWellFormedAttestation(Buffer.from(response.response.attestationObject, 'base64url'))) throw new CeremonyFailure('malformed_response');
   let verification;
   try {
     verification = await verifyRegistrationResponse({
@@ -37,6 +40,8 @@ export async function verifyRegistration(
   const info = verification.registrationInfo;
   const credentialId = Buffer.from(info.credential.id, 'base64url');
   if (credentialId.length > MAX_CREDENTIAL_ID_BYTES) throw new CeremonyFailure('credential_id_too_long');
+  // A 'none' attestation signs nothing: never store a key nobody could sign for.
+  if (!isUsablePublicKey(info.credential.publicKey)) throw new CeremonyFailure('malformed_response');
   return {
     credential: {
       credentialId,

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp, type Gateway } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { Db } from '../../server/db/pool.js';
-import { createLogger } from '../../server/log.js';
+import { createLogger, type Logger } from '../../server/log.js';
 import { loadSessionSecret } from '../../server/session/secret.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { startFakeGogs, type FakeGogs, type FakeGogsOptions } from './gogs.js';
@@ -33,6 +33,8 @@ export interface StartOptions {
   database?: TestDatabase;
   /** Reuse an upstream. */
   upstream?: FakeGogs;
+  /** Log here instead of a logger at LOG_LEVEL (default silent) on stdout. */
+  log?: Logger;
 }
 
 export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate> {
@@ -48,9 +50,12 @@ export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate
     GOGS_URL: gogs.url,
     DATABASE_URL: database.url,
     LOG_LEVEL: 'silent',
+    // Suites run many ceremonies a minute from one address; test/ratelimit.test.ts sets its own limits.
+    RATE_LIMIT_IP_PER_MINUTE: '1000000',
+    RATE_LIMIT_USERNAME_PER_15MIN: '1000000',
     ...opts.env,
   });
-  const log = createLogger(config.logLevel);
+  const log = opts.log ?? createLogger(config.logLevel);
   const secret = await loadSessionSecret(database.db, config.sessionSecret);
   gateway = createApp({ config, db: database.db, log, secret });
   await gateway.ready;

@@ -1,6 +1,10 @@
-/** Account page (/-/account): adds another key to the signed-in account. */
+/**
+ * Account page (/-/account): the person's keys (renamed and removed in account-devices.ts), adding
+ * another key, and telling the passkey manager which passkeys still count (Signal API).
+ */
 import { startRegistration, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/browser';
 import { byId, clearMessage, describeError, postJSON, setBusy, showMessage, WAITING_MESSAGE, webAuthnProblem } from './api.js';
+import { setUpDevices, signalAcceptedCredentials } from './account-devices.js';
 import { withStepUp } from './step-up.js';
 
 const button = byId<HTMLButtonElement>('add-device-button');
@@ -32,9 +36,12 @@ async function addDevice(): Promise<void> {
 button.addEventListener('click', () => {
   void addDevice();
 });
+setUpDevices();
 
 const problem = webAuthnProblem();
 if (problem) {
   showMessage(problem, 'error');
-  button.disabled = true;
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#add-device-button, #device-list button')) b.disabled = true;
+} else {
+  signalAcceptedCredentials();
 }

@@ -12,7 +12,8 @@ import {
   type AuthenticationResponseJSON,
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/browser';
-import { appData, byId, clearMessage, describeError, postJSON, setBusy, showMessage, WAITING_MESSAGE, webAuthnProblem } from './api.js';
+import { ApiError, appData, byId, clearMessage, describeError, postJSON, setBusy, showMessage, WAITING_MESSAGE, webAuthnProblem } from './api.js';
+import { signalUnknownCredential } from './signal.js';
 
 const OPTIONS_PATH = '/-/api/login/options';
 const VERIFY_PATH = '/-/api/login/verify';
@@ -23,6 +24,7 @@ const usernameInput = byId<HTMLInputElement>('username');
 const usernameButton = byId<HTMLButtonElement>('username-button');
 const buttons = [passkeyButton, usernameButton];
 const returnTo = appData('returnTo');
+const rpId = appData('rpId');
 
 /** True while a button-started ceremony (or any verify) runs. */
 let busy = false;
@@ -34,7 +36,14 @@ let autofillOptionsPending: Promise<unknown> | null = null;
 let autofillArmedAt = 0;
 
 async function verify(response: AuthenticationResponseJSON): Promise<void> {
-  const result = await postJSON<{ ok: true; redirect: string }>(VERIFY_PATH, { response, returnTo });
+  let result: { ok: true; redirect: string };
+  try {
+    result = await postJSON<{ ok: true; redirect: string }>(VERIFY_PATH, { response, returnTo });
+  } catch (e) {
+    // Unknown or revoked here: the passkey manager may drop it, so it is not offered again.
+    if (e instanceof ApiError && e.code === 'unknown_credential' && rpId) void signalUnknownCredential(rpId, response.id);
+    throw e;
+  }
   showMessage('Signed in. Taking you there…', 'success');
   location.assign(result.redirect);
 }

@@ -7,10 +7,13 @@ export interface AccountDevice {
   id: string;
   /** Name the person gave the key; may be empty. */
   nickname: string;
-  /** Human description such as "Passkey" or "Security key". */
+  /** The authenticator's model, from its AAGUID, e.g. "YubiKey 5 Series". */
+  model: string;
+  /** "Security key", "Platform authenticator", "Synced passkey (backed up)"… */
   kind: string;
   createdAt: Date;
-  lastUsedAt: Date | null;
+  /** Last sign-in or step-up with this key: when, from which address, in which browser. */
+  lastUsed: { at: Date; ip: string | null; browser: string | null } | null;
   /** True for the credential this session signed in with. */
   current: boolean;
 }
@@ -19,6 +22,9 @@ export interface AccountDevice {
 export interface AccountPageOptions {
   username: string;
   devices: AccountDevice[];
+  /** The WebAuthn RP ID and the person's user handle (base64url), for the Signal API calls. */
+  rpId: string;
+  userHandle: string;
 }
 
 /** Format a date as `YYYY-MM-DD HH:MM UTC`: unambiguous whatever the reader's locale. */
@@ -30,17 +36,45 @@ function time(d: Date) {
   return html`<time datetime="${d.toISOString()}">${formatUtc(d)}</time>`;
 }
 
-function deviceItem(d: AccountDevice) {
-  return html`<li class="device" data-credential-id="${d.id}">
-<div class="device-name">${d.nickname || 'Unnamed key'}${d.current && html` <span class="badge">(this device)</span>`}</div>
-<div class="device-meta">${d.kind}</div>
-<div class="device-meta">Added ${time(d.createdAt)}</div>
-<div class="device-meta">Last used ${d.lastUsedAt ? time(d.lastUsedAt) : 'never'}</div>
+function lastUsed(d: AccountDevice) {
+  if (!d.lastUsed) return 'never';
+  const { at, ip, browser } = d.lastUsed;
+  return html`${time(at)}${ip && html` from ${ip}`}${browser && html` (${browser})`}`;
+}
+
+/** The rename form and the removal confirmation stay hidden until their button is pressed. */
+function deviceItem(d: AccountDevice, i: number) {
+  const name = d.nickname || 'Unnamed key';
+  return html`<li class="device" data-credential-id="${d.id}"${d.current && html` data-current="true"`}>
+<div class="device-name"><span class="device-nickname">${name}</span>${d.current && html` <span class="badge">(this device)</span>`}</div>
+<div class="device-meta device-model">${d.model}</div>
+<div class="device-meta device-kind">${d.kind}</div>
+<div class="device-meta device-created">Added ${time(d.createdAt)}</div>
+<div class="device-meta device-last-used">Last used ${lastUsed(d)}</div>
+<div class="device-actions">
+<button type="button" class="button button-small button-secondary rename-button" aria-label="Rename ${name}">Rename</button>
+<button type="button" class="button button-small button-danger-outline remove-button" aria-label="Remove ${name}">Remove</button>
+</div>
+<form class="device-panel rename-form" hidden novalidate>
+<label for="rename-${i}">New name</label>
+<input id="rename-${i}" class="rename-input" name="nickname" type="text" maxlength="64" autocomplete="off" value="${d.nickname}">
+<div class="device-actions">
+<button type="submit" class="button button-small button-primary rename-save">Save name</button>
+<button type="button" class="button button-small button-secondary panel-cancel">Cancel</button>
+</div>
+</form>
+<div class="device-panel remove-confirm" role="group" aria-label="Confirm removal" hidden>
+<p class="remove-text"></p>
+<div class="device-actions">
+<button type="button" class="button button-small button-danger remove-confirm-button">Remove</button>
+<button type="button" class="button button-small button-secondary panel-cancel">Keep it</button>
+</div>
+</div>
 </li>`;
 }
 
-/** The account page (/-/account): registered keys, adding another one, and signing out. */
-export function accountPage({ username, devices }: AccountPageOptions): string {
+/** The account page (/-/account): registered keys (rename, remove), adding another one, and signing out. */
+export function accountPage({ username, devices, rpId, userHandle, isAdmin }: AccountPageOptions & { isAdmin?: boolean }): string {
   const body = html`
 <p class="lead">Signed in as <strong>${username}</strong>.</p>
 <section aria-labelledby="devices-heading">
@@ -48,6 +82,7 @@ export function accountPage({ username, devices }: AccountPageOptions): string {
 ${devices.length > 0
   ? html`<ul id="device-list" class="device-list">${devices.map(deviceItem)}</ul>`
   : html`<ul id="device-list" class="device-list"></ul><p class="hint">No keys are registered.</p>`}
+<p class="hint">Renaming or removing a key asks you to confirm with one of your keys if you haven't in the last few minutes.</p>
 </section>
 <section class="stack" aria-labelledby="add-heading">
 <h2 id="add-heading">Add another key</h2>
@@ -60,7 +95,8 @@ ${devices.length > 0
 <div class="stack">
 <form id="logout-form" method="post" action="/-/logout"><button type="submit" class="button button-secondary">Sign out</button></form>
 <a class="button button-link" href="/">Back to Gogs</a>
+${isAdmin && html`<a class="button button-link" href="/-/admin">Administration</a>`}
 </div>
 `;
-  return layout({ title: 'Your account', body, script: 'account' });
+  return layout({ title: 'Your account', body, script: 'account', data: { rpId, userId: userHandle, username } });
 }

@@ -1,7 +1,7 @@
 import { html, raw, type Raw } from './html.js';
 
 /** Browser bundles a page may load; each is built from web/client/<name>.ts. */
-export type PageScript = 'login' | 'enroll' | 'account';
+export type PageScript = 'login' | 'enroll' | 'account' | 'admin';
 
 /** Options for {@link layout}. */
 export interface LayoutOptions {
@@ -15,7 +15,7 @@ export interface LayoutOptions {
   data?: Record<string, string>;
 }
 
-const SCRIPTS: ReadonlySet<string> = new Set<PageScript>(['login', 'enroll', 'account']);
+const SCRIPTS: ReadonlySet<string> = new Set<PageScript>(['login', 'enroll', 'account', 'admin']);
 
 // A key, drawn with presentation attributes only: the CSP forbids style attributes.
 const LOGO = raw(

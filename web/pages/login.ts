@@ -7,6 +7,8 @@ export interface LoginPageOptions {
   returnTo: string;
   /** Human name of the site, e.g. "Example Git". */
   rpName: string;
+  /** WebAuthn RP ID, for the Signal API after an unknown credential (data-rp-id). */
+  rpId: string;
   /** Optional informational notice, e.g. "You have been signed out." */
   notice?: string;
 }
@@ -16,7 +18,7 @@ export interface LoginPageOptions {
  * typing, then a username form for security keys that don't store passkeys.
  * The username input also carries "webauthn" autocomplete for passkey autofill.
  */
-export function loginPage({ returnTo, rpName, notice }: LoginPageOptions): string {
+export function loginPage({ returnTo, rpName, rpId, notice }: LoginPageOptions): string {
   const body = html`
 ${notice && html`<p class="notice notice-info" role="status">${notice}</p>`}
 <p class="lead">Sign in to ${rpName} with your security key or passkey. No password needed.</p>
@@ -30,5 +32,5 @@ ${notice && html`<p class="notice notice-info" role="status">${notice}</p>`}
 </form>
 <p class="hint">No key registered yet? Ask your administrator for an enrolment link.</p>
 `;
-  return layout({ title: 'Sign in', body, script: 'login', data: { returnTo } });
+  return layout({ title: 'Sign in', body, script: 'login', data: { returnTo, rpId } });
 }

@@ -1,0 +1,44 @@
+/**
+ * A stored credential as a person reads it on /-/account: the model, the kind of authenticator,
+ * and where it was last used ("Chrome 120 on macOS", from the stored User-Agent via `bowser`).
+ */
+import Bowser from 'bowser';
+import type { AccountDevice } from '../../web/pages/account.js';
+import { authenticatorName, deviceKind } from '../devices/models.js';
+import type { StoredCredential } from '../webauthn/credentials.js';
+
+/** "Chrome 120 on macOS", "Safari 17 on iOS", "Firefox"…; null when the User-Agent says nothing useful. */
+export function describeBrowser(userAgent: string | null | undefined): string | null {
+  if (!userAgent) return null;
+  const result = Bowser.getParser(userAgent).getResult();
+  const major = result.browser.version?.split('.')[0];
+  const browser = result.browser.name ? [result.browser.name, major].filter(Boolean).join(' ') : '';
+  const os = result.os.name ?? '';
+  if (browser && os) return `${browser} on ${os}`;
+  return browser || (os ? `a browser on ${os}` : null);
+}
+
+/** An IPv4 address as people know it, not in its IPv6-mapped form (::ffff:203.0.113.5). */
+export function displayIp(ip: string | null): string | null {
+  if (!ip) return null;
+  return ip.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+}
+
+/** "Security key", "Platform authenticator", "Synced passkey (backed up)" or "Synced passkey (backup eligible)". */
+export function kindLabel(c: Pick<StoredCredential, 'deviceType' | 'transports' | 'backedUp'>): string {
+  const kind = deviceKind(c);
+  if (kind !== 'Synced passkey') return kind;
+  return `${kind} (${c.backedUp ? 'backed up' : 'backup eligible'})`;
+}
+
+export function accountDevice(c: StoredCredential, currentCredentialId: string): AccountDevice {
+  return {
+    id: c.credentialId,
+    nickname: c.nickname,
+    model: authenticatorName(c.aaguid),
+    kind: kindLabel(c),
+    createdAt: c.createdAt,
+    lastUsed: c.lastUsedAt ? { at: c.lastUsedAt, ip: displayIp(c.lastUsedIp), browser: describeBrowser(c.lastUsedUserAgent) } : null,
+    current: c.credentialId === currentCredentialId,
+  };
+}

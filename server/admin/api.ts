@@ -1,0 +1,120 @@
+/**
+ * The admin API (POST under /-/api/admin/): invites, revocation, disabling, enabling and ending
+ * sessions. Every action needs a signed-in admin (checked against the database) and a fresh
+ * step-up. Each calls the same function as the CLI, so both write the same audit events; the
+ * actor row carries the admin, their IP, browser and the request id.
+ */
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { RouterDeps } from '../app.js';
+import { userActor } from '../audit/actor.js';
+import { MAX_INVITE_TTL_MS, parseDuration } from '../config.js';
+import { endDevice } from '../devices/actions.js';
+import { InviteInputError, issueInvite } from '../enrollment/invites.js';
+import { AppError, badRequest } from '../errors.js';
+import { requestContext } from '../http/context.js';
+import { validateBody } from '../http/validate.js';
+import { signOut } from '../session/auth.js';
+import { expireGogsSession } from '../session/gogs-cookie.js';
+import { requireSignIn } from '../session/require-sign-in.js';
+import { requireStepUp } from '../stepup/require.js';
+import { disableUser, enableUser, endAllSessions } from '../users/actions.js';
+import { decodeCredentialId } from '../webauthn/credentials.js';
+import { requireAdmin } from './require-admin.js';
+
+const inviteBody = z
+  .object({
+    username: z.string({ error: 'enter the username the invite is for' }).trim().min(1, 'enter the username the invite is for').max(35, 'a Gogs username has at most 35 characters'),
+    admin: z.boolean({ error: 'must be true or false' }).optional(),
+    ttl: z.string({ error: 'must be a duration such as 24h' }).trim().max(16, 'must be a duration such as 24h').optional(),
+  })
+  .strict();
+const revokeBody = z.object({ reason: z.string().trim().max(200, 'keep the reason under 200 characters').optional() }).strict();
+const noBody = z.object({}).strict();
+
+/** An invite lifetime from the form ("" or absent: the configured INVITE_TTL). */
+function inviteTtl(ttl: string | undefined): number | undefined {
+  if (!ttl) return undefined;
+  const ms = parseDuration(ttl);
+  if (ms === undefined) throw badRequest(`"${ttl}" is not a duration. Use for example 30m, 24h or 7d.`, 'invalid_ttl');
+  if (ms < 1000 || ms > MAX_INVITE_TTL_MS) throw badRequest('An invite must last between 1 second and 30 days.', 'invalid_ttl');
+  return ms;
+}
+
+function credentialParam(req: Request): string {
+  const id = String(req.params.credentialId);
+  if (!decodeCredentialId(id)) throw badRequest('That is not a credential id.', 'invalid_credential_id');
+  return id;
+}
+
+const usernameParam = (req: Request) => String(req.params.username);
+
+export function adminApiRouter(deps: RouterDeps): Router {
+  const { config, db, sessionCache } = deps;
+  const router = Router();
+  const guard = [requireSignIn(deps), requireAdmin(deps), requireStepUp(deps)];
+  const actor = (req: Request) => userActor(req.admin!, requestContext(req));
+
+  /**
+   * This instance forgets the ended sessions at once (others hear through NOTIFY). If the admin
+   * ended their own session, it is destroyed here too, or express-session would write it back
+   * when this response ends.
+   */
+  async function ended(req: Request, res: Response, sids: string[]): Promise<{ sessionsEnded: number; signedOut: boolean }> {
+    sessionCache.forgetAll(sids);
+    const signedOut = sids.includes(req.sessionID);
+    if (signedOut) {
+      await signOut(req);
+      res.clearCookie(config.sessionCookieName, { path: '/', httpOnly: true, secure: config.https, sameSite: 'lax' });
+      expireGogsSession(res, config);
+    }
+    return { sessionsEnded: sids.length, signedOut };
+  }
+
+  router.post('/-/api/admin/invites', ...guard, validateBody(inviteBody), async (req, res) => {
+    const body = req.body as z.infer<typeof inviteBody>;
+    const ttlMs = inviteTtl(body.ttl);
+    try {
+      const created = await issueInvite(db, config, { username: body.username, grantsAdmin: body.admin ?? false, ttlMs }, actor(req));
+      // The link exists only in this answer: the database keeps the token's hash.
+      res.json({
+        url: created.url,
+        expiresAt: created.invite.expiresAt.toISOString(),
+        recovery: created.invite.userId !== null,
+        username: created.invite.username,
+        admin: created.invite.grantsAdmin,
+      });
+    } catch (err) {
+      if (err instanceof InviteInputError) throw badRequest(`${err.message[0].toUpperCase()}${err.message.slice(1)}.`, 'invalid_invite');
+      throw err;
+    }
+  });
+
+  router.post('/-/api/admin/credentials/:credentialId/revoke', ...guard, validateBody(revokeBody), async (req, res) => {
+    const { reason } = req.body as z.infer<typeof revokeBody>;
+    const result = await endDevice(db, credentialParam(req), actor(req), { event: 'credential_revoked', reason: reason || undefined });
+    const { sessionsEnded, signedOut } = await ended(req, res, result.endedSessionIds);
+    res.json({ ok: true, credentialId: result.credential.credentialId, nickname: result.credential.nickname, sessionsEnded, signedOut });
+  });
+
+  router.post('/-/api/admin/users/:username/disable', ...guard, validateBody(noBody), async (req, res) => {
+    // An admin locking themselves out from the page is always a slip; the CLI can still do it.
+    if (usernameParam(req).toLowerCase() === req.admin!.username.toLowerCase()) {
+      throw new AppError('cannot_disable_self', 409, 'You cannot disable your own account. Ask another administrator.');
+    }
+    const result = await disableUser(db, usernameParam(req), actor(req));
+    res.json({ ok: true, username: result.user.username, ...(await ended(req, res, result.endedSessionIds)) });
+  });
+
+  router.post('/-/api/admin/users/:username/enable', ...guard, validateBody(noBody), async (req, res) => {
+    const user = await enableUser(db, usernameParam(req), actor(req));
+    res.json({ ok: true, username: user.username });
+  });
+
+  router.post('/-/api/admin/users/:username/end-sessions', ...guard, validateBody(noBody), async (req, res) => {
+    const result = await endAllSessions(db, usernameParam(req), actor(req));
+    res.json({ ok: true, username: result.user.username, ...(await ended(req, res, result.endedSessionIds)) });
+  });
+
+  return router;
+}

@@ -1,0 +1,20 @@
+/** The audit events Keygate writes, for the admin page's event filter (see issue 3, "Audit log"). */
+export const AUDIT_EVENTS = [
+  'invite_created',
+  'invite_redeemed',
+  'credential_registered',
+  'credential_renamed',
+  'credential_removed',
+  'credential_revoked',
+  'sign_in',
+  'sign_out',
+  'user_disabled',
+  'user_enabled',
+  'sessions_ended',
+  'step_up_prompted',
+  'step_up_passed',
+  'step_up_failed',
+  'rate_limited',
+] as const;
+
+export type AuditEventName = (typeof AUDIT_EVENTS)[number];

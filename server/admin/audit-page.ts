@@ -1,0 +1,101 @@
+/** /-/admin/audit: the audit log with filters (user, event, time range) and keyset paging. */
+import { Router } from 'express';
+import { z } from 'zod';
+import { adminAuditPage, type AuditEntryView, type AuditFilters } from '../../web/pages/admin-audit.js';
+import type { RouterDeps } from '../app.js';
+import { queryAudit, type AuditRow } from '../audit/query.js';
+import type { Queryable } from '../db/pool.js';
+import { badRequest } from '../errors.js';
+import { requireSignIn } from '../session/require-sign-in.js';
+import { AUDIT_EVENTS } from './audit-events.js';
+import { parseFilterTime, parseQuery } from './query.js';
+import { requireAdmin } from './require-admin.js';
+
+export const AUDIT_PAGE_SIZE = 50;
+
+const text = (max: number) => z.string({ error: 'give it once' }).trim().max(max, `must be at most ${max} characters`).optional();
+
+const auditQuery = z.object({
+  user: text(64),
+  event: z.union([z.literal(''), z.enum(AUDIT_EVENTS)], { error: 'is not an event Keygate records' }).optional(),
+  from: text(40),
+  to: text(40),
+  before: z.string({ error: 'give it once' }).regex(/^[1-9]\d{0,17}$/, 'must be an audit entry number').optional(),
+});
+
+/** Audit rows name credentials by row id; people recognise them by nickname and credential id. */
+async function credentialLabels(db: Queryable, rows: AuditRow[]): Promise<Map<string, { credentialId: string; nickname: string }>> {
+  const ids = [...new Set(rows.map((r) => r.credentialId).filter((id): id is string => id !== null))];
+  if (!ids.length) return new Map();
+  const { rows: found } = await db.query<{ id: string; credential_id: Buffer; nickname: string }>(
+    'SELECT id, credential_id, nickname FROM credentials WHERE id = ANY($1::bigint[])',
+    [ids],
+  );
+  return new Map(found.map((c) => [String(c.id), { credentialId: c.credential_id.toString('base64url'), nickname: c.nickname }]));
+}
+
+function asFormTime(at: Date | undefined): string {
+  if (!at) return '';
+  const iso = at.toISOString();
+  return iso.endsWith(':00.000Z') ? iso.slice(0, 16) : iso.slice(0, 23);
+}
+
+/** The page's own address with these filters (and optionally a page), for the paging links. */
+export function auditHref(filters: AuditFilters, before?: string): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
+  if (before) params.set('before', before);
+  const query = params.toString();
+  return `/-/admin/audit${query ? `?${query}` : ''}`;
+}
+
+export function adminAuditRouter(deps: RouterDeps): Router {
+  const { db } = deps;
+  const router = Router();
+
+  router.get('/-/admin/audit', requireSignIn(deps), requireAdmin(deps), async (req, res) => {
+    const q = parseQuery(auditQuery, req);
+    const since = parseFilterTime(q.from);
+    const until = parseFilterTime(q.to);
+    if (since === null) throw badRequest('“From” is not a time: use for example 2026-01-31T12:00 (UTC).', 'invalid_query');
+    if (until === null) throw badRequest('“Until” is not a time: use for example 2026-01-31T18:00 (UTC).', 'invalid_query');
+    // Times are echoed as the form's datetime-local fields show them (UTC, no zone).
+    const filters: AuditFilters = { user: q.user ?? '', event: q.event ?? '', from: asFormTime(since), to: asFormTime(until) };
+    // One more than a page: whether an older page exists, without a count.
+    const found = await queryAudit(db, {
+      username: filters.user || undefined,
+      event: filters.event || undefined,
+      since,
+      until,
+      beforeId: q.before,
+      limit: AUDIT_PAGE_SIZE + 1,
+    });
+    const rows = found.slice(0, AUDIT_PAGE_SIZE);
+    const labels = await credentialLabels(db, rows);
+    const entries: AuditEntryView[] = rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      actor: r.actor,
+      subject: r.subjectUsername,
+      credential: r.credentialId ? (labels.get(r.credentialId) ?? { credentialId: `#${r.credentialId}`, nickname: '' }) : null,
+      event: r.event,
+      outcome: r.outcome,
+      reason: r.reason,
+      ip: r.ip,
+      userAgent: r.userAgent,
+      requestId: r.requestId,
+    }));
+    const last = rows.at(-1);
+    res.type('html').send(
+      adminAuditPage({
+        filters,
+        events: AUDIT_EVENTS,
+        entries,
+        olderHref: found.length > AUDIT_PAGE_SIZE && last ? auditHref(filters, last.id) : null,
+        newestHref: q.before ? auditHref(filters) : null,
+      }),
+    );
+  });
+
+  return router;
+}

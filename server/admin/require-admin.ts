@@ -1,0 +1,34 @@
+/**
+ * The admin gate. The admin flag is read from the database on every admin request, never from
+ * the session: a demotion or a disable takes effect on the admin's very next click (ASVS 8.2.1,
+ * 8.3.1 — authorisation enforced server side, from the current state).
+ */
+import type { NextFunction, Request, Response } from 'express';
+import { messagePage } from '../../web/pages/message.js';
+import type { AppDeps } from '../app.js';
+import { forbidden, wantsJson } from '../errors.js';
+import { findUserById, type User } from '../users/users.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The signed-in administrator, as the database has them now (set by requireAdmin). */
+    admin?: User;
+  }
+}
+
+const NOT_ADMIN = 'Only administrators can open the admin area. Ask an administrator if you need access.';
+
+/** Use after requireSignIn. Others get 403: a page with a way back, or JSON for the API. */
+export function requireAdmin(deps: AppDeps) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const user = await findUserById(deps.db, req.auth!.userId);
+    if (user && user.isAdmin && !user.disabledAt) {
+      req.admin = user;
+      next();
+    } else if (wantsJson(req)) {
+      next(forbidden(NOT_ADMIN, 'not_admin'));
+    } else {
+      res.status(403).type('html').send(messagePage({ title: 'Not allowed', message: NOT_ADMIN, action: { href: '/-/account', label: 'Back to your account' } }));
+    }
+  };
+}

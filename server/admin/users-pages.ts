@@ -1,0 +1,86 @@
+/** /-/admin (find people) and /-/admin/users/:username (their keys and sessions). Viewing needs no step-up. */
+import Bowser from 'bowser';
+import ms from 'ms';
+import { Router } from 'express';
+import { z } from 'zod';
+import { adminUsersPage } from '../../web/pages/admin.js';
+import { adminUserPage } from '../../web/pages/admin-user.js';
+import type { RouterDeps } from '../app.js';
+import { authenticatorName, deviceKind } from '../devices/models.js';
+import { listSessionsOfUser } from '../session/list.js';
+import { requireSignIn } from '../session/require-sign-in.js';
+import { requireUser } from '../users/actions.js';
+import { listCredentialsOfUser } from '../webauthn/credentials.js';
+import { parseQuery } from './query.js';
+import { requireAdmin } from './require-admin.js';
+import { searchUsers } from './search.js';
+
+const listQuery = z.object({
+  q: z.string({ error: 'give it once' }).trim().max(64, 'must be at most 64 characters').default(''),
+  page: z
+    .string({ error: 'give it once' })
+    .regex(/^[1-9]\d{0,3}$/, 'must be a page number')
+    .transform(Number)
+    .default(1),
+});
+
+/** "Chrome 126 on Linux" from a User-Agent, or the raw start of it if it means nothing to bowser. */
+export function describeBrowser(userAgent: string | null): string | null {
+  if (!userAgent) return null;
+  const { browser, os } = Bowser.parse(userAgent);
+  if (!browser.name) return userAgent.slice(0, 60);
+  const version = browser.version?.split('.')[0];
+  return `${browser.name}${version ? ` ${version}` : ''}${os.name ? ` on ${os.name}` : ''}`;
+}
+
+export function adminUsersRouter(deps: RouterDeps): Router {
+  const { config, db } = deps;
+  const router = Router();
+  const admin = [requireSignIn(deps), requireAdmin(deps)];
+
+  router.get('/-/admin', ...admin, async (req, res) => {
+    const { q, page } = parseQuery(listQuery, req);
+    const { users, more } = await searchUsers(db, { q, page });
+    const href = (p: number) => `/-/admin?${new URLSearchParams({ ...(q ? { q } : {}), ...(p > 1 ? { page: String(p) } : {}) })}`;
+    res.type('html').send(
+      adminUsersPage({
+        q,
+        users,
+        previousHref: page > 1 ? href(page - 1) : null,
+        nextHref: more ? href(page + 1) : null,
+        defaultTtl: ms(config.inviteTtlMs, { long: true }),
+      }),
+    );
+  });
+
+  router.get('/-/admin/users/:username', ...admin, async (req, res) => {
+    const user = await requireUser(db, String(req.params.username));
+    const credentials = await listCredentialsOfUser(db, user.id, { includeRevoked: true });
+    const sessions = await listSessionsOfUser(db, user.id, deps.config);
+    const nicknames = new Map(credentials.map((c) => [c.credentialId, c.nickname]));
+    res.type('html').send(
+      adminUserPage({
+        username: user.username,
+        isAdmin: user.isAdmin,
+        disabledAt: user.disabledAt,
+        createdAt: user.createdAt,
+        self: user.id === req.admin!.id,
+        defaultTtl: ms(config.inviteTtlMs, { long: true }),
+        credentials: credentials.map((c) => ({
+          id: c.credentialId,
+          nickname: c.nickname,
+          model: authenticatorName(c.aaguid),
+          kind: deviceKind(c),
+          createdAt: c.createdAt,
+          lastUsedAt: c.lastUsedAt,
+          lastUsedIp: c.lastUsedIp,
+          lastUsedBrowser: describeBrowser(c.lastUsedUserAgent),
+          revokedAt: c.revokedAt,
+        })),
+        sessions: sessions.map((s) => ({ ...s, device: nicknames.get(s.credentialId) ?? null })),
+      }),
+    );
+  });
+
+  return router;
+}

@@ -1,0 +1,132 @@
+/**
+ * Prometheus metrics (prom-client), one registry per gateway. Served only by startMetricsServer on
+ * METRICS_HOST:METRICS_PORT, never on the public port. Label values are fixed sets, so every
+ * child the proxy path touches is created here once and observed without further lookups.
+ */
+import http from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Db } from '../db/pool.js';
+import { INVITE_MESSAGES } from '../enrollment/invites.js';
+import { RATE_LIMIT_NAMES } from '../ratelimit/events.js';
+import type { SessionCache } from '../session/cache.js';
+import type { FailureReason } from '../webauthn/failures.js';
+
+export type RouteKind = 'page' | 'passthrough' | 'blocked';
+export type CeremonyType = 'sign_in' | 'enrolment' | 'add_device' | 'step_up';
+
+const ROUTE_KINDS: readonly RouteKind[] = ['page', 'passthrough', 'blocked'];
+const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx'] as const;
+const CEREMONY_TYPES: readonly CeremonyType[] = ['sign_in', 'enrolment', 'add_device', 'step_up'];
+
+/** Every ceremony failure reason (tsc fails here when one is added to FailureReason and not here). */
+const FAILURE_REASONS: Record<FailureReason, true> = {
+  no_ceremony: true, wrong_ceremony: true, challenge_expired: true, malformed_response: true, unknown_credential: true,
+  not_allowed_credential: true, revoked_credential: true, user_disabled: true, user_handle_mismatch: true,
+  counter_regression: true, concurrent_use: true, bad_origin: true, bad_rp_id: true, bad_type: true, challenge_mismatch: true,
+  user_not_present: true, user_not_verified: true, bad_backup_flags: true, algorithm_not_allowed: true,
+  credential_id_too_long: true, already_registered: true, bad_signature: true, verification_failed: true,
+};
+
+/** The `reason` label's values; anything else is counted as `other`. */
+export const CEREMONY_REASONS: ReadonlySet<string> = new Set([
+  ...Object.keys(FAILURE_REASONS),
+  ...Object.keys(INVITE_MESSAGES).map((state) => `invite_${state}`),
+  'enrolment_conflict', 'step_up_required', 'unauthorized', 'cross_origin', 'rate_limited', 'unavailable',
+  'malformed_json', 'body_too_large', 'unsupported_encoding', 'bad_request', 'internal',
+]);
+
+export interface MetricsDeps {
+  db: Db;
+  sessionCache: SessionCache;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  /** One per request a rate limit refuses (wired to RateLimits.events in app.ts); `limit` is one of RATE_LIMIT_NAMES. */
+  readonly rateLimitRejections: Counter<'limit'>;
+  private readonly proxied: Array<Array<ReturnType<Counter['labels']>>>;
+  private readonly proxyLatency: Array<ReturnType<Histogram['labels']>>;
+  private readonly ceremonies: Counter<'type' | 'result' | 'reason'>;
+  private readonly ceremonyLatency: Histogram<'type' | 'result'>;
+
+  constructor(deps: MetricsDeps) {
+    const registers = [this.registry];
+    const requests = new Counter({ name: 'keygate_proxy_requests_total', help: 'Requests Keygate answered on the proxy path, by route kind and status class', labelNames: ['kind', 'status_class'], registers });
+    const latency = new Histogram({
+      name: 'keygate_proxy_request_duration_seconds',
+      help: 'Time from request to the end of the response on the proxy path (git transfers included)',
+      labelNames: ['kind'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+      registers,
+    });
+    this.proxied = ROUTE_KINDS.map((kind) => STATUS_CLASSES.map((cls) => requests.labels(kind, cls)));
+    this.proxyLatency = ROUTE_KINDS.map((kind) => latency.labels(kind));
+
+    this.ceremonies = new Counter({ name: 'keygate_ceremonies_total', help: 'WebAuthn ceremonies completed (verify step), by type, result and failure reason', labelNames: ['type', 'result', 'reason'], registers });
+    this.ceremonyLatency = new Histogram({
+      name: 'keygate_ceremony_duration_seconds',
+      help: 'Server time of a ceremony verify request',
+      labelNames: ['type', 'result'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    // Present from the start (at 0), so a rate over them works before the first ceremony.
+    for (const type of CEREMONY_TYPES) this.ceremonies.labels(type, 'success', 'none').inc(0);
+    this.rateLimitRejections = new Counter({ name: 'keygate_rate_limit_rejections_total', help: 'Requests refused (429) by a rate limit', labelNames: ['limit'], registers });
+    for (const limit of RATE_LIMIT_NAMES) this.rateLimitRejections.labels(limit).inc(0);
+
+    const { db, sessionCache } = deps;
+    new Gauge({
+      name: 'keygate_active_sessions',
+      help: 'Signed-in, unexpired sessions in PostgreSQL (all instances), counted at scrape time',
+      registers,
+      async collect() {
+        // A scrape must still answer (with the pool and process figures) while the database is down.
+        const n = await db.query<{ n: string }>(`SELECT count(*) AS n FROM session WHERE expire > now() AND sess ? 'auth'`).then((r) => Number(r.rows[0].n), () => NaN);
+        this.set(n);
+      },
+    });
+    new Gauge({ name: 'keygate_session_cache_entries', help: "This instance's in-memory session cache size", registers, collect() { this.set(sessionCache.size); } });
+    new Gauge({ name: 'keygate_db_pool_total', help: 'Connections in the pool', registers, collect() { this.set(db.totalCount); } });
+    new Gauge({ name: 'keygate_db_pool_idle', help: 'Idle connections in the pool', registers, collect() { this.set(db.idleCount); } });
+    new Gauge({ name: 'keygate_db_pool_waiting', help: 'Queries waiting for a pool connection', registers, collect() { this.set(db.waitingCount); } });
+  }
+
+  /** One proxied request, by route kind and HTTP status; seconds from its start. */
+  proxyRequest(kind: RouteKind, status: number, seconds: number): void {
+    const k = kind === 'page' ? 0 : kind === 'passthrough' ? 1 : 2;
+    const cls = status < 300 ? 0 : status < 400 ? 1 : status < 500 ? 2 : 3;
+    this.proxied[k][cls].inc();
+    this.proxyLatency[k].observe(seconds);
+  }
+
+  ceremony(type: CeremonyType, reason: string | null, seconds: number): void {
+    const result = reason === null ? 'success' : 'failure';
+    this.ceremonies.labels(type, result, reason === null ? 'none' : CEREMONY_REASONS.has(reason) ? reason : 'other').inc();
+    this.ceremonyLatency.labels(type, result).observe(seconds);
+  }
+
+  /** Process metrics (CPU, memory, event-loop lag, GC): only for a process that serves metrics. */
+  collectProcessMetrics(): void {
+    collectDefaultMetrics({ register: this.registry, prefix: 'keygate_' });
+  }
+}
+
+/** Serves GET /metrics from the registry on its own listener. */
+export async function startMetricsServer(metrics: Metrics, host: string, port: number): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+      () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics failed\n'),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}

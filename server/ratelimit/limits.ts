@@ -1,0 +1,212 @@
+/**
+ * Rate limits against brute force and enumeration (issue 4, class 7; ASVS 6.1.1, 6.3.1).
+ *
+ * Kept in PostgreSQL with rate-limiter-flexible's Postgres store (table `rate_limits`, created by
+ * db/migrations/0003_rate_limits.sql), so every instance shares one count.
+ *
+ * - `ip`: every request to a ceremony endpoint (/-/api/login/*, /-/api/enroll/*,
+ *   /-/api/step-up/*, /-/api/account/devices/*) and to invite redemption (/-/enroll/<token>)
+ *   counts against the client's address: RATE_LIMIT_IP_PER_MINUTE per minute.
+ * - `username`: username-first sign-in options count against the typed name, lower-cased,
+ *   whether or not such a user exists (so the limit tells nothing either):
+ *   RATE_LIMIT_USERNAME_PER_15MIN per 15 minutes.
+ * - `sign_in_failures`: a failed sign-in counts against the presented credential's owner, or,
+ *   for a credential id nobody has, against that id (the same budget either way, so the limit
+ *   does not tell a registered id from a decoy): RATE_LIMIT_USERNAME_PER_15MIN per 15 minutes.
+ *   Past it, a failed attempt is answered 429 instead of its reason. A valid assertion is never
+ *   refused by this limit: only the key's holder can make one, and refusing it would let anyone
+ *   lock a person out by failing on purpose (ASVS 6.1.1, "prevent malicious account lockout").
+ *
+ * Over a limit: 429 with Retry-After (seconds), JSON under /-/api and the message page
+ * elsewhere (errors.ts), and one `rate_limited` audit row per subject and window (the first
+ * refusal; an attacker cannot flood the append-only audit log). If the store cannot be reached,
+ * ceremonies fail closed with 503: they need the database anyway.
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { recordEvent } from '../audit/record.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/pool.js';
+import { AppError } from '../errors.js';
+import { requestContext } from '../http/context.js';
+import { isValidUsername } from '../users/users.js';
+import type { Logger } from '../log.js';
+import { SignInFailure } from '../webauthn/authenticate.js';
+import { decodeCredentialId } from '../webauthn/credentials.js';
+import { clientAddress } from './client-address.js';
+import { rateLimitEvents, type RateLimitEventMap, type RateLimitName } from './events.js';
+
+export { RATE_LIMIT_NAMES, rateLimitEvents, type RateLimitName, type RateLimitRejected, type RateLimitUnavailable } from './events.js';
+
+/** Where the per-IP limit applies (Express mount paths: matched like the routes themselves, case-insensitively). */
+export const IP_LIMITED_PATHS = ['/-/api/login', '/-/api/enroll', '/-/api/step-up', '/-/api/account/devices', '/-/enroll'];
+
+const TABLE = 'rate_limits';
+const MINUTE = 60;
+const FIFTEEN_MINUTES = 15 * 60;
+/** When the store is down: how long to tell the client to wait. */
+const UNAVAILABLE_RETRY_SECONDS = 5;
+
+export interface RateLimitDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+}
+
+export class RateLimits {
+  /** This gateway's events (see events.ts); also re-emitted on the process-wide rateLimitEvents. */
+  readonly events = new EventEmitter<RateLimitEventMap>();
+  private readonly limiters: Record<RateLimitName, RateLimiterPostgres>;
+
+  constructor(private readonly deps: RateLimitDeps) {
+    const { config, db } = deps;
+    const make = (keyPrefix: RateLimitName, points: number, duration: number, sweep: boolean) =>
+      new RateLimiterPostgres({
+        storeClient: db,
+        tableName: TABLE,
+        tableCreated: true,
+        keyPrefix,
+        points,
+        duration,
+        // Once a subject is over its limit, this instance refuses it from memory until the window
+        // ends, so an attacker's flood costs no further database statements.
+        inMemoryBlockOnConsumed: points + 1,
+        // One limiter deletes long-expired rows for all three (every 5 minutes).
+        clearExpiredByTimeout: sweep,
+      });
+    this.limiters = {
+      ip: make('ip', config.rateLimitIpPerMinute, MINUTE, true),
+      username: make('username', config.rateLimitUsernamePer15Min, FIFTEEN_MINUTES, false),
+      sign_in_failures: make('sign_in_failures', config.rateLimitUsernamePer15Min, FIFTEEN_MINUTES, false),
+    };
+  }
+
+  /** Express middleware: one point per request against the client's address. Mount on IP_LIMITED_PATHS. */
+  perIp(): RequestHandler {
+    return (req, res, next) => {
+      const subject = clientAddress(req, this.deps.config.trustProxy);
+      this.take('ip', subject, req, res, { route: req.baseUrl.toLowerCase() || req.path.toLowerCase() }).then(next, next);
+    };
+  }
+
+  /** Express middleware for POST /-/api/login/options, after JSON parsing: one point against the typed username. */
+  perTypedUsername(): RequestHandler {
+    return (req, res, next) => {
+      const body: unknown = req.body;
+      const typed = req.method === 'POST' && body && typeof body === 'object' ? (body as { username?: unknown }).username : undefined;
+      // The same trimming as the route's schema; longer names are refused there, before any ceremony.
+      const name = typeof typed === 'string' ? typed.trim().toLowerCase() : '';
+      if (name.length === 0 || name.length > 64) {
+        next();
+        return;
+      }
+      // A name Gogs could not have is counted by its hash: the key then holds nothing a client chose
+      // (PostgreSQL text refuses NUL, for one), and such a name still has a budget of its own.
+      const valid = isValidUsername(name);
+      const subject = valid ? name : `sha256:${createHash('sha256').update(name).digest('base64url')}`;
+      this.take('username', subject, req, res, { route: '/-/api/login/options', subjectUsername: valid ? name : undefined }).then(next, next);
+    };
+  }
+
+  /**
+   * Express error middleware for /-/api/login/verify, after the routers: counts a failed sign-in
+   * against the presented credential's owner (or the id itself), and past the limit answers 429
+   * instead. The sign-in failure itself has been audited by the route already.
+   */
+  perFailedSignIn(): ErrorRequestHandler {
+    return (err, req, res, next) => {
+      if (!(err instanceof SignInFailure)) {
+        next(err);
+        return;
+      }
+      this.countFailure(req, res).then(
+        (refusal) => next(refusal ?? err),
+        (failure: unknown) => next(failure),
+      );
+    };
+  }
+
+  private async countFailure(req: Request, res: Response): Promise<AppError | undefined> {
+    const body = req.body as { response?: { rawId?: unknown } } | undefined;
+    const rawId = decodeCredentialId(body?.response?.rawId);
+    if (!rawId) return undefined;
+    const { rows } = await this.deps.db
+      .query<{ username: string }>('SELECT u.username FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.credential_id = $1', [rawId])
+      .catch(() => ({ rows: [] as Array<{ username: string }> }));
+    const owner = rows[0]?.username;
+    const subject = owner ? `user:${owner.toLowerCase()}` : `credential:${createHash('sha256').update(rawId).digest('base64url')}`;
+    return this.take('sign_in_failures', subject, req, res, { route: '/-/api/login/verify', subjectUsername: owner });
+  }
+
+  /**
+   * Takes one point. Resolves to undefined when allowed, or to the AppError to answer with
+   * (429 over the limit, 503 when the store is unreachable), with Retry-After already set.
+   */
+  private async take(
+    limit: RateLimitName,
+    subject: string,
+    req: Request,
+    res: Response,
+    about: { route: string; subjectUsername?: string },
+  ): Promise<AppError | undefined> {
+    const limiter = this.limiters[limit];
+    try {
+      await limiter.consume(subject);
+      return undefined;
+    } catch (outcome) {
+      if (outcome instanceof RateLimiterRes) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(outcome.msBeforeNext / 1000));
+        res.set('Retry-After', String(retryAfterSeconds));
+        this.emit('rejected', { limit, route: about.route, retryAfterSeconds });
+        // Only the refusal that crossed the limit is audited (refusals from memory report 0 points).
+        if (outcome.consumedPoints === limiter.points + 1) await this.audit(limit, req, about, retryAfterSeconds);
+        return new AppError('rate_limited', 429, `Too many attempts. Wait ${describeWait(retryAfterSeconds)}, then try again.`);
+      }
+      this.deps.log.error({ err: outcome, limit }, 'rate limit store unavailable: refusing the request');
+      this.emit('unavailable', { limit, route: about.route, error: outcome });
+      res.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
+      return new AppError('unavailable', 503, 'Keygate cannot check its limits right now, so it did not go on. Try again in a moment.', outcome);
+    }
+  }
+
+  private async audit(limit: RateLimitName, req: Request, about: { route: string; subjectUsername?: string }, retryAfterSeconds: number): Promise<void> {
+    const auth = (req as { session?: { auth?: { username?: string; userId?: string } } }).session?.auth;
+    try {
+      await recordEvent(this.deps.db, {
+        event: 'rate_limited',
+        outcome: 'failure',
+        actor: auth?.username ? `user:${auth.username}` : 'anonymous',
+        subjectUsername: about.subjectUsername ?? null,
+        reason: limit,
+        details: { route: about.route, method: req.method, retryAfterSeconds },
+        ...requestContext(req),
+      });
+    } catch (err) {
+      // The refusal stands even if it could not be written down.
+      this.deps.log.error({ err }, 'could not audit a rate-limit refusal');
+    }
+  }
+
+  private emit<K extends keyof RateLimitEventMap>(event: K, ...args: RateLimitEventMap[K]): void {
+    // A listener's bug must not turn a 429 into a 500.
+    for (const emitter of [this.events, rateLimitEvents]) {
+      try {
+        (emitter.emit as (e: K, ...a: RateLimitEventMap[K]) => boolean)(event, ...args);
+      } catch (err) {
+        this.deps.log.error({ err }, 'rate limit listener failed');
+      }
+    }
+  }
+}
+
+function describeWait(seconds: number): string {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minutes`;
+}
+
+export function createRateLimits(deps: RateLimitDeps): RateLimits {
+  return new RateLimits(deps);
+}

@@ -1,0 +1,644 @@
+/**
+ * The admin commands of the CLI (issue 3, "CLI parity"): disable, enable, sessions,
+ * logout-everywhere, rename and audit, each a real process (`node --import tsx server/cli.ts`)
+ * judged by its stdout, stderr and exit code and by what it did to a running Keygate; the audit
+ * events they write, compared with the shared actions the admin page calls; and the first-run
+ * admin enrolment link that `server/main.ts` logs while no admin exists.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { userActor } from '../server/audit/actor.js';
+import { queryAudit } from '../server/audit/query.js';
+import { endDevice, renameDevice } from '../server/devices/actions.js';
+import { issueInvite } from '../server/enrollment/invites.js';
+import { disableUser, enableUser, endAllSessions } from '../server/users/actions.js';
+import { SoftwareAuthenticator } from './support/authenticator.js';
+import { TestClient } from './support/client.js';
+import { createTestDatabase, type TestDatabase } from './support/db.js';
+import { enroll, invite, signIn } from './support/flows.js';
+import { startFakeGogs, type FakeGogs } from './support/gogs.js';
+import { startKeygate, type TestKeygate } from './support/keygate.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A clean environment: only what is given, plus what node needs to run. */
+function cleanEnv(env: Record<string, string>): Record<string, string | undefined> {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...env };
+}
+
+interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI with a clean environment; kills it after 60 s. */
+function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+const NO_STACK = /\n\s+at .+:\d+:\d+|node:internal|\.ts:\d+:\d+/;
+
+/** Runs fns at most `limit` at a time (each CLI start costs about a second of CPU). */
+async function limited<T>(limit: number, fns: Array<() => Promise<T>>): Promise<T[]> {
+  const results: T[] = new Array(fns.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, fns.length) }, async () => {
+      while (next < fns.length) {
+        const i = next++;
+        results[i] = await fns[i]();
+      }
+    }),
+  );
+  return results;
+}
+
+/** An audit row as stored. */
+interface Row {
+  id: string;
+  at: Date;
+  actor: string;
+  subject_user_id: string | null;
+  subject_username: string | null;
+  credential_id: string | null;
+  event: string;
+  outcome: string;
+  reason: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  details: Record<string, any>;
+}
+
+/** The newest session id of a browser: the signed cookie value `s:<sid>.<signature>`. */
+function sessionIdOf(browser: TestClient): string {
+  const raw = decodeURIComponent(browser.cookies.get('keygate') ?? '');
+  assert.ok(raw.startsWith('s:'), `no session cookie: ${raw}`);
+  return raw.slice(2, raw.lastIndexOf('.'));
+}
+
+async function assertSentToLogin(browser: TestClient, path: string) {
+  const res = await browser.get(path);
+  assert.equal(res.status, 303, `still signed in: ${res.status}`);
+  assert.match(res.location ?? '', /^\/-\/login\?return_to=/);
+}
+
+describe('cli admin commands', () => {
+  let kg: TestKeygate;
+  let env: Record<string, string>;
+  const cli = (...args: string[]) => runCli(args, env);
+
+  /** alice: two keys, each signed in on its own browser. bob: one key. carol: signed out. */
+  const aliceKey = new SoftwareAuthenticator();
+  const aliceSpare = new SoftwareAuthenticator();
+  const bobKey = new SoftwareAuthenticator();
+  let alice1: TestClient;
+  let alice2: TestClient;
+  let bob: TestClient;
+  let ids: { alice: string; bob: string; alice1: string; alice2: string; alice1Row: string; alice2Row: string };
+  let testStart: Date;
+  /** Audit rows each state-changing CLI run wrote, for the parity test. */
+  const cliRows: Record<string, Row[]> = {};
+
+  const maxId = async () => Number((await kg.db.query('SELECT coalesce(max(id), 0) AS n FROM audit_events')).rows[0].n);
+  const rowsAfter = async (id: number): Promise<Row[]> =>
+    (
+      await kg.db.query<Row>(
+        `SELECT id::text AS id, at, actor, subject_user_id::text AS subject_user_id, subject_username, credential_id::text AS credential_id,
+                event, outcome, reason, host(ip) AS ip, user_agent, request_id, details
+           FROM audit_events WHERE id > $1 ORDER BY audit_events.id`,
+        [id],
+      )
+    ).rows;
+  /** Runs a state-changing command and keeps the audit rows it wrote. */
+  async function cliAudited(key: string, ...args: string[]): Promise<CliResult> {
+    const since = await maxId();
+    const r = await cli(...args);
+    cliRows[key] = await rowsAfter(since);
+    return r;
+  }
+  const sessionsOf = async (userId: string) =>
+    (await kg.db.query<{ sid: string; cred: string }>(`SELECT sid, sess -> 'auth' ->> 'credentialId' AS cred FROM session WHERE sess -> 'auth' ->> 'userId' = $1`, [userId])).rows;
+
+  before(async () => {
+    kg = await startKeygate();
+    env = { DATABASE_URL: kg.database.url, PUBLIC_URL: kg.url };
+    testStart = new Date(Date.now() - 1000);
+    alice1 = new TestClient(kg.url);
+    alice2 = new TestClient(kg.url);
+    bob = new TestClient(kg.url);
+    assert.equal((await enroll(alice1, aliceKey, await invite(kg, 'alice'))).status, 200);
+    await sleep(5); // the two sessions' sign-in times differ, so their order is known
+    assert.equal((await enroll(alice2, aliceSpare, await invite(kg, 'alice'), { nickname: 'Spare' })).status, 200);
+    assert.equal((await enroll(bob, bobKey, await invite(kg, 'bob'))).status, 200);
+    const carol = new TestClient(kg.url);
+    assert.equal((await enroll(carol, new SoftwareAuthenticator(), await invite(kg, 'carol'))).status, 200);
+    assert.equal((await carol.request('/-/logout', { method: 'POST' })).status, 303);
+
+    const users = Object.fromEntries((await kg.db.query(`SELECT username, id::text AS id FROM users`)).rows.map((r) => [r.username, r.id]));
+    const rowOf = async (credentialId: string) =>
+      (await kg.db.query(`SELECT id::text AS id FROM credentials WHERE credential_id = $1`, [Buffer.from(credentialId, 'base64url')])).rows[0].id as string;
+    const alice1Id = aliceKey.credentials[0].id;
+    const alice2Id = aliceSpare.credentials[0].id;
+    ids = { alice: users.alice, bob: users.bob, alice1: alice1Id, alice2: alice2Id, alice1Row: await rowOf(alice1Id), alice2Row: await rowOf(alice2Id) };
+  });
+  after(async () => {
+    await kg?.close();
+  });
+
+  test('sessions <user> prints one line per session, newest first: an 8-character id prefix, the credential id and the times', async () => {
+    for (const b of [alice1, alice2]) assert.equal((await b.get('/')).status, 200);
+    const [r, none] = await Promise.all([cli('sessions', 'alice'), cli('sessions', 'carol')]);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stderr, '');
+    const sids = [sessionIdOf(alice2), sessionIdOf(alice1)]; // newest first
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 2, show(r));
+    const now = Date.now();
+    lines.forEach((line, i) => {
+      const fields = line.split('\t');
+      assert.equal(fields.length, 5, line);
+      const [prefix, credential, signedIn, lastSeen, expires] = fields;
+      assert.match(prefix, /^[A-Za-z0-9_-]{8}$/);
+      assert.equal(prefix, sids[i].slice(0, 8));
+      assert.equal(credential, `credential ${[ids.alice2, ids.alice1][i]}`);
+      for (const [label, value] of [['signed in', signedIn], ['last seen', lastSeen], ['expires', expires]]) {
+        assert.ok(value.startsWith(`${label} `), line);
+        const t = Date.parse(value.slice(label.length + 1));
+        assert.ok(Number.isFinite(t), `${label}: not a time in ${line}`);
+        if (label === 'expires') assert.ok(t > now);
+        else assert.ok(t >= testStart.getTime() && t <= now, `${label} ${value}`);
+      }
+    });
+    for (const sid of sids) assert.ok(sid.length > 8 && !r.stdout.includes(sid), 'a whole session id was printed');
+
+    assert.equal(none.code, 0, show(none));
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /carol has no active sessions/);
+  });
+
+  test('rename <id> <name> renames the credential and audits it as the CLI', async () => {
+    const r = await cliAudited('rename', 'rename', ids.alice1, '  Work key ');
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout, `renamed ${ids.alice1} to "Work key"\n`);
+    const { rows } = await kg.db.query(`SELECT nickname FROM credentials WHERE id = $1`, [ids.alice1Row]);
+    assert.equal(rows[0].nickname, 'Work key');
+    const audit = cliRows.rename;
+    assert.equal(audit.length, 1);
+    assert.deepEqual(
+      { event: audit[0].event, outcome: audit[0].outcome, actor: audit[0].actor, user: audit[0].subject_user_id, cred: audit[0].credential_id, to: audit[0].details.to },
+      { event: 'credential_renamed', outcome: 'success', actor: 'cli', user: ids.alice, cred: ids.alice1Row, to: 'Work key' },
+    );
+  });
+
+  test('logout-everywhere <user> ends every session of the user at once; the user stays enabled and can sign in again', async () => {
+    for (const b of [alice1, alice2, bob]) assert.equal((await b.get('/')).status, 200);
+    const r = await cliAudited('logout-everywhere', 'logout-everywhere', 'alice');
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout, 'ended 2 session(s) of alice\n');
+    await assertSentToLogin(alice1, '/alice/repo');
+    await assertSentToLogin(alice2, '/');
+    assert.deepEqual(await sessionsOf(ids.alice), []);
+    kg.gogs.clear();
+    assert.equal((await bob.get('/')).status, 200, "another user's session ended");
+    assert.deepEqual(kg.gogs.last()?.authHeaderValues, ['bob']);
+
+    const { rows } = await kg.db.query(`SELECT disabled_at FROM users WHERE id = $1`, [ids.alice]);
+    assert.equal(rows[0].disabled_at, null);
+    assert.equal((await signIn(alice1, aliceKey)).status, 200);
+    assert.equal((await alice1.get('/')).status, 200);
+
+    const audit = cliRows['logout-everywhere'];
+    assert.deepEqual(
+      audit.map((a) => ({ event: a.event, outcome: a.outcome, actor: a.actor, user: a.subject_user_id, ended: a.details.sessionsEnded })),
+      [{ event: 'sessions_ended', outcome: 'success', actor: 'cli', user: ids.alice, ended: 2 }],
+    );
+  });
+
+  test('disable <user> disables the user, ends their sessions at once, and sign-in is refused', async () => {
+    assert.equal((await bob.get('/')).status, 200);
+    const r = await cliAudited('disable', 'disable', 'bob');
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout, 'disabled bob; ended 1 session(s)\n');
+    await assertSentToLogin(bob, '/bob/repo');
+    const { rows } = await kg.db.query(`SELECT disabled_at FROM users WHERE id = $1`, [ids.bob]);
+    assert.ok(rows[0].disabled_at instanceof Date);
+    assert.deepEqual(await sessionsOf(ids.bob), []);
+
+    const retry = new TestClient(kg.url);
+    const refused = await signIn(retry, bobKey);
+    assert.equal(refused.status, 403, refused.text);
+    assert.equal(refused.json?.error?.code, 'user_disabled');
+    await assertSentToLogin(retry, '/');
+
+    assert.deepEqual(
+      cliRows.disable.map((a) => ({ event: a.event, outcome: a.outcome, actor: a.actor, user: a.subject_user_id, ended: a.details.sessionsEnded })),
+      [{ event: 'user_disabled', outcome: 'success', actor: 'cli', user: ids.bob, ended: 1 }],
+    );
+  });
+
+  test('enable <user> lets the user sign in again', async () => {
+    const r = await cliAudited('enable', 'enable', 'bob');
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout, 'enabled bob\n');
+    const { rows } = await kg.db.query(`SELECT disabled_at FROM users WHERE id = $1`, [ids.bob]);
+    assert.equal(rows[0].disabled_at, null);
+    assert.equal((await signIn(bob, bobKey)).status, 200);
+    assert.equal((await bob.get('/')).status, 200);
+    assert.deepEqual(
+      cliRows.enable.map((a) => ({ event: a.event, outcome: a.outcome, actor: a.actor, user: a.subject_user_id })),
+      [{ event: 'user_enabled', outcome: 'success', actor: 'cli', user: ids.bob }],
+    );
+  });
+
+  describe('audit', () => {
+    const iso = (d: Date | string) => new Date(d).toISOString();
+
+    test('audit prints tab-separated lines, newest first; --json prints one JSON object per line with every field', async () => {
+      // A refused sign-in, so that the log has a reason and a failure in it.
+      assert.equal((await signIn(new TestClient(kg.url), aliceKey, { origin: 'https://evil.example' })).status, 400);
+      const [plain, json] = await Promise.all([cli('audit'), cli('audit', '--json')]);
+      const expected = await queryAudit(kg.db, { limit: 100 });
+      assert.ok(expected.length > 10);
+
+      assert.equal(plain.code, 0, show(plain));
+      const lines = plain.stdout.trimEnd().split('\n');
+      assert.equal(lines.length, expected.length);
+      lines.forEach((line, i) => {
+        const r = expected[i];
+        assert.deepEqual(line.split('\t'), [iso(r.at), r.event, r.outcome, r.reason ?? '-', r.actor, r.subjectUsername ?? '-', r.ip ?? '-', r.requestId ?? '-']);
+      });
+      const times = lines.map((l) => Date.parse(l.split('\t')[0]));
+      for (let i = 1; i < times.length; i++) assert.ok(times[i] <= times[i - 1], 'not newest first');
+      const newest = (await kg.db.query(`SELECT event, reason FROM audit_events ORDER BY audit_events.id DESC LIMIT 1`)).rows[0];
+      assert.deepEqual(lines[0].split('\t').slice(1, 4), [newest.event, 'failure', newest.reason]);
+      assert.equal(newest.reason, 'bad_origin');
+
+      assert.equal(json.code, 0, show(json));
+      const objects = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(objects, JSON.parse(JSON.stringify(expected)));
+      for (const o of objects) {
+        assert.deepEqual(Object.keys(o).sort(), ['actor', 'at', 'credentialId', 'details', 'event', 'id', 'ip', 'outcome', 'reason', 'requestId', 'subjectUserId', 'subjectUsername', 'userAgent']);
+      }
+      assert.ok(objects.some((o) => o.userAgent && o.ip && o.requestId && o.credentialId && o.subjectUserId));
+    });
+
+    test('audit --user U --since 1h --event sign_in, and --until, select by person, event and time', async () => {
+      // An old sign-in of alice, two hours ago.
+      const old = (
+        await kg.db.query(
+          `INSERT INTO audit_events (at, actor, subject_user_id, subject_username, event, outcome)
+           VALUES (now() - interval '2 hours', 'user:alice', $1, 'alice', 'sign_in', 'success') RETURNING id::text AS id`,
+          [ids.alice],
+        )
+      ).rows[0].id;
+      const [recent, older] = await Promise.all([cli('audit', '--user', 'alice', '--since', '1h', '--event', 'sign_in'), cli('audit', '--user', 'ALICE', '--until', '90m', '--json')]);
+
+      assert.equal(recent.code, 0, show(recent));
+      const expected = (
+        await kg.db.query(
+          `SELECT at, outcome, reason FROM audit_events
+            WHERE lower(subject_username) = 'alice' AND event = 'sign_in' AND at >= now() - interval '1 hour' ORDER BY audit_events.id DESC`,
+        )
+      ).rows;
+      const lines = recent.stdout.trimEnd().split('\n').map((l) => l.split('\t'));
+      assert.deepEqual(
+        lines.map((f) => [f[0], f[1], f[2], f[3], f[5]]),
+        expected.map((e) => [iso(e.at), 'sign_in', e.outcome, e.reason ?? '-', 'alice']),
+      );
+      // Both outcomes are there: the success after logout-everywhere and the refusal above.
+      assert.deepEqual([...new Set(lines.map((f) => f[2]))].sort(), ['failure', 'success']);
+      const aliceEvents = (await kg.db.query(`SELECT count(DISTINCT event)::int AS n FROM audit_events WHERE subject_username = 'alice'`)).rows[0].n;
+      assert.ok(aliceEvents > 1, 'the event filter would not show');
+
+      assert.equal(older.code, 0, show(older));
+      const rows = older.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(
+        rows.map((x) => x.id),
+        [old],
+      );
+    });
+  });
+
+  test('CLI parity: each CLI command writes the same audit event as the shared action the admin page calls, with actor "cli"', async () => {
+    // The remaining commands, run now: invite and revoke.
+    const [inv, rev] = await Promise.all([cliAudited('invite', 'invite', 'erin'), cliAudited('revoke', 'revoke', ids.alice2)]);
+    assert.equal(inv.code, 0, show(inv));
+    assert.equal(rev.code, 0, show(rev));
+    // (Both ran at once: split their rows by event.)
+    const all = [...cliRows.invite, ...cliRows.revoke].filter((r, i, a) => a.findIndex((x) => x.id === r.id) === i);
+    cliRows.invite = all.filter((r) => r.event === 'invite_created');
+    cliRows.revoke = all.filter((r) => r.event !== 'invite_created');
+
+    // The same actions through the shared functions, as a signed-in admin on the admin page.
+    const ctx = { ip: '192.0.2.44', userAgent: 'AdminPage/1', requestId: 'admin-page-1' };
+    const admin = userActor({ id: ids.bob, username: 'bob' }, ctx);
+    const doraKey = new SoftwareAuthenticator();
+    const dora = new TestClient(kg.url);
+    assert.equal((await enroll(dora, doraKey, await invite(kg, 'dora'))).status, 200);
+    const doraCred = doraKey.credentials[0].id;
+    const web: Record<string, Row[]> = {};
+    const viaWeb = async (key: string, action: () => Promise<unknown>) => {
+      const since = await maxId();
+      await action();
+      web[key] = await rowsAfter(since);
+    };
+    await viaWeb('invite', () => issueInvite(kg.db, kg.config, { username: 'frank' }, admin));
+    await viaWeb('rename', () => renameDevice(kg.db, doraCred, 'Work key', admin));
+    await viaWeb('logout-everywhere', () => endAllSessions(kg.db, 'dora', admin));
+    await viaWeb('disable', () => disableUser(kg.db, 'dora', admin));
+    await viaWeb('enable', () => enableUser(kg.db, 'dora', admin));
+    await viaWeb('revoke', () => endDevice(kg.db, doraCred, admin, { event: 'credential_revoked' }));
+
+    const shape = (r: Row) => ({
+      event: r.event,
+      outcome: r.outcome,
+      reason: r.reason,
+      hasSubjectUser: r.subject_user_id !== null,
+      hasSubjectName: r.subject_username !== null,
+      hasCredential: r.credential_id !== null,
+      details: Object.keys(r.details).sort(),
+    });
+    const expectedEvents: Record<string, string> = {
+      invite: 'invite_created',
+      rename: 'credential_renamed',
+      'logout-everywhere': 'sessions_ended',
+      disable: 'user_disabled',
+      enable: 'user_enabled',
+      revoke: 'credential_revoked',
+    };
+    for (const [command, event] of Object.entries(expectedEvents)) {
+      const fromCli = cliRows[command];
+      assert.ok(fromCli, `no CLI run of ${command}`);
+      assert.equal(fromCli.length, 1, `${command} via the CLI wrote ${fromCli.length} rows`);
+      assert.equal(web[command].length, 1, `${command} via the shared action wrote ${web[command].length} rows`);
+      assert.equal(fromCli[0].event, event);
+      assert.deepEqual(shape(fromCli[0]), shape(web[command][0]), command);
+      assert.deepEqual(
+        [fromCli[0].actor, fromCli[0].ip, fromCli[0].user_agent, fromCli[0].request_id],
+        ['cli', null, null, null],
+        `${command}: the CLI has no browser`,
+      );
+      assert.deepEqual([web[command][0].actor, web[command][0].ip, web[command][0].user_agent, web[command][0].request_id], ['user:bob', ctx.ip, ctx.userAgent, ctx.requestId]);
+    }
+  });
+
+  describe('bad input', () => {
+    const unknownId = randomBytes(16).toString('base64url');
+    const cases: Record<string, { args: () => string[]; stderr: RegExp }> = {
+      'disable of an unknown user': { args: () => ['disable', 'nobody'], stderr: /There is no user named "nobody"/ },
+      'enable of an unknown user': { args: () => ['enable', 'nobody'], stderr: /There is no user named "nobody"/ },
+      'sessions of an unknown user': { args: () => ['sessions', 'nobody'], stderr: /There is no user named "nobody"/ },
+      'logout-everywhere of an unknown user': { args: () => ['logout-everywhere', 'nobody'], stderr: /There is no user named "nobody"/ },
+      'disable without a username': { args: () => ['disable'], stderr: /disable needs exactly one <username>/ },
+      'rename to an empty name': { args: () => ['rename', ids.alice1, ' '], stderr: /A device name must be 1 to 64 characters/ },
+      'rename to a 65-character name': { args: () => ['rename', ids.alice1, 'x'.repeat(65)], stderr: /A device name must be 1 to 64 characters/ },
+      'rename without a name': { args: () => ['rename', ids.alice1], stderr: /rename needs a <credential-id> and a <name>/ },
+      'rename of an unknown credential': { args: () => ['rename', unknownId, 'Name'], stderr: new RegExp(`no credential with id "${unknownId}"`) },
+      'rename of something that is not a credential id': { args: () => ['rename', 'not an id!', 'Name'], stderr: /"not an id!" is not a credential id/ },
+      'rename of a revoked credential': { args: () => ['rename', ids.alice2, 'Name'], stderr: /revoked/ },
+      'audit --since nonsense': { args: () => ['audit', '--since', 'nonsense'], stderr: /--since "nonsense" is neither an ISO time .* nor a duration/ },
+      // new Date() rolls 31 February over to 3 March; the CLI used to filter on that silently.
+      'audit --until with an impossible date': { args: () => ['audit', '--until', '2026-02-31'], stderr: /--until "2026-02-31" is neither an ISO time/ },
+      // Used to reach PostgreSQL as an invalid date and fail with a database error.
+      'audit --since further back than a timestamp holds': { args: () => ['audit', '--since', '999999999d'], stderr: /--since "999999999d" reaches back before the year 1/ },
+      'audit --user with an empty name': { args: () => ['audit', '--user', ''], stderr: /--user needs a value/ },
+      'audit --limit 0': { args: () => ['audit', '--limit', '0'], stderr: /--limit "0" must be a whole number from 1 to 1000/ },
+      'audit with a stray argument': { args: () => ['audit', 'alice'], stderr: /audit takes options only/ },
+    };
+    const results: Record<string, CliResult> = {};
+    let stateBefore: unknown;
+    let stateAfter: unknown;
+    const state = async () => ({
+      audit: (await kg.db.query('SELECT count(*)::int AS n FROM audit_events')).rows[0].n,
+      credentials: (await kg.db.query(`SELECT id, nickname, revoked_at FROM credentials ORDER BY credentials.id`)).rows,
+      users: (await kg.db.query(`SELECT id, disabled_at FROM users ORDER BY users.id`)).rows,
+      sessions: (await kg.db.query(`SELECT sid FROM session ORDER BY sid`)).rows,
+    });
+
+    before(async () => {
+      stateBefore = await state();
+      const names = Object.keys(cases);
+      const out = await limited(
+        3,
+        names.map((name) => () => cli(...cases[name].args())),
+      );
+      names.forEach((name, i) => (results[name] = out[i]));
+      stateAfter = await state();
+    });
+
+    for (const [name, c] of Object.entries(cases)) {
+      test(`${name} exits non-zero with a clear message and no stack trace`, () => {
+        const r = results[name];
+        assert.ok(r.code !== 0 && r.code !== null, show(r));
+        assert.match(r.stderr, /^keygate: /, show(r));
+        assert.match(r.stderr, c.stderr, show(r));
+        assert.doesNotMatch(r.stderr, NO_STACK, 'a stack trace is not a clear message');
+        assert.equal(r.stdout, '');
+      });
+    }
+
+    test('none of them changed anything', () => {
+      assert.deepEqual(stateAfter, stateBefore);
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// First run: `server/main.ts` logs a one-time admin enrolment link while no admin exists.
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+class Started {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Exit>;
+  exit: Exit | undefined;
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((this.exit = { code, signal }))));
+  }
+
+  logs(): Array<Record<string, any>> {
+    return this.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, any>);
+  }
+
+  async waitForLog(match: (line: Record<string, any>) => boolean, what: string, timeoutMs = 45_000): Promise<Record<string, any>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.logs().find(match);
+      if (line) return line;
+      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before logging ${what}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      await sleep(50);
+    }
+  }
+
+  async waitForExit(timeoutMs: number): Promise<Exit | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** SIGTERM and a graceful exit (code 0). */
+  async stop(): Promise<Exit | undefined> {
+    this.child.kill('SIGTERM');
+    return this.waitForExit(15_000);
+  }
+
+  /** For after hooks: SIGTERM, then SIGKILL if it has not gone within 10 s. */
+  async kill(): Promise<void> {
+    if (this.exit) return;
+    this.child.kill('SIGTERM');
+    if (await this.waitForExit(10_000)) return;
+    this.child.kill('SIGKILL');
+    await this.waitForExit(5_000);
+  }
+}
+
+describe('first-run admin link', () => {
+  let database: TestDatabase;
+  let gogs: FakeGogs;
+  let url: string;
+  let env: Record<string, string>;
+  const started: Started[] = [];
+  const start = () => {
+    const app = new Started(spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
+    started.push(app);
+    return app;
+  };
+  const isLink = (l: Record<string, any>) => typeof l.enrolUrl === 'string';
+  const tokenOf = (line: Record<string, any>): string => {
+    const m = new RegExp(`^${url.replace(/[.:/]/g, '\\$&')}/-/enroll/([A-Za-z0-9_-]{43})$`).exec(line.enrolUrl);
+    assert.ok(m, `not an enrolment URL under PUBLIC_URL: ${line.enrolUrl}`);
+    return m[1];
+  };
+  let firstToken: string;
+  let secondToken: string;
+
+  before(async () => {
+    database = await createTestDatabase({ migrate: false });
+    gogs = await startFakeGogs();
+    const port = await freePort();
+    url = `http://localhost:${port}`;
+    env = { DATABASE_URL: database.url, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, GOGS_URL: gogs.url, LOG_LEVEL: 'info' };
+  });
+  after(async () => {
+    for (const app of started) await app.kill();
+    await gogs?.close();
+    await database?.drop();
+  });
+
+  test('with no admin, start-up logs a warning with a one-time enrolment link for "admin"; a second start replaces the first link', { timeout: 90_000 }, async () => {
+    const first = start();
+    const line = await first.waitForLog(isLink, 'the first-run link');
+    assert.equal(line.level, 40, 'a warn line');
+    assert.equal(line.username, 'admin');
+    firstToken = tokenOf(line);
+    assert.ok(line.msg.includes(line.enrolUrl), 'the message itself carries the link');
+    const lifetime = Date.parse(line.expiresAt) - Date.now();
+    assert.ok(lifetime > 23 * 3600_000 && lifetime <= 24 * 3600_000, `expires in ${lifetime} ms, not INVITE_TTL (24h)`);
+    assert.equal(first.logs().filter(isLink).length, 1);
+    assert.deepEqual(await first.stop(), { code: 0, signal: null }, first.stderr);
+
+    const second = start();
+    secondToken = tokenOf(await second.waitForLog(isLink, 'the first-run link'));
+    assert.notEqual(secondToken, firstToken);
+
+    // Exactly one link is valid: the first start's is gone, the second's works.
+    const client = new TestClient(url);
+    const old = await client.get(`/-/enroll/${firstToken}`);
+    assert.equal(old.status, 410, 'the first link still works');
+    const oldOptions = await client.post('/-/api/enroll/options', { token: firstToken });
+    assert.equal(oldOptions.status, 410);
+    assert.equal(oldOptions.json?.error?.code, 'invite_expired');
+    assert.equal((await client.get(`/-/enroll/${secondToken}`)).status, 200);
+
+    const { rows } = await database.db.query(
+      `SELECT username, user_id, grants_admin, created_by, expires_at > now() AS valid FROM invites ORDER BY invites.id`,
+    );
+    assert.deepEqual(rows, [
+      { username: 'admin', user_id: null, grants_admin: true, created_by: 'system', valid: false },
+      { username: 'admin', user_id: null, grants_admin: true, created_by: 'system', valid: true },
+    ]);
+    const audit = await database.db.query(`SELECT event, actor, subject_username FROM audit_events ORDER BY audit_events.id`);
+    assert.deepEqual(audit.rows, [
+      { event: 'invite_created', actor: 'system', subject_username: 'admin' },
+      { event: 'invite_created', actor: 'system', subject_username: 'admin' },
+    ]);
+  });
+
+  test('the link enrols a key for "admin", who becomes an administrator; it works only once', { timeout: 30_000 }, async () => {
+    assert.ok(secondToken, 'needs the link from the test before');
+    const browser = new TestClient(url);
+    const res = await enroll(browser, new SoftwareAuthenticator(), secondToken);
+    assert.equal(res.status, 200, res.text);
+    const { rows } = await database.db.query(`SELECT username, is_admin, disabled_at FROM users`);
+    assert.deepEqual(rows, [{ username: 'admin', is_admin: true, disabled_at: null }]);
+    gogs.clear();
+    assert.equal((await browser.get('/')).status, 200);
+    assert.deepEqual(gogs.last()?.authHeaderValues, ['admin']);
+
+    const again = await new TestClient(url).post('/-/api/enroll/options', { token: secondToken });
+    assert.equal(again.status, 410);
+    assert.equal(again.json?.error?.code, 'invite_used');
+  });
+
+  test('once an admin exists, a restart logs no link and creates no invite', { timeout: 90_000 }, async () => {
+    assert.deepEqual(await started[1].stop(), { code: 0, signal: null });
+    const third = start();
+    await third.waitForLog((l) => l.msg === 'keygate listening', '"keygate listening"');
+    // The first-run check runs right after listening, before the signal handlers are set up: a
+    // graceful exit on SIGTERM shows it has run.
+    await sleep(1000);
+    assert.deepEqual(await third.stop(), { code: 0, signal: null }, third.stderr);
+    assert.ok(third.logs().some((l) => l.msg === 'stopped'));
+    assert.deepEqual(third.logs().filter(isLink), []);
+    assert.doesNotMatch(third.stdout, /\/-\/enroll\//);
+    const { rows } = await database.db.query(`SELECT count(*)::int AS n FROM invites`);
+    assert.equal(rows[0].n, 2);
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * docs/configuration.md and the config schema agree: the same variables, and every default the
+ * document gives as a literal (`in code`) is the schema's default, proved by setting it
+ * explicitly and getting the very same configuration as leaving it unset.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { CONFIG_VARIABLES, loadConfig } from '../server/config.js';
+
+const doc = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
+
+/** The table's rows: `| \`NAME\` | default | meaning |`. */
+const rows = [...doc.matchAll(/^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|([^|]*)\|/gm)].map((m) => ({ name: m[1], defaultCell: m[2].trim() }));
+
+describe('docs/configuration.md', () => {
+  test('lists every variable of the config schema, once', () => {
+    const documented = rows.map((r) => r.name);
+    assert.equal(new Set(documented).size, documented.length, 'a variable is listed twice');
+    assert.deepEqual([...documented].sort(), [...CONFIG_VARIABLES].sort());
+  });
+
+  test('every literal default is the schema default', () => {
+    const unset = JSON.stringify(loadConfig({}));
+    const literal = rows.filter((r) => /^`[^`]+`$/.test(r.defaultCell));
+    assert.ok(literal.length >= 20, `only ${literal.length} literal defaults found`);
+    for (const { name, defaultCell } of literal) {
+      const value = defaultCell.slice(1, -1);
+      assert.equal(JSON.stringify(loadConfig({ [name]: value })), unset, `${name}: the documented default ${value} is not the default`);
+    }
+  });
+
+  test('variables documented as unset have no value by default', () => {
+    const config = loadConfig({}) as Record<string, unknown>;
+    const unsetRows = rows.filter((r) => r.defaultCell === 'unset');
+    assert.ok(unsetRows.length >= 2);
+    for (const { name } of unsetRows) {
+      const key = name.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+      assert.ok(key in config, `no config field ${key} for ${name}`);
+      assert.equal(config[key], undefined, `${name} has a default`);
+    }
+  });
+});

@@ -1,0 +1,160 @@
+/**
+ * The admin area in a real browser: an admin revokes one of a person's two keys by clicking through
+ * /-/admin and confirming with their own key (step-up); that key's browser is sent to sign in at its
+ * next navigation while the other browser stays signed in. And an invite link is shown once, with a
+ * copy button.
+ *
+ * STEP_UP_MAX_AGE is 1 s here, so every admin click needs the step-up ceremony.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { invite } from '../support/flows.js';
+import { startKeygate, type TestKeygate } from '../support/keygate.js';
+import { assertNoHorizontalOverflow, assertPageHealthy, PHONE, PLATFORM_PASSKEY, USB_KEY_NO_RESIDENT, useBrowser, withPage, type E2ePage } from './support.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** DevTools reports credential ids in base64; Keygate's pages use base64url. */
+const base64url = (base64: string) => Buffer.from(base64, 'base64').toString('base64url');
+
+describe('admin area in a real browser', () => {
+  const browser = useBrowser();
+  let kg: TestKeygate;
+  before(async () => {
+    kg = await startKeygate({ env: { STEP_UP_MAX_AGE: '1s' } });
+  });
+  after(() => kg?.close());
+
+  /** Opens an invite link in this context and registers its authenticator; ends on Gogs as `username`. */
+  async function enrollFromInvite(p: E2ePage, token: string, username: string): Promise<void> {
+    await p.page.bringToFront(); // browsers refuse WebAuthn in a tab that is not in front
+    await p.page.goto(`${kg.url}/-/enroll/${token}`);
+    await p.page.click('#enroll-button');
+    await expectGogsAs(p.page, username);
+  }
+
+  async function expectGogsAs(page: Page, username: string): Promise<void> {
+    await page.waitForURL((u) => !u.pathname.startsWith('/-/'));
+    await page.getByText(`Signed in as ${username}`).first().waitFor();
+  }
+
+  async function stepUpsOf(admin: string): Promise<number> {
+    const { rows } = await kg.db.query(`SELECT count(*)::int AS n FROM audit_events WHERE event = 'step_up_passed' AND actor = $1`, [`user:${admin}`]);
+    return rows[0].n;
+  }
+
+  test('an admin revokes one of two keys through /-/admin; that browser lands on sign-in, the other stays signed in', async () => {
+    await withPage(browser(), { name: 'admin-revoke-laptop' }, async (laptop) => {
+      await withPage(browser(), { name: 'admin-revoke-phone' }, async (phone) => {
+        await withPage(browser(), { name: 'admin-revoke-admin' }, async (admin) => {
+          const laptopKey = await laptop.addAuthenticator(PLATFORM_PASSKEY);
+          await enrollFromInvite(laptop, await invite(kg, 'lena'), 'lena');
+          await phone.addAuthenticator(USB_KEY_NO_RESIDENT);
+          await enrollFromInvite(phone, await invite(kg, 'lena'), 'lena'); // a recovery link: a second key
+          await admin.addAuthenticator(PLATFORM_PASSKEY);
+          await enrollFromInvite(admin, await invite(kg, 'root', { admin: true }), 'root');
+          await sleep(1100); // the admin's sign-in no longer counts as a fresh step-up
+
+          await admin.page.goto(`${kg.url}/-/admin`);
+          await admin.page.click('#user-list a[href="/-/admin/users/lena"]');
+          await admin.page.waitForURL(`${kg.url}/-/admin/users/lena`);
+          const keys = admin.page.locator('#credential-list li[data-credential-id]');
+          assert.equal(await keys.count(), 2);
+          assert.equal(await admin.page.locator('#session-list li').count(), 2);
+
+          const [laptopCredential] = await laptopKey.credentials();
+          const laptopId = base64url(laptopCredential.credentialId);
+          const questions: string[] = [];
+          admin.page.on('dialog', (dialog) => {
+            questions.push(dialog.message());
+            void dialog.accept();
+          });
+          const stepUpsBefore = await stepUpsOf('root');
+          await admin.page.click(`button[data-action="revoke"][data-credential-id="${laptopId}"]`);
+          await admin.page.locator('#message.message-success', { hasText: 'Key revoked; 1 session ended.' }).waitFor();
+          assert.match(questions[0] ?? '', /^Revoke lena's key “.*”\? It can never sign in again/);
+          assert.equal(await stepUpsOf('root'), stepUpsBefore + 1, 'the admin confirmed with their key');
+          assert.match(await admin.page.locator(`li[data-credential-id="${laptopId}"]`).innerText(), /Revoked \d{4}-/);
+          assert.equal(await admin.page.locator('#session-list li').count(), 1);
+
+          await laptop.page.goto(`${kg.url}/lena/repo`);
+          assert.equal(new URL(laptop.page.url()).pathname, '/-/login', 'the revoked key’s browser must sign in again');
+          await phone.page.goto(`${kg.url}/lena/repo`);
+          await expectGogsAs(phone.page, 'lena');
+          assertPageHealthy(admin);
+        });
+      });
+    });
+  });
+
+  test('an invite link is shown once, with a copy button (and a selected-text fallback)', async () => {
+    await withPage(browser(), { name: 'admin-invite' }, async (admin) => {
+      await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: kg.url });
+      await admin.addAuthenticator(PLATFORM_PASSKEY);
+      await enrollFromInvite(admin, await invite(kg, 'chief', { admin: true }), 'chief');
+      await sleep(1100);
+
+      await admin.page.goto(`${kg.url}/-/admin`);
+      await admin.page.fill('#invite-username', 'mira');
+      await admin.page.click('#invite-button');
+      await admin.page.locator('#invite-result').waitFor({ state: 'visible' });
+      const url = await admin.page.inputValue('#invite-url');
+      const token = url.match(/\/-\/enroll\/([A-Za-z0-9_-]{43})$/)?.[1];
+      assert.ok(url.startsWith(`${kg.origin}/-/enroll/`) && token, url);
+      assert.match(await admin.page.locator('#invite-summary').innerText(), /^Invite link for mira\. It works once, until \d{4}-\d\d-\d\d \d\d:\d\d UTC\.$/);
+
+      await admin.page.click('#copy-invite');
+      await admin.page.locator('#message.message-success', { hasText: 'Link copied.' }).waitFor();
+      assert.equal(await admin.page.evaluate(() => navigator.clipboard.readText()), url);
+
+      // Without the Clipboard API the link is selected for the person to copy.
+      await admin.page.evaluate(() => Object.defineProperty(navigator, 'clipboard', { value: undefined, configurable: true }));
+      await admin.page.click('#copy-invite');
+      await admin.page.locator('#message', { hasText: 'press Ctrl+C' }).waitFor();
+      const selected = await admin.page.evaluate(() => {
+        const input = document.activeElement as HTMLInputElement;
+        return input.id === 'invite-url' && input.value.slice(input.selectionStart ?? 0, input.selectionEnd ?? 0);
+      });
+      assert.equal(selected, url);
+
+      // Shown once: after a reload (or on any other admin page) it is gone.
+      await admin.page.reload();
+      assert.equal(await admin.page.locator('#invite-result').isVisible(), false);
+      for (const path of ['/-/admin', '/-/admin/audit']) {
+        await admin.page.goto(`${kg.url}${path}`);
+        assert.ok(!(await admin.page.content()).includes(token!), `${path} does not show the link`);
+      }
+      assertPageHealthy(admin);
+
+      // And the link works.
+      await withPage(browser(), { name: 'admin-invitee' }, async (invitee) => {
+        await invitee.addAuthenticator(PLATFORM_PASSKEY);
+        await enrollFromInvite(invitee, token!, 'mira');
+      });
+    });
+  });
+
+  test('the admin pages hold under the CSP and fit a phone screen', async () => {
+    await withPage(browser(), { name: 'admin-phone', viewport: PHONE }, async (admin) => {
+      await admin.addAuthenticator(PLATFORM_PASSKEY);
+      await enrollFromInvite(admin, await invite(kg, 'pocket_admin_with_a_long_name', { admin: true }), 'pocket_admin_with_a_long_name');
+      for (const [path, shot] of [
+        ['/-/admin', 'users'],
+        ['/-/admin/users/pocket_admin_with_a_long_name', 'user'],
+        ['/-/admin/audit', 'audit'],
+      ]) {
+        await admin.page.goto(`${kg.url}${path}`);
+        await admin.page.locator('.admin-nav').waitFor();
+        await assertNoHorizontalOverflow(admin.page, PHONE.width);
+        await admin.page.screenshot({ path: `/tmp/keygate-e2e-admin-${shot}-phone.png`, fullPage: true });
+      }
+      await admin.page.setViewportSize({ width: 1280, height: 900 });
+      for (const path of ['/-/admin', '/-/admin/audit']) {
+        await admin.page.goto(`${kg.url}${path}`);
+        await admin.page.screenshot({ path: `/tmp/keygate-e2e-admin-${path.split('/').at(-1)}-desktop.png`, fullPage: true });
+      }
+      assertPageHealthy(admin);
+    });
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * Structured logs: an access line per Keygate request (method, path without query, status,
+ * duration, request id), proxied requests at debug only, and no secret in any line: not a cookie,
+ * the session secret, an invite token or an Authorization value.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../server/log.js';
+import { SoftwareAuthenticator } from './support/authenticator.js';
+import { TestClient } from './support/client.js';
+import { enroll, invite } from './support/flows.js';
+import { startKeygate, type TestKeygate } from './support/keygate.js';
+
+/** A pino destination that keeps every line. */
+function capture() {
+  const lines: string[] = [];
+  return {
+    lines,
+    stream: { write: (s: string) => void lines.push(s) },
+    parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+describe('logs at LOG_LEVEL=debug', () => {
+  const out = capture();
+  let kg: TestKeygate;
+  const secrets: Record<string, string> = {};
+
+  before(async () => {
+    kg = await startKeygate({ log: createLogger('debug', out.stream) });
+    const authorization = 'Bearer auth-header-value-0123456789';
+    const gogsToken = 'c0ffee'.repeat(6) + 'c0ff';
+    const basic = `Basic ${Buffer.from(`alice:${gogsToken}`).toString('base64')}`;
+    const token = await invite(kg, 'alice');
+    const client = new TestClient(kg.url);
+    const key = new SoftwareAuthenticator();
+
+    // The enrolment page, with a query, a Cookie and an Authorization header.
+    client.cookies.set('i_like_gogs', 'gogs-cookie-value-0123456789');
+    assert.equal((await client.get(`/-/enroll/${token}?utm=x`, { authorization })).status, 200);
+    // A malformed body carrying the token: body-parser's error keeps the raw body.
+    const broken = await client.request('/-/api/enroll/options', { method: 'POST', body: `{"token":"${token}",`, headers: { 'content-type': 'application/json', authorization } });
+    assert.equal(broken.status, 400);
+    assert.equal((await enroll(client, key, token)).status, 200);
+
+    // Sign in again with the session cookie and an Authorization header on every request.
+    const options = await client.post('/-/api/login/options', {}, { authorization });
+    const response = await key.authenticate(options.json, client.origin);
+    const verified = await client.post('/-/api/login/verify', { response }, { authorization });
+    assert.equal(verified.status, 200, verified.text);
+    assert.equal((await client.get('/alice/repo', { authorization })).status, 200);
+    // A proxied git request with a Gogs access token as the Basic password.
+    kg.gogs.addToken('alice', gogsToken);
+    await client.get('/alice/repo.git/info/refs?service=git-upload-pack', { authorization: basic });
+
+    const { rows } = await kg.db.query<{ value: string }>(`SELECT value FROM settings WHERE key = 'session_secret'`);
+    const cookie = client.cookies.get(kg.config.sessionCookieName)!;
+    Object.assign(secrets, {
+      token,
+      authorization: 'auth-header-value-0123456789',
+      basic: basic.slice('Basic '.length),
+      gogsToken,
+      gogsCookie: 'gogs-cookie-value-0123456789',
+      sessionCookie: cookie,
+      sessionId: decodeURIComponent(cookie).replace(/^s:/, '').split('.')[0],
+      sessionSecret: rows[0].value,
+    });
+  });
+  after(() => kg?.close());
+
+  test('no cookie value, session secret, invite token or Authorization value appears in any line', () => {
+    const all = out.lines.join('');
+    assert.ok(out.lines.length >= 8, 'hardly anything was logged');
+    for (const [name, value] of Object.entries(secrets)) {
+      assert.ok(value && value.length >= 16, `${name} was not captured`);
+      assert.ok(!all.includes(value), `${name} appears in the logs`);
+    }
+    // The malformed body was logged (at debug, with its cause), its raw text redacted.
+    assert.ok(out.parsed().some((l) => (l.cause as { body?: string } | undefined)?.body === '[redacted]'), 'the refused body was not logged');
+  });
+
+  test('each Keygate request has an info access line: method, path without query, status, ms, request id', () => {
+    const lines = out.parsed().filter((l) => l.msg === 'request');
+    const page = lines.find((l) => l.method === 'GET' && String(l.path).startsWith('/-/enroll/'));
+    assert.ok(page, 'no access line for the enrolment page');
+    assert.equal(page.path, '/-/enroll/[token]');
+    assert.equal(page.level, 30);
+    assert.equal(page.status, 200);
+    assert.equal(typeof page.ms, 'number');
+    assert.match(String(page.reqId), /^[0-9a-f-]{36}$/);
+    const verify = lines.find((l) => l.path === '/-/api/login/verify');
+    assert.equal(verify?.status, 200);
+    assert.ok(lines.some((l) => l.path === '/-/api/enroll/options' && l.status === 400));
+  });
+
+  test('proxied requests are logged at debug, with the request id Gogs received', () => {
+    const proxied = out.parsed().filter((l) => l.msg === 'proxied');
+    const git = proxied.find((l) => l.path === '/alice/repo.git/info/refs');
+    assert.ok(git, 'no debug line for the git request');
+    assert.equal(git.level, 20);
+    assert.equal(git.kind, 'passthrough');
+    const sent = kg.gogs.requests.find((r) => r.url.startsWith('/alice/repo.git/'))!;
+    assert.equal(git.reqId, sent.headers['x-request-id']);
+  });
+});
+
+describe('logs at LOG_LEVEL=info', () => {
+  test('proxied requests are not logged at all; Keygate requests are', async () => {
+    const out = capture();
+    const kg = await startKeygate({ log: createLogger('info', out.stream) });
+    try {
+      const client = new TestClient(kg.url);
+      await client.get('/api/v1/version');
+      await client.get('/');
+      await client.get('/-/login');
+      const msgs = out.parsed().map((l) => l.msg);
+      assert.ok(!msgs.includes('proxied'));
+      assert.ok(msgs.includes('request'));
+    } finally {
+      await kg.close();
+    }
+  });
+});

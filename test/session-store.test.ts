@@ -1,0 +1,60 @@
+/**
+ * The session store never brings an ended session back: a request that loaded a signed-in session
+ * before it was revoked must not re-insert it when express-session saves at the end of that
+ * request. New sessions (sign-in regenerates the id) are still inserted.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type session from 'express-session';
+import { createSessionStore } from '../server/session/middleware.js';
+import { createTestDatabase, type TestDatabase } from './support/db.js';
+
+const call = <T>(fn: (cb: (err: unknown, value?: T) => void) => void) =>
+  new Promise<T | undefined>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+
+describe('session store', () => {
+  let database: TestDatabase;
+  let store: session.Store;
+  before(async () => {
+    database = await createTestDatabase();
+    store = createSessionStore(database.db);
+  });
+  after(() => database.drop());
+
+  const signedIn = (sid: string): session.SessionData =>
+    ({
+      cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000), httpOnly: true, path: '/' },
+      auth: { userId: '1', username: 'alice', credentialId: `cred-${sid}`, signedInAt: Date.now(), lastSeenAt: Date.now() },
+    }) as unknown as session.SessionData;
+
+  const rows = async (sid: string) => (await database.db.query('SELECT sess FROM session WHERE sid = $1', [sid])).rows;
+
+  test('a signed-in session ended while a request held it is not re-inserted by that request', async () => {
+    await call((cb) => store.set('held', signedIn('held'), cb));
+    const loaded = await call<session.SessionData | null>((cb) => store.get('held', cb));
+    assert.ok(loaded?.auth, 'loaded the signed-in session');
+
+    // Revoked meanwhile (what revoke, disable and sign-out elsewhere do).
+    await database.db.query('DELETE FROM session WHERE sid = $1', ['held']);
+
+    // The in-flight request changed it (e.g. its last-seen touch) and express-session saves it.
+    loaded!.auth!.lastSeenAt = Date.now();
+    await call((cb) => store.set('held', loaded!, cb));
+    assert.deepEqual(await rows('held'), [], 'the ended session stays ended');
+  });
+
+  test('a loaded signed-in session that still exists is updated, without the loader mark', async () => {
+    await call((cb) => store.set('live', signedIn('live'), cb));
+    const loaded = await call<session.SessionData | null>((cb) => store.get('live', cb));
+    loaded!.auth!.lastSeenAt = 42;
+    await call((cb) => store.set('live', loaded!, cb));
+    const [row] = await rows('live');
+    assert.equal(row.sess.auth.lastSeenAt, 42);
+    assert.equal(Object.keys(row.sess).some((k) => k.startsWith('_')), false, 'no internal mark is stored');
+  });
+
+  test('a new session (sign-in regenerates the id) is inserted', async () => {
+    await call((cb) => store.set('fresh', signedIn('fresh'), cb));
+    assert.equal((await rows('fresh')).length, 1);
+  });
+});

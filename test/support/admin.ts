@@ -1,0 +1,115 @@
+/** Test helpers for the admin area: people with keys, the step-up ceremony, sessions, audit rows. */
+import assert from 'node:assert/strict';
+import { SoftwareAuthenticator } from './authenticator.js';
+import type { ClientResponse, TestClient } from './client.js';
+import { HeaderClient, enroll, invite, signIn } from './flows.js';
+import type { TestKeygate } from './keygate.js';
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A browser tab with a recognisable User-Agent, so audit rows can be checked for it. */
+export const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+
+export interface Person {
+  name: string;
+  client: TestClient;
+  key: SoftwareAuthenticator;
+  /** base64url id of the key's credential. */
+  credentialId: string;
+}
+
+export function browserOn(kg: TestKeygate): TestClient {
+  return new HeaderClient(kg.url, kg.origin, { 'user-agent': BROWSER_UA });
+}
+
+/** Invites and enrols someone (signed in afterwards on a fresh browser). */
+export async function person(kg: TestKeygate, name: string, opts: { admin?: boolean; aaguid?: string } = {}): Promise<Person> {
+  const client = browserOn(kg);
+  const key = new SoftwareAuthenticator({ aaguid: opts.aaguid });
+  const res = await enroll(client, key, await invite(kg, name, { admin: opts.admin }), { nickname: `${name} key` });
+  assert.equal(res.status, 200, `enrol ${name}: ${res.text}`);
+  return { name, client, key, credentialId: key.credentials[0].id };
+}
+
+/** A second device for an existing person: a recovery invite redeemed on another browser. */
+export async function secondDevice(kg: TestKeygate, name: string, nickname = `${name} second key`): Promise<Person> {
+  const client = browserOn(kg);
+  const key = new SoftwareAuthenticator();
+  const res = await enroll(client, key, await invite(kg, name), { nickname });
+  assert.equal(res.status, 200, `second device for ${name}: ${res.text}`);
+  return { name, client, key, credentialId: key.credentials[0].id };
+}
+
+/** The step-up ceremony as the page runs it: options, the key, verify. */
+export async function stepUp(client: TestClient, key: SoftwareAuthenticator): Promise<void> {
+  const options = await client.post('/-/api/step-up/options', {});
+  assert.equal(options.status, 200, `step-up options: ${options.text}`);
+  const response = await key.authenticate(options.json, client.origin);
+  const verified = await client.post('/-/api/step-up/verify', { response });
+  assert.equal(verified.status, 200, `step-up verify: ${verified.text}`);
+}
+
+/** Signs in again with a key, on a fresh browser. */
+export async function signInAgain(kg: TestKeygate, key: SoftwareAuthenticator): Promise<{ client: TestClient; res: ClientResponse }> {
+  const client = browserOn(kg);
+  return { client, res: await signIn(client, key) };
+}
+
+/** Whether this browser reaches Gogs as `name` (true) or is sent to sign in (false). */
+export async function reachesGogs(client: TestClient, name: string): Promise<boolean> {
+  const res = await client.get('/some/repo');
+  if (res.status === 200) {
+    assert.match(res.text, new RegExp(`Signed in as ${name}\\b`));
+    return true;
+  }
+  assert.equal(res.status, 303, res.text);
+  assert.equal(res.location, '/-/login?return_to=%2Fsome%2Frepo');
+  return false;
+}
+
+/** The session id inside a browser's signed cookie. */
+export function sidOf(client: TestClient, kg: TestKeygate): string {
+  const raw = decodeURIComponent(client.cookies.get(kg.config.sessionCookieName) ?? '');
+  assert.ok(raw.startsWith('s:'), 'a signed session cookie');
+  return raw.slice(2, raw.lastIndexOf('.'));
+}
+
+export interface AuditEntry {
+  id: string;
+  actor: string;
+  subject_username: string | null;
+  credential_id: string | null;
+  event: string;
+  outcome: string;
+  reason: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  details: Record<string, unknown>;
+}
+
+/** Audit rows for one event, oldest first, optionally only about one person. */
+export async function auditRows(kg: TestKeygate, event: string, subject?: string): Promise<AuditEntry[]> {
+  const { rows } = await kg.db.query<AuditEntry>(
+    `SELECT id::text, actor, subject_username, credential_id::text, event, outcome, reason, host(ip) AS ip, user_agent, request_id, details
+       FROM audit_events WHERE event = $1 AND ($2::text IS NULL OR subject_username = $2) ORDER BY audit_events.id`,
+    [event, subject ?? null],
+  );
+  return rows;
+}
+
+/** The database row id of a credential, as audit rows name it. */
+export async function credentialRowId(kg: TestKeygate, credentialId: string): Promise<string> {
+  const { rows } = await kg.db.query<{ id: string }>('SELECT id::text FROM credentials WHERE credential_id = $1', [Buffer.from(credentialId, 'base64url')]);
+  assert.ok(rows[0], `credential ${credentialId} is stored`);
+  return rows[0].id;
+}
+
+/** Asserts an audit row was written for an admin's request through a browser: who, and from where. */
+export function assertAdminActor(row: AuditEntry | undefined, admin: string): void {
+  assert.ok(row, 'an audit row');
+  assert.equal(row.actor, `user:${admin}`);
+  assert.match(row.ip ?? '', /127\.0\.0\.1|::1/);
+  assert.equal(row.user_agent, BROWSER_UA);
+  assert.match(row.request_id ?? '', /^[0-9a-f-]{36}$/);
+}

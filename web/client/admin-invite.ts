@@ -1,0 +1,79 @@
+/**
+ * The invite form on the admin pages. The link comes back in the API's answer and is put in the
+ * page once: nothing stores it (not the server, not this script), so after a reload it is gone.
+ */
+import { byId, clearMessage, describeError, postJSON, setBusy, showMessage } from './api.js';
+import { withStepUp } from './step-up.js';
+
+interface CreatedInvite {
+  url: string;
+  expiresAt: string;
+  recovery: boolean;
+  username: string;
+  admin: boolean;
+}
+
+const COPIED = 'Link copied. Paste it into a message to the person.';
+const SELECTED = 'Your browser did not let Keygate copy the link, so it is selected: press Ctrl+C (⌘C on a Mac) to copy it.';
+
+function summary(i: CreatedInvite): string {
+  const until = `${i.expiresAt.slice(0, 16).replace('T', ' ')} UTC`;
+  const what = i.recovery
+    ? `Recovery link for ${i.username}: it adds a new key and keeps their others.`
+    : `Invite link for ${i.username}${i.admin ? ', who will be an administrator' : ''}.`;
+  return `${what} It works once, until ${until}.`;
+}
+
+/** Copies with the Clipboard API; where that is missing or refused, selects the text instead. */
+async function copyLink(input: HTMLInputElement): Promise<void> {
+  try {
+    if (!navigator.clipboard) throw new Error('no clipboard');
+    await navigator.clipboard.writeText(input.value);
+    showMessage(COPIED, 'success');
+  } catch {
+    input.focus();
+    input.select();
+    input.setSelectionRange(0, input.value.length);
+    showMessage(SELECTED, 'info');
+  }
+}
+
+export function setUpInviteForm(): void {
+  const form = document.getElementById('invite-form') as HTMLFormElement | null;
+  if (!form) return;
+  const button = byId<HTMLButtonElement>('invite-button');
+  const username = byId<HTMLInputElement>('invite-username');
+  const admin = document.getElementById('invite-admin') as HTMLInputElement | null;
+  const ttl = byId<HTMLSelectElement>('invite-ttl');
+  const result = byId<HTMLDivElement>('invite-result');
+  const url = byId<HTMLInputElement>('invite-url');
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void (async () => {
+      setBusy([button], true, button);
+      clearMessage();
+      result.hidden = true;
+      url.value = '';
+      try {
+        const body = { username: username.value.trim(), admin: admin?.checked ?? false, ...(ttl.value ? { ttl: ttl.value } : {}) };
+        const created = await withStepUp(() => postJSON<CreatedInvite>('/-/api/admin/invites', body));
+        byId('invite-summary').textContent = summary(created);
+        url.value = created.url;
+        result.hidden = false;
+        if (username.type !== 'hidden') username.value = '';
+        if (admin) admin.checked = false;
+        showMessage('Invite created. Copy the link now: it is not shown again.', 'success');
+        url.focus();
+      } catch (e) {
+        const text = describeError(e);
+        if (text) showMessage(text, 'error');
+        else clearMessage();
+      } finally {
+        setBusy([button], false);
+      }
+    })();
+  });
+
+  byId<HTMLButtonElement>('copy-invite').addEventListener('click', () => void copyLink(url));
+}
