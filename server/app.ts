@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import helmet from 'helmet';
 import { accountRouter } from './account/routes.js';
+import { auditUnreadableCeremonyBody } from './audit/unreadable-body.js';
 import { adminRouter } from './admin/routes.js';
 import type { Config } from './config.js';
 import type { Db } from './db/pool.js';
@@ -97,6 +98,7 @@ function createKeygateApp(deps: RouterDeps): express.Express {
   limits.events.on('rejected', ({ limit }) => deps.metrics.rateLimitRejections.labels(limit).inc());
   app.use(IP_LIMITED_PATHS, limits.perIp());
   app.use('/-/api', express.json({ limit: BODY_LIMIT, strict: true }));
+  app.use('/-/api', auditUnreadableCeremonyBody(deps.db));
   app.use('/-/api/login/options', limits.perTypedUsername());
   app.use(createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache), deps.secret));
   app.use(loginRouter(deps));

@@ -137,6 +137,11 @@ const schema = z.object({
   RATE_LIMIT_USERNAME_PER_15MIN: count(20),
   // Basic credentials on git and /api/ pass-through (server/proxy/basic-auth.ts): false = tokens only.
   ALLOW_GIT_PASSWORDS: bool(false),
+  STRIP_HEADERS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))
+    .pipe(z.array(headerName)),
   // Unset: no metrics listener at all. Never the public port: metrics are for the operator only.
   METRICS_PORT: portNumber(1).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -182,6 +187,8 @@ export type Config = Readonly<{
   rateLimitUsernamePer15Min: number;
   /** Let Basic credentials with an account password through to Gogs (default: access tokens only). */
   allowGitPasswords: boolean;
+  /** More request headers no client may send to Gogs (lower-case, `-` spelling), besides the identity ones. */
+  stripHeaders: readonly string[];
   /** Prometheus metrics listener; undefined = disabled. */
   metricsPort: number | undefined;
   metricsHost: string;
@@ -257,11 +264,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitIpPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
     rateLimitUsernamePer15Min: e.RATE_LIMIT_USERNAME_PER_15MIN,
     allowGitPasswords: e.ALLOW_GIT_PASSWORDS,
+    stripHeaders: Object.freeze(e.STRIP_HEADERS.map((h) => h.toLowerCase().replace(/_/g, '-'))),
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     sessionCookieName: https ? '__Host-keygate' : 'keygate',
   });
+}
+
+/**
+ * loadConfig for the entry points (server/main.ts, server/cli.ts): a ConfigError is written to
+ * stderr as `keygate: <message>` and gives null, for the caller to exit with code 2.
+ */
+export function loadConfigOrReport(env: NodeJS.ProcessEnv = process.env): Config | null {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`keygate: ${err.message}\n`);
+      return null;
+    }
+    throw err;
+  }
 }
 
 /**

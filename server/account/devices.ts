@@ -8,7 +8,6 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { RouterDeps } from '../app.js';
 import { userActor } from '../audit/actor.js';
-import type { Db } from '../db/pool.js';
 import { endDevice, renameDevice } from '../devices/actions.js';
 import { AppError } from '../errors.js';
 import { requestContext } from '../http/context.js';
@@ -17,7 +16,6 @@ import { signOut } from '../session/auth.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireStepUp } from '../stepup/require.js';
-import { listCredentialsOfUser } from '../webauthn/credentials.js';
 
 export const LAST_DEVICE_MESSAGE =
   'This is your last key. If you remove it you will need a new invite from your administrator to get back in.';
@@ -26,7 +24,7 @@ const renameBody = z.object({ nickname: z.string({ error: 'the new name must be 
 const removeBody = z.object({ confirmLast: z.boolean({ error: 'confirmLast must be true or false' }).optional() });
 
 export function accountDeviceRouter(deps: RouterDeps): Router {
-  const { config, db } = deps;
+  const { db } = deps;
   const router = Router();
   const signedIn = requireSignIn(deps);
   const freshlyVerified = requireStepUp(deps);
@@ -41,8 +39,12 @@ export function accountDeviceRouter(deps: RouterDeps): Router {
   router.post('/-/api/account/devices/:credentialId/remove', signedIn, freshlyVerified, validateBody(removeBody), async (req, res) => {
     const auth = req.auth!;
     const { confirmLast } = req.body as z.infer<typeof removeBody>;
-    if (!confirmLast) await refuseLastDevice(db, auth.userId, credentialIdOf(req));
-    const ended = await endDevice(db, credentialIdOf(req), actorOf(req), { event: 'credential_removed', ownerId: auth.userId });
+    const ended = await endDevice(db, credentialIdOf(req), actorOf(req), {
+      event: 'credential_removed',
+      ownerId: auth.userId,
+      // Removing the only active key locks the person out: it needs `confirmLast: true`.
+      refuseLast: confirmLast ? undefined : new AppError('last_device', 409, LAST_DEVICE_MESSAGE),
+    });
     deps.sessionCache.forgetAll(ended.endedSessionIds);
     // The key this session signed in with is gone, and with it this session (already deleted).
     const signedOut = ended.credential.credentialId === auth.credentialId;
@@ -55,14 +57,6 @@ export function accountDeviceRouter(deps: RouterDeps): Router {
 
 /** The :credentialId path segment (Express types allow an array for wildcards; this is not one). */
 const credentialIdOf = (req: Request) => String(req.params.credentialId);
-
-/** Removing the only active key locks the person out: it needs `confirmLast: true`. */
-async function refuseLastDevice(db: Db, userId: string, credentialId: string): Promise<void> {
-  const active = await listCredentialsOfUser(db, userId);
-  if (active.length === 1 && active[0].credentialId === credentialId) {
-    throw new AppError('last_device', 409, LAST_DEVICE_MESSAGE);
-  }
-}
 
 /** As /-/logout does: no row left to write back, and no cookies left behind. */
 async function endThisSession(req: Request, res: Response, deps: RouterDeps): Promise<void> {

@@ -69,12 +69,23 @@ export async function endDevice(
   db: Db,
   credentialId: string,
   actor: Actor,
-  how: { event: 'credential_removed' | 'credential_revoked'; ownerId?: string; reason?: string },
+  how: {
+    event: 'credential_removed' | 'credential_revoked';
+    ownerId?: string;
+    reason?: string;
+    /** Refuse (with this error) if it is the owner's last active credential. */
+    refuseLast?: AppError;
+  },
 ): Promise<EndedDevice> {
   const credential = await loadDevice(db, credentialId);
   if (how.ownerId !== undefined && credential.userId !== how.ownerId) throw noSuchDevice(credentialId);
   const owner = await findUserById(db, credential.userId);
   return withTransaction(db, async (tx) => {
+    if (how.refuseLast) {
+      // Locks the owner's active credentials, so two removals at once cannot both see "one more left".
+      const { rows } = await tx.query<{ id: string }>('SELECT id FROM credentials WHERE user_id = $1 AND revoked_at IS NULL FOR UPDATE', [credential.userId]);
+      if (rows.length === 1 && String(rows[0].id) === credential.id) throw how.refuseLast;
+    }
     const ended = await revokeCredential(tx, Buffer.from(credential.credentialId, 'base64url'));
     const endedSessionIds = await endSessionsOfCredential(tx, credential.credentialId);
     const sessionsEnded = endedSessionIds.length;

@@ -31,7 +31,7 @@ const HOP_BY_HOP = new Set([
  * name, a forged X-WEBAUTH-USER would otherwise reach Gogs and be believed.
  */
 export function identityHeaderNames(config: Config): Set<string> {
-  return new Set([config.gogsAuthHeader, 'x-webauth-user', 'remote-user', 'x-forwarded-user', 'x-remote-user']);
+  return new Set([config.gogsAuthHeader, 'x-webauth-user', 'remote-user', 'x-forwarded-user', 'x-remote-user', ...config.stripHeaders]);
 }
 
 // Which Basic credentials may reach Gogs is decided in basic-auth.ts.
