@@ -11,7 +11,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -23,20 +22,12 @@ import { startEmbeddedPostgres } from '../server/db/embedded.js';
 import { SoftwareAuthenticator } from '../test/support/authenticator.js';
 import { TestClient } from '../test/support/client.js';
 import { enroll, signIn } from '../test/support/flows.js';
+import { freePort } from '../test/support/net.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const UPLOAD_MB = Number(process.env.BENCH_UPLOAD_MB ?? 200);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const children: ChildProcess[] = [];
 

@@ -117,6 +117,8 @@ export interface Gateway {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Resolves once the session-invalidation channel is listening (until then the cache is bypassed). */
   ready: Promise<void>;
+  /** Resolves once every session change committed before the call has reached this instance. */
+  syncSessions: () => Promise<void>;
   sessionCache: SessionCache;
   /** Served by main.ts on METRICS_PORT only (ops/metrics.ts startMetricsServer). */
   metrics: Metrics;
@@ -144,6 +146,7 @@ export function createApp(deps: AppDeps): Gateway {
       if (!health.handle(req, res)) proxy.handle(req, res);
     },
     ready: listener.ready,
+    syncSessions: () => listener.sync(deps.db),
     sessionCache,
     metrics,
     async close() {

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { CLI_ACTOR } from './audit/actor.js';
 import { queryAudit } from './audit/query.js';
-import { ConfigError, loadConfig, MAX_INVITE_TTL_MS, parseDuration, type Config } from './config.js';
+import { loadConfigOrReport, MAX_INVITE_TTL_MS, parseDuration, type Config } from './config.js';
 import { openDatabase } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
 import { createPool, type Db } from './db/pool.js';
@@ -13,6 +13,7 @@ import { endDevice, renameDevice } from './devices/actions.js';
 import { authenticatorName } from './devices/models.js';
 import { AppError } from './errors.js';
 import { InviteInputError, issueInvite } from './enrollment/invites.js';
+import { syncAdminsFromGogs } from './gogs/users.js';
 import { listSessionsOfUser } from './session/list.js';
 import { disableUser, enableUser, endAllSessions, requireUser } from './users/actions.js';
 import { findUserByUsername, listUsers } from './users/users.js';
@@ -24,7 +25,12 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 
 Commands:
   migrate                                         apply database migrations
-  invite <username> [--admin] [--ttl <duration>]  print a one-time enrolment URL (ttl e.g. 30m, 24h, 7d)
+  invite <username> [--admin] [--ttl <duration>] [--email <address>]
+                                                  print a one-time enrolment URL (ttl e.g. 30m, 24h, 7d);
+                                                  with GOGS_ADMIN_TOKEN, a missing Gogs user is created
+                                                  with that email and a random password
+  sync-admins                                     set each user's admin flag from Gogs' site admins
+                                                  (needs GOGS_SYNC_ADMINS=true and GOGS_ADMIN_TOKEN)
   users                                           list users
   devices <username>                              list a user's credentials, one per line
   revoke <credential-id>                          revoke a credential and end its sessions
@@ -85,7 +91,7 @@ const commands: Record<string, Command> = {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { admin: { type: 'boolean', default: false }, ttl: { type: 'string' } },
+      options: { admin: { type: 'boolean', default: false }, ttl: { type: 'string' }, email: { type: 'string' } },
     });
     if (positionals.length !== 1) throw new UsageError('invite needs exactly one <username>');
     let ttlMs: number | undefined;
@@ -94,11 +100,20 @@ const commands: Record<string, Command> = {
       if (ttlMs === undefined) throw new UsageError(`--ttl "${values.ttl}" is not a duration (e.g. 30m, 24h, 7d)`);
       if (ttlMs < 1000 || ttlMs > MAX_INVITE_TTL_MS) throw new UsageError(`--ttl "${values.ttl}" must be between 1s and 30d`);
     }
-    const created = await issueInvite(db, config, { username: positionals[0], grantsAdmin: values.admin, ttlMs }, CLI_ACTOR);
+    const created = await issueInvite(db, config, { username: positionals[0], grantsAdmin: values.admin, ttlMs, email: values.email }, CLI_ACTOR);
+    if (created.gogsAccount === 'created') process.stderr.write(`Created ${created.invite.username} in Gogs (random password, never shown: sign in with a key, use access tokens for git)\n`);
     process.stderr.write(
       `${created.invite.userId ? 'Recovery invite' : 'Invite'} for ${created.invite.username}${created.invite.grantsAdmin ? ' (admin)' : ''}, valid until ${created.invite.expiresAt.toISOString()}, single use:\n`,
     );
     out(created.url);
+  },
+
+  async 'sync-admins'({ db, config, args, out }) {
+    if (args.length) throw new UsageError('sync-admins takes no arguments');
+    const result = await syncAdminsFromGogs(db, config, CLI_ACTOR);
+    for (const c of result.changed) out(`${c.username}\t${c.isAdmin ? 'now admin' : 'no longer admin'}`);
+    for (const s of result.skipped) process.stderr.write(`${s.username}: skipped, ${s.reason}\n`);
+    process.stderr.write(`${result.changed.length} changed, ${result.unchanged.length} unchanged, ${result.skipped.length} skipped\n`);
   },
 
   async users({ db, args, out }) {
@@ -204,16 +219,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`keygate: unknown command "${name}"\n\n${USAGE}`);
     return 2;
   }
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`keygate: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const config = loadConfigOrReport();
+  if (!config) return 2;
   const database = await openDatabase(config);
   const db = createPool(database.url, 2);
   try {

@@ -118,6 +118,9 @@ const schema = z.object({
   GOGS_URL: httpOrigin('http://127.0.0.1:3000', 'Gogs must be served at its root'),
   GOGS_AUTH_HEADER: headerName.default('X-WEBAUTH-USER'),
   GOGS_SESSION_COOKIE: headerName.default('i_like_gogs'),
+  // A Gogs site administrator's access token (server/gogs/admin-api.ts). Never logged or shown.
+  GOGS_ADMIN_TOKEN: z.string().trim().regex(/^[0-9a-fA-F]{40}$/, 'must be a Gogs access token (40 hexadecimal characters)').optional(),
+  GOGS_SYNC_ADMINS: bool(false),
   DATABASE_URL: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   EMBEDDED_PG_PORT: port(5433, 1),
@@ -164,6 +167,10 @@ export type Config = Readonly<{
   /** Lower-case, as Node presents header names. */
   gogsAuthHeader: string;
   gogsSessionCookie: string;
+  /** Enables Gogs' admin API (invites create missing Gogs users). A secret: never log it. */
+  gogsAdminToken: string | undefined;
+  /** Lets `sync-admins` copy Gogs' site-admin flag to Keygate's admins. */
+  gogsSyncAdmins: boolean;
   databaseUrl: string | undefined;
   dataDir: string;
   embeddedPgPort: number;
@@ -247,6 +254,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gogsUrl,
     gogsAuthHeader: e.GOGS_AUTH_HEADER.toLowerCase(),
     gogsSessionCookie: e.GOGS_SESSION_COOKIE,
+    gogsAdminToken: e.GOGS_ADMIN_TOKEN,
+    gogsSyncAdmins: e.GOGS_SYNC_ADMINS,
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     embeddedPgPort: e.EMBEDDED_PG_PORT,

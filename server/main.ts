@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { firstRunAdminInvite } from './admin/first-run.js';
 import { createApp } from './app.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadConfigOrReport } from './config.js';
 import { openDatabase, releaseEmbeddedSignalHandlers } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
 import { createPool } from './db/pool.js';
@@ -14,16 +14,8 @@ import { startMetricsServer } from './ops/metrics.js';
 import { loadSessionSecret } from './session/secret.js';
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`keygate: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrReport();
+  if (!config) process.exit(2);
   const log = createLogger(config.logLevel);
   const database = await openDatabase(config, (line) => log.debug({ postgres: line.trim() }, 'embedded postgres'));
   if (!config.databaseUrl) log.info({ dataDir: config.dataDir, port: config.embeddedPgPort }, 'using embedded PostgreSQL');

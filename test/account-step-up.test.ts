@@ -6,13 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { addDevice, auditSince, credentialRow, maxAuditId, remove, rename, stepUp } from './support/account.js';
+import { addDevice, credentialRow, remove, rename, stepUp } from './support/account.js';
+import { auditSince, maxAuditId } from './support/audit.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
-import { TestClient, type ClientResponse } from './support/client.js';
-import { assertRefused, enrolledUser, lastAudit, snapshot } from './support/flows.js';
+import type { ClientResponse } from './support/client.js';
+import { assertRefused, lastAudit, signedInPerson, snapshot } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { sleep } from './support/net.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const STEP_UP_MESSAGE = 'Confirm it is you with your security key or passkey to continue.';
 
 describe('step-up before credential changes (STEP_UP_MAX_AGE=1s)', () => {
@@ -26,9 +27,7 @@ describe('step-up before credential changes (STEP_UP_MAX_AGE=1s)', () => {
   /** Someone who enrolled (a fresh step-up), added a spare key at once, and then waited too long. */
   async function staleUser() {
     const username = `stepup${++n}`;
-    const browser = new TestClient(kg.url);
-    const key = new SoftwareAuthenticator();
-    await enrolledUser(kg, browser, key, username);
+    const { client: browser, key } = await signedInPerson(kg, username);
     const spareId = await addDevice(browser, new SoftwareAuthenticator(), 'Spare');
     await sleep(1100);
     const { rows } = await kg.db.query('SELECT id::text FROM users WHERE username = $1', [username]);

@@ -11,12 +11,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { formatUtc } from '../web/pages/account.js';
-import {
-  accountHtml, addDevice, auditSince, CHROME_120_MAC, credentialRow, deviceText, isSignedIn, listedIds, maxAuditId, MODELS, remove, rename, SAFARI_17_IPHONE,
-} from './support/account.js';
+import { accountHtml, addDevice, CHROME_120_MAC, credentialRow, deviceText, isSignedIn, listedIds, MODELS, remove, rename, SAFARI_17_IPHONE } from './support/account.js';
+import { auditSince, maxAuditId } from './support/audit.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
-import { assertRefused, enroll, HeaderClient, invite, lastAudit, signIn, snapshot } from './support/flows.js';
+import { assertRefused, HeaderClient, lastAudit, signedInPerson, signIn, snapshot } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
 const NAME_RULE = 'A device name must be 1 to 64 characters.';
@@ -36,9 +35,7 @@ describe('the account page: listing, renaming and removing keys', () => {
   /** A person who has just enrolled `key` in their browser (so they are signed in with it). */
   async function signedInUser(key = new SoftwareAuthenticator(), nickname = 'First key') {
     const username = `acct${++n}`;
-    const browser = browserAt('203.0.113.10');
-    const res = await enroll(browser, key, await invite(kg, username), { nickname });
-    assert.equal(res.status, 200, res.text);
+    const { client: browser } = await signedInPerson(kg, username, { client: browserAt('203.0.113.10'), key, nickname });
     const { rows } = await kg.db.query('SELECT id::text, user_handle FROM users WHERE username = $1', [username]);
     return { username, browser, key, id: key.credentials[0].id, userId: rows[0].id as string, userHandle: (rows[0].user_handle as Buffer).toString('base64url') };
   }

@@ -5,13 +5,12 @@
  * address, browser and request id, with the same events the CLI writes.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   assertAdminActor,
   auditRows,
   credentialRowId,
+  keygateWithAdmin,
   person,
   reachesGogs,
   secondDevice,
@@ -20,33 +19,13 @@ import {
   sleep,
   type Person,
 } from './support/admin.js';
+import { runCli, show } from './support/cli.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** Runs `server/cli.ts` as an administrator would, against the test's database. */
-function cli(kg: TestKeygate, ...args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, DATABASE_URL: kg.database.url, PUBLIC_URL: kg.origin },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
 
 describe('admin actions', () => {
   let kg: TestKeygate;
   let boss: Person;
-  before(async () => {
-    kg = await startKeygate();
-    boss = await person(kg, 'boss', { admin: true });
-  });
+  before(async () => ({ kg, boss } = await keygateWithAdmin()));
   after(() => kg?.close());
 
   test("revoking a key sends that key's browser to sign-in at its next request; the person's other device stays signed in", async () => {
@@ -164,8 +143,8 @@ describe('admin actions', () => {
     for (const [path, args] of steps) {
       const res = await boss.client.post(path(viaPage), {});
       assert.equal(res.status, 200, res.text);
-      const ran = await cli(kg, ...args(viaCli));
-      assert.equal(ran.code, 0, ran.out);
+      const ran = await runCli(args(viaCli), { DATABASE_URL: kg.database.url, PUBLIC_URL: kg.origin });
+      assert.equal(ran.code, 0, show(ran));
     }
     const written = async (name: string) => {
       const { rows } = await kg.db.query(

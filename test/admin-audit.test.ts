@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AUDIT_EVENTS } from '../server/admin/audit-events.js';
 import { AUDIT_PAGE_SIZE } from '../server/admin/audit-page.js';
-import { BROWSER_UA, person, type Person } from './support/admin.js';
-import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { BROWSER_UA, keygateWithAdmin, person, type Person } from './support/admin.js';
+import type { TestKeygate } from './support/keygate.js';
 
 /** The rows shown: audit id and event, in page order. */
 const shown = (html: string) => [...html.matchAll(/<tr data-audit-id="(\d+)" data-event="([a-z_]+)"/g)].map((m) => ({ id: m[1], event: m[2] }));
@@ -19,10 +19,7 @@ const decode = (s: string) => s.replace(/&amp;/g, '&');
 describe('admin audit view', () => {
   let kg: TestKeygate;
   let boss: Person;
-  before(async () => {
-    kg = await startKeygate();
-    boss = await person(kg, 'boss', { admin: true });
-  });
+  before(async () => ({ kg, boss } = await keygateWithAdmin()));
   after(() => kg?.close());
 
   /** Writes an audit row as of a chosen time (inserts only: the log is append-only). */

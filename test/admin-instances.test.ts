@@ -4,16 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TestClient } from './support/client.js';
 import { person, reachesGogs, secondDevice, sidOf, sleep } from './support/admin.js';
+import { sameBrowserOn } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
-
-/** The same browser's cookies, pointed at another instance. */
-function sameBrowserOn(from: TestClient, kg: TestKeygate): TestClient {
-  const copy = new TestClient(kg.url, from.origin);
-  for (const [k, v] of from.cookies) copy.cookies.set(k, v);
-  return copy;
-}
 
 /** Waits (at most 2 s) until instance `kg` has forgotten the session, as NOTIFY tells it to. */
 async function forgotten(kg: TestKeygate, sid: string): Promise<void> {

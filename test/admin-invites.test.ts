@@ -5,19 +5,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SoftwareAuthenticator } from './support/authenticator.js';
-import { assertAdminActor, auditRows, browserOn, person, reachesGogs, signInAgain, type Person } from './support/admin.js';
+import { assertAdminActor, auditRows, browserOn, keygateWithAdmin, person, reachesGogs, signInAgain, type Person } from './support/admin.js';
 import { enroll } from './support/flows.js';
-import { startKeygate, type TestKeygate } from './support/keygate.js';
+import type { TestKeygate } from './support/keygate.js';
 
 const TOKEN_URL = (origin: string) => new RegExp(`^${origin.replace(/[.:/]/g, '\\$&')}/-/enroll/([A-Za-z0-9_-]{43})$`);
 
 describe('admin invites', () => {
   let kg: TestKeygate;
   let boss: Person;
-  before(async () => {
-    kg = await startKeygate();
-    boss = await person(kg, 'boss', { admin: true });
-  });
+  before(async () => ({ kg, boss } = await keygateWithAdmin()));
   after(() => kg?.close());
 
   /** Everything an admin (or anyone with database access) could look at afterwards. */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createOrGetUser, newUserHandle } from '../server/users/users.js';
 import { accountPage } from '../web/pages/account.js';
-import { auditRows, browserOn, person, secondDevice, sidOf, signInAgain, sleep, stepUp, type Person } from './support/admin.js';
+import { auditRows, browserOn, keygateWithAdmin, person, secondDevice, sidOf, signInAgain, sleep, stepUp, type Person } from './support/admin.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
 /** Every admin action, as the page posts it (the target user and credential come from `target`). */
@@ -29,8 +29,7 @@ describe('admin area: who gets in', () => {
   let boss: Person;
   let target: Person;
   before(async () => {
-    kg = await startKeygate();
-    boss = await person(kg, 'boss', { admin: true });
+    ({ kg, boss } = await keygateWithAdmin());
     target = await person(kg, 'target');
   });
   after(() => kg?.close());
@@ -163,10 +162,7 @@ async function sessionsOf(kg: TestKeygate, name: string): Promise<number> {
 describe('admin area: finding people and looking at one', () => {
   let kg: TestKeygate;
   let boss: Person;
-  before(async () => {
-    kg = await startKeygate();
-    boss = await person(kg, 'boss', { admin: true });
-  });
+  before(async () => ({ kg, boss } = await keygateWithAdmin()));
   after(() => kg?.close());
 
   const rowOf = (html: string, name: string) => html.match(new RegExp(`<tr data-username="${name}">([\\s\\S]*?)</tr>`))?.[1];

@@ -14,30 +14,14 @@ import { recordEvent, type RequestContext } from '../server/audit/record.js';
 import { endDevice, renameDevice } from '../server/devices/actions.js';
 import { issueInvite } from '../server/enrollment/invites.js';
 import { disableUser, enableUser, endAllSessions } from '../server/users/actions.js';
+import { maxAuditId, timedAuditSince, type TimedAuditRow } from './support/audit.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient, type ClientResponse } from './support/client.js';
-import { enroll, HeaderClient, invite, signIn } from './support/flows.js';
+import { enroll, HeaderClient, signedInPerson, signIn } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { sleep } from './support/net.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-
-/** An audit row as stored, with the address as text. */
-interface Row {
-  id: string;
-  at: Date;
-  actor: string;
-  subject_user_id: string | null;
-  subject_username: string | null;
-  credential_id: string | null;
-  event: string;
-  outcome: string;
-  reason: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  details: Record<string, any>;
-}
 
 /** The admin page's actor: a signed-in admin acting from a browser. */
 const ADMIN_CTX: RequestContext = { ip: '192.0.2.10', userAgent: 'AdminBrowser/1.0 (audit test)', requestId: 'admin-request-1' };
@@ -74,16 +58,8 @@ describe('audit log', () => {
     await kg?.close();
   });
 
-  const maxId = async (): Promise<number> => Number((await kg.db.query('SELECT coalesce(max(id), 0) AS n FROM audit_events')).rows[0].n);
-  const rowsAfter = async (id: number): Promise<Row[]> =>
-    (
-      await kg.db.query<Row>(
-        `SELECT id::text AS id, at, actor, subject_user_id::text AS subject_user_id, subject_username, credential_id::text AS credential_id,
-                event, outcome, reason, host(ip) AS ip, user_agent, request_id, details
-           FROM audit_events WHERE id > $1 ORDER BY audit_events.id`,
-        [id],
-      )
-    ).rows;
+  const maxId = () => maxAuditId(kg);
+  const rowsAfter = (id: number) => timedAuditSince(kg, id);
   const dbNow = async (): Promise<Date> => (await kg.db.query('SELECT clock_timestamp() AS t')).rows[0].t;
 
   const userRow = async (username: string) =>
@@ -94,17 +70,12 @@ describe('audit log', () => {
   let n = 0;
   /** Invite + enrol a fresh user on `at` (default kg); returns the signed-in browser and ids. */
   async function enrolled(prefix: string, at: TestKeygate = kg) {
-    const username = `${prefix}${++n}`;
-    const key = new SoftwareAuthenticator();
-    const browser = new TestClient(at.url);
-    const res = await enroll(browser, key, await invite(at, username));
-    assert.equal(res.status, 200, res.text);
-    const credentialId = key.credentials[0].id;
+    const { name: username, client: browser, key, credentialId } = await signedInPerson(at, `${prefix}${++n}`);
     return { username, key, browser, credentialId, userId: (await userRow(username)).id, credentialRow: await credentialRowId(credentialId) };
   }
 
   /** The only row written since `since`, checked to be the only one. */
-  async function onlyRowSince(since: number): Promise<Row> {
+  async function onlyRowSince(since: number): Promise<TimedAuditRow> {
     const rows = await rowsAfter(since);
     assert.equal(rows.length, 1, `expected one audit row, got ${JSON.stringify(rows.map((r) => [r.event, r.outcome, r.reason]))}`);
     return rows[0];
@@ -377,7 +348,7 @@ describe('audit log', () => {
 
     describe('sign_in', () => {
       /** Tries to sign in; checks it was refused with no session and one audit row; returns the row. */
-      async function refused(at: TestKeygate, key: SoftwareAuthenticator, tamper: Parameters<typeof signIn>[2] = {}): Promise<{ res: ClientResponse; row: Row }> {
+      async function refused(at: TestKeygate, key: SoftwareAuthenticator, tamper: Parameters<typeof signIn>[2] = {}): Promise<{ res: ClientResponse; row: TimedAuditRow }> {
         const browser = new TestClient(at.url);
         const since = await maxId();
         const res = await signIn(browser, key, tamper);
@@ -535,8 +506,7 @@ describe('audit log', () => {
 
   test('a revoked credential can never sign in again, on any instance, and every attempt is audited as revoked_credential', async () => {
     const u = await enrolled('never');
-    const spare = new SoftwareAuthenticator();
-    assert.equal((await enroll(new TestClient(kg.url), spare, await invite(kg, u.username))).status, 200);
+    const { key: spare } = await signedInPerson(kg, u.username);
     await endDevice(kg.db, u.credentialId, admin, { event: 'credential_revoked' });
 
     const since = await maxId();

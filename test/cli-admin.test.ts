@@ -6,89 +6,25 @@
  * admin enrolment link that `server/main.ts` logs while no admin exists.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { userActor } from '../server/audit/actor.js';
 import { queryAudit } from '../server/audit/query.js';
 import { endDevice, renameDevice } from '../server/devices/actions.js';
 import { issueInvite } from '../server/enrollment/invites.js';
 import { disableUser, enableUser, endAllSessions } from '../server/users/actions.js';
+import { auditSince, maxAuditId, type AuditRow } from './support/audit.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
+import { limited, runCli, show, type CliResult } from './support/cli.js';
 import { TestClient } from './support/client.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
-import { enroll, invite, signIn } from './support/flows.js';
+import { enroll, enrolledUser, signedInPerson, signIn } from './support/flows.js';
 import { startFakeGogs, type FakeGogs } from './support/gogs.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { listenEnv, MainProcess, type LogLine } from './support/main-process.js';
+import { sleep } from './support/net.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A clean environment: only what is given, plus what node needs to run. */
-function cleanEnv(env: Record<string, string>): Record<string, string | undefined> {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...env };
-}
-
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI with a clean environment; kills it after 60 s. */
-function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 const NO_STACK = /\n\s+at .+:\d+:\d+|node:internal|\.ts:\d+:\d+/;
-
-/** Runs fns at most `limit` at a time (each CLI start costs about a second of CPU). */
-async function limited<T>(limit: number, fns: Array<() => Promise<T>>): Promise<T[]> {
-  const results: T[] = new Array(fns.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, fns.length) }, async () => {
-      while (next < fns.length) {
-        const i = next++;
-        results[i] = await fns[i]();
-      }
-    }),
-  );
-  return results;
-}
-
-/** An audit row as stored. */
-interface Row {
-  id: string;
-  at: Date;
-  actor: string;
-  subject_user_id: string | null;
-  subject_username: string | null;
-  credential_id: string | null;
-  event: string;
-  outcome: string;
-  reason: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  details: Record<string, any>;
-}
 
 /** The newest session id of a browser: the signed cookie value `s:<sid>.<signature>`. */
 function sessionIdOf(browser: TestClient): string {
@@ -106,7 +42,12 @@ async function assertSentToLogin(browser: TestClient, path: string) {
 describe('cli admin commands', () => {
   let kg: TestKeygate;
   let env: Record<string, string>;
-  const cli = (...args: string[]) => runCli(args, env);
+  /** The CLI is another process: its session changes reach this server through NOTIFY, so wait for them. */
+  const cli = async (...args: string[]) => {
+    const result = await runCli(args, env);
+    await kg?.settle();
+    return result;
+  };
 
   /** alice: two keys, each signed in on its own browser. bob: one key. carol: signed out. */
   const aliceKey = new SoftwareAuthenticator();
@@ -118,18 +59,10 @@ describe('cli admin commands', () => {
   let ids: { alice: string; bob: string; alice1: string; alice2: string; alice1Row: string; alice2Row: string };
   let testStart: Date;
   /** Audit rows each state-changing CLI run wrote, for the parity test. */
-  const cliRows: Record<string, Row[]> = {};
+  const cliRows: Record<string, AuditRow[]> = {};
 
-  const maxId = async () => Number((await kg.db.query('SELECT coalesce(max(id), 0) AS n FROM audit_events')).rows[0].n);
-  const rowsAfter = async (id: number): Promise<Row[]> =>
-    (
-      await kg.db.query<Row>(
-        `SELECT id::text AS id, at, actor, subject_user_id::text AS subject_user_id, subject_username, credential_id::text AS credential_id,
-                event, outcome, reason, host(ip) AS ip, user_agent, request_id, details
-           FROM audit_events WHERE id > $1 ORDER BY audit_events.id`,
-        [id],
-      )
-    ).rows;
+  const maxId = () => maxAuditId(kg);
+  const rowsAfter = (id: number) => auditSince(kg, id);
   /** Runs a state-changing command and keeps the audit rows it wrote. */
   async function cliAudited(key: string, ...args: string[]): Promise<CliResult> {
     const since = await maxId();
@@ -147,12 +80,11 @@ describe('cli admin commands', () => {
     alice1 = new TestClient(kg.url);
     alice2 = new TestClient(kg.url);
     bob = new TestClient(kg.url);
-    assert.equal((await enroll(alice1, aliceKey, await invite(kg, 'alice'))).status, 200);
+    await enrolledUser(kg, alice1, aliceKey, 'alice');
     await sleep(5); // the two sessions' sign-in times differ, so their order is known
-    assert.equal((await enroll(alice2, aliceSpare, await invite(kg, 'alice'), { nickname: 'Spare' })).status, 200);
-    assert.equal((await enroll(bob, bobKey, await invite(kg, 'bob'))).status, 200);
-    const carol = new TestClient(kg.url);
-    assert.equal((await enroll(carol, new SoftwareAuthenticator(), await invite(kg, 'carol'))).status, 200);
+    await enrolledUser(kg, alice2, aliceSpare, 'alice', { nickname: 'Spare' });
+    await enrolledUser(kg, bob, bobKey, 'bob');
+    const { client: carol } = await signedInPerson(kg, 'carol');
     assert.equal((await carol.request('/-/logout', { method: 'POST' })).status, 303);
 
     const users = Object.fromEntries((await kg.db.query(`SELECT username, id::text AS id FROM users`)).rows.map((r) => [r.username, r.id]));
@@ -353,11 +285,8 @@ describe('cli admin commands', () => {
     // The same actions through the shared functions, as a signed-in admin on the admin page.
     const ctx = { ip: '192.0.2.44', userAgent: 'AdminPage/1', requestId: 'admin-page-1' };
     const admin = userActor({ id: ids.bob, username: 'bob' }, ctx);
-    const doraKey = new SoftwareAuthenticator();
-    const dora = new TestClient(kg.url);
-    assert.equal((await enroll(dora, doraKey, await invite(kg, 'dora'))).status, 200);
-    const doraCred = doraKey.credentials[0].id;
-    const web: Record<string, Row[]> = {};
+    const { credentialId: doraCred } = await signedInPerson(kg, 'dora');
+    const web: Record<string, AuditRow[]> = {};
     const viaWeb = async (key: string, action: () => Promise<unknown>) => {
       const since = await maxId();
       await action();
@@ -370,7 +299,7 @@ describe('cli admin commands', () => {
     await viaWeb('enable', () => enableUser(kg.db, 'dora', admin));
     await viaWeb('revoke', () => endDevice(kg.db, doraCred, admin, { event: 'credential_revoked' }));
 
-    const shape = (r: Row) => ({
+    const shape = (r: AuditRow) => ({
       event: r.event,
       outcome: r.outcome,
       reason: r.reason,
@@ -467,91 +396,19 @@ describe('cli admin commands', () => {
 // ---------------------------------------------------------------------------------------------
 // First run: `server/main.ts` logs a one-time admin enrolment link while no admin exists.
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-class Started {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-  exit: Exit | undefined;
-
-  constructor(readonly child: ChildProcess) {
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((this.exit = { code, signal }))));
-  }
-
-  logs(): Array<Record<string, any>> {
-    return this.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, any>);
-  }
-
-  async waitForLog(match: (line: Record<string, any>) => boolean, what: string, timeoutMs = 45_000): Promise<Record<string, any>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const line = this.logs().find(match);
-      if (line) return line;
-      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before logging ${what}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
-      await sleep(50);
-    }
-  }
-
-  async waitForExit(timeoutMs: number): Promise<Exit | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
-    try {
-      return await Promise.race([this.exited, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** SIGTERM and a graceful exit (code 0). */
-  async stop(): Promise<Exit | undefined> {
-    this.child.kill('SIGTERM');
-    return this.waitForExit(15_000);
-  }
-
-  /** For after hooks: SIGTERM, then SIGKILL if it has not gone within 10 s. */
-  async kill(): Promise<void> {
-    if (this.exit) return;
-    this.child.kill('SIGTERM');
-    if (await this.waitForExit(10_000)) return;
-    this.child.kill('SIGKILL');
-    await this.waitForExit(5_000);
-  }
-}
-
 describe('first-run admin link', () => {
   let database: TestDatabase;
   let gogs: FakeGogs;
   let url: string;
   let env: Record<string, string>;
-  const started: Started[] = [];
+  const started: MainProcess[] = [];
   const start = () => {
-    const app = new Started(spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
+    const app = new MainProcess(env);
     started.push(app);
     return app;
   };
-  const isLink = (l: Record<string, any>) => typeof l.enrolUrl === 'string';
-  const tokenOf = (line: Record<string, any>): string => {
+  const isLink = (l: LogLine) => typeof l.enrolUrl === 'string';
+  const tokenOf = (line: LogLine): string => {
     const m = new RegExp(`^${url.replace(/[.:/]/g, '\\$&')}/-/enroll/([A-Za-z0-9_-]{43})$`).exec(line.enrolUrl);
     assert.ok(m, `not an enrolment URL under PUBLIC_URL: ${line.enrolUrl}`);
     return m[1];
@@ -562,9 +419,7 @@ describe('first-run admin link', () => {
   before(async () => {
     database = await createTestDatabase({ migrate: false });
     gogs = await startFakeGogs();
-    const port = await freePort();
-    url = `http://localhost:${port}`;
-    env = { DATABASE_URL: database.url, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, GOGS_URL: gogs.url, LOG_LEVEL: 'info' };
+    ({ url, env } = await listenEnv(gogs.url, { DATABASE_URL: database.url }));
   });
   after(async () => {
     for (const app of started) await app.kill();
@@ -574,7 +429,7 @@ describe('first-run admin link', () => {
 
   test('with no admin, start-up logs a warning with a one-time enrolment link for "admin"; a second start replaces the first link', { timeout: 90_000 }, async () => {
     const first = start();
-    const line = await first.waitForLog(isLink, 'the first-run link');
+    const line = await first.waitForLog(isLink, 45_000, 'the first-run link');
     assert.equal(line.level, 40, 'a warn line');
     assert.equal(line.username, 'admin');
     firstToken = tokenOf(line);
@@ -585,7 +440,7 @@ describe('first-run admin link', () => {
     assert.deepEqual(await first.stop(), { code: 0, signal: null }, first.stderr);
 
     const second = start();
-    secondToken = tokenOf(await second.waitForLog(isLink, 'the first-run link'));
+    secondToken = tokenOf(await second.waitForLog(isLink, 45_000, 'the first-run link'));
     assert.notEqual(secondToken, firstToken);
 
     // Exactly one link is valid: the first start's is gone, the second's works.
@@ -630,7 +485,7 @@ describe('first-run admin link', () => {
   test('once an admin exists, a restart logs no link and creates no invite', { timeout: 90_000 }, async () => {
     assert.deepEqual(await started[1].stop(), { code: 0, signal: null });
     const third = start();
-    await third.waitForLog((l) => l.msg === 'keygate listening', '"keygate listening"');
+    await third.waitForLog('keygate listening', 45_000);
     // The first-run check runs right after listening, before the signal handlers are set up: a
     // graceful exit on SIGTERM shows it has run.
     await sleep(1000);

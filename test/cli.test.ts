@@ -3,65 +3,18 @@
  * against a test database, judged by its stdout, stderr and exit code, and by what it wrote.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { MIGRATIONS_DIR } from '../server/db/migrate.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
+import { limited, runCli, show, type CliResult } from './support/cli.js';
 import { TestClient } from './support/client.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { enroll, invite, signIn } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PUBLIC_URL = 'https://git.example.com';
-
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI with a clean environment (only what is given, plus PATH/HOME); kills it after 60 s. */
-function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-/** Runs fns at most `limit` at a time (each CLI start costs about a second of CPU). */
-async function limited<T>(limit: number, fns: Array<() => Promise<T>>): Promise<T[]> {
-  const results: T[] = new Array(fns.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, fns.length) }, async () => {
-      while (next < fns.length) {
-        const i = next++;
-        results[i] = await fns[i]();
-      }
-    }),
-  );
-  return results;
-}
 
 const ENROLL_URL = /^https:\/\/git\.example\.com\/-\/enroll\/([A-Za-z0-9_-]{43})$/;
 
@@ -69,7 +22,12 @@ describe('cli', () => {
   let database: TestDatabase;
   let env: Record<string, string>;
   let kg: TestKeygate | undefined;
-  const cli = (...args: string[]) => runCli(args, env);
+  /** The CLI is another process: its session changes reach a running Keygate through NOTIFY, so wait for them. */
+  const cli = async (...args: string[]) => {
+    const result = await runCli(args, env);
+    await kg?.settle();
+    return result;
+  };
   const keygate = async () => (kg ??= await startKeygate({ database }));
 
   /** Tokens of the CLI invites, by username. */

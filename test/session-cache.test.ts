@@ -8,12 +8,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { endSessionsOfCredential, endSessionsOfUser } from '../server/session/end.js';
-import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
-import { enrolledUser } from './support/flows.js';
+import { sameBrowserOn, signedInPerson } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from './support/net.js';
 
 /** Counts the statements a pool runs while fn does its work (a counter, not a stand-in). */
 async function countStatements(db: pg.Pool, fn: () => Promise<void>): Promise<number> {
@@ -59,13 +57,6 @@ async function forgotten(kg: TestKeygate, sid: string): Promise<number> {
   return performance.now() - started;
 }
 
-/** The same browser's cookies, pointed at another instance (a load balancer's view). */
-function sameBrowserOn(from: TestClient, kg: TestKeygate): TestClient {
-  const copy = new TestClient(kg.url, from.origin);
-  for (const [k, v] of from.cookies) copy.cookies.set(k, v);
-  return copy;
-}
-
 describe('session cache', () => {
   let a: TestKeygate;
   let b: TestKeygate;
@@ -83,11 +74,8 @@ describe('session cache', () => {
   });
 
   const signedIn = async () => {
-    const name = `cache${++n}`;
-    const browser = new TestClient(a.url);
-    const key = new SoftwareAuthenticator();
-    await enrolledUser(a, browser, key, name);
-    return { name, browser, key, credentialId: key.credentials[0].id };
+    const { name, client: browser, key, credentialId } = await signedInPerson(a, `cache${++n}`);
+    return { name, browser, key, credentialId };
   };
 
   test('a proxied request for a known session runs no database statement', async () => {

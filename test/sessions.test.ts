@@ -9,8 +9,7 @@ import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient, type ClientResponse } from './support/client.js';
 import { enrolledUser, HeaderClient, invite, signIn } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from './support/net.js';
 
 /** The session id inside a signed cookie value (`s:<sid>.<signature>`, URI-encoded). */
 function sessionIdOf(cookieValue: string | undefined): string {

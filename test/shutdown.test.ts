@@ -12,9 +12,9 @@ import { loadConfig } from '../server/config.js';
 import { createInvite } from '../server/enrollment/invites.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
-import { createTestDatabase, type TestDatabase } from './support/db.js';
+import { createTestDatabase } from './support/db.js';
 import { enroll } from './support/flows.js';
-import { startFakeGogs, type FakeGogs } from './support/gogs.js';
+import { startFakeGogs } from './support/gogs.js';
 import { freePort, MainProcess, sleep } from './support/main-process.js';
 
 const CHUNK = 64 * 1024;

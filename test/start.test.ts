@@ -4,151 +4,33 @@
  * what it serves, and how it stops.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { MIGRATIONS_DIR } from '../server/db/migrate.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
+import { runCli } from './support/cli.js';
 import { TestClient } from './support/client.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { enroll } from './support/flows.js';
 import { startFakeGogs, type FakeGogs } from './support/gogs.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A clean environment: only what is given, plus what node needs to run. */
-function cleanEnv(env: Record<string, string>): Record<string, string | undefined> {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...env };
-}
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-class Started {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-  exit: Exit | undefined;
-
-  constructor(readonly child: ChildProcess) {
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((this.exit = { code, signal }))));
-  }
-
-  /** The JSON log lines written so far. */
-  logs(): Array<Record<string, unknown>> {
-    return this.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  }
-
-  /** Resolves once a log line has this msg; rejects if the process exits first or on timeout. */
-  async waitForLog(msg: string, timeoutMs: number): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const line = this.logs().find((l) => l.msg === msg);
-      if (line) return line;
-      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before logging "${msg}"\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`no "${msg}" log within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
-      await sleep(50);
-    }
-  }
-
-  /** Resolves with the exit, or with undefined after timeoutMs. */
-  async waitForExit(timeoutMs: number): Promise<Exit | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
-    try {
-      return await Promise.race([this.exited, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** For after hooks: SIGTERM, then SIGKILL if it has not gone within 10 s. */
-  async kill(): Promise<void> {
-    if (this.exit) return;
-    this.child.kill('SIGTERM');
-    if (await this.waitForExit(10_000)) return;
-    this.child.kill('SIGKILL');
-    await this.waitForExit(5_000);
-  }
-}
-
-function startMain(env: Record<string, string>): Started {
-  return new Started(
-    spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }),
-  );
-}
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { listenEnv, MainProcess } from './support/main-process.js';
+import { freePort, isListening, sleep } from './support/net.js';
 
 describe('npm start with DATABASE_URL', () => {
   let database: TestDatabase;
   let gogs: FakeGogs;
-  let app: Started;
+  let app: MainProcess;
   let url: string;
 
   before(async () => {
     database = await createTestDatabase({ migrate: false });
     gogs = await startFakeGogs();
-    const port = await freePort();
-    url = `http://localhost:${port}`;
-    app = startMain({
-      DATABASE_URL: database.url,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: url,
-      GOGS_URL: gogs.url,
-      LOG_LEVEL: 'info',
-    });
+    const listening = await listenEnv(gogs.url, { DATABASE_URL: database.url });
+    url = listening.url;
+    app = new MainProcess(listening.env);
   });
   after(async () => {
     await app?.kill();
@@ -211,7 +93,7 @@ describe('npm start with DATABASE_URL', () => {
 
 describe('npm start with a bad configuration', () => {
   test('PORT=notaport exits non-zero and names PORT on stderr', { timeout: 30_000 }, async () => {
-    const app = startMain({ PORT: 'notaport', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', LOG_LEVEL: 'info' });
+    const app = new MainProcess({ PORT: 'notaport', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', LOG_LEVEL: 'info' });
     try {
       const exit = await app.waitForExit(20_000);
       assert.ok(exit, 'it did not exit');
@@ -230,25 +112,15 @@ describe('npm start with embedded PostgreSQL (no DATABASE_URL)', () => {
   let env: Record<string, string>;
   let url: string;
   let pgPort: number;
-  const started: Started[] = [];
+  const started: MainProcess[] = [];
   const browser = () => new TestClient(url);
   let client: TestClient;
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'keygate-start-'));
     gogs = await startFakeGogs();
-    const port = await freePort();
     pgPort = await freePort();
-    url = `http://localhost:${port}`;
-    env = {
-      DATA_DIR: dataDir,
-      EMBEDDED_PG_PORT: String(pgPort),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: url,
-      GOGS_URL: gogs.url,
-      LOG_LEVEL: 'info',
-    };
+    ({ url, env } = await listenEnv(gogs.url, { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort) }));
   });
   after(async () => {
     for (const app of started) await app.kill();
@@ -270,7 +142,7 @@ describe('npm start with embedded PostgreSQL (no DATABASE_URL)', () => {
   });
 
   test('starts its own PostgreSQL under DATA_DIR and serves the sign-in page', { timeout: 90_000 }, async () => {
-    const app = startMain(env);
+    const app = new MainProcess(env);
     started.push(app);
     const line = await app.waitForLog('keygate listening', 80_000);
     assert.equal(line.url, url);
@@ -329,7 +201,7 @@ describe('npm start with embedded PostgreSQL (no DATABASE_URL)', () => {
 
   test('after a restart on the same DATA_DIR, the same session cookie still reaches Gogs as the user', { timeout: 90_000 }, async () => {
     assert.ok(client, 'needs the enrolled browser from the test before');
-    const app = startMain(env);
+    const app = new MainProcess(env);
     started.push(app);
     await app.waitForLog('keygate listening', 80_000);
     assert.equal(

@@ -27,6 +27,8 @@ const inviteBody = z
     username: z.string({ error: 'enter the username the invite is for' }).trim().min(1, 'enter the username the invite is for').max(35, 'a Gogs username has at most 35 characters'),
     admin: z.boolean({ error: 'must be true or false' }).optional(),
     ttl: z.string({ error: 'must be a duration such as 24h' }).trim().max(16, 'must be a duration such as 24h').optional(),
+    // Used only with GOGS_ADMIN_TOKEN, to create a missing Gogs account.
+    email: z.string({ error: 'must be an email address' }).trim().max(254, 'an email address has at most 254 characters').optional(),
   })
   .strict();
 const revokeBody = z.object({ reason: z.string().trim().max(200, 'keep the reason under 200 characters').optional() }).strict();
@@ -75,7 +77,7 @@ export function adminApiRouter(deps: RouterDeps): Router {
     const body = req.body as z.infer<typeof inviteBody>;
     const ttlMs = inviteTtl(body.ttl);
     try {
-      const created = await issueInvite(db, config, { username: body.username, grantsAdmin: body.admin ?? false, ttlMs }, actor(req));
+      const created = await issueInvite(db, config, { username: body.username, grantsAdmin: body.admin ?? false, ttlMs, email: body.email || undefined }, actor(req));
       // The link exists only in this answer: the database keeps the token's hash.
       res.json({
         url: created.url,
@@ -83,6 +85,8 @@ export function adminApiRouter(deps: RouterDeps): Router {
         recovery: created.invite.userId !== null,
         username: created.invite.username,
         admin: created.invite.grantsAdmin,
+        // Only when GOGS_ADMIN_TOKEN is set: 'exists' or 'created'.
+        ...(created.gogsAccount === 'not_checked' ? {} : { gogsAccount: created.gogsAccount }),
       });
     } catch (err) {
       if (err instanceof InviteInputError) throw badRequest(`${err.message[0].toUpperCase()}${err.message.slice(1)}.`, 'invalid_invite');

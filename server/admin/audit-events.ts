@@ -15,6 +15,8 @@ export const AUDIT_EVENTS = [
   'step_up_passed',
   'step_up_failed',
   'rate_limited',
+  'gogs_user_created',
+  'admin_flag_synced',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];

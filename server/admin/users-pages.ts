@@ -49,6 +49,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
         previousHref: page > 1 ? href(page - 1) : null,
         nextHref: more ? href(page + 1) : null,
         defaultTtl: ms(config.inviteTtlMs, { long: true }),
+        gogsEmail: config.gogsAdminToken !== undefined,
       }),
     );
   });

@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Actor } from '../audit/actor.js';
 import { recordEvent } from '../audit/record.js';
 import { withTransaction, type Db, type Queryable } from '../db/pool.js';
+import { ensureGogsUser, GogsInviteInputError, type GogsAccount } from '../gogs/users.js';
 import { findUserByUsername, isValidUsername } from '../users/users.js';
 
 export interface Invite {
@@ -59,17 +60,23 @@ export interface CreatedInvite {
   url: string;
 }
 
-export async function createInvite(
-  db: Queryable,
-  config: Config,
-  input: { username: string; grantsAdmin?: boolean; ttlMs?: number; createdBy: string },
-): Promise<CreatedInvite> {
+/** The invite's username and lifetime, checked: throws InviteInputError. */
+function checkInviteInput(config: Config, input: { username: string; ttlMs?: number }): { username: string; ttlMs: number } {
   const username = input.username.trim();
   if (!isValidUsername(username)) {
     throw new InviteInputError(`"${input.username}" is not a valid Gogs username (letters, digits, "_", "-", ".", at most 35, not starting with "-" or ".")`);
   }
   const ttlMs = input.ttlMs ?? config.inviteTtlMs;
   if (!Number.isFinite(ttlMs) || ttlMs <= 0 || ttlMs > 30 * 24 * 3600 * 1000) throw new InviteInputError('the invite lifetime must be between 1 second and 30 days');
+  return { username, ttlMs };
+}
+
+export async function createInvite(
+  db: Queryable,
+  config: Config,
+  input: { username: string; grantsAdmin?: boolean; ttlMs?: number; createdBy: string },
+): Promise<CreatedInvite> {
+  const { username, ttlMs } = checkInviteInput(config, input);
   const existing = await findUserByUsername(db, username);
   const token = randomBytes(32).toString('base64url');
   const { rows } = await db.query<InviteRow>(
@@ -121,16 +128,27 @@ export const INVITE_MESSAGES: Record<Exclude<InviteState, 'valid'>, { status: nu
 };
 
 /**
- * Creates an invite and records who made it, in one transaction: the same for the CLI, the
- * admin page and the first-run admin link.
+ * Creates an invite and records who made it, in one transaction: the same for the CLI and the
+ * admin page. With GOGS_ADMIN_TOKEN it first makes sure the Gogs account exists, creating it
+ * with `email` and a random password (gogs/users.ts); if that fails, no invite is stored.
  */
-export function issueInvite(
+export async function issueInvite(
   db: Db,
   config: Config,
-  input: { username: string; grantsAdmin?: boolean; ttlMs?: number },
+  input: { username: string; grantsAdmin?: boolean; ttlMs?: number; email?: string },
   actor: Actor,
-): Promise<CreatedInvite> {
-  return withTransaction(db, (tx) => issueInviteIn(tx, config, input, actor));
+): Promise<CreatedInvite & { gogsAccount: GogsAccount }> {
+  const { username } = checkInviteInput(config, input);
+  let gogsAccount: GogsAccount;
+  try {
+    gogsAccount = await ensureGogsUser(db, config, { username, email: input.email }, actor);
+  } catch (err) {
+    if (err instanceof GogsInviteInputError) throw new InviteInputError(err.message);
+    throw err;
+  }
+  const { email: _email, ...rest } = input;
+  const created = await withTransaction(db, (tx) => issueInviteIn(tx, config, rest, actor));
+  return { ...created, gogsAccount };
 }
 
 /** issueInvite's work, inside the caller's transaction. */

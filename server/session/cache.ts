@@ -11,6 +11,7 @@
  * - entries also expire after a short TTL, a bound on staleness should a notification be lost on
  *   a connection that still looks alive.
  */
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../log.js';
 import type { SessionAuth } from './auth.js';
@@ -87,8 +88,17 @@ export class SessionCache {
 export interface SessionListener {
   /** Resolves once the first LISTEN is established (or failed). */
   ready: Promise<void>;
+  /**
+   * Resolves once every session change committed before the call has reached this instance: it
+   * sends a probe on the channel and waits for it to come back (PostgreSQL delivers notifications
+   * in commit order). Immediate while the channel is down, since the cache is not used then.
+   */
+  sync(db: pg.Pool, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Probe payloads; session ids never contain `~`. */
+const PROBE_PREFIX = '~probe:';
 
 /**
  * Keeps a dedicated connection LISTENing for ended sessions and feeds the cache; reconnects with
@@ -100,6 +110,7 @@ export function startSessionListener(connection: pg.ClientConfig, cache: Session
   let retryMs = 250;
   let timer: NodeJS.Timeout | undefined;
   let markReady: () => void = () => {};
+  const probes = new Map<string, () => void>();
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
   const scheduleReconnect = () => {
@@ -126,7 +137,13 @@ export function startSessionListener(connection: pg.ClientConfig, cache: Session
     c.on('error', lost);
     c.on('end', () => lost());
     c.on('notification', (msg) => {
-      if (msg.channel === SESSION_CHANNEL && msg.payload) cache.forget(msg.payload);
+      if (msg.channel !== SESSION_CHANNEL || !msg.payload) return;
+      if (msg.payload.startsWith(PROBE_PREFIX)) {
+        probes.get(msg.payload)?.();
+        probes.delete(msg.payload);
+      } else {
+        cache.forget(msg.payload);
+      }
     });
     try {
       await c.connect();
@@ -144,6 +161,19 @@ export function startSessionListener(connection: pg.ClientConfig, cache: Session
   void connect();
   return {
     ready,
+    async sync(db, timeoutMs = 2_000) {
+      if (!cache.isLive) return;
+      const probe = `${PROBE_PREFIX}${randomUUID()}`;
+      let timer: NodeJS.Timeout | undefined;
+      const echoed = new Promise<void>((resolve) => {
+        probes.set(probe, resolve);
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      await db.query('SELECT pg_notify($1, $2)', [SESSION_CHANNEL, probe]);
+      await echoed;
+      clearTimeout(timer);
+      probes.delete(probe);
+    },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

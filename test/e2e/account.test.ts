@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { auditSince, maxAuditId } from '../support/account.js';
+import { auditSince, maxAuditId } from '../support/audit.js';
 import { invite } from '../support/flows.js';
 import { startKeygate, type TestKeygate } from '../support/keygate.js';
 import {

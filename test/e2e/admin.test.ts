@@ -11,9 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { invite } from '../support/flows.js';
 import { startKeygate, type TestKeygate } from '../support/keygate.js';
+import { sleep } from '../support/net.js';
 import { assertNoHorizontalOverflow, assertPageHealthy, PHONE, PLATFORM_PASSKEY, USB_KEY_NO_RESIDENT, useBrowser, withPage, type E2ePage } from './support.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** DevTools reports credential ids in base64; Keygate's pages use base64url. */
 const base64url = (base64: string) => Buffer.from(base64, 'base64').toString('base64url');

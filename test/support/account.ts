@@ -67,36 +67,6 @@ export function listedIds(html: string): string[] {
   return [...html.matchAll(/<li class="device" data-credential-id="([^"]+)"/g)].map((m) => m[1]);
 }
 
-export interface AuditRow {
-  id: string;
-  actor: string;
-  subject_user_id: string | null;
-  subject_username: string | null;
-  credential_id: string | null;
-  event: string;
-  outcome: string;
-  reason: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  details: Record<string, unknown>;
-}
-
-export async function maxAuditId(kg: TestKeygate): Promise<number> {
-  const { rows } = await kg.db.query<{ id: string | null }>('SELECT max(id) AS id FROM audit_events');
-  return Number(rows[0].id ?? 0);
-}
-
-export async function auditSince(kg: TestKeygate, since: number): Promise<AuditRow[]> {
-  const { rows } = await kg.db.query<AuditRow>(
-    `SELECT id::text, actor, subject_user_id::text, subject_username, credential_id::text, event, outcome, reason,
-            host(ip) AS ip, user_agent, request_id, details
-       FROM audit_events WHERE id > $1 ORDER BY id`,
-    [since],
-  );
-  return rows;
-}
-
 /** The database row id of a credential (what audit rows refer to), its nickname and revocation. */
 export async function credentialRow(
   kg: TestKeygate,

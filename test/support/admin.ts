@@ -1,43 +1,41 @@
 /** Test helpers for the admin area: people with keys, the step-up ceremony, sessions, audit rows. */
 import assert from 'node:assert/strict';
 import { SoftwareAuthenticator } from './authenticator.js';
+import { auditRowsWhere, type AuditRow } from './audit.js';
 import type { ClientResponse, TestClient } from './client.js';
-import { HeaderClient, enroll, invite, signIn } from './flows.js';
-import type { TestKeygate } from './keygate.js';
+import { HeaderClient, signedInPerson, signIn, type SignedInPerson } from './flows.js';
+import { startKeygate, type TestKeygate } from './keygate.js';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from './net.js';
 
 /** A browser tab with a recognisable User-Agent, so audit rows can be checked for it. */
 export const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 
-export interface Person {
-  name: string;
-  client: TestClient;
-  key: SoftwareAuthenticator;
-  /** base64url id of the key's credential. */
-  credentialId: string;
-}
+export type Person = SignedInPerson;
 
 export function browserOn(kg: TestKeygate): TestClient {
   return new HeaderClient(kg.url, kg.origin, { 'user-agent': BROWSER_UA });
 }
 
-/** Invites and enrols someone (signed in afterwards on a fresh browser). */
-export async function person(kg: TestKeygate, name: string, opts: { admin?: boolean; aaguid?: string } = {}): Promise<Person> {
-  const client = browserOn(kg);
-  const key = new SoftwareAuthenticator({ aaguid: opts.aaguid });
-  const res = await enroll(client, key, await invite(kg, name, { admin: opts.admin }), { nickname: `${name} key` });
-  assert.equal(res.status, 200, `enrol ${name}: ${res.text}`);
-  return { name, client, key, credentialId: key.credentials[0].id };
+/** Invites and enrols someone (signed in afterwards on a fresh browser); their key is "<name> key". */
+export function person(kg: TestKeygate, name: string, opts: { admin?: boolean; aaguid?: string } = {}): Promise<Person> {
+  return signedInPerson(kg, name, { admin: opts.admin, client: browserOn(kg), key: new SoftwareAuthenticator({ aaguid: opts.aaguid }), nickname: `${name} key` });
 }
 
 /** A second device for an existing person: a recovery invite redeemed on another browser. */
-export async function secondDevice(kg: TestKeygate, name: string, nickname = `${name} second key`): Promise<Person> {
-  const client = browserOn(kg);
-  const key = new SoftwareAuthenticator();
-  const res = await enroll(client, key, await invite(kg, name), { nickname });
-  assert.equal(res.status, 200, `second device for ${name}: ${res.text}`);
-  return { name, client, key, credentialId: key.credentials[0].id };
+export function secondDevice(kg: TestKeygate, name: string, nickname = `${name} second key`): Promise<Person> {
+  return signedInPerson(kg, name, { client: browserOn(kg), nickname });
+}
+
+/** The admin tests' setup (in `before`): a Keygate of their own with "boss", a signed-in admin. */
+export async function keygateWithAdmin(): Promise<{ kg: TestKeygate; boss: Person }> {
+  const kg = await startKeygate();
+  try {
+    return { kg, boss: await person(kg, 'boss', { admin: true }) };
+  } catch (err) {
+    await kg.close();
+    throw err;
+  }
 }
 
 /** The step-up ceremony as the page runs it: options, the key, verify. */
@@ -74,28 +72,9 @@ export function sidOf(client: TestClient, kg: TestKeygate): string {
   return raw.slice(2, raw.lastIndexOf('.'));
 }
 
-export interface AuditEntry {
-  id: string;
-  actor: string;
-  subject_username: string | null;
-  credential_id: string | null;
-  event: string;
-  outcome: string;
-  reason: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  details: Record<string, unknown>;
-}
-
 /** Audit rows for one event, oldest first, optionally only about one person. */
-export async function auditRows(kg: TestKeygate, event: string, subject?: string): Promise<AuditEntry[]> {
-  const { rows } = await kg.db.query<AuditEntry>(
-    `SELECT id::text, actor, subject_username, credential_id::text, event, outcome, reason, host(ip) AS ip, user_agent, request_id, details
-       FROM audit_events WHERE event = $1 AND ($2::text IS NULL OR subject_username = $2) ORDER BY audit_events.id`,
-    [event, subject ?? null],
-  );
-  return rows;
+export function auditRows(kg: TestKeygate, event: string, subject?: string): Promise<AuditRow[]> {
+  return auditRowsWhere(kg, 'event = $1 AND ($2::text IS NULL OR subject_username = $2)', [event, subject ?? null]);
 }
 
 /** The database row id of a credential, as audit rows name it. */
@@ -106,7 +85,7 @@ export async function credentialRowId(kg: TestKeygate, credentialId: string): Pr
 }
 
 /** Asserts an audit row was written for an admin's request through a browser: who, and from where. */
-export function assertAdminActor(row: AuditEntry | undefined, admin: string): void {
+export function assertAdminActor(row: AuditRow | undefined, admin: string): void {
   assert.ok(row, 'an audit row');
   assert.equal(row.actor, `user:${admin}`);
   assert.match(row.ip ?? '', /127\.0\.0\.1|::1/);

@@ -1,6 +1,6 @@
 /** The ceremonies as a browser runs them, driven by the software authenticator. */
 import assert from 'node:assert/strict';
-import type { Tamper, SoftwareAuthenticator } from './authenticator.js';
+import { SoftwareAuthenticator, type Tamper } from './authenticator.js';
 import { TestClient, type ClientResponse } from './client.js';
 import type { TestKeygate } from './keygate.js';
 import { createInvite } from '../../server/enrollment/invites.js';
@@ -37,12 +37,38 @@ export async function signIn(
   return client.post('/-/api/login/verify', { response, returnTo: opts.returnTo });
 }
 
-/** Invite + enrol in one go; returns the signed-in client. */
-export async function enrolledUser(kg: TestKeygate, client: TestClient, authenticator: SoftwareAuthenticator, username: string, opts: { admin?: boolean } = {}) {
-  const token = await invite(kg, username, opts);
-  const res = await enroll(client, authenticator, token);
+/** Invite + enrol in one go; returns the verify response (the client is signed in afterwards). */
+export async function enrolledUser(
+  kg: TestKeygate,
+  client: TestClient,
+  authenticator: SoftwareAuthenticator,
+  username: string,
+  opts: { admin?: boolean; nickname?: string } = {},
+) {
+  const token = await invite(kg, username, { admin: opts.admin });
+  const res = await enroll(client, authenticator, token, { nickname: opts.nickname });
   assert.equal(res.status, 200, `enroll verify: ${res.text}`);
   return res;
+}
+
+/** Someone just enrolled: their browser (signed in with `key`), the key, and its base64url credential id. */
+export interface SignedInPerson {
+  name: string;
+  client: TestClient;
+  key: SoftwareAuthenticator;
+  credentialId: string;
+}
+
+/** Invites `name` and enrols a key on a browser (a fresh TestClient and key unless given); signed in afterwards. */
+export async function signedInPerson(
+  kg: TestKeygate,
+  name: string,
+  opts: { admin?: boolean; nickname?: string; client?: TestClient; key?: SoftwareAuthenticator } = {},
+): Promise<SignedInPerson> {
+  const client = opts.client ?? new TestClient(kg.url);
+  const key = opts.key ?? new SoftwareAuthenticator();
+  await enrolledUser(kg, client, key, name, { admin: opts.admin, nickname: opts.nickname });
+  return { name, client, key, credentialId: key.credentials[0].id };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,4 +132,11 @@ export class HeaderClient extends TestClient {
   override request(path: string, init: Parameters<TestClient['request']>[1] = {}): Promise<ClientResponse> {
     return super.request(path, { ...init, headers: { ...this.extraHeaders, ...init.headers } });
   }
+}
+
+/** The same browser's cookies, pointed at another instance (a load balancer's view). */
+export function sameBrowserOn(from: TestClient, kg: TestKeygate): TestClient {
+  const copy = new TestClient(kg.url, from.origin);
+  for (const [k, v] of from.cookies) copy.cookies.set(k, v);
+  return copy;
 }

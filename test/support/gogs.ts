@@ -6,7 +6,13 @@
  * Deliberate simplifications (a fake, not a Gogs):
  * - Reverse-proxy auto-registration is on: any non-empty header value is a user.
  * - Every repository is private: git smart HTTP and LFS always need Basic credentials.
- * - No CSRF, no templates, no database; users exist through setPassword/addToken/sessions.
+ * - No CSRF, no templates, no database; users exist through setPassword/addToken/sessions,
+ *   addUser, auto-registration and the admin API.
+ * - The admin API Keygate uses (GOGS_ADMIN_TOKEN) as Gogs 0.14 routes it: `GET /api/v1/users/:name`
+ *   (public; 404 with an empty body when unknown), `POST /api/v1/admin/users` (reqAdmin: a bare
+ *   403 for anonymous callers, unknown tokens and non-admins alike; binding errors 422 as a list;
+ *   taken name, used email or reserved name 422 `{"message"}`; 201 with the user), and the site
+ *   administration page `GET /admin` (302 to sign-in when anonymous, 403 unless site admin).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -51,6 +57,19 @@ export interface FakeGogsOptions {
   sessionCookieName?: string;
 }
 
+/** A Gogs account as the fake's admin API knows it. */
+export interface FakeGogsAccount {
+  name: string;
+  email: string;
+  /** As given when created ('' for an auto-registered user: Gogs' empty-password trap). */
+  password: string;
+  isAdmin: boolean;
+  /** Created by reverse-proxy auto-registration (first sight of the header). */
+  autoRegistered: boolean;
+  /** The body of the admin API call that created it, if it was created that way. */
+  createdWith?: Record<string, unknown>;
+}
+
 /** Handle on a running fake Gogs. */
 export interface FakeGogs {
   /** Base URL, e.g. http://127.0.0.1:PORT (no trailing slash). */
@@ -75,6 +94,16 @@ export interface FakeGogs {
   addToken(username: string, token: string): void;
   /** Users with a password (for Basic auth with a password, incl. empty password for auto-registered users). */
   setPassword(username: string, password: string): void;
+  /**
+   * Adds a Gogs account (as `gogs admin create-user` would), e.g. a site admin whose token
+   * Keygate uses as GOGS_ADMIN_TOKEN. Accounts are also made by setPassword, addToken,
+   * createGogsSession, reverse-proxy auto-registration and `POST /api/v1/admin/users`.
+   */
+  addUser(username: string, opts?: { email?: string; password?: string; admin?: boolean }): FakeGogsAccount;
+  /** Gogs' "site administrator" flag. */
+  setSiteAdmin(username: string, admin: boolean): void;
+  /** The account of that name (case-insensitive), if any. */
+  account(username: string): FakeGogsAccount | undefined;
   /** Make every response wait this many ms before headers (for timeout tests); 0 = off. */
   setDelay(ms: number): void;
   /** Stop listening, drop open (keep-alive) connections and cancel pending delays. */
@@ -210,6 +239,25 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
   const tokens = new Map<string, string>();
   const sessions = new Map<string, string | null>(); // session id -> username (null: no uid)
   const requests: RecordedRequest[] = [];
+  const accounts = new Map<string, FakeGogsAccount>();
+  let nextUserId = 1;
+  const ensureAccount = (name: string, init: Partial<FakeGogsAccount> = {}): FakeGogsAccount => {
+    const existing = accounts.get(name.toLowerCase());
+    if (existing) return existing;
+    const account: FakeGogsAccount = { name, email: `${randomBytes(8).toString('hex')}@localhost`, password: '', isAdmin: false, autoRegistered: false, ...init };
+    accounts.set(name.toLowerCase(), account);
+    userIds.set(account, nextUserId++);
+    return account;
+  };
+  const userIds = new Map<FakeGogsAccount, number>();
+  const apiUser = (a: FakeGogsAccount, showEmail: boolean) => ({
+    id: userIds.get(a),
+    username: a.name,
+    login: a.name,
+    full_name: '',
+    email: showEmail ? a.email : '',
+    avatar_url: '',
+  });
   let delayMs = 0;
   const pendingDelays = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
 
@@ -432,6 +480,22 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
       if (who.source === 'token' || who.source === 'basic') return json(res, 200, { username: who.identity });
       return json(res, 401, { message: 'Unauthorized' });
     }
+    // Reverse-proxy auto-registration: the first sight of a name creates the account (empty password).
+    if (who.source === 'header' && who.identity !== null) ensureAccount(who.identity, { autoRegistered: true });
+
+    // Gogs' admin API, as internal/route/api/v1 routes it (0.14).
+    const userInfo = /^\/api\/v1\/users\/([^/]+)$/.exec(path);
+    if (userInfo && userInfo[1] !== 'search' && isRead) {
+      // Public: anyone may look a user up; the email only shows to a signed-in caller.
+      const account = accounts.get(userInfo[1].toLowerCase());
+      if (!account) return send(res, 404, {}, '');
+      return json(res, 200, apiUser(account, who.identity !== null));
+    }
+    if (path === '/api/v1/admin/users' && method === 'POST') {
+      // reqAdmin(): anonymous (no or unknown token) and non-admins alike get a bare 403.
+      if (who.identity === null || !accounts.get(who.identity.toLowerCase())?.isAdmin) return send(res, 403, {}, '');
+      return createUser(res, Buffer.concat(prefix).toString('utf8'));
+    }
     if (path.startsWith('/api/v1/')) return json(res, 200, { path, identity: who.identity });
 
     if ((path === '/user/logout' || path === '/api/web/user/sign-out') && method === 'POST') {
@@ -467,8 +531,51 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
       );
     }
 
+    // The site administration pages: context.Toggle{SignInRequired, AdminRequired}.
+    if ((path === '/admin' || path.startsWith('/admin/')) && isRead) {
+      if (who.identity === null) return send(res, 302, { Location: '/user/login' }, '');
+      if (!accounts.get(who.identity.toLowerCase())?.isAdmin) return send(res, 403, {}, '');
+      return html(res, 200, `Site administration (${escapeHtml(who.identity)})`);
+    }
+
     if (isRead) return page(res, who);
     return notFound(res, path);
+  };
+
+  /** admin.CreateUser behind binding.Bind(api.CreateUserOption{}). */
+  const createUser = (res: ServerResponse, text: string): Promise<void> => {
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+      if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Error('not an object');
+    } catch {
+      return json(res, 400, [{ classification: 'DeserializationError', message: 'invalid JSON' }]);
+    }
+    const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : '');
+    const username = str('username');
+    const email = str('email');
+    const password = str('password');
+    // Binding rules: Username Required;AlphaDashDot;MaxSize(35), Email Required;Email;MaxSize(254), Password MaxSize(255).
+    const errors: { fieldNames: string[]; classification: string; message: string }[] = [];
+    if (username === '') errors.push({ fieldNames: ['username'], classification: 'RequiredError', message: 'Required' });
+    else if (!/^[\w.-]+$/.test(username)) errors.push({ fieldNames: ['username'], classification: 'AlphaDashDotError', message: 'AlphaDashDot' });
+    else if (username.length > 35) errors.push({ fieldNames: ['username'], classification: 'MaxSizeError', message: 'MaxSize' });
+    if (email === '') errors.push({ fieldNames: ['email'], classification: 'RequiredError', message: 'Required' });
+    else if (!/^[\w.%+-]+@[\w.-]+\.[a-z]{2,}$/i.test(email)) errors.push({ fieldNames: ['email'], classification: 'EmailError', message: 'Email' });
+    else if (email.length > 254) errors.push({ fieldNames: ['email'], classification: 'MaxSizeError', message: 'MaxSize' });
+    if (password.length > 255) errors.push({ fieldNames: ['password'], classification: 'MaxSizeError', message: 'MaxSize' });
+    if (errors.length) return json(res, 422, errors);
+    const docs = 'https://github.com/gogs/docs-api';
+    if (['-', '.', '..', 'api', 'user', 'org', 'explore', 'new', 'install'].includes(username.toLowerCase())) {
+      return json(res, 422, { message: `name is not allowed [name: ${username}]`, url: docs });
+    }
+    if (accounts.has(username.toLowerCase())) return json(res, 422, { message: `user already exists [name: ${username}]`, url: docs });
+    for (const a of accounts.values()) {
+      if (a.email.toLowerCase() === email.toLowerCase()) return json(res, 422, { message: `email has been used [email: ${email}]`, url: docs });
+    }
+    const account = ensureAccount(username, { email, password, createdWith: body });
+    if (password !== '') passwords.set(username.toLowerCase(), { name: username, password });
+    return json(res, 201, apiUser(account, true));
   };
 
   const server = createServer((req, res) => {
@@ -500,14 +607,33 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
     clear: () => {
       requests.length = 0;
     },
-    createGogsSession: (username) => newSession(username),
+    createGogsSession: (username) => {
+      ensureAccount(username);
+      return newSession(username);
+    },
     addToken: (username, token) => {
       if (!/^[0-9a-f]{40}$/.test(token)) throw new Error(`fake gogs: token must be 40 lower-case hex characters: ${token}`);
+      ensureAccount(username);
       tokens.set(token, username);
     },
     setPassword: (username, password) => {
+      ensureAccount(username).password = password;
       passwords.set(username.toLowerCase(), { name: username, password });
     },
+    addUser: (username, opts = {}) => {
+      const account = ensureAccount(username);
+      if (opts.email !== undefined) account.email = opts.email;
+      if (opts.admin !== undefined) account.isAdmin = opts.admin;
+      if (opts.password !== undefined) {
+        account.password = opts.password;
+        passwords.set(username.toLowerCase(), { name: username, password: opts.password });
+      }
+      return account;
+    },
+    setSiteAdmin: (username, admin) => {
+      ensureAccount(username).isAdmin = admin;
+    },
+    account: (username) => accounts.get(username.toLowerCase()),
     setDelay: (ms) => {
       delayMs = Math.max(0, ms);
     },

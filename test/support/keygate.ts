@@ -23,6 +23,8 @@ export interface TestKeygate {
   gogs: FakeGogs;
   server: http.Server;
   gateway: Gateway;
+  /** Waits until every session change committed so far (e.g. by a CLI process) has reached this instance. */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate
     gogs,
     server,
     gateway,
+    settle: () => gateway!.syncSessions(),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

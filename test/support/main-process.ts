@@ -1,21 +1,30 @@
 /** `node --import tsx server/main.ts` in its own process, judged by its JSON logs and its exit. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort, sleep } from './net.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { freePort, sleep } from './net.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
+/** The repository root: where `server/main.ts` and `server/cli.ts` are run from. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A clean environment for a child process: only what is given, plus what node needs (PATH, HOME, TMPDIR). */
+export function cleanEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...env };
 }
+
+/**
+ * What `server/main.ts` needs to listen on a free loopback port in front of `gogsUrl`, logging at
+ * info, besides `env`; and the public URL it will have.
+ */
+export async function listenEnv(gogsUrl: string, env: Record<string, string> = {}): Promise<{ url: string; env: Record<string, string> }> {
+  const port = await freePort();
+  const url = `http://localhost:${port}`;
+  return { url, env: { ...env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, GOGS_URL: gogsUrl, LOG_LEVEL: 'info' } };
+}
+
+/** One JSON log line. */
+export type LogLine = Record<string, any>;
 
 export interface Exit {
   code: number | null;
@@ -31,27 +40,32 @@ export class MainProcess {
 
   /** Only `env` and what node needs (PATH, HOME, TMPDIR) reach the process. */
   constructor(env: Record<string, string>) {
-    const clean = { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...env };
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env: clean, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve((this.exit = { code, signal }))));
   }
 
-  logs(): Array<Record<string, unknown>> {
+  /** The JSON log lines written so far. */
+  logs(): LogLine[] {
     return this.stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+      .map((l) => JSON.parse(l) as LogLine);
   }
 
-  async waitForLog(msg: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  /**
+   * Resolves with the first log line whose msg is `match` (or that `match` accepts, described by
+   * `what` in errors); rejects if the process exits first or on timeout.
+   */
+  async waitForLog(match: string | ((line: LogLine) => boolean), timeoutMs: number, what = `"${String(match)}"`): Promise<LogLine> {
+    const accepts = typeof match === 'string' ? (l: LogLine) => l.msg === match : match;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const line = this.logs().find((l) => l.msg === msg);
+      const line = this.logs().find(accepts);
       if (line) return line;
-      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before logging "${msg}"\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`no "${msg}" log within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before logging ${what}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`no ${what} log within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
       await sleep(25);
     }
   }
@@ -64,6 +78,12 @@ export class MainProcess {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** SIGTERM, and the exit it leads to (undefined if it has not gone within 15 s). */
+  async stop(): Promise<Exit | undefined> {
+    this.child.kill('SIGTERM');
+    return this.waitForExit(15_000);
   }
 
   /** For after hooks: SIGTERM, then SIGKILL if it has not gone within 10 s. */

@@ -11,6 +11,7 @@ interface CreatedInvite {
   recovery: boolean;
   username: string;
   admin: boolean;
+  gogsAccount?: 'not_checked' | 'exists' | 'created';
 }
 
 const COPIED = 'Link copied. Paste it into a message to the person.';
@@ -21,7 +22,8 @@ function summary(i: CreatedInvite): string {
   const what = i.recovery
     ? `Recovery link for ${i.username}: it adds a new key and keeps their others.`
     : `Invite link for ${i.username}${i.admin ? ', who will be an administrator' : ''}.`;
-  return `${what} It works once, until ${until}.`;
+  const gogs = i.gogsAccount === 'created' ? ` Their Gogs account was created.` : '';
+  return `${what}${gogs} It works once, until ${until}.`;
 }
 
 /** Copies with the Clipboard API; where that is missing or refused, selects the text instead. */
@@ -44,6 +46,7 @@ export function setUpInviteForm(): void {
   const button = byId<HTMLButtonElement>('invite-button');
   const username = byId<HTMLInputElement>('invite-username');
   const admin = document.getElementById('invite-admin') as HTMLInputElement | null;
+  const email = document.getElementById('invite-email') as HTMLInputElement | null;
   const ttl = byId<HTMLSelectElement>('invite-ttl');
   const result = byId<HTMLDivElement>('invite-result');
   const url = byId<HTMLInputElement>('invite-url');
@@ -56,13 +59,19 @@ export function setUpInviteForm(): void {
       result.hidden = true;
       url.value = '';
       try {
-        const body = { username: username.value.trim(), admin: admin?.checked ?? false, ...(ttl.value ? { ttl: ttl.value } : {}) };
+        const body = {
+          username: username.value.trim(),
+          admin: admin?.checked ?? false,
+          ...(ttl.value ? { ttl: ttl.value } : {}),
+          ...(email?.value.trim() ? { email: email.value.trim() } : {}),
+        };
         const created = await withStepUp(() => postJSON<CreatedInvite>('/-/api/admin/invites', body));
         byId('invite-summary').textContent = summary(created);
         url.value = created.url;
         result.hidden = false;
         if (username.type !== 'hidden') username.value = '';
         if (admin) admin.checked = false;
+        if (email) email.value = '';
         showMessage('Invite created. Copy the link now: it is not shown again.', 'success');
         url.focus();
       } catch (e) {

@@ -25,7 +25,7 @@ ${opts.body}
  * keeps the others); on the list it is for anyone. The link appears in #invite-result once, from
  * the API's answer, and is never rendered by the server.
  */
-export function inviteForm(opts: { username?: string; defaultTtl: string }): Raw {
+export function inviteForm(opts: { username?: string; defaultTtl: string; email?: boolean }): Raw {
   const recovery = opts.username !== undefined;
   return html`<form id="invite-form" class="stack" novalidate>
 ${recovery
@@ -33,6 +33,9 @@ ${recovery
   : html`<label for="invite-username">Username</label>
 <input id="invite-username" name="username" type="text" required maxlength="35" autocomplete="off" autocapitalize="none" spellcheck="false">
 <p class="hint">Their Gogs username. For someone already enrolled this makes a recovery link: it adds a key and keeps their others.</p>
+${opts.email ? html`<label for="invite-email">Email (to create their Gogs account if it does not exist yet)</label>
+<input id="invite-email" name="email" type="email" maxlength="254" autocomplete="off" spellcheck="false">
+<p class="hint">Keygate creates missing Gogs accounts with this email and a random password nobody sees.</p>` : ''}
 <label class="checkbox"><input id="invite-admin" name="admin" type="checkbox"> Make them an administrator</label>`}
 <label for="invite-ttl">Valid for</label>
 <select id="invite-ttl" name="ttl">

@@ -19,6 +19,8 @@ export interface AdminUsersPageOptions {
   nextHref: string | null;
   /** INVITE_TTL for people, e.g. "1 day". */
   defaultTtl: string;
+  /** GOGS_ADMIN_TOKEN is set: the form asks for an email, to create a missing Gogs account. */
+  gogsEmail?: boolean;
 }
 
 function userRow(u: AdminUserRow) {
@@ -33,7 +35,7 @@ function userRow(u: AdminUserRow) {
 }
 
 /** The admin home (/-/admin): find people, open one, or invite someone. */
-export function adminUsersPage({ q, users, previousHref, nextHref, defaultTtl }: AdminUsersPageOptions): string {
+export function adminUsersPage({ q, users, previousHref, nextHref, defaultTtl, gogsEmail }: AdminUsersPageOptions): string {
   const body = html`
 <form class="admin-search" method="get" action="/-/admin" role="search">
 <label for="q" class="visually-hidden">Search users by name</label>
@@ -49,7 +51,7 @@ ${users.length
 <nav class="pager" aria-label="Pages">${previousHref && html`<a href="${previousHref}" rel="prev">Previous page</a>`}${nextHref && html`<a href="${nextHref}" rel="next">Next page</a>`}</nav>
 <section aria-labelledby="invite-heading">
 <h2 id="invite-heading">Invite someone</h2>
-${inviteForm({ defaultTtl })}
+${inviteForm({ defaultTtl, email: gogsEmail })}
 </section>
 `;
   return adminLayout({ title: 'Administration', section: 'users', body });

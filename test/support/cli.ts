@@ -1,0 +1,45 @@
+/** The admin CLI as an administrator runs it: `node --import tsx server/cli.ts …` in its own process. */
+import { spawn } from 'node:child_process';
+import { cleanEnv, ROOT } from './main-process.js';
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI with a clean environment (only `env`, plus what node needs); kills it after 60 s. */
+export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** A CLI run, for assertion messages. */
+export const show = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+
+/** Runs fns at most `limit` at a time (each CLI start costs about a second of CPU). */
+export async function limited<T>(limit: number, fns: Array<() => Promise<T>>): Promise<T[]> {
+  const results: T[] = new Array(fns.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, fns.length) }, async () => {
+      while (next < fns.length) {
+        const i = next++;
+        results[i] = await fns[i]();
+      }
+    }),
+  );
+  return results;
+}
