@@ -373,8 +373,18 @@ describe('upstreamHeaders', () => {
   });
 
   test('response headers keep every Set-Cookie and drop hop-by-hop ones', () => {
-    const out = downstreamHeaders(['Set-Cookie', 'a=1', 'Connection', 'keep-alive', 'Set-Cookie', 'b=2', 'Keep-Alive', 'timeout=5', 'Content-Type', 'text/html']);
-    assert.deepEqual(out, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Content-Type', 'text/html']);
+    const out = downstreamHeaders(['Set-Cookie', 'a=1', 'Connection', 'keep-alive', 'Set-Cookie', 'b=2', 'Keep-Alive', 'timeout=5', 'Content-Type', 'text/html', 'X-Content-Type-Options', 'nosniff'], false);
+    assert.deepEqual(out, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Content-Type', 'text/html', 'X-Content-Type-Options', 'nosniff']);
+  });
+
+  test('response headers get nosniff (and HSTS under https) only where Gogs sent none', () => {
+    assert.deepEqual(downstreamHeaders(['Content-Type', 'text/plain'], false), ['Content-Type', 'text/plain', 'X-Content-Type-Options', 'nosniff']);
+    assert.deepEqual(downstreamHeaders(['Content-Type', 'text/plain'], true), [
+      'Content-Type', 'text/plain', 'X-Content-Type-Options', 'nosniff', 'Strict-Transport-Security', 'max-age=31536000',
+    ]);
+    assert.deepEqual(downstreamHeaders(['strict-transport-security', 'max-age=5', 'x-content-type-options', 'nosniff'], true), [
+      'strict-transport-security', 'max-age=5', 'x-content-type-options', 'nosniff',
+    ]);
   });
 });
 

@@ -6,14 +6,14 @@ import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { downstreamHeaders } from './headers.js';
-import { writeGogsHead } from './response-headers.js';
 
 export interface Upstream {
   forward(req: IncomingMessage, res: ServerResponse, headers: OutgoingHttpHeaders, onUnreachable: (err: Error) => void): void;
   close(): void;
 }
 
-export function createUpstream(target: URL): Upstream {
+/** @param hsts add HSTS to Gogs' responses that lack it (PUBLIC_URL is https) */
+export function createUpstream(target: URL, hsts: boolean): Upstream {
   const secure = target.protocol === 'https:';
   const agentOptions = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' as const };
   const agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
@@ -25,7 +25,8 @@ export function createUpstream(target: URL): Upstream {
     forward(req, res, headers, onUnreachable) {
       const upstreamReq = request({ hostname, port, method: req.method, path: req.url, headers, agent });
       upstreamReq.on('response', (upstreamRes) => {
-        writeGogsHead(res, upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.rawHeaders));
+        // One writeHead with the raw list and nothing set before it: repeated headers survive.
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.rawHeaders, hsts));
         upstreamRes.pipe(res);
         upstreamRes.on('error', () => res.destroy());
       });

@@ -20,7 +20,7 @@ import { createUpstream } from './forward.js';
 import { checkBasicCredentials } from './basic-auth.js';
 import { createHeaderPlan, upstreamHeaders } from './headers.js';
 import { classifyPath, normalizePath } from './paths.js';
-import { responseDefaults } from './response-headers.js';
+import { HSTS_VALUE } from './response-headers.js';
 
 export interface ProxyDeps {
   config: Config;
@@ -41,23 +41,22 @@ const PAGE_HEADERS = {
   'content-security-policy': "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 };
 
-function sendPage(res: ServerResponse, status: number, title: string, message: string, extra: Record<string, string | string[]> = {}): void {
-  const body = messagePage({ title, message, action: { href: '/-/login', label: 'Go to sign-in' } });
-  res.writeHead(status, { ...PAGE_HEADERS, ...extra, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-function redirect(res: ServerResponse, location: string, extra: Record<string, string | string[]> = {}): void {
-  res.writeHead(303, { location, 'cache-control': 'no-store', 'content-length': 0, ...extra });
-  res.end();
-}
-
 export function createProxyHandler(deps: ProxyDeps) {
   const { config, log, resolveIdentity, observe } = deps;
-  const upstream = createUpstream(config.gogsUrl);
+  const upstream = createUpstream(config.gogsUrl, config.https);
+  // Keygate's own answers on this path: nosniff always, HSTS under https (response-headers.ts).
+  const security: Record<string, string> = config.https ? { 'x-content-type-options': 'nosniff', 'strict-transport-security': HSTS_VALUE } : { 'x-content-type-options': 'nosniff' };
+  const sendPage = (res: ServerResponse, status: number, title: string, message: string, extra: Record<string, string | string[]> = {}): void => {
+    const body = messagePage({ title, message, action: { href: '/-/login', label: 'Go to sign-in' } });
+    res.writeHead(status, { ...PAGE_HEADERS, ...security, ...extra, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const redirect = (res: ServerResponse, location: string, extra: Record<string, string | string[]> = {}): void => {
+    res.writeHead(303, { location, 'cache-control': 'no-store', ...security, 'content-length': 0, ...extra });
+    res.end();
+  };
   const plan = createHeaderPlan(config);
   const basicPolicy = { allowPasswords: config.allowGitPasswords };
-  const setResponseDefaults = responseDefaults(config);
   const clearCookies = [
     `${config.sessionCookieName}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${config.https ? '; Secure' : ''}`,
     gogsSessionExpiry(config),
@@ -119,7 +118,6 @@ export function createProxyHandler(deps: ProxyDeps) {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    setResponseDefaults(res);
     const path = normalizePath(req.url ?? '/');
     if (path === null) {
       observe?.(res, 'blocked');

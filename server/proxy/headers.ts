@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
+import { HSTS_VALUE } from './response-headers.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -113,12 +114,23 @@ export function upstreamHeaders(
 
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'trailer']);
 
-/** Response headers from Gogs, as a flat raw list (keeps repeated Set-Cookie), minus hop-by-hop. */
-export function downstreamHeaders(raw: string[]): string[] {
+/**
+ * Response headers from Gogs, as a flat raw list (keeps repeated Set-Cookie), minus hop-by-hop,
+ * plus Keygate's defaults where Gogs sent none (see response-headers.ts): nosniff, and HSTS when
+ * PUBLIC_URL is https. One pass, no header map.
+ */
+export function downstreamHeaders(raw: string[], hsts: boolean): string[] {
   const out: string[] = [];
+  let sniff = false;
+  let sts = false;
   for (let i = 0; i < raw.length; i += 2) {
-    if (RESPONSE_HOP_BY_HOP.has(raw[i].toLowerCase())) continue;
+    const name = raw[i].toLowerCase();
+    if (RESPONSE_HOP_BY_HOP.has(name)) continue;
+    if (name === 'x-content-type-options') sniff = true;
+    else if (name === 'strict-transport-security') sts = true;
     out.push(raw[i], raw[i + 1]);
   }
+  if (!sniff) out.push('X-Content-Type-Options', 'nosniff');
+  if (hsts && !sts) out.push('Strict-Transport-Security', HSTS_VALUE);
   return out;
 }

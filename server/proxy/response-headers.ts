@@ -17,35 +17,10 @@
  *   `X-Frame-Options: deny` on its pages (internal/context/context.go). Besides, Keygate's cookie is
  *   SameSite=Lax, so a Gogs page framed by another site is never signed in.
  *
- * How: the defaults are set with setHeader when a request arrives (responseDefaults, from
- * handler.ts), before anything is written. Keygate's pages then replace or keep them as they set
- * their own; a Gogs response is written by writeGogsHead, where a header Gogs sent replaces the
- * default of the same name. So "only if absent" holds without parsing Gogs' headers.
+ * How: no header is set on the response object before it is written. The proxy's own pages and
+ * redirects list the defaults in their writeHead (handler.ts); a Gogs response is written with
+ * one writeHead of Gogs' raw header list (repeated Set-Cookie kept), to which downstreamHeaders
+ * (headers.ts) appends a default only when Gogs' list lacks that header.
  */
-import type { ServerResponse } from 'node:http';
-import type { Config } from '../config.js';
-
 /** The same HSTS value helmet sends on Keygate's own pages (app.ts): one year, this host only. */
 export const HSTS_VALUE = 'max-age=31536000';
-
-/** Returns a function that sets the defaults on a response before it is written. */
-export function responseDefaults(config: Config): (res: ServerResponse) => void {
-  const https = config.https;
-  return (res) => {
-    if (https) res.setHeader('strict-transport-security', HSTS_VALUE);
-    res.setHeader('x-content-type-options', 'nosniff');
-  };
-}
-
-/**
- * Writes the status line and Gogs' headers (a flat raw list) on top of the defaults above. Not
- * `writeHead(status, list)`: once a header has been set with setHeader, Node 20's writeHead sets
- * each listed header in turn and keeps only the last of a repeated one, so all but one of Gogs'
- * Set-Cookie headers would be lost. appendHeader keeps every one.
- */
-export function writeGogsHead(res: ServerResponse, status: number, statusMessage: string | undefined, headers: string[]): void {
-  for (let i = 0; i < headers.length; i += 2) res.removeHeader(headers[i]);
-  for (let i = 0; i < headers.length; i += 2) res.appendHeader(headers[i], headers[i + 1]);
-  if (statusMessage) res.writeHead(status, statusMessage);
-  else res.writeHead(status);
-}

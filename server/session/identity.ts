@@ -15,23 +15,38 @@ export interface Identity {
   auth: SessionAuth;
 }
 
-/** The session id from the Cookie header if its signature verifies, else null. */
-export function readSessionId(cookieHeader: string | undefined, cookieName: string, secret: string): string | null {
+const VERIFIED_MAX = 20_000;
+
+/**
+ * The session id from the Cookie header if its signature verifies, else null.
+ * @param verified cookie values already verified under this secret, and the id each carries: the
+ *   same signed value always verifies to the same id, so the HMAC runs once per cookie, not once
+ *   per request (bounded; the oldest entries go first)
+ */
+export function readSessionId(cookieHeader: string | undefined, cookieName: string, secret: string, verified?: Map<string, string>): string | null {
   if (!cookieHeader || !cookieHeader.includes(cookieName)) return null;
   const raw = parseCookies(cookieHeader)[cookieName];
   if (!raw || !raw.startsWith('s:')) return null;
+  const known = verified?.get(raw);
+  if (known !== undefined) return known;
   const sid = signature.unsign(raw.slice(2), secret);
-  return sid === false ? null : sid;
+  if (sid === false) return null;
+  if (verified) {
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
+    verified.set(raw, sid);
+  }
+  return sid;
 }
 
 export function createIdentityResolver(config: Config, db: Db, secret: string, cache: SessionCache) {
+  const verified = new Map<string, string>();
   const load = async (sid: string): Promise<SessionAuth | null> => {
     const { rows } = await db.query<{ auth: SessionAuth | null }>(`SELECT sess -> 'auth' AS auth FROM session WHERE sid = $1 AND expire > now()`, [sid]);
     return rows[0]?.auth ?? null;
   };
 
   return async function resolveIdentity(cookieHeader: string | undefined): Promise<Identity | null> {
-    const sid = readSessionId(cookieHeader, config.sessionCookieName, secret);
+    const sid = readSessionId(cookieHeader, config.sessionCookieName, secret, verified);
     if (!sid) return null;
     const now = Date.now();
     let auth = cache.get(sid, now);
