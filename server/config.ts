@@ -149,6 +149,8 @@ const schema = z.object({
   METRICS_PORT: portNumber(1).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   SHUTDOWN_TIMEOUT: duration('30s'),
+  GOGS_CONNECT_TIMEOUT: duration('5s'),
+  GOGS_RESPONSE_TIMEOUT: duration('60s'),
 });
 
 /** Every environment variable Keygate reads (docs/configuration.md must list exactly these). */
@@ -201,6 +203,10 @@ export type Config = Readonly<{
   metricsHost: string;
   /** On SIGTERM, in-flight requests get this long to finish before their connections are cut. */
   shutdownTimeoutMs: number;
+  /** Connecting to Gogs may take this long before the request gets a 504. */
+  gogsConnectTimeoutMs: number;
+  /** After the request is sent, Gogs' response headers may take this long (504 after); a flowing body is never cut. */
+  gogsResponseTimeoutMs: number;
   /** Name of Keygate's session cookie; `__Host-` whenever PUBLIC_URL is https. */
   sessionCookieName: string;
 }>;
@@ -277,6 +283,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    gogsConnectTimeoutMs: e.GOGS_CONNECT_TIMEOUT,
+    gogsResponseTimeoutMs: e.GOGS_RESPONSE_TIMEOUT,
     sessionCookieName: https ? '__Host-keygate' : 'keygate',
   });
 }

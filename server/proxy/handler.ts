@@ -16,7 +16,7 @@ import type { SessionCache } from '../session/cache.js';
 import type { IdentityResolver } from '../session/identity.js';
 import type { Db } from '../db/pool.js';
 import type { RouteKind } from '../ops/metrics.js';
-import { createUpstream } from './forward.js';
+import { createUpstream, UpstreamTimeout } from './forward.js';
 import { checkBasicCredentials } from './basic-auth.js';
 import { createHeaderPlan, upstreamHeaders } from './headers.js';
 import { classifyPath, normalizePath } from './paths.js';
@@ -43,7 +43,7 @@ const PAGE_HEADERS = {
 
 export function createProxyHandler(deps: ProxyDeps) {
   const { config, log, resolveIdentity, observe } = deps;
-  const upstream = createUpstream(config.gogsUrl, config.https);
+  const upstream = createUpstream(config.gogsUrl, config.https, { connectMs: config.gogsConnectTimeoutMs, responseMs: config.gogsResponseTimeoutMs });
   // Keygate's own answers on this path: nosniff always, HSTS under https (response-headers.ts).
   const security: Record<string, string> = config.https ? { 'x-content-type-options': 'nosniff', 'strict-transport-security': HSTS_VALUE } : { 'x-content-type-options': 'nosniff' };
   const sendPage = (res: ServerResponse, status: number, title: string, message: string, extra: Record<string, string | string[]> = {}): void => {
@@ -63,6 +63,11 @@ export function createProxyHandler(deps: ProxyDeps) {
   ];
 
   const unreachable = (res: ServerResponse) => (err: Error) => {
+    if (err instanceof UpstreamTimeout) {
+      log.warn({ phase: err.phase }, 'gogs too slow');
+      sendPage(res, 504, 'Gogs is too slow to answer', 'Keygate is running, but the Git service behind it did not answer in time. Try again in a moment; if it persists, tell your administrator.');
+      return;
+    }
     log.warn({ err: err.message }, 'gogs unreachable');
     sendPage(res, 502, 'Gogs is unreachable', 'Keygate is running, but the Git service behind it did not answer. Try again in a moment; if it persists, tell your administrator.');
   };
