@@ -4,23 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { person, reachesGogs, secondDevice, sidOf, sleep } from './support/admin.js';
+import { person, reachesGogs, secondDevice } from './support/admin.js';
+import { forgotten, secondInstance, sidOf } from './support/instances.js';
 import { sameBrowserOn } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
-
-/** Waits (at most 2 s) until instance `kg` has forgotten the session, as NOTIFY tells it to. */
-async function forgotten(kg: TestKeygate, sid: string): Promise<void> {
-  const started = performance.now();
-  while (kg.gateway.sessionCache.get(sid) !== undefined && performance.now() - started < 2000) await sleep(1);
-  assert.equal(kg.gateway.sessionCache.get(sid), undefined, 'instance b forgot the ended session');
-}
 
 describe('admin actions across instances', () => {
   let a: TestKeygate;
   let b: TestKeygate;
   before(async () => {
     a = await startKeygate();
-    b = await startKeygate({ database: a.database, upstream: a.gogs, env: { PUBLIC_URL: a.origin } });
+    b = await secondInstance(a);
   });
   after(async () => {
     await b?.close();

@@ -9,28 +9,14 @@ import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
 import { enrolledUser, invite } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { forgotten, secondInstance, sidOf } from './support/instances.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The same browser, its next request routed to another instance. */
 function moveTo(from: TestClient, kg: TestKeygate): TestClient {
   const copy = new TestClient(kg.url, from.origin);
   for (const [k, v] of from.cookies) copy.cookies.set(k, v);
   return copy;
-}
-
-/** The session id inside a browser's signed session cookie. */
-function sidOf(browser: TestClient, kg: TestKeygate): string {
-  const raw = decodeURIComponent(browser.cookies.get(kg.config.sessionCookieName) ?? '');
-  assert.ok(raw.startsWith('s:'), 'a signed session cookie');
-  return raw.slice(2, raw.lastIndexOf('.'));
-}
-
-/** Waits (at most 2 s) until an instance has heard through NOTIFY that the session ended. */
-async function forgotten(kg: TestKeygate, sid: string): Promise<void> {
-  const started = performance.now();
-  while (kg.gateway.sessionCache.get(sid) !== undefined && performance.now() - started < 2000) await sleep(1);
-  assert.equal(kg.gateway.sessionCache.get(sid), undefined, 'the instance forgot the ended session');
 }
 
 async function reachesGogsAs(browser: TestClient, name: string): Promise<boolean> {
@@ -48,7 +34,7 @@ describe('several instances on one database', () => {
   let b: TestKeygate;
   before(async () => {
     a = await startKeygate();
-    b = await startKeygate({ database: a.database, upstream: a.gogs, env: { PUBLIC_URL: a.origin } });
+    b = await secondInstance(a);
   });
   after(async () => {
     await b?.close();
@@ -100,7 +86,7 @@ describe('rate limits shared by two instances', () => {
   let d: TestKeygate;
   before(async () => {
     c = await startKeygate({ env: { RATE_LIMIT_IP_PER_MINUTE: '5' } });
-    d = await startKeygate({ database: c.database, upstream: c.gogs, env: { PUBLIC_URL: c.origin, RATE_LIMIT_IP_PER_MINUTE: '5' } });
+    d = await secondInstance(c, { RATE_LIMIT_IP_PER_MINUTE: '5' });
   });
   after(async () => {
     await d?.close();

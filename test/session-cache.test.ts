@@ -11,6 +11,7 @@ import { endSessionsOfCredential, endSessionsOfUser } from '../server/session/en
 import { TestClient } from './support/client.js';
 import { sameBrowserOn, signedInPerson } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { forgotten, secondInstance, sidOf } from './support/instances.js';
 import { sleep } from './support/net.js';
 
 /** Counts the statements a pool runs while fn does its work (a counter, not a stand-in). */
@@ -39,24 +40,6 @@ async function reachesGogsAs(kg: TestKeygate, browser: TestClient, name: string)
   return false;
 }
 
-/** The session id inside a browser's signed session cookie. */
-function sidOf(browser: TestClient, kg: TestKeygate): string {
-  const raw = decodeURIComponent(browser.cookies.get(kg.config.sessionCookieName) ?? '');
-  assert.ok(raw.startsWith('s:'), 'a signed session cookie');
-  return raw.slice(2, raw.lastIndexOf('.'));
-}
-
-/**
- * Waits until an instance has heard (through NOTIFY) that a session ended. Notifications are
- * delivered at commit; this bounds the wait at two seconds and returns how long it took.
- */
-async function forgotten(kg: TestKeygate, sid: string): Promise<number> {
-  const started = performance.now();
-  while (kg.gateway.sessionCache.get(sid) !== undefined && performance.now() - started < 2000) await sleep(1);
-  assert.equal(kg.gateway.sessionCache.get(sid), undefined, 'the instance forgot the ended session');
-  return performance.now() - started;
-}
-
 describe('session cache', () => {
   let a: TestKeygate;
   let b: TestKeygate;
@@ -66,7 +49,7 @@ describe('session cache', () => {
     a = await startKeygate();
     // A second instance on the same database and upstream, as behind a load balancer. Both are
     // configured with the same public URL (the balancer's), so a's cookies are valid on b.
-    b = await startKeygate({ database: a.database, upstream: a.gogs, env: { PUBLIC_URL: a.origin } });
+    b = await secondInstance(a);
   });
   after(async () => {
     await b?.close();

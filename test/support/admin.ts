@@ -65,12 +65,7 @@ export async function reachesGogs(client: TestClient, name: string): Promise<boo
   return false;
 }
 
-/** The session id inside a browser's signed cookie. */
-export function sidOf(client: TestClient, kg: TestKeygate): string {
-  const raw = decodeURIComponent(client.cookies.get(kg.config.sessionCookieName) ?? '');
-  assert.ok(raw.startsWith('s:'), 'a signed session cookie');
-  return raw.slice(2, raw.lastIndexOf('.'));
-}
+export { sidOf } from './instances.js';
 
 /** Audit rows for one event, oldest first, optionally only about one person. */
 export function auditRows(kg: TestKeygate, event: string, subject?: string): Promise<AuditRow[]> {
