@@ -92,7 +92,8 @@ export async function startEmbeddedPostgres(opts: {
   return { url, stop: () => pg.stop() };
 }
 
-function isListening(port: number): Promise<boolean> {
+/** Whether something accepts connections on 127.0.0.1:port. */
+export function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     socket.once('connect', () => {
