@@ -29,10 +29,12 @@ export interface RequestContext {
 }
 
 export async function recordEvent(db: Queryable, e: AuditEvent): Promise<void> {
-  await db.query(
-    `INSERT INTO audit_events (actor, subject_user_id, subject_username, credential_id, event, outcome, reason, ip, user_agent, request_id, details)
+  await db.query({
+    // Prepared once per connection: every sign-in writes one.
+    name: 'keygate-audit-insert',
+    text: `INSERT INTO audit_events (actor, subject_user_id, subject_username, credential_id, event, outcome, reason, ip, user_agent, request_id, details)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [
+    values: [
       e.actor,
       e.subjectUserId ?? null,
       e.subjectUsername ?? null,
@@ -45,5 +47,5 @@ export async function recordEvent(db: Queryable, e: AuditEvent): Promise<void> {
       e.requestId ?? null,
       JSON.stringify(e.details ?? {}),
     ],
-  );
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics (prom-client), one registry per gateway. Served only by startMetricsServer on
- * METRICS_HOST:METRICS_PORT, never on the public port. Label values are fixed sets, so every
- * child the proxy path touches is created here once and observed without further lookups.
+ * METRICS_HOST:METRICS_PORT, never on the public port. Label values are fixed sets. The proxy
+ * path's request counter and latency histogram are plain arrays indexed by those sets (a few
+ * increments per request, no label lookup or hashing) and become samples only when scraped.
  */
 import http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -35,6 +36,31 @@ export const CEREMONY_REASONS: ReadonlySet<string> = new Set([
   'malformed_json', 'body_too_large', 'unsupported_encoding', 'bad_request', 'internal',
 ]);
 
+/** keygate_proxy_request_duration_seconds' buckets (upper bounds, seconds). */
+const PROXY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60] as const;
+
+interface Sample {
+  metricName?: string;
+  labels: Record<string, string | number>;
+  value: number;
+}
+
+/**
+ * A metric whose samples are computed when the registry is scraped, in the shape prom-client's
+ * Registry reads from its own metrics (name, help, type, values).
+ */
+function scrapedMetric(name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[]) {
+  const metric = {
+    name,
+    help,
+    type,
+    aggregator: 'sum' as const,
+    get: async () => ({ name, help, type, aggregator: 'sum' as const, values: values() }),
+    reset: () => {},
+  };
+  return metric as unknown as Counter;
+}
+
 export interface MetricsDeps {
   db: Db;
   sessionCache: SessionCache;
@@ -44,23 +70,40 @@ export class Metrics {
   readonly registry = new Registry();
   /** One per request a rate limit refuses (wired to RateLimits.events in app.ts); `limit` is one of RATE_LIMIT_NAMES. */
   readonly rateLimitRejections: Counter<'limit'>;
-  private readonly proxied: Array<Array<ReturnType<Counter['labels']>>>;
-  private readonly proxyLatency: Array<ReturnType<Histogram['labels']>>;
+  /** Proxied requests by [kind][status class], kept in plain arrays and read at scrape time. */
+  private readonly proxied = new Float64Array(ROUTE_KINDS.length * STATUS_CLASSES.length);
+  /** Per kind: one count per bucket (not cumulative), the last for +Inf; and the sum and count. */
+  private readonly proxyBuckets = new Float64Array(ROUTE_KINDS.length * (PROXY_BUCKETS.length + 1));
+  private readonly proxySum = new Float64Array(ROUTE_KINDS.length);
+  private readonly proxyCount = new Float64Array(ROUTE_KINDS.length);
   private readonly ceremonies: Counter<'type' | 'result' | 'reason'>;
   private readonly ceremonyLatency: Histogram<'type' | 'result'>;
 
   constructor(deps: MetricsDeps) {
     const registers = [this.registry];
-    const requests = new Counter({ name: 'keygate_proxy_requests_total', help: 'Requests Keygate answered on the proxy path, by route kind and status class', labelNames: ['kind', 'status_class'], registers });
-    const latency = new Histogram({
-      name: 'keygate_proxy_request_duration_seconds',
-      help: 'Time from request to the end of the response on the proxy path (git transfers included)',
-      labelNames: ['kind'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
-      registers,
-    });
-    this.proxied = ROUTE_KINDS.map((kind) => STATUS_CLASSES.map((cls) => requests.labels(kind, cls)));
-    this.proxyLatency = ROUTE_KINDS.map((kind) => latency.labels(kind));
+    // The proxy path's two metrics are counted in plain arrays (proxyRequest, once per proxied
+    // request, costs a few array writes) and turned into samples only when scraped.
+    this.registry.registerMetric(
+      scrapedMetric('keygate_proxy_requests_total', 'Requests Keygate answered on the proxy path, by route kind and status class', 'counter', () =>
+        ROUTE_KINDS.flatMap((kind, k) => STATUS_CLASSES.map((cls, c) => ({ labels: { kind, status_class: cls }, value: this.proxied[k * STATUS_CLASSES.length + c] }))),
+      ),
+    );
+    const latencyName = 'keygate_proxy_request_duration_seconds';
+    this.registry.registerMetric(
+      scrapedMetric(latencyName, 'Time from request to the end of the response on the proxy path (git transfers included)', 'histogram', () =>
+        ROUTE_KINDS.flatMap((kind, k) => {
+          const values: Sample[] = [];
+          let cumulative = 0;
+          for (let b = 0; b <= PROXY_BUCKETS.length; b++) {
+            cumulative += this.proxyBuckets[k * (PROXY_BUCKETS.length + 1) + b];
+            values.push({ metricName: `${latencyName}_bucket`, labels: { le: b < PROXY_BUCKETS.length ? PROXY_BUCKETS[b] : '+Inf', kind }, value: cumulative });
+          }
+          values.push({ metricName: `${latencyName}_sum`, labels: { kind }, value: this.proxySum[k] });
+          values.push({ metricName: `${latencyName}_count`, labels: { kind }, value: this.proxyCount[k] });
+          return values;
+        }),
+      ),
+    );
 
     this.ceremonies = new Counter({ name: 'keygate_ceremonies_total', help: 'WebAuthn ceremonies completed (verify step), by type, result and failure reason', labelNames: ['type', 'result', 'reason'], registers });
     this.ceremonyLatency = new Histogram({
@@ -96,8 +139,12 @@ export class Metrics {
   proxyRequest(kind: RouteKind, status: number, seconds: number): void {
     const k = kind === 'page' ? 0 : kind === 'passthrough' ? 1 : 2;
     const cls = status < 300 ? 0 : status < 400 ? 1 : status < 500 ? 2 : 3;
-    this.proxied[k][cls].inc();
-    this.proxyLatency[k].observe(seconds);
+    this.proxied[k * STATUS_CLASSES.length + cls]++;
+    let b = 0;
+    while (b < PROXY_BUCKETS.length && seconds > PROXY_BUCKETS[b]) b++;
+    this.proxyBuckets[k * (PROXY_BUCKETS.length + 1) + b]++;
+    this.proxySum[k] += seconds;
+    this.proxyCount[k]++;
   }
 
   ceremony(type: CeremonyType, reason: string | null, seconds: number): void {

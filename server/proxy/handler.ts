@@ -13,12 +13,12 @@ import { isSafeMethod, isSameOrigin } from '../http/same-origin.js';
 import { endSession } from '../session/end.js';
 import { gogsSessionExpiry } from '../session/gogs-cookie.js';
 import type { SessionCache } from '../session/cache.js';
-import type { IdentityResolver } from '../session/identity.js';
+import type { Identity, IdentityResolver } from '../session/identity.js';
 import type { Db } from '../db/pool.js';
 import type { RouteKind } from '../ops/metrics.js';
 import { createUpstream, UpstreamTimeout } from './forward.js';
 import { checkBasicCredentials } from './basic-auth.js';
-import { createHeaderPlan, upstreamHeaders } from './headers.js';
+import { createHeaderPlan, upstreamHeaderList } from './headers.js';
 import { classifyPath, normalizePath } from './paths.js';
 import { HSTS_VALUE } from './response-headers.js';
 
@@ -62,7 +62,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     gogsSessionExpiry(config),
   ];
 
-  const unreachable = (res: ServerResponse) => (err: Error) => {
+  const unreachable = (res: ServerResponse, err: Error): void => {
     if (err instanceof UpstreamTimeout) {
       log.warn({ phase: err.phase }, 'gogs too slow');
       sendPage(res, 504, 'Gogs is too slow to answer', 'Keygate is running, but the Git service behind it did not answer in time. Try again in a moment; if it persists, tell your administrator.');
@@ -80,35 +80,44 @@ export function createProxyHandler(deps: ProxyDeps) {
       sendPage(res, 401, 'Sign-in needed', basic.message, { 'www-authenticate': 'Basic realm="."' });
       return;
     }
-    const headers = upstreamHeaders(plan, req.headers, { ip: req.socket.remoteAddress, requestId: assignRequestId(req, config.trustProxy) }, identity);
-    upstream.forward(req, res, headers, unreachable(res));
+    const headers = upstreamHeaderList(plan, req.headers, { ip: req.socket.remoteAddress, requestId: assignRequestId(req, config.trustProxy) }, identity);
+    upstream.forward(req, res, headers, unreachable);
   };
 
   async function handleWithSession(req: IncomingMessage, res: ServerResponse, route: 'page' | 'gogs-logout'): Promise<void> {
     const identity = await resolveIdentity(req.headers.cookie);
+    if (route === 'page') {
+      servePage(req, res, identity);
+      return;
+    }
     if (identity && !isSafeMethod(req.method) && !isSameOrigin(req, config.origin)) {
       sendPage(res, 403, 'Request refused', 'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.');
       return;
     }
-    if (route === 'gogs-logout') {
-      // Gogs' own sign-out ends the Keygate session too.
-      if (identity) {
-        await endSession(deps.db, identity.sid);
-        deps.sessionCache.forget(identity.sid);
-        const { auth } = identity;
-        await recordEvent(deps.db, {
-          event: 'sign_out',
-          outcome: 'success',
-          actor: `user:${auth.username}`,
-          subjectUserId: auth.userId,
-          subjectUsername: auth.username,
-          ip: peerAddress(req, config.trustProxy),
-          userAgent: req.headers['user-agent'] ?? null,
-          requestId: assignRequestId(req, config.trustProxy),
-          details: { via: 'gogs' },
-        });
-      }
-      redirect(res, '/-/login?signed_out', { 'set-cookie': clearCookies });
+    // Gogs' own sign-out ends the Keygate session too.
+    if (identity) {
+      await endSession(deps.db, identity.sid);
+      deps.sessionCache.forget(identity.sid);
+      const { auth } = identity;
+      await recordEvent(deps.db, {
+        event: 'sign_out',
+        outcome: 'success',
+        actor: `user:${auth.username}`,
+        subjectUserId: auth.userId,
+        subjectUsername: auth.username,
+        ip: peerAddress(req, config.trustProxy),
+        userAgent: req.headers['user-agent'] ?? null,
+        requestId: assignRequestId(req, config.trustProxy),
+        details: { via: 'gogs' },
+      });
+    }
+    redirect(res, '/-/login?signed_out', { 'set-cookie': clearCookies });
+  }
+
+  /** A Gogs page: only for a signed-in session, and unsafe methods only from Keygate's origin. */
+  function servePage(req: IncomingMessage, res: ServerResponse, identity: Identity | null): void {
+    if (identity && !isSafeMethod(req.method) && !isSameOrigin(req, config.origin)) {
+      sendPage(res, 403, 'Request refused', 'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.');
       return;
     }
     if (!identity) {
@@ -143,13 +152,23 @@ export function createProxyHandler(deps: ProxyDeps) {
       case 'passthrough':
         forward(req, res, null);
         return;
-      default:
+      default: {
+        // The common case, a cached valid session (or no session cookie), needs no database
+        // statement and no promise.
+        if (route === 'page') {
+          const known = resolveIdentity.cached(req.headers.cookie);
+          if (known !== undefined) {
+            servePage(req, res, known);
+            return;
+          }
+        }
         handleWithSession(req, res, route).catch((err) => {
           // Fail closed: without the session store, nobody is let through.
           log.error({ err }, 'session lookup failed');
           if (!res.headersSent) sendPage(res, 503, 'Temporarily unavailable', 'Keygate cannot check your session right now. Try again in a moment.', { 'retry-after': '5' });
           else res.destroy();
         });
+      }
     }
   }
 

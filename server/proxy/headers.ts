@@ -46,6 +46,11 @@ export interface HeaderPlan {
   identityNames: Set<string>;
   upstreamHost: string;
   strippedCookies: string[];
+  /** Constant values, computed once: X-Forwarded-Proto, X-Forwarded-Host. */
+  forwardedProto: string;
+  forwardedHost: string;
+  /** Cookie headers already stripped (see stripCookies): header → what Gogs gets (undefined: nothing). */
+  strippedMemo: Map<string, string | undefined>;
 }
 
 export function createHeaderPlan(config: Config): HeaderPlan {
@@ -55,6 +60,9 @@ export function createHeaderPlan(config: Config): HeaderPlan {
     upstreamHost: config.gogsUrl.host,
     // Keygate's own session cookie is none of Gogs' business either.
     strippedCookies: [...GOGS_REMEMBER_COOKIES, config.sessionCookieName],
+    forwardedProto: config.publicUrl.protocol.slice(0, -1),
+    forwardedHost: config.publicUrl.host,
+    strippedMemo: new Map(),
   };
 }
 
@@ -73,17 +81,34 @@ function stripCookies(header: string, names: string[]): string | undefined {
   return kept.length ? kept.join('; ') : undefined;
 }
 
+/** A browser sends the same Cookie header request after request: strip each distinct one once (bounded). */
+const STRIPPED_MEMO_MAX = 10_000;
+const STRIPPED_MEMO_HEADER_MAX = 4096;
+
+function strippedCookieHeader(plan: HeaderPlan, header: string): string | undefined {
+  const memo = plan.strippedMemo;
+  const known = memo.get(header);
+  if (known !== undefined || memo.has(header)) return known;
+  const stripped = stripCookies(header, plan.strippedCookies);
+  if (header.length <= STRIPPED_MEMO_HEADER_MAX) {
+    if (memo.size >= STRIPPED_MEMO_MAX) memo.delete(memo.keys().next().value as string);
+    memo.set(header, stripped);
+  }
+  return stripped;
+}
+
 /**
- * Builds the upstream request headers.
+ * Builds the upstream request headers as a flat [name, value, name, value, …] list, the form
+ * http.request takes without building a header map of its own. Each name appears at most once.
  * @param identity the signed-in username to assert, or null to assert nobody
  */
-export function upstreamHeaders(
+export function upstreamHeaderList(
   plan: HeaderPlan,
   incoming: IncomingHttpHeaders,
   client: { ip: string | undefined; requestId: string },
   identity: string | null,
-): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
+): Array<string | string[]> {
+  const out: Array<string | string[]> = [];
   // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
   const connection = incoming.connection;
   const extraHop = connection && connection !== 'keep-alive' && connection !== 'close' ? connection.toLowerCase().split(',').map((s) => s.trim()) : null;
@@ -91,24 +116,39 @@ export function upstreamHeaders(
     if (HOP_BY_HOP.has(name)) continue;
     const dashed = name.includes('_') ? name.replace(/_/g, '-') : name;
     if (plan.identityNames.has(dashed)) continue;
-    if (extraHop && extraHop.includes(name)) continue;
+    if (extraHop !== null && extraHop.includes(name)) continue;
     const value = incoming[name];
     if (value === undefined) continue;
     if (name === 'cookie') {
-      const cookie = stripCookies(value as string, plan.strippedCookies);
-      if (cookie !== undefined) out.cookie = cookie;
+      const cookie = strippedCookieHeader(plan, value as string);
+      if (cookie !== undefined) out.push('cookie', cookie);
       continue;
     }
-    out[name] = value;
+    out.push(name, value);
   }
-  const { config } = plan;
-  out.host = plan.upstreamHost;
-  out['x-forwarded-for'] = client.ip ?? '';
-  out['x-real-ip'] = client.ip ?? '';
-  out['x-forwarded-proto'] = config.publicUrl.protocol.slice(0, -1);
-  out['x-forwarded-host'] = config.publicUrl.host;
-  out['x-request-id'] = client.requestId;
-  if (identity !== null) out[config.gogsAuthHeader] = identity;
+  const ip = client.ip ?? '';
+  out.push(
+    'host', plan.upstreamHost,
+    'x-forwarded-for', ip,
+    'x-real-ip', ip,
+    'x-forwarded-proto', plan.forwardedProto,
+    'x-forwarded-host', plan.forwardedHost,
+    'x-request-id', client.requestId,
+  );
+  if (identity !== null) out.push(plan.config.gogsAuthHeader, identity);
+  return out;
+}
+
+/** upstreamHeaderList as a header object (lower-case names), for callers and tests that want one. */
+export function upstreamHeaders(
+  plan: HeaderPlan,
+  incoming: IncomingHttpHeaders,
+  client: { ip: string | undefined; requestId: string },
+  identity: string | null,
+): OutgoingHttpHeaders {
+  const list = upstreamHeaderList(plan, incoming, client, identity);
+  const out: OutgoingHttpHeaders = {};
+  for (let i = 0; i < list.length; i += 2) out[(list[i] as string).toLowerCase()] = list[i + 1];
   return out;
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Request } from 'express';
 import type { Config } from '../config.js';
+import type { ReplacingStore } from './middleware.js';
 
 export interface SessionAuth {
   userId: string;
@@ -44,10 +45,22 @@ export async function signIn(
   /** The authenticator verified the person (UV): this sign-in also counts as a fresh step-up. */
   userVerified = false,
 ): Promise<void> {
-  await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+  const store = req.sessionStore as ReplacingStore | undefined;
+  const oldSid = req.sessionID;
+  if (store?.replace && store.generate) {
+    // regenerate() without its separate DELETE: a new id and an empty session now, and the old
+    // row deleted by the same statement that inserts the new one (middleware.ts, replace).
+    store.generate(req);
+  } else {
+    await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+  }
   const now = Date.now();
   req.session.auth = { ...who, signedInAt: now, lastSeenAt: now };
   if (userVerified) req.session.stepUpAt = now;
+  if (store?.replace && store.generate) {
+    await store.replace(oldSid, req.sessionID, req.session);
+    return;
+  }
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
 }
 

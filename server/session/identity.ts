@@ -16,41 +16,73 @@ export interface Identity {
 }
 
 const VERIFIED_MAX = 20_000;
+/** Cookie headers longer than this are verified each time rather than remembered. */
+const VERIFIED_HEADER_MAX = 4096;
 
 /**
  * The session id from the Cookie header if its signature verifies, else null.
- * @param verified cookie values already verified under this secret, and the id each carries: the
- *   same signed value always verifies to the same id, so the HMAC runs once per cookie, not once
- *   per request (bounded; the oldest entries go first)
+ * @param verified Cookie headers already read under this secret, and the session id each carries
+ *   (or null: none, or a bad signature). The same header always reads the same way, so the parse
+ *   and the HMAC run once per distinct header, not once per request (bounded; the oldest entries
+ *   go first).
  */
-export function readSessionId(cookieHeader: string | undefined, cookieName: string, secret: string, verified?: Map<string, string>): string | null {
+export function readSessionId(cookieHeader: string | undefined, cookieName: string, secret: string, verified?: Map<string, string | null>): string | null {
   if (!cookieHeader || !cookieHeader.includes(cookieName)) return null;
-  const raw = parseCookies(cookieHeader)[cookieName];
-  if (!raw || !raw.startsWith('s:')) return null;
-  const known = verified?.get(raw);
+  const known = verified?.get(cookieHeader);
   if (known !== undefined) return known;
-  const sid = signature.unsign(raw.slice(2), secret);
-  if (sid === false) return null;
-  if (verified) {
+  const raw = parseCookies(cookieHeader)[cookieName];
+  const unsigned = raw && raw.startsWith('s:') ? signature.unsign(raw.slice(2), secret) : false;
+  const sid = unsigned === false ? null : unsigned;
+  if (verified && cookieHeader.length <= VERIFIED_HEADER_MAX) {
     if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
-    verified.set(raw, sid);
+    verified.set(cookieHeader, sid);
   }
   return sid;
 }
 
-export function createIdentityResolver(config: Config, db: Db, secret: string, cache: SessionCache) {
-  const verified = new Map<string, string>();
+export interface IdentityResolver {
+  /** The signed-in person for this Cookie header: from the cache, or the session row. */
+  (cookieHeader: string | undefined): Promise<Identity | null>;
+  /**
+   * The same answer without waiting, when it needs no database statement (the proxy's common
+   * case: a cached, valid session, or no session cookie at all); undefined when it does.
+   */
+  cached(cookieHeader: string | undefined): Identity | null | undefined;
+}
+
+export function createIdentityResolver(config: Config, db: Db, secret: string, cache: SessionCache): IdentityResolver {
+  const verified = new Map<string, string | null>();
   const load = async (sid: string): Promise<SessionAuth | null> => {
-    const { rows } = await db.query<{ auth: SessionAuth | null }>(`SELECT sess -> 'auth' AS auth FROM session WHERE sid = $1 AND expire > now()`, [sid]);
+    const { rows } = await db.query<{ auth: SessionAuth | null }>({ name: 'keygate-session-auth', text: `SELECT sess -> 'auth' AS auth FROM session WHERE sid = $1 AND expire > now()`, values: [sid] });
     return rows[0]?.auth ?? null;
   };
+  const touch = (sid: string, auth: SessionAuth, now: number) => {
+    // Sliding idle expiry, written at most once a minute (see needsTouch) and without notifying
+    // other instances; the request does not wait for it.
+    auth.lastSeenAt = now;
+    db.query(`UPDATE session SET sess = jsonb_set(sess, '{auth,lastSeenAt}', to_jsonb($2::bigint)) WHERE sid = $1`, [sid, now]).catch(() => {});
+  };
 
-  return async function resolveIdentity(cookieHeader: string | undefined): Promise<Identity | null> {
+  function cached(cookieHeader: string | undefined): Identity | null | undefined {
+    const sid = readSessionId(cookieHeader, config.sessionCookieName, secret, verified);
+    if (!sid) return null;
+    const now = Date.now();
+    const auth = cache.get(sid, now);
+    if (auth === undefined) return undefined;
+    if (auth === null) return null;
+    // Anything but a valid session (idle: another instance may have seen it since; expired: the
+    // row is deleted) goes the long way.
+    if (judgeSession(auth, config, now) !== 'valid') return undefined;
+    if (needsTouch(auth, config, now)) touch(sid, auth, now);
+    return { sid, auth };
+  }
+
+  async function resolveIdentity(cookieHeader: string | undefined): Promise<Identity | null> {
     const sid = readSessionId(cookieHeader, config.sessionCookieName, secret, verified);
     if (!sid) return null;
     const now = Date.now();
     let auth = cache.get(sid, now);
-    let fromCache = auth !== undefined;
+    const fromCache = auth !== undefined;
     if (auth === undefined) {
       auth = await load(sid);
       cache.set(sid, auth, now);
@@ -60,7 +92,6 @@ export function createIdentityResolver(config: Config, db: Db, secret: string, c
     if (verdict === 'idle' && fromCache) {
       // Another instance may have seen this session since we cached it: ask the database.
       auth = await load(sid);
-      fromCache = false;
       cache.set(sid, auth, now);
       if (!auth) return null;
       verdict = judgeSession(auth, config, now);
@@ -70,14 +101,9 @@ export function createIdentityResolver(config: Config, db: Db, secret: string, c
       await db.query('DELETE FROM session WHERE sid = $1', [sid]);
       return null;
     }
-    if (needsTouch(auth, config, now)) {
-      // Sliding idle expiry, written at most once a minute (see needsTouch) and without notifying
-      // other instances; the request does not wait for it.
-      auth.lastSeenAt = now;
-      db.query(`UPDATE session SET sess = jsonb_set(sess, '{auth,lastSeenAt}', to_jsonb($2::bigint)) WHERE sid = $1`, [sid, now]).catch(() => {});
-    }
+    if (needsTouch(auth, config, now)) touch(sid, auth, now);
     return { sid, auth };
-  };
+  }
+  resolveIdentity.cached = cached;
+  return resolveIdentity;
 }
-
-export type IdentityResolver = ReturnType<typeof createIdentityResolver>;

@@ -3,6 +3,7 @@
  * migrations (createTableIfMissing is off); touching is off because idle time is tracked in the
  * session itself and written at most once a minute (see auth.ts).
  */
+import { createHash } from 'node:crypto';
 import connectPgSimple from 'connect-pg-simple';
 import session from 'express-session';
 import type { Config } from '../config.js';
@@ -24,22 +25,57 @@ export type SessionStore = session.Store;
 
 /** Marks a signed-in session that was loaded from its row (never written to the row itself). */
 const LOADED = '_loadedSignedIn';
+/**
+ * On a session object (non-enumerable, so never stored): the sid and content this process last
+ * wrote for it. express-session saves again at the end of a request whenever the session id
+ * changed (sign-in), even right after an explicit save, after moving the cookie's expiry forward
+ * by the few milliseconds since; such a write is skipped. As with express-session's own change
+ * check (and disableTouch), the cookie is left out of the comparison: only content counts.
+ */
+const WRITTEN = Symbol('keygate.written');
 
-type StoredSession = session.SessionData & { [LOADED]?: boolean };
+type StoredSession = session.SessionData & { [LOADED]?: boolean; [WRITTEN]?: string };
 type Callback = (err?: unknown) => void;
 
+/** What the session store adds to express-session's Store (see createSessionStore). */
+export interface ReplacingStore extends session.Store {
+  /**
+   * Saves a new session and deletes the one it replaces in one statement: sign-in's
+   * regenerate-and-save in one round trip instead of a DELETE and an INSERT.
+   */
+  replace(oldSid: string | undefined, sid: string, sess: session.SessionData): Promise<void>;
+  /** Set by express-session's middleware: a new session id and Session on req. */
+  generate?: (req: unknown) => void;
+}
+
+/** The sid and the session's content without its cookie, as compared for WRITTEN. */
+function contentKey(sid: string, data: session.SessionData): string {
+  const { cookie: _cookie, ...content } = data;
+  return `${sid}\n${JSON.stringify(content)}`;
+}
+
+function markWritten(sess: StoredSession, key: string): void {
+  Object.defineProperty(sess, WRITTEN, { value: key, configurable: true, writable: true, enumerable: false });
+}
+
+function expireOf(data: session.SessionData): Date {
+  return data.cookie?.expires ? new Date(data.cookie.expires) : new Date(Date.now() + 86_400_000);
+}
+
 /**
- * connect-pg-simple, wrapped in two ways:
+ * connect-pg-simple, wrapped in three ways:
  * - a session this process destroys (sign-out, timeout) is forgotten by this process's proxy
  *   cache at once; other instances hear of it through NOTIFY;
  * - a signed-in session that was loaded from its row is only ever UPDATEd, never re-inserted. If
  *   it was ended (revoked, disabled, signed out elsewhere) while a request was in flight, that
  *   request's end-of-request save must not bring it back to life. New sessions (sign-in always
- *   starts one: regenerate) are inserted as usual.
+ *   starts one, see replace) are inserted as usual;
+ * - a write identical to the one this process just made for the same session object is skipped
+ *   (see WRITTEN).
  */
-export function createSessionStore(db: Db, cache?: SessionCache): session.Store {
+export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore {
   const PgStore = connectPgSimple(session);
-  class CachedPgStore extends PgStore {
+  class CachedPgStore extends PgStore implements ReplacingStore {
     override get(sid: string, callback: (err: unknown, sess?: session.SessionData | null) => void): void {
       super.get(sid, (err: unknown, sess?: StoredSession | null) => {
         if (sess?.auth) sess[LOADED] = true;
@@ -49,15 +85,40 @@ export function createSessionStore(db: Db, cache?: SessionCache): session.Store 
 
     override set(sid: string, sess: StoredSession, callback?: Callback): void {
       const { [LOADED]: loaded, ...data } = sess;
-      if (!loaded || !data.auth) {
-        super.set(sid, data as session.SessionData, callback);
+      const key = contentKey(sid, data as session.SessionData);
+      if (sess[WRITTEN] === key) {
+        callback?.();
         return;
       }
-      const expires = data.cookie?.expires ? new Date(data.cookie.expires) : new Date(Date.now() + 86_400_000);
-      db.query('UPDATE session SET sess = $1, expire = $2 WHERE sid = $3', [JSON.stringify(data), expires, sid]).then(
-        () => callback?.(),
-        (err: unknown) => callback?.(err),
+      const done = (err?: unknown) => {
+        if (!err) markWritten(sess, key);
+        callback?.(err);
+      };
+      if (!loaded || !data.auth) {
+        super.set(sid, data as session.SessionData, done);
+        return;
+      }
+      db.query({ name: 'keygate-session-update', text: 'UPDATE session SET sess = $1, expire = $2 WHERE sid = $3', values: [JSON.stringify(data), expireOf(data), sid] }).then(
+        () => done(),
+        (err: unknown) => done(err),
       );
+    }
+
+    async replace(oldSid: string | undefined, sid: string, sess: StoredSession): Promise<void> {
+      const { [LOADED]: _loaded, ...data } = sess;
+      const json = JSON.stringify(data);
+      if (oldSid && oldSid !== sid) cache?.forget(oldSid);
+      await db.query({
+        name: 'keygate-session-replace',
+        // Both in one statement (one snapshot, one commit): the old id is gone exactly when the new
+        // session exists. The NOTIFY trigger tells the other instances the old id has ended.
+        text: `WITH gone AS (DELETE FROM session WHERE sid = $4 AND sid <> $3)
+               INSERT INTO session (sess, expire, sid) VALUES ($1, $2, $3)
+               ON CONFLICT (sid) DO UPDATE SET sess = $1, expire = $2`,
+        values: [json, expireOf(data), sid, oldSid ?? ''],
+      });
+      if (oldSid && oldSid !== sid) cache?.forget(oldSid);
+      markWritten(sess, contentKey(sid, data as session.SessionData));
     }
 
     override destroy(sid: string, callback?: Callback): void {
@@ -68,8 +129,13 @@ export function createSessionStore(db: Db, cache?: SessionCache): session.Store 
       });
     }
   }
+  // connect-pg-simple's statements are few and fixed: prepared once per connection (named), so
+  // PostgreSQL does not parse and plan them again for every request.
+  const prepared = {
+    query: (text: string, values?: unknown[]) => db.query({ name: `keygate-cps-${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text, values }),
+  };
   return new CachedPgStore({
-    pool: db,
+    pool: prepared as unknown as Db,
     tableName: 'session',
     createTableIfMissing: false,
     disableTouch: true,

@@ -43,13 +43,14 @@ export class CeremonyError extends AppError {
  * expired. Throws CeremonyError otherwise; the ceremony is gone either way.
  */
 export async function consumeCeremony(db: Db, req: Request, purpose: CeremonyPurpose): Promise<Ceremony> {
-  const { rows } = await db.query<{ ceremony: Ceremony }>(
-    `WITH old AS (SELECT sid, sess -> 'ceremony' AS ceremony FROM session WHERE sid = $1 FOR UPDATE)
+  const { rows } = await db.query<{ ceremony: Ceremony }>({
+    name: 'keygate-consume-ceremony',
+    text: `WITH old AS (SELECT sid, sess -> 'ceremony' AS ceremony FROM session WHERE sid = $1 FOR UPDATE)
      UPDATE session s SET sess = s.sess - 'ceremony'
        FROM old WHERE s.sid = old.sid AND old.ceremony IS NOT NULL
      RETURNING old.ceremony`,
-    [req.sessionID],
-  );
+    values: [req.sessionID],
+  });
   // The in-memory copy goes too, or express-session would write it back at the end of the request.
   if (req.session) delete req.session.ceremony;
   const ceremony = rows[0]?.ceremony;
