@@ -12,7 +12,7 @@ import { adminRouter } from './admin/routes.js';
 import type { Config } from './config.js';
 import type { Db } from './db/pool.js';
 import { enrollmentRouter } from './enrollment/routes.js';
-import { errorHandler, forbidden, notFound } from './errors.js';
+import { afterKeygate, errorHandler, forbidden, notFound } from './errors.js';
 import { assignRequestId } from './http/context.js';
 import { isSafeMethod, isSameOrigin } from './http/same-origin.js';
 import type { Logger } from './log.js';
@@ -130,6 +130,7 @@ export function createApp(deps: AppDeps): Gateway {
   const metrics = new Metrics({ db: deps.db, sessionCache });
   const health = createHealth({ db: deps.db, gogsUrl: deps.config.gogsUrl, log: deps.log });
   const keygate = createKeygateApp({ ...deps, sessionCache, metrics });
+  const lateErrors = afterKeygate(deps.log);
   const listener = startSessionListener(deps.db.options, sessionCache, deps.log);
   const proxy = createProxyHandler({
     config: deps.config,
@@ -137,7 +138,7 @@ export function createApp(deps: AppDeps): Gateway {
     log: deps.log,
     sessionCache,
     resolveIdentity: createIdentityResolver(deps.config, deps.db, deps.secret, sessionCache),
-    keygate: keygate as unknown as (req: IncomingMessage, res: ServerResponse) => void,
+    keygate: (req, res) => keygate(req as never, res as never, lateErrors(req, res)),
     observe: proxyObserver(metrics, deps.log),
   });
   return {

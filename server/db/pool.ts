@@ -4,13 +4,26 @@ import pg from 'pg';
 export type Db = pg.Pool;
 export type Queryable = pg.Pool | pg.PoolClient;
 
-export function createPool(connectionString: string, max = 10): Db {
+/** DATABASE_TIMEOUT's default: the bound on one database operation (see createPool). */
+export const DEFAULT_DATABASE_TIMEOUT_MS = 10_000;
+
+/**
+ * A pool where no operation waits forever, whatever state PostgreSQL is in (docs/reliability.md):
+ * - getting a connection (a free one, or a new one: TCP, TLS, authentication) takes at most
+ *   `timeoutMs`; a server that is down answers at once (ECONNREFUSED), one that hangs is given up;
+ * - a statement runs at most `timeoutMs` on the server (statement_timeout, a clean error, the
+ *   connection stays usable), and the client stops waiting for an answer a second later
+ *   (query_timeout: a server that hangs, or a network that drops packets, never answers), and
+ *   that connection is thrown away.
+ * A request makes a few such operations at most; the first that fails ends it with a 503.
+ */
+export function createPool(connectionString: string, max = 10, timeoutMs = DEFAULT_DATABASE_TIMEOUT_MS): Db {
   const pool = new pg.Pool({
     connectionString,
     max,
-    // A request never waits forever for a connection or a statement.
-    connectionTimeoutMillis: 5_000,
-    statement_timeout: 10_000,
+    connectionTimeoutMillis: timeoutMs,
+    statement_timeout: timeoutMs,
+    query_timeout: timeoutMs + 1_000,
     idleTimeoutMillis: 30_000,
     application_name: 'keygate',
   });
@@ -22,16 +35,19 @@ export function createPool(connectionString: string, max = 10): Db {
 /** Runs fn in a transaction; commits if it resolves, rolls back if it throws. */
 export async function withTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await db.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    // A connection that cannot even roll back (server gone, or timed out mid-statement) is
+    // destroyed rather than given back to the pool for the next request to trip over.
+    await client.query('ROLLBACK').catch((rollbackFailed: Error) => (broken = rollbackFailed));
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 
@@ -39,4 +55,33 @@ export async function withTransaction<T>(db: Db, fn: (client: pg.PoolClient) => 
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string };
   return e?.code === '23505' && (constraint === undefined || e.constraint === constraint);
+}
+
+/** Network error codes of a socket to PostgreSQL that is refused, reset or unreachable. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** What node-postgres and pg-pool say when the server is gone or too slow (they set no code). */
+const CLIENT_MESSAGES = [
+  'timeout exceeded when trying to connect',
+  'Connection terminated',
+  'Query read timeout',
+  'Client has encountered a connection error and is not queryable',
+  'Client was closed and is not queryable',
+  'Cannot use a pool after calling end on the pool',
+];
+
+/**
+ * Whether an error means "the database is unavailable right now" (down, restarting, refusing
+ * connections, too slow), rather than a bug: such a request is answered 503, never 500. SQLSTATE
+ * class 08 (connection exception), 53 (insufficient resources: too many connections), 57P01-03
+ * (shutting down, crashed, starting up) and 57014 (statement_timeout).
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (NETWORK_CODES.has(code) || code.startsWith('08') || code.startsWith('53') || ['57P01', '57P02', '57P03', '57014'].includes(code)) return true;
+    const message = typeof e.message === 'string' ? e.message : '';
+    if (CLIENT_MESSAGES.some((m) => message.startsWith(m))) return true;
+  }
+  return false;
 }

@@ -89,8 +89,10 @@ export function loginRouter(deps: AppDeps): Router {
       const parsed = verifyBody.safeParse(req.body);
       if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
       const { user, credential, userVerified } = await verifySignIn(db, config, ceremony, parsed.data.response as never, ctx);
-      await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified);
+      // Audited before the session exists: if the database fails in between, the person is not
+      // signed in without a trace (docs/reliability.md, "kill -9 mid-sign-in").
       await audit('success', { userId: user.id, username: user.username, credentialId: credential.id, actor: `user:${user.username}` });
+      await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified);
       expireGogsSession(res, config);
       res.json({ ok: true, redirect: safeReturnPath(parsed.data.returnTo, config.origin) });
     } catch (err) {

@@ -23,9 +23,17 @@ interface Entry {
   until: number;
 }
 
+/** How long a forget is remembered: longer than any session read may take (see set). */
+const FORGET_MEMORY_MS = 300_000;
+const FORGET_MEMORY_MAX = 20_000;
+
 export class SessionCache {
   private readonly entries = new Map<string, Entry>();
   private live = false;
+  /** When the channel last came up: a session read before then may predate a lost notification. */
+  private liveSince = 0;
+  /** Sessions forgotten lately, and when: a read begun before its forget must not be cached. */
+  private readonly forgotten = new Map<string, number>();
 
   constructor(
     private readonly ttlMs: number,
@@ -49,23 +57,41 @@ export class SessionCache {
     return entry.auth;
   }
 
+  /**
+   * @param now when the caller began reading this session from the database (identity.ts takes
+   *   it before its query). A read begun before the channel came back, or before a notification
+   *   that this session ended, may be stale: it is used for this request but not cached.
+   */
   set(sid: string, auth: SessionAuth | null, now = Date.now()): void {
-    if (!this.live) return;
-    if (this.entries.size >= this.maxEntries) {
-      // Drop the oldest insertion: a Map iterates in insertion order.
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+    if (!this.live || now < this.liveSince) return;
+    const forgottenAt = this.forgotten.get(sid);
+    if (forgottenAt !== undefined && forgottenAt >= now) return;
+    // Re-inserted, not updated in place: the Map's order (insertion) is then also expiry order,
+    // and expired entries are dropped from its head as new ones come in. Without this, every
+    // session ever seen would stay until maxEntries pushed it out (the soak's memory growth).
+    this.entries.delete(sid);
+    for (let i = 0; i < 4; i++) {
+      const head = this.entries.entries().next().value;
+      if (!head || (head[1].until >= now && this.entries.size < this.maxEntries)) break;
+      this.entries.delete(head[0]);
     }
     this.entries.set(sid, { auth, until: now + this.ttlMs });
   }
 
-  forget(sid: string): void {
+  forget(sid: string, now = Date.now()): void {
     this.entries.delete(sid);
+    this.forgotten.delete(sid);
+    this.forgotten.set(sid, now);
+    for (let i = 0; i < 4; i++) {
+      const head = this.forgotten.entries().next().value;
+      if (!head || (head[1] >= now - FORGET_MEMORY_MS && this.forgotten.size <= FORGET_MEMORY_MAX)) break;
+      this.forgotten.delete(head[0]);
+    }
   }
 
   /** Forgets sessions this instance has just ended (other instances hear through NOTIFY). */
   forgetAll(sids: Iterable<string>): void {
-    for (const sid of sids) this.entries.delete(sid);
+    for (const sid of sids) this.forget(sid);
   }
 
   get size(): number {
@@ -73,8 +99,10 @@ export class SessionCache {
   }
 
   /** The channel is up: start from empty, whatever happened while it was down. */
-  goLive(): void {
+  goLive(now = Date.now()): void {
     this.entries.clear();
+    this.forgotten.clear();
+    this.liveSince = now;
     this.live = true;
   }
 
@@ -109,6 +137,8 @@ export function startSessionListener(connection: pg.ClientConfig, cache: Session
   let stopped = false;
   let retryMs = 250;
   let timer: NodeJS.Timeout | undefined;
+  /** When the channel was lost (ms since the epoch), until it is back: for the recovery log line. */
+  let lostAt: number | undefined;
   let markReady: () => void = () => {};
   const probes = new Map<string, () => void>();
   const ready = new Promise<void>((resolve) => (markReady = resolve));
@@ -120,7 +150,8 @@ export function startSessionListener(connection: pg.ClientConfig, cache: Session
       void connect();
     }, retryMs);
     timer.unref();
-    retryMs = Math.min(retryMs * 2, 5_000);
+    // At most 2 s between attempts: the cache (and its saving of a query per request) is back soon after PostgreSQL.
+    retryMs = Math.min(retryMs * 2, 2_000);
   };
 
   const connect = async () => {
@@ -130,6 +161,7 @@ export function startSessionListener(connection: pg.ClientConfig, cache: Session
       if (client !== c) return;
       client = null;
       cache.goDark();
+      lostAt ??= Date.now();
       if (!stopped) log.warn({ err: err?.message }, 'session invalidation channel lost; sessions are read from the database until it is back');
       c.end().catch(() => {});
       scheduleReconnect();
@@ -151,6 +183,10 @@ export function startSessionListener(connection: pg.ClientConfig, cache: Session
       if (stopped || client !== c) return;
       retryMs = 250;
       cache.goLive();
+      if (lostAt !== undefined) {
+        log.info({ downMs: Date.now() - lostAt }, 'session invalidation channel back; the session cache starts empty');
+        lostAt = undefined;
+      }
     } catch (err) {
       lost(err as Error);
     } finally {
