@@ -18,6 +18,8 @@ import { isSafeMethod, isSameOrigin } from './http/same-origin.js';
 import type { Logger } from './log.js';
 import { loginRouter } from './login/routes.js';
 import { stepUpRouter } from './stepup/routes.js';
+import { AuthenticatorMetadata, reloadMetadata } from './policy/metadata.js';
+import { AuthenticatorPolicy } from './policy/policy.js';
 import { createProxyHandler } from './proxy/handler.js';
 import { createRateLimits, IP_LIMITED_PATHS } from './ratelimit/limits.js';
 import { createHealth } from './ops/health.js';
@@ -33,6 +35,8 @@ export interface AppDeps {
   log: Logger;
   /** Signs session cookies; also keys the username-enumeration decoys. */
   secret: string;
+  /** The verified FIDO metadata (policy/metadata.ts loadMetadata); none when MDS_BLOB is unset. */
+  metadata?: AuthenticatorMetadata;
 }
 
 /** What routers get: the app's dependencies and this instance's session cache. */
@@ -40,6 +44,8 @@ export interface RouterDeps extends AppDeps {
   sessionCache: SessionCache;
   /** This gateway's metrics (e.g. metrics.rateLimitRejections). */
   metrics: Metrics;
+  /** Which authenticators may enrol and sign in (config.policy with the FIDO metadata). */
+  policy: AuthenticatorPolicy;
 }
 
 const STATIC_DIR = fileURLToPath(new URL('../web/dist/', import.meta.url));
@@ -122,6 +128,8 @@ export interface Gateway {
   sessionCache: SessionCache;
   /** Served by main.ts on METRICS_PORT only (ops/metrics.ts startMetricsServer). */
   metrics: Metrics;
+  /** Reads MDS_BLOB again and uses it if it is newer and verifies (SIGHUP, daily; see policy/metadata.ts). */
+  reloadMetadata: () => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -129,9 +137,10 @@ export function createApp(deps: AppDeps): Gateway {
   const sessionCache = new SessionCache(deps.config.sessionCacheTtlMs);
   const metrics = new Metrics({ db: deps.db, sessionCache });
   const health = createHealth({ db: deps.db, gogsUrl: deps.config.gogsUrl, log: deps.log });
-  const keygate = createKeygateApp({ ...deps, sessionCache, metrics });
-  const lateErrors = afterKeygate(deps.log);
+  const policy = new AuthenticatorPolicy(deps.config.policy, deps.metadata ?? AuthenticatorMetadata.none());
+  const keygate = createKeygateApp({ ...deps, sessionCache, metrics, policy });
   const listener = startSessionListener(deps.db.options, sessionCache, deps.log);
+  const lateErrors = afterKeygate(deps.log);
   const proxy = createProxyHandler({
     config: deps.config,
     db: deps.db,
@@ -150,6 +159,9 @@ export function createApp(deps: AppDeps): Gateway {
     syncSessions: () => listener.sync(deps.db),
     sessionCache,
     metrics,
+    async reloadMetadata() {
+      policy.useMetadata(await reloadMetadata(deps.config, deps.log, policy.metadata));
+    },
     async close() {
       proxy.close();
       await listener.stop();

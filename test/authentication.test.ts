@@ -389,7 +389,8 @@ describe('authentication', () => {
       const key = new SoftwareAuthenticator();
       const options = (await browser.post('/-/api/enroll/options', { token })).json;
       const failed = await browser.post('/-/api/enroll/verify', { token, response: await key.register(options, kg.origin, { uv: false }) });
-      assert.equal(failed.status, 400);
+      assert.equal(failed.status, 403, failed.text);
+      assert.equal(failed.json.error.code, 'user_not_verified');
       const beforeCounts = await snapshot(kg);
       const retry = await browser.post('/-/api/enroll/verify', { token, response: await key.register(options, kg.origin) });
       await assertRefused(kg, retry, { status: 400, code: 'no_ceremony', audit: { event: 'invite_redeemed', reason: 'no_ceremony' } }, beforeCounts);

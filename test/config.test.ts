@@ -3,6 +3,9 @@
  * name, and that nothing but the given environment decides the origin and the RP ID.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, parseDuration } from '../server/config.js';
 
@@ -145,6 +148,25 @@ describe('config validation names the bad variable', () => {
     ['GOGS_AUTH_HEADER', { GOGS_AUTH_HEADER: 'X WEBAUTH USER' }],
     ['TRUST_PROXY', { TRUST_PROXY: 'maybe' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    // Authenticator policy: a typo must never weaken it silently.
+    ['ATTESTATION', { ATTESTATION: 'full' }],
+    ['REQUIRE_TRUSTED_ATTESTATION', { REQUIRE_TRUSTED_ATTESTATION: 'yes' }],
+    ['REQUIRE_TRUSTED_ATTESTATION', { REQUIRE_TRUSTED_ATTESTATION: 'everyone', ATTESTATION: 'none', MDS_BLOB: '/srv/blob.jwt' }],
+    ['REQUIRE_TRUSTED_ATTESTATION', { REQUIRE_TRUSTED_ATTESTATION: 'admins', ATTESTATION: 'direct' }],
+    ['AAGUID_ALLOW', { AAGUID_ALLOW: 'yubikey' }],
+    ['AAGUID_DENY', { AAGUID_DENY: 'cb69481e-8ff7-4039-93ec-0a2729a154a8,not-a-uuid' }],
+    ['AAGUID_DENY', { AAGUID_ALLOW: 'cb69481e-8ff7-4039-93ec-0a2729a154a8', AAGUID_DENY: 'CB69481E-8FF7-4039-93EC-0A2729A154A8' }],
+    ['SYNCED_PASSKEYS', { SYNCED_PASSKEYS: 'no' }],
+    ['AUTHENTICATOR_ATTACHMENT', { AUTHENTICATOR_ATTACHMENT: 'usb' }],
+    ['RESIDENT_KEY', { RESIDENT_KEY: 'yes' }],
+    ['ALGORITHMS', { ALGORITHMS: 'ES256,RS1' }],
+    ['ALGORITHMS', { ALGORITHMS: ' , ' }],
+    ['MAX_CREDENTIALS_PER_USER', { MAX_CREDENTIALS_PER_USER: '0' }],
+    ['MAX_CREDENTIALS_PER_USER', { MAX_CREDENTIALS_PER_USER: 'many' }],
+    ['MDS_BLOB', { MDS_BLOB: 'ftp://mds.example.com/blob' }],
+    ['MDS_ROOT_CERT', { MDS_ROOT_CERT: '/srv/root.pem' }],
+    ['MDS_ON_ERROR', { MDS_ON_ERROR: 'ignore' }],
+    ['CONFIG_FILE', { CONFIG_FILE: '/nonexistent/keygate.env' }],
   ];
   for (const [variable, env] of cases) {
     test(`${Object.entries(env)
@@ -169,6 +191,41 @@ describe('config validation names the bad variable', () => {
   test('the message does not echo SESSION_SECRET', () => {
     const err = configError({ SESSION_SECRET: 'do-not-print-me' });
     assert.doesNotMatch(err.message, /do-not-print-me/);
+  });
+});
+
+describe('config policy and CONFIG_FILE', () => {
+  test('the policy defaults: no attestation, any model, synced passkeys allowed, any attachment, resident key preferred, UV required, all three algorithms, 10 keys', () => {
+    const p = loadConfig({}).policy;
+    assert.deepEqual({ ...p, aaguidAllow: [...p.aaguidAllow], aaguidDeny: [...p.aaguidDeny], algorithms: [...p.algorithms] }, {
+      attestation: 'none', trustedAttestation: 'no', aaguidAllow: [], aaguidDeny: [], syncedPasskeys: 'allow', attachment: 'any',
+      residentKey: 'preferred', userVerification: 'required', algorithms: ['EdDSA', 'ES256', 'RS256'], ceremonyTimeoutMs: 5 * 60_000, maxCredentialsPerUser: 10,
+    });
+  });
+
+  test('AAGUID lists are trimmed and lower-cased; ALGORITHMS keeps its order without duplicates', () => {
+    const p = loadConfig({ AAGUID_DENY: ' CB69481E-8FF7-4039-93EC-0A2729A154A8 ,, 08987058-cadc-4b81-b6e1-30de50dcbe96', ALGORITHMS: 'ES256, EdDSA,ES256' }).policy;
+    assert.deepEqual([...p.aaguidDeny], ['cb69481e-8ff7-4039-93ec-0a2729a154a8', '08987058-cadc-4b81-b6e1-30de50dcbe96']);
+    assert.deepEqual([...p.algorithms], ['ES256', 'EdDSA']);
+  });
+
+  test('CONFIG_FILE supplies variables (dotenv syntax), the environment wins, and an unknown variable in it is an error', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'keygate-config-'));
+    try {
+      const file = path.join(dir, 'keygate.env');
+      await writeFile(file, '# policy\nAUTHENTICATOR_ATTACHMENT=cross-platform\nSYNCED_PASSKEYS="refuse"\nRP_NAME=From file\n');
+      const c = loadConfig({ CONFIG_FILE: file, RP_NAME: 'From env' });
+      assert.equal(c.policy.attachment, 'cross-platform');
+      assert.equal(c.policy.syncedPasskeys, 'refuse');
+      assert.equal(c.rpName, 'From env');
+      assert.equal(c.configFile, file);
+      await writeFile(file, 'SYNCED_PASSKEY=refuse\n');
+      assert.match(configError({ CONFIG_FILE: file }).message, /CONFIG_FILE: ".*keygate\.env" sets SYNCED_PASSKEY, which is not a Keygate variable/);
+      await writeFile(file, 'SYNCED_PASSKEYS=sometimes\n');
+      assert.match(configError({ CONFIG_FILE: file }).message, /SYNCED_PASSKEYS/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -185,7 +185,7 @@ describe('registration', () => {
     });
 
     test('a response without user verification (UV) is refused, since Keygate requires it by default', async () => {
-      await refusedEnrolment({ uv: false }, { status: 400, code: 'user_not_verified', message: /did not verify you/ });
+      await refusedEnrolment({ uv: false }, { status: 403, code: 'user_not_verified', message: /only authenticators that verify you with a PIN, fingerprint or face/ });
     });
 
     test('backed up (BS) without backup eligible (BE) is refused', async () => {

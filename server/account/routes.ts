@@ -15,10 +15,10 @@ import { requestContext } from '../http/context.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { findUserById } from '../users/users.js';
 import { consumeCeremony, startCeremony } from '../webauthn/ceremony.js';
-import { listCredentialsOfUser } from '../webauthn/credentials.js';
+import { countActiveCredentials, listCredentialsOfUser } from '../webauthn/credentials.js';
 import { CeremonyFailure } from '../webauthn/failures.js';
 import { registrationOptions } from '../webauthn/options.js';
-import { verifyRegistration } from '../webauthn/register.js';
+import { enforceRegistrationPolicy, verifyRegistration } from '../webauthn/register.js';
 import { registrationResponseSchema } from '../webauthn/responses.js';
 import { cleanNickname, storeCredential } from '../webauthn/store.js';
 import { accountDeviceRouter } from './devices.js';
@@ -41,11 +41,12 @@ export function accountRouter(deps: RouterDeps): Router {
     res.type('html').send(
       accountPage({
         username: auth.username,
-        devices: credentials.map((c) => accountDevice(c, auth.credentialId)),
+        devices: credentials.map((c) => accountDevice(c, auth.credentialId, deps.policy, user.isAdmin)),
         // For the WebAuthn Signal API (web/client/signal.ts).
         rpId: config.rpId,
         userHandle: user.userHandle.toString('base64url'),
         isAdmin: user.isAdmin,
+        requirements: deps.policy.requirements({ admin: user.isAdmin }),
       }),
     );
   });
@@ -55,7 +56,9 @@ export function accountRouter(deps: RouterDeps): Router {
     const user = await findUserById(db, auth.userId);
     if (!user) throw unauthorized();
     const existing = await listCredentialsOfUser(db, user.id, { includeRevoked: true });
-    const options = await registrationOptions(config, user, existing);
+    const limit = deps.policy.credentialLimit(existing.filter((c) => !c.revokedAt).length);
+    if (limit) throw new CeremonyFailure(limit.reason, undefined, 403, limit.message);
+    const options = await registrationOptions(config, deps.policy, user, existing);
     startCeremony(req, {
       purpose: 'add-device',
       challenge: options.challenge,
@@ -77,8 +80,11 @@ export function accountRouter(deps: RouterDeps): Router {
       const parsed = verifyBody.safeParse(req.body);
       if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
       const response = parsed.data.response as RegistrationResponseJSON;
-      const { credential: verified } = await verifyRegistration(config, ceremony, response);
+      const { credential: verified, facts } = await verifyRegistration(config, deps.policy, ceremony, response);
       const credential = await withTransaction(db, async (tx) => {
+        const owner = await findUserById(tx, auth.userId);
+        if (!owner || owner.disabledAt) throw unauthorized();
+        enforceRegistrationPolicy(deps.policy, facts, { admin: owner.isAdmin }, await countActiveCredentials(tx, owner.id, { lock: true }));
         const stored = await storeCredential(tx, { ...verified, userId: auth.userId, nickname: cleanNickname(parsed.data.nickname, response) });
         await recordEvent(tx, { ...base, outcome: 'success', credentialId: stored.id, details: { nickname: stored.nickname, aaguid: stored.aaguid } });
         return stored;

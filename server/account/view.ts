@@ -4,7 +4,8 @@
  */
 import Bowser from 'bowser';
 import type { AccountDevice } from '../../web/pages/account.js';
-import { authenticatorName, deviceKind } from '../devices/models.js';
+import { deviceKind } from '../devices/models.js';
+import { storedFacts, type AuthenticatorPolicy } from '../policy/policy.js';
 import type { StoredCredential } from '../webauthn/credentials.js';
 
 /** "Chrome 120 on macOS", "Safari 17 on iOS", "Firefox"…; null when the User-Agent says nothing useful. */
@@ -31,14 +32,15 @@ export function kindLabel(c: Pick<StoredCredential, 'deviceType' | 'transports' 
   return `${kind} (${c.backedUp ? 'backed up' : 'backup eligible'})`;
 }
 
-export function accountDevice(c: StoredCredential, currentCredentialId: string): AccountDevice {
+export function accountDevice(c: StoredCredential, currentCredentialId: string, policy: AuthenticatorPolicy, admin: boolean): AccountDevice {
   return {
     id: c.credentialId,
     nickname: c.nickname,
-    model: authenticatorName(c.aaguid),
+    model: policy.modelName(c.aaguid),
     kind: kindLabel(c),
     createdAt: c.createdAt,
     lastUsed: c.lastUsedAt ? { at: c.lastUsedAt, ip: displayIp(c.lastUsedIp), browser: describeBrowser(c.lastUsedUserAgent) } : null,
     current: c.credentialId === currentCredentialId,
+    policyProblems: policy.violations(storedFacts(c), { admin }, 'sign-in').map((v) => v.message),
   };
 }

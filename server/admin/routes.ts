@@ -3,12 +3,14 @@ import { Router } from 'express';
 import type { RouterDeps } from '../app.js';
 import { adminApiRouter } from './api.js';
 import { adminAuditRouter } from './audit-page.js';
+import { adminPolicyRouter } from './policy-page.js';
 import { adminUsersRouter } from './users-pages.js';
 
 export function adminRouter(deps: RouterDeps): Router {
   const router = Router();
   router.use(adminUsersRouter(deps));
   router.use(adminAuditRouter(deps));
+  router.use(adminPolicyRouter(deps));
   router.use(adminApiRouter(deps));
   return router;
 }

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { adminUsersPage } from '../../web/pages/admin.js';
 import { adminUserPage } from '../../web/pages/admin-user.js';
 import type { RouterDeps } from '../app.js';
-import { authenticatorName, deviceKind } from '../devices/models.js';
+import { deviceKind } from '../devices/models.js';
+import { storedFacts } from '../policy/policy.js';
 import { listSessionsOfUser } from '../session/list.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireUser } from '../users/actions.js';
@@ -70,13 +71,14 @@ export function adminUsersRouter(deps: RouterDeps): Router {
         credentials: credentials.map((c) => ({
           id: c.credentialId,
           nickname: c.nickname,
-          model: authenticatorName(c.aaguid),
+          model: deps.policy.modelName(c.aaguid),
           kind: deviceKind(c),
           createdAt: c.createdAt,
           lastUsedAt: c.lastUsedAt,
           lastUsedIp: c.lastUsedIp,
           lastUsedBrowser: describeBrowser(c.lastUsedUserAgent),
           revokedAt: c.revokedAt,
+          policyProblems: deps.policy.violations(storedFacts(c), { admin: user.isAdmin }, 'sign-in').map((v) => v.message),
         })),
         sessions: sessions.map((s) => ({ ...s, device: nicknames.get(s.credentialId) ?? null })),
       }),

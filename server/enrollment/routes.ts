@@ -7,7 +7,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { enrollPage } from '../../web/pages/enroll.js';
 import { messagePage } from '../../web/pages/message.js';
-import type { AppDeps } from '../app.js';
+import type { RouterDeps } from '../app.js';
 import { recordEvent } from '../audit/record.js';
 import { withTransaction } from '../db/pool.js';
 import { AppError } from '../errors.js';
@@ -17,10 +17,10 @@ import { signIn } from '../session/auth.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { createOrGetUser, findUserById, findUserByUsername, grantAdmin, newUserHandle } from '../users/users.js';
 import { CeremonyError, consumeCeremony, startCeremony } from '../webauthn/ceremony.js';
-import { listCredentialsOfUser } from '../webauthn/credentials.js';
+import { countActiveCredentials, listCredentialsOfUser } from '../webauthn/credentials.js';
 import { CeremonyFailure } from '../webauthn/failures.js';
 import { registrationOptions } from '../webauthn/options.js';
-import { verifyRegistration } from '../webauthn/register.js';
+import { enforceRegistrationPolicy, verifyRegistration } from '../webauthn/register.js';
 import { registrationResponseSchema } from '../webauthn/responses.js';
 import { cleanNickname, storeCredential } from '../webauthn/store.js';
 import { findInvite, INVITE_MESSAGES, markInviteUsed, type InviteState } from './invites.js';
@@ -34,8 +34,8 @@ function inviteProblem(state: Exclude<InviteState, 'valid'>): AppError {
   return new AppError(`invite_${state}`, m.status, `${m.title}. ${m.message}`);
 }
 
-export function enrollmentRouter(deps: AppDeps): Router {
-  const { config, db } = deps;
+export function enrollmentRouter(deps: RouterDeps): Router {
+  const { config, db, policy } = deps;
   const router = Router();
 
   router.get('/-/enroll/:token', async (req, res) => {
@@ -47,7 +47,9 @@ export function enrollmentRouter(deps: AppDeps): Router {
       res.status(m.status).type('html').send(messagePage({ title: m.title, message: m.message, action: { href: '/-/login', label: 'Go to sign-in' } }));
       return;
     }
-    res.type('html').send(enrollPage({ token: String(req.params.token), username: invite.username, recovery: invite.userId !== null, rpName: config.rpName }));
+    const existing = invite.userId ? await findUserById(db, invite.userId) : null;
+    const requirements = policy.requirements({ admin: invite.grantsAdmin || Boolean(existing?.isAdmin) });
+    res.type('html').send(enrollPage({ token: String(req.params.token), username: invite.username, recovery: invite.userId !== null, rpName: config.rpName, requirements }));
   });
 
   router.post('/-/api/enroll/options', validateBody(optionsBody), async (req, res) => {
@@ -58,7 +60,10 @@ export function enrollmentRouter(deps: AppDeps): Router {
     if (user?.disabledAt) throw new AppError('user_disabled', 403, 'This account is disabled. Ask your administrator.');
     const userHandle = user?.userHandle ?? newUserHandle();
     const existing = user ? await listCredentialsOfUser(db, user.id, { includeRevoked: true }) : [];
-    const options = await registrationOptions(config, { username: user?.username ?? invite.username, userHandle }, existing);
+    // Said before the key is touched, not after: a recovery link cannot take someone past the limit.
+    const limit = policy.credentialLimit(existing.filter((c) => !c.revokedAt).length);
+    if (limit) throw new CeremonyFailure(limit.reason, undefined, 403, limit.message);
+    const options = await registrationOptions(config, policy, { username: user?.username ?? invite.username, userHandle }, existing);
     startCeremony(req, {
       purpose: 'enroll',
       challenge: options.challenge,
@@ -80,7 +85,7 @@ export function enrollmentRouter(deps: AppDeps): Router {
       const parsed = verifyBody.safeParse(req.body);
       if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
       const response = parsed.data.response as RegistrationResponseJSON;
-      const { credential: verified, userVerified } = await verifyRegistration(config, ceremony, response);
+      const { credential: verified, userVerified, facts } = await verifyRegistration(config, policy, ceremony, response);
 
       const { user, credential } = await withTransaction(db, async (tx) => {
         // The row lock serialises concurrent redemptions of one invite: exactly one stores a key.
@@ -92,6 +97,8 @@ export function enrollmentRouter(deps: AppDeps): Router {
         // The authenticator stored ceremony.userHandle; if someone else created this user meanwhile, they differ.
         if (!user.userHandle.equals(handle)) throw new AppError('enrolment_conflict', 409, 'This account changed while you were enrolling. Please reload the page and try again.');
         if (user.disabledAt) throw new AppError('user_disabled', 403, 'This account is disabled. Ask your administrator.');
+        const active = await countActiveCredentials(tx, user.id, { lock: true });
+        enforceRegistrationPolicy(policy, facts, { admin: user.isAdmin || invite.grantsAdmin }, active);
         if (invite.grantsAdmin && !user.isAdmin) await grantAdmin(tx, user.id);
         const credential = await storeCredential(tx, { ...verified, userId: user.id, nickname: cleanNickname(parsed.data.nickname, response) });
         await markInviteUsed(tx, invite.id, credential.id);

@@ -8,7 +8,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { loginPage } from '../../web/pages/login.js';
 import { logoutPage } from '../../web/pages/logout.js';
-import type { AppDeps } from '../app.js';
+import type { RouterDeps } from '../app.js';
 import { recordEvent } from '../audit/record.js';
 import { requestContext } from '../http/context.js';
 import { safeReturnPath } from '../http/return-path.js';
@@ -33,7 +33,7 @@ const verifyBody = z.object({
   returnTo: z.string().max(2048).optional(),
 });
 
-export function loginRouter(deps: AppDeps): Router {
+export function loginRouter(deps: RouterDeps): Router {
   const { config, db } = deps;
   const router = Router();
 
@@ -88,7 +88,7 @@ export function loginRouter(deps: AppDeps): Router {
       const ceremony = await consumeCeremony(db, req, 'login');
       const parsed = verifyBody.safeParse(req.body);
       if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
-      const { user, credential, userVerified } = await verifySignIn(db, config, ceremony, parsed.data.response as never, ctx);
+      const { user, credential, userVerified } = await verifySignIn(db, config, deps.policy, ceremony, parsed.data.response as never, ctx);
       // Audited before the session exists: if the database fails in between, the person is not
       // signed in without a trace (docs/reliability.md, "kill -9 mid-sign-in").
       await audit('success', { userId: user.id, username: user.username, credentialId: credential.id, actor: `user:${user.username}` });

@@ -26,6 +26,9 @@ const FAILURE_REASONS: Record<FailureReason, true> = {
   counter_regression: true, concurrent_use: true, bad_origin: true, bad_rp_id: true, bad_type: true, challenge_mismatch: true,
   user_not_present: true, user_not_verified: true, bad_backup_flags: true, algorithm_not_allowed: true,
   credential_id_too_long: true, already_registered: true, bad_signature: true, verification_failed: true,
+  policy_attachment: true, policy_resident_key: true, policy_synced_passkey: true, policy_aaguid_denied: true,
+  policy_aaguid_not_allowed: true, policy_untrusted_attestation: true, policy_authenticator_compromised: true,
+  policy_algorithm: true, policy_too_many_credentials: true,
 };
 
 /** The `reason` label's values; anything else is counted as `other`. */

@@ -50,7 +50,7 @@ export function stepUpRouter(deps: RouterDeps): Router {
       const ceremony = await consumeCeremony(db, req, 'step-up');
       const parsed = verifyBody.safeParse(req.body);
       if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
-      const { user, credential } = await verifySignIn(db, config, ceremony, parsed.data.response as never, ctx, { requireUserVerification: true });
+      const { user, credential } = await verifySignIn(db, config, deps.policy, ceremony, parsed.data.response as never, ctx, { requireUserVerification: true });
       // The ceremony offered only this person's keys; check the owner all the same.
       if (user.id !== auth.userId) throw new SignInFailure('not_allowed_credential', user, credential);
       req.session.stepUpAt = Date.now();

@@ -11,6 +11,7 @@ import { isoCBOR } from '@simplewebauthn/server/helpers';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
+import { storedFacts, type AuthenticatorPolicy } from '../policy/policy.js';
 import { findUserById, type User } from '../users/users.js';
 import type { Ceremony } from './ceremony.js';
 import { MAX_CREDENTIAL_ID_BYTES, decodeCredentialId, findCredential, recordCredentialUse, type StoredCredential } from './credentials.js';
@@ -30,8 +31,9 @@ export class SignInFailure extends CeremonyFailure {
     readonly user: User | null,
     readonly credential: StoredCredential | null,
     cause?: unknown,
+    message?: string,
   ) {
-    super(reason, cause, reason === 'user_disabled' ? 403 : 400);
+    super(reason, cause, reason === 'user_disabled' || reason.startsWith('policy_') ? 403 : 400, message);
   }
 }
 
@@ -48,6 +50,7 @@ const NOBODYS_KEY = (() => {
 export async function verifySignIn(
   db: Db,
   config: Config,
+  policy: AuthenticatorPolicy,
   ceremony: Ceremony,
   response: AuthenticationResponseJSON,
   client: { ip: string | null; userAgent: string | null },
@@ -75,7 +78,7 @@ export async function verifySignIn(
       expectedOrigin: config.origin,
       expectedRPID: config.rpId,
       expectedType: 'webauthn.get',
-      requireUserVerification: opts.requireUserVerification ?? config.userVerification === 'required',
+      requireUserVerification: opts.requireUserVerification ?? policy.settings.userVerification === 'required',
       credential: { id: response.id, publicKey, counter: 0, transports: credential?.transports as never },
     });
   let verification;
@@ -112,6 +115,14 @@ export async function verifySignIn(
   const newCounter = verification.authenticationInfo.newCounter;
   if ((credential.signCount > 0 || newCounter > 0) && newCounter <= credential.signCount) {
     throw new SignInFailure('counter_regression', user, credential);
+  }
+
+  // A key enrolled under an older policy (or whose model was denied, or reported compromised,
+  // since) is refused now, after its signature proved it is this person's.
+  const broken = policy.violations(storedFacts(credential), { admin: user!.isAdmin }, 'sign-in');
+  if (broken.length) {
+    const why = broken.map((v) => v.message).join(' ');
+    throw new SignInFailure(broken[0].reason, user, credential, undefined, `This key is no longer accepted here. ${why} Ask your administrator for an enrolment link and register an allowed authenticator.`);
   }
 
   const written = await recordCredentialUse(db, credential.id, {

@@ -1,4 +1,5 @@
 /** Stored WebAuthn credentials (public keys) and the SQL that reads and changes them. */
+import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
 import type { Queryable } from '../db/pool.js';
 
 export interface StoredCredential {
@@ -13,6 +14,12 @@ export interface StoredCredential {
   deviceType: 'singleDevice' | 'multiDevice';
   backedUp: boolean;
   attestationFormat: string;
+  /** As the browser reported it at registration; null if not recorded. */
+  attachment: 'platform' | 'cross-platform' | null;
+  /** credProps.rk at registration; null if not reported. */
+  discoverable: boolean | null;
+  /** The attestation chained to a FIDO metadata root (server/policy/metadata.ts). */
+  attestationTrusted: boolean;
   nickname: string;
   createdAt: Date;
   lastUsedAt: Date | null;
@@ -32,6 +39,9 @@ interface CredentialRow {
   device_type: 'singleDevice' | 'multiDevice';
   backed_up: boolean;
   attestation_format: string;
+  attachment: 'platform' | 'cross-platform' | null;
+  discoverable: boolean | null;
+  attestation_trusted: boolean;
   nickname: string;
   created_at: Date;
   last_used_at: Date | null;
@@ -41,7 +51,7 @@ interface CredentialRow {
 }
 
 const COLUMNS = `id, credential_id, user_id, public_key, sign_count, transports, aaguid, device_type, backed_up,
-  attestation_format, nickname, created_at, last_used_at, last_used_ip, last_used_user_agent, revoked_at`;
+  attestation_format, attachment, discoverable, attestation_trusted, nickname, created_at, last_used_at, last_used_ip, last_used_user_agent, revoked_at`;
 
 function toCredential(r: CredentialRow): StoredCredential {
   return {
@@ -55,6 +65,9 @@ function toCredential(r: CredentialRow): StoredCredential {
     deviceType: r.device_type,
     backedUp: r.backed_up,
     attestationFormat: r.attestation_format,
+    attachment: r.attachment,
+    discoverable: r.discoverable,
+    attestationTrusted: r.attestation_trusted,
     nickname: r.nickname,
     createdAt: r.created_at,
     lastUsedAt: r.last_used_at,
@@ -62,6 +75,16 @@ function toCredential(r: CredentialRow): StoredCredential {
     lastUsedUserAgent: r.last_used_user_agent,
     revokedAt: r.revoked_at,
   };
+}
+
+/** The COSE algorithm (label 3) of a stored COSE public key, or null if it has none or does not decode. */
+export function coseAlgorithm(publicKey: Uint8Array): number | null {
+  try {
+    const alg = decodeCredentialPublicKey(new Uint8Array(publicKey)).get(3);
+    return typeof alg === 'number' ? alg : null;
+  } catch {
+    return null;
+  }
 }
 
 /** WebAuthn §5.8.3: credential ids are at most 1023 bytes. */
@@ -101,15 +124,20 @@ export interface NewCredential {
   deviceType: 'singleDevice' | 'multiDevice';
   backedUp: boolean;
   attestationFormat: string;
+  attachment: 'platform' | 'cross-platform' | null;
+  discoverable: boolean | null;
+  attestationTrusted: boolean;
   nickname: string;
 }
 
 /** Stores a credential. A duplicate credential id raises unique_violation (credentials_credential_id). */
 export async function insertCredential(db: Queryable, c: NewCredential): Promise<StoredCredential> {
   const { rows } = await db.query<CredentialRow>(
-    `INSERT INTO credentials (credential_id, user_id, public_key, sign_count, transports, aaguid, device_type, backed_up, attestation_format, nickname)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
-    [c.credentialId, c.userId, Buffer.from(c.publicKey), c.signCount, c.transports, c.aaguid, c.deviceType, c.backedUp, c.attestationFormat, c.nickname],
+    `INSERT INTO credentials (credential_id, user_id, public_key, sign_count, transports, aaguid, device_type, backed_up, attestation_format,
+                              attachment, discoverable, attestation_trusted, nickname)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${COLUMNS}`,
+    [c.credentialId, c.userId, Buffer.from(c.publicKey), c.signCount, c.transports, c.aaguid, c.deviceType, c.backedUp, c.attestationFormat,
+      c.attachment, c.discoverable, c.attestationTrusted, c.nickname],
   );
   return toCredential(rows[0]);
 }
@@ -131,6 +159,27 @@ export async function recordCredentialUse(
     [id, use.previousCounter, use.newCounter, use.backedUp, use.ip, use.userAgent?.slice(0, 512) ?? null],
   );
   return rowCount === 1;
+}
+
+/**
+ * Active (not revoked) credentials of a user. With `lock`, inside a transaction, the user's row is
+ * locked first, so two enrolments at once cannot both pass a per-user limit.
+ */
+export async function countActiveCredentials(db: Queryable, userId: string, opts: { lock?: boolean } = {}): Promise<number> {
+  if (opts.lock) await db.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM credentials WHERE user_id = $1 AND revoked_at IS NULL', [userId]);
+  return Number(rows[0].n);
+}
+
+/** Every active credential with its owner's name and admin flag (policy review: admin page, CLI). */
+export async function listActiveCredentials(db: Queryable): Promise<Array<StoredCredential & { username: string; isAdmin: boolean }>> {
+  const { rows } = await db.query<CredentialRow & { username: string; is_admin: boolean }>(
+    `SELECT ${COLUMNS.replace(/(\w+)/g, 'c.$1')}, u.username, u.is_admin
+       FROM credentials c JOIN users u ON u.id = c.user_id
+      WHERE c.revoked_at IS NULL AND u.disabled_at IS NULL
+      ORDER BY lower(u.username), c.created_at, c.id`,
+  );
+  return rows.map((r) => ({ ...toCredential(r), username: r.username, isAdmin: r.is_admin }));
 }
 
 /** Marks a credential revoked (idempotent); returns it, or null if there is no such credential. */

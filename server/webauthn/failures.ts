@@ -3,6 +3,7 @@
  * failures as Error messages; they are sorted here into reasons an admin can filter on.
  */
 import { AppError } from '../errors.js';
+import type { PolicyReason } from '../policy/policy.js';
 
 export type FailureReason =
   | 'no_ceremony'
@@ -27,7 +28,8 @@ export type FailureReason =
   | 'credential_id_too_long'
   | 'already_registered'
   | 'bad_signature'
-  | 'verification_failed';
+  | 'verification_failed'
+  | PolicyReason;
 
 /**
  * The library's messages, matched from their start: they go on to quote what the client sent
@@ -87,8 +89,10 @@ export class CeremonyFailure extends AppError {
     readonly reason: FailureReason,
     cause?: unknown,
     status = 400,
+    /** Says why in words (the authenticator policy's refusals); otherwise the reason's own message. */
+    message?: string,
   ) {
     const shown = PUBLIC_REASON[reason] ?? reason;
-    super(shown, status, MESSAGES[shown] ?? "Your key's response could not be verified. Please try again.", cause);
+    super(shown, status, message ?? MESSAGES[shown] ?? "Your key's response could not be verified. Please try again.", cause);
   }
 }

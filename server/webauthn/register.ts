@@ -5,18 +5,33 @@
  */
 import { verifyRegistrationResponse } from '@simplewebauthn/server';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
+import { decodeAttestationObject } from '@simplewebauthn/server/helpers';
 import type { Config } from '../config.js';
+import type { AuthenticatorFacts, AuthenticatorPolicy, Holder } from '../policy/policy.js';
 import type { Ceremony } from './ceremony.js';
-import { MAX_CREDENTIAL_ID_BYTES, type NewCredential } from './credentials.js';
+import { coseAlgorithm, MAX_CREDENTIAL_ID_BYTES, type NewCredential } from './credentials.js';
 import { CeremonyFailure, classifyLibraryError } from './failures.js';
-import { SUPPORTED_ALGORITHMS } from './options.js';
 import { isUsablePublicKey, isWellFormedAttestation } from './well-formed.js';
 
+const USER_VERIFICATION_REQUIRED =
+  'This organisation accepts only authenticators that verify you with a PIN, fingerprint or face, and this one did not. Set a PIN or fingerprint up on your key, or use another authenticator.';
+
+export interface VerifiedRegistration {
+  credential: Omit<NewCredential, 'userId' | 'nickname'>;
+  userVerified: boolean;
+  facts: AuthenticatorFacts;
+}
+
+/**
+ * Verifies the response, then works out the facts the authenticator policy judges. The policy
+ * itself is applied by {@link enforceRegistrationPolicy}, once the caller knows whose key it is.
+ */
 export async function verifyRegistration(
   config: Config,
+  policy: AuthenticatorPolicy,
   ceremony: Ceremony,
   response: RegistrationResponseJSON,
-): Promise<{ credential: Omit<NewCredential, 'userId' | 'nickname'>; userVerified: boolean }> {
+): Promise<VerifiedRegistration> {
   // §5.8.3: ids over 1023 bytes are invalid; refuse before doing any work on them.
   if (Buffer.from(response.rawId, 'base64url').length > MAX_CREDENTIAL_ID_BYTES) throw new CeremonyFailure('credential_id_too_long');
   // The library's CBOR decoder accepts truncated byte strings (well-formed.ts): check lengths first.
@@ -30,11 +45,14 @@ export async function verifyRegistration(
       expectedRPID: config.rpId,
       expectedType: 'webauthn.create',
       requireUserPresence: true,
-      requireUserVerification: config.userVerification === 'required',
-      supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
+      requireUserVerification: policy.settings.userVerification === 'required',
+      supportedAlgorithmIDs: policy.algorithmIds,
     });
   } catch (err) {
-    throw new CeremonyFailure(classifyLibraryError(err), err);
+    const reason = classifyLibraryError(err);
+    // USER_VERIFICATION=required is policy too: say so in its words at enrolment.
+    if (reason === 'user_not_verified') throw new CeremonyFailure(reason, err, 403, USER_VERIFICATION_REQUIRED);
+    throw new CeremonyFailure(reason, err);
   }
   if (!verification.verified) throw new CeremonyFailure('verification_failed');
   const info = verification.registrationInfo;
@@ -42,17 +60,47 @@ export async function verifyRegistration(
   if (credentialId.length > MAX_CREDENTIAL_ID_BYTES) throw new CeremonyFailure('credential_id_too_long');
   // A 'none' attestation signs nothing: never store a key nobody could sign for.
   if (!isUsablePublicKey(info.credential.publicKey)) throw new CeremonyFailure('malformed_response');
+
+  const transports = (response.response.transports ?? []).slice(0, 16);
+  const attestation = decodeAttestationObject(Buffer.from(response.response.attestationObject, 'base64url'));
+  const x5c = attestation.get('attStmt').get('x5c');
+  const rk = (response.clientExtensionResults as { credProps?: { rk?: unknown } }).credProps?.rk;
+  const facts: AuthenticatorFacts = {
+    aaguid: info.aaguid,
+    backupEligible: info.credentialDeviceType === 'multiDevice',
+    attachment: response.authenticatorAttachment ?? null,
+    discoverable: typeof rk === 'boolean' ? rk : null,
+    alg: coseAlgorithm(info.credential.publicKey),
+    // Only a full attestation (fmt packed, tpm, android-key, fido-u2f…) with a chain can be trusted.
+    attestationTrusted: info.fmt !== 'none' && (await policy.metadata.chainIsTrusted(info.aaguid, x5c)),
+  };
   return {
     credential: {
       credentialId,
       publicKey: info.credential.publicKey,
       signCount: info.credential.counter,
-      transports: (response.response.transports ?? []).slice(0, 16),
+      transports,
       aaguid: info.aaguid,
       deviceType: info.credentialDeviceType,
       backedUp: info.credentialBackedUp,
       attestationFormat: info.fmt,
+      attachment: facts.attachment,
+      discoverable: facts.discoverable,
+      attestationTrusted: facts.attestationTrusted,
     },
     userVerified: info.userVerified,
+    facts,
   };
+}
+
+/**
+ * Refuses a registration that breaks the policy (the first rule broken names the reason; every
+ * broken rule is in the message), or that would take the person past the per-user limit.
+ * `activeCredentials` should be counted under the user's row lock (countActiveCredentials).
+ */
+export function enforceRegistrationPolicy(policy: AuthenticatorPolicy, facts: AuthenticatorFacts, holder: Holder, activeCredentials: number): void {
+  const broken = policy.violations(facts, holder, 'registration');
+  const limit = policy.credentialLimit(activeCredentials);
+  if (limit) broken.push(limit);
+  if (broken.length) throw new CeremonyFailure(broken[0].reason, undefined, 403, broken.map((v) => v.message).join(' '));
 }

@@ -7,10 +7,10 @@
  * always succeed, and that the `Tamper` argument lets negative tests forge chosen fields.
  *
  * References: WebAuthn Level 3 §5.1.3 (create), §5.1.4 (get), §6.1 (authenticator data),
- * §6.5 (attestation), §8.2 (packed), §8.7 (none); COSE key parameters from RFC 9052/9053.
+ * §6.5 (attestation), §8.2 (packed), §8.7 (none), §10.1.3 (credProps); COSE key parameters from
+ * RFC 9052/9053.
  */
-import { createHash, generateKeyPairSync, randomBytes, randomInt, sign } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import { KeyObject, createHash, generateKeyPairSync, randomBytes, randomInt, sign } from 'node:crypto';
 import { encodeCBOR } from '@levischuck/tiny-cbor';
 import type { CBORType } from '@levischuck/tiny-cbor';
 import type {
@@ -49,6 +49,25 @@ export interface AuthenticatorOptions {
   transports?: string[];
   /** Added to the sign count on each assertion; default 1; 0 keeps the counter at zero. */
   counterStep?: number;
+  /**
+   * An attestation key and its certificate chain (Basic/AttCA attestation, §6.5.3). When set and
+   * the RP asks for attestation 'direct', 'enterprise' or 'indirect', registration returns a
+   * `packed` full attestation, attStmt {alg, sig, x5c}; without it such requests get packed self
+   * attestation ('direct'/'enterprise') or none ('indirect'), as before.
+   * See test/support/pki.ts (`createAttestationCa().attestation(aaguid)`) to make one; the leaf's
+   * id-fido-gen-ce-aaguid must match `aaguid`.
+   */
+  attestation?: AttestationKey;
+}
+
+/** Attestation private key and its x5c chain. */
+export interface AttestationKey {
+  /** DER certificates, leaf (the attestation certificate) first, as x5c. */
+  chain: Uint8Array[];
+  /** The attestation private key: a node KeyObject or a WebCrypto CryptoKey (P-256). */
+  privateKey: KeyObject | CryptoKey;
+  /** Attestation signature algorithm; only ES256 for now. */
+  alg: 'ES256';
 }
 
 /** Per-call tampering, for negative tests. Each field, when set, overrides the honest value. */
@@ -79,6 +98,10 @@ export interface Tamper {
   badSignature?: boolean;
   /** Assertion: claim this credential id (base64url) in id/rawId; signing still uses our key. */
   credentialId?: string;
+  /** Registration: flip a byte of the attestation statement's sig (packed self or full attestation). */
+  badAttestationSignature?: boolean;
+  /** Registration, full attestation: send this x5c instead of the configured chain (e.g. a fake root's). */
+  x5c?: Uint8Array[];
 }
 
 /** Public view of a stored credential. */
@@ -243,7 +266,8 @@ function chooseAlg(
  * register with it, then authenticate with the same instance.
  */
 export class SoftwareAuthenticator {
-  private readonly opts: Required<Omit<AuthenticatorOptions, 'alg'>> & { alg?: Alg };
+  private readonly opts: Required<Omit<AuthenticatorOptions, 'alg' | 'attestation'>> & { alg?: Alg };
+  private readonly attestationKey?: { chain: Uint8Array[]; privateKey: KeyObject; alg: 'ES256' };
   private readonly store: CredentialSource[] = [];
 
   constructor(options: AuthenticatorOptions = {}) {
@@ -260,6 +284,16 @@ export class SoftwareAuthenticator {
       counterStep: options.counterStep ?? 1,
     };
     uuidToBytes(this.opts.aaguid); // fail fast on a malformed AAGUID
+    if (options.attestation) {
+      const { chain, privateKey, alg } = options.attestation;
+      if (alg !== 'ES256') throw new Error(`unsupported attestation alg ${String(alg)}`);
+      if (chain.length === 0) throw new Error('attestation chain is empty');
+      const key = privateKey instanceof KeyObject ? privateKey : KeyObject.from(privateKey);
+      if (key.type !== 'private' || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+        throw new Error('attestation privateKey must be a P-256 private key for ES256');
+      }
+      this.attestationKey = { chain: chain.map((c) => new Uint8Array(c)), privateKey: key, alg };
+    }
   }
 
   /** The credentials this authenticator holds (a snapshot; private keys are not exposed). */
@@ -282,7 +316,18 @@ export class SoftwareAuthenticator {
   /**
    * navigator.credentials.create() plus authenticatorMakeCredential (§5.1.3, §6.3.2).
    * Attestation is 'none' (fmt "none", empty attStmt) unless options.attestation is 'direct' or
-   * 'enterprise', in which case it is 'packed' self attestation (attStmt {alg, sig}).
+   * 'enterprise', in which case it is 'packed' self attestation (attStmt {alg, sig}); with the
+   * constructor's `attestation` key, 'direct', 'enterprise' and 'indirect' get 'packed' full
+   * attestation (attStmt {alg, sig, x5c}).
+   *
+   * Resident keys: authenticatorSelection.residentKey 'required' (or the legacy requireResidentKey)
+   * on an authenticator built with residentKey: false throws "NotAllowedError", as a browser ends the
+   * ceremony when no authenticator can make a discoverable credential. 'preferred' and 'discouraged'
+   * both get the authenticator's own behaviour (discoverable unless residentKey: false): like a passkey
+   * provider, which makes discoverable credentials even when discouraged.
+   *
+   * Extensions: credProps (§10.1.3) is answered with {rk} when options.extensions.credProps is true;
+   * no other extension is processed.
    */
   async register(
     options: PublicKeyCredentialCreationOptionsJSON,
@@ -292,6 +337,11 @@ export class SoftwareAuthenticator {
     // The RP ID defaults to the origin's effective domain (§5.1.3).
     const rpId = options.rp.id ?? new URL(origin).hostname;
     this.checkExcluded(options, rpId);
+    const selection = options.authenticatorSelection;
+    if ((selection?.residentKey === 'required' || (selection?.residentKey === undefined && selection?.requireResidentKey === true))
+      && !this.opts.residentKey) {
+      throw new Error('NotAllowedError: the RP requires a discoverable credential and this authenticator cannot make one');
+    }
     const alg = tamper.alg ?? chooseAlg(options.pubKeyCredParams, this.opts.alg);
 
     const { privateKey, publicKey } = generateKey(alg);
@@ -318,7 +368,10 @@ export class SoftwareAuthenticator {
       tamper.signCount ?? source.signCount,
       { aaguid: uuidToBytes(this.opts.aaguid), credentialId, cosePublicKey: coseKey(alg, publicKey) },
     );
-    const attestationObject = this.attestationObject(options, source, authData, clientData);
+    const attestationObject = this.attestationObject(options, source, authData, clientData, tamper);
+    // §10.1.3: credProps.rk is true if the credential is discoverable (a client-side credential).
+    const extensions = (options.extensions ?? {}) as { credProps?: boolean };
+    const clientExtensionResults = extensions.credProps === true ? { credProps: { rk: source.resident } } : {};
 
     return {
       id: source.id,
@@ -332,7 +385,7 @@ export class SoftwareAuthenticator {
         publicKeyAlgorithm: COSE_ALG[alg],
         publicKey: b64url(publicKey.export({ format: 'der', type: 'spki' })),
       },
-      clientExtensionResults: {},
+      clientExtensionResults,
       authenticatorAttachment: this.opts.attachment,
     };
   }
@@ -435,18 +488,30 @@ export class SoftwareAuthenticator {
    * Packed self attestation, §8.2: "the authenticator produces sig by concatenating
    * authenticatorData and clientDataHash, and signing the result using the credential private
    * key. It sets alg to the algorithm of the credential private key and omits the other fields."
+   * Packed full (Basic or AttCA) attestation, §8.2: "the authenticator produces the sig by
+   * concatenating authenticatorData and clientDataHash, and signing the result using an attestation
+   * private key ... It sets x5c to attestnCert followed by the related certificate chain (if any).
+   * It sets alg to the algorithm of the attestation private key."
    */
   private attestationObject(
     options: PublicKeyCredentialCreationOptionsJSON,
     source: CredentialSource,
     authData: Buffer,
     clientData: Buffer,
+    tamper: Tamper,
   ): Uint8Array {
-    const wantsAttestation = options.attestation === 'direct' || options.attestation === 'enterprise';
+    const full = this.attestationKey !== undefined
+      && (options.attestation === 'direct' || options.attestation === 'enterprise' || options.attestation === 'indirect');
+    const wantsAttestation = full || options.attestation === 'direct' || options.attestation === 'enterprise';
     const attStmt = new Map<string, CBORType>();
     if (wantsAttestation) {
-      const sig = signWith(source.alg, source.privateKey, Buffer.concat([authData, sha256(clientData)]));
-      attStmt.set('alg', COSE_ALG[source.alg]).set('sig', new Uint8Array(sig));
+      const signed = Buffer.concat([authData, sha256(clientData)]);
+      const sig = full
+        ? signWith(this.attestationKey!.alg, this.attestationKey!.privateKey, signed) // ES256: DER
+        : signWith(source.alg, source.privateKey, signed);
+      if (tamper.badAttestationSignature) sig[sig.length - 1] ^= 0x01;
+      attStmt.set('alg', COSE_ALG[full ? this.attestationKey!.alg : source.alg]).set('sig', new Uint8Array(sig));
+      if (full) attStmt.set('x5c', (tamper.x5c ?? this.attestationKey!.chain).map((c) => new Uint8Array(c)));
     }
     return encodeCBOR(new Map<string, CBORType>([
       ['fmt', wantsAttestation ? 'packed' : 'none'],

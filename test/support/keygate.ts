@@ -4,10 +4,12 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import { createApp, type Gateway } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { Db } from '../../server/db/pool.js';
 import { createLogger, type Logger } from '../../server/log.js';
+import { loadMetadata } from '../../server/policy/metadata.js';
 import { loadSessionSecret } from '../../server/session/secret.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { startFakeGogs, type FakeGogs, type FakeGogsOptions } from './gogs.js';
@@ -59,7 +61,8 @@ export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate
   });
   const log = opts.log ?? createLogger(config.logLevel);
   const secret = await loadSessionSecret(database.db, config.sessionSecret);
-  gateway = createApp({ config, db: database.db, log, secret });
+  const metadata = await loadMetadata(config, log);
+  gateway = createApp({ config, db: database.db, log, secret, metadata });
   await gateway.ready;
   return {
     url,
@@ -78,5 +81,30 @@ export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate
       if (!opts.upstream) await gogs.close();
       if (!opts.database) await database.drop();
     },
+  };
+}
+
+/**
+ * For a test file whose Keygates differ only in their settings (e.g. a policy tightened under keys
+ * enrolled before): registers before/after hooks for one database and one fake Gogs, and returns
+ * a function starting a Keygate with `env` on them (closed after the file's tests).
+ */
+export function useSharedKeygates(defaults: Record<string, string> = {}): (env?: Record<string, string>) => Promise<TestKeygate> {
+  let database: TestDatabase | undefined;
+  let gogs: FakeGogs | undefined;
+  const running: TestKeygate[] = [];
+  before(async () => {
+    database = await createTestDatabase();
+    gogs = await startFakeGogs();
+  });
+  after(async () => {
+    for (const kg of running) await kg.close();
+    await gogs?.close();
+    await database?.drop();
+  });
+  return async (env = {}) => {
+    const kg = await startKeygate({ database, upstream: gogs, env: { ...defaults, ...env } });
+    running.push(kg);
+    return kg;
   };
 }

@@ -89,6 +89,11 @@ export function describeError(e: unknown, ceremony: 'registration' | 'authentica
     case 'AbortError':
       return null;
     case 'NotAllowedError':
+      // The browser does not offer an authenticator the options rule out (attachment, user
+      // verification, resident key): say what this organisation accepts, listed on the page.
+      if (ceremony === 'registration' && document.getElementById('policy-requirements')) {
+        return "The request was cancelled or timed out. If your browser didn't offer your authenticator, it may not be one this organisation accepts: see the list above.";
+      }
       return "The request was cancelled or timed out. Try again when you're ready.";
     case 'InvalidStateError':
       if (ceremony === 'registration') {

@@ -1,3 +1,4 @@
+import { policyRequirements } from './enroll.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
 
@@ -16,6 +17,8 @@ export interface AccountDevice {
   lastUsed: { at: Date; ip: string | null; browser: string | null } | null;
   /** True for the credential this session signed in with. */
   current: boolean;
+  /** Why the authenticator policy will refuse this key at its next sign-in (empty: it is fine). */
+  policyProblems: string[];
 }
 
 /** Options for {@link accountPage}. */
@@ -49,6 +52,7 @@ function deviceItem(d: AccountDevice, i: number) {
 <div class="device-name"><span class="device-nickname">${name}</span>${d.current && html` <span class="badge">(this device)</span>`}</div>
 <div class="device-meta device-model">${d.model}</div>
 <div class="device-meta device-kind">${d.kind}</div>
+${d.policyProblems.length > 0 && html`<div class="notice notice-error device-policy"><strong>This key will not sign you in again here.</strong> ${d.policyProblems.join(' ')} Ask your administrator for a link to enrol an allowed authenticator.</div>`}
 <div class="device-meta device-created">Added ${time(d.createdAt)}</div>
 <div class="device-meta device-last-used">Last used ${lastUsed(d)}</div>
 <div class="device-actions">
@@ -74,7 +78,7 @@ function deviceItem(d: AccountDevice, i: number) {
 }
 
 /** The account page (/-/account): registered keys (rename, remove), adding another one, and signing out. */
-export function accountPage({ username, devices, rpId, userHandle, isAdmin }: AccountPageOptions & { isAdmin?: boolean }): string {
+export function accountPage({ username, devices, rpId, userHandle, isAdmin, requirements = [] }: AccountPageOptions & { isAdmin?: boolean; requirements?: string[] }): string {
   const body = html`
 <p class="lead">Signed in as <strong>${username}</strong>.</p>
 <section aria-labelledby="devices-heading">
@@ -87,6 +91,7 @@ ${devices.length > 0
 <section class="stack" aria-labelledby="add-heading">
 <h2 id="add-heading">Add another key</h2>
 <p>A second key lets you sign in if you lose or forget the first.</p>
+${policyRequirements(requirements)}
 <label for="nickname">Name for the new key <span class="optional">(optional)</span></label>
 <input id="nickname" name="nickname" type="text" maxlength="64" autocomplete="off"
  placeholder="For example: Work laptop">

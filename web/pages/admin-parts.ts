@@ -7,14 +7,14 @@ export function utc(d: Date): Raw {
   return html`<time datetime="${d.toISOString()}">${d.toISOString().slice(0, 16).replace('T', ' ')} UTC</time>`;
 }
 
-type Section = 'users' | 'audit';
+type Section = 'users' | 'audit' | 'policy';
 
 /** An admin page: the wide frame, the admin navigation and the admin script. */
 export function adminLayout(opts: { title: string; section: Section; body: Raw; data?: Record<string, string> }): string {
   const link = (section: Section, href: string, label: string) =>
     html`<a href="${href}"${section === opts.section ? html` aria-current="page"` : ''}>${label}</a>`;
   const body = html`<div class="admin">
-<nav class="admin-nav" aria-label="Admin">${link('users', '/-/admin', 'Users')}${link('audit', '/-/admin/audit', 'Audit log')}<a href="/-/account">Your account</a></nav>
+<nav class="admin-nav" aria-label="Admin">${link('users', '/-/admin', 'Users')}${link('audit', '/-/admin/audit', 'Audit log')}${link('policy', '/-/admin/policy', 'Policy')}<a href="/-/account">Your account</a></nav>
 ${opts.body}
 </div>`;
   return layout({ title: opts.title, body, script: 'admin', data: opts.data });

@@ -15,6 +15,8 @@ export interface AdminCredentialView {
   /** Short browser description of the last use, e.g. "Chrome 126 on Linux". */
   lastUsedBrowser: string | null;
   revokedAt: Date | null;
+  /** Why the current authenticator policy refuses this key at its next sign-in (empty: it meets it). */
+  policyProblems: string[];
 }
 
 /** One signed-in session. */
@@ -51,6 +53,7 @@ function credentialItem(c: AdminCredentialView) {
   return html`<li class="device${c.revokedAt ? ' device-revoked' : ''}" data-credential-id="${c.id}">
 <div class="device-name">${c.nickname || 'Unnamed key'}${c.revokedAt && html` <span class="tag tag-warn">Revoked ${utc(c.revokedAt)}</span>`}</div>
 <div class="device-meta">${c.model} · ${c.kind}</div>
+${!c.revokedAt && c.policyProblems.length > 0 && html`<div class="notice notice-error policy-problem"><strong>Refused by the current policy at its next sign-in.</strong> ${c.policyProblems.join(' ')}</div>`}
 <div class="device-meta">Added ${utc(c.createdAt)}</div>
 <div class="device-meta">${lastUse(c)}</div>
 <div class="device-meta">Credential id <code>${c.id}</code></div>
