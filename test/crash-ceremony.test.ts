@@ -15,7 +15,7 @@ import pg from 'pg';
 import { createInvite } from '../server/enrollment/invites.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
-import { createTestDatabase, type TestDatabase } from './support/db.js';
+import { createTestDatabase, holdLock as holdLockOn, type TestDatabase } from './support/db.js';
 import { enroll, signIn } from './support/flows.js';
 import { startFakeGogs, type FakeGogs } from './support/gogs.js';
 import { sleep } from './support/net.js';
@@ -29,18 +29,7 @@ let admin: pg.Pool;
 const q = async <T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []) => (await admin.query<T>(sql, params)).rows;
 
 /** A transaction that holds a lock until released. */
-async function holdLock(sql: string, params: unknown[] = []): Promise<{ release: () => Promise<void> }> {
-  const client = new pg.Client({ connectionString: database.url, application_name: 'crash-test-lock' });
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query(sql, params);
-  return {
-    async release() {
-      await client.query('ROLLBACK');
-      await client.end();
-    },
-  };
-}
+const holdLock = (sql: string, params: unknown[] = []) => holdLockOn(database.url, sql, params, 'crash-test-lock');
 
 /** Waits until one of Keygate's connections waits for a lock in a statement matching `pattern`. */
 async function blockedAt(pattern: RegExp, what: string): Promise<string> {

@@ -7,72 +7,31 @@
  * at the bound; this adds git, a ceremony, and the restart.)
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createInvite } from '../server/enrollment/invites.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
-import { createTestDatabase, type TestDatabase } from './support/db.js';
+import { createTestDatabase, holdLock as holdLockOn, type TestDatabase } from './support/db.js';
 import { enroll } from './support/flows.js';
 import { startFakeGogs, type FakeGogs } from './support/gogs.js';
 import { sleep } from './support/net.js';
 import { enrolPerson, pageView, startChild, type ChildKeygate, type Person } from './support/scenario.js';
-
-const CHUNK = 64 * 1024;
+import { streamingPost } from './support/streaming.js';
 
 /** A git push (git-receive-pack POST) streamed in 64 KiB chunks with an access token. */
 function gitPush(kg: ChildKeygate, person: Person) {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const req = http.request(`${kg.url}/${person.name}/repo.git/git-receive-pack`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${person.token}:x`).toString('base64')}`, 'content-type': 'application/x-git-receive-pack-request' },
-  });
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-  response.catch(() => {});
-  return {
-    response,
-    async send(chunks: number) {
-      for (let i = 0; i < chunks; i++) {
-        const chunk = randomBytes(CHUNK);
-        hash.update(chunk);
-        bytes += chunk.length;
-        if (!req.write(chunk)) await once(req, 'drain');
-        await sleep(20);
-      }
-    },
-    end: () => req.end(),
-    sent: () => ({ bytes, sha256: hash.digest('hex') }),
-  };
+  return streamingPost(`${kg.url}/${person.name}/repo.git/git-receive-pack`, {
+    authorization: `Basic ${Buffer.from(`${person.token}:x`).toString('base64')}`,
+    'content-type': 'application/x-git-receive-pack-request',
+  }, 20);
 }
 
 let database: TestDatabase;
 let gogs: FakeGogs;
 let admin: pg.Pool;
 
-async function holdLock(sql: string, params: unknown[]) {
-  const client = new pg.Client({ connectionString: database.url, application_name: 'restart-test-lock' });
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query(sql, params);
-  return {
-    async release() {
-      await client.query('ROLLBACK');
-      await client.end();
-    },
-  };
-}
+const holdLock = (sql: string, params: unknown[]) => holdLockOn(database.url, sql, params, 'restart-test-lock');
 
 async function blockedAt(pattern: RegExp): Promise<void> {
   for (let i = 0; i < 500; i++) {

@@ -4,9 +4,6 @@
  * own loopback listener.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../server/config.js';
 import { createInvite } from '../server/enrollment/invites.js';
@@ -15,9 +12,8 @@ import { TestClient } from './support/client.js';
 import { createTestDatabase } from './support/db.js';
 import { enroll } from './support/flows.js';
 import { startFakeGogs } from './support/gogs.js';
-import { freePort, MainProcess, sleep } from './support/main-process.js';
-
-const CHUNK = 64 * 1024;
+import { freePort, MainProcess } from './support/main-process.js';
+import { CHUNK, streamingPost } from './support/streaming.js';
 
 /** Starts Keygate, enrols alice and returns her signed-in client. */
 async function startSignedIn(env: Record<string, string>) {
@@ -34,33 +30,7 @@ async function startSignedIn(env: Record<string, string>) {
 
 /** A POST /upload streamed in 64 KiB chunks, as a git push would be. */
 function upload(url: string, client: TestClient) {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const req = http.request(`${url}/upload`, { method: 'POST', headers: { cookie: client.cookieHeader()!, origin: client.origin, 'content-type': 'application/octet-stream' } });
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-  response.catch(() => {});
-  return {
-    response,
-    async send(chunks: number) {
-      for (let i = 0; i < chunks; i++) {
-        const chunk = randomBytes(CHUNK);
-        hash.update(chunk);
-        bytes += chunk.length;
-        if (!req.write(chunk)) await once(req, 'drain');
-        await sleep(5);
-      }
-    },
-    end: () => req.end(),
-    sent: () => ({ bytes, sha256: hash.digest('hex') }),
-  };
+  return streamingPost(`${url}/upload`, { cookie: client.cookieHeader()!, origin: client.origin, 'content-type': 'application/octet-stream' }, 5);
 }
 
 describe('SIGTERM during a long upload (SHUTDOWN_TIMEOUT=20s), with METRICS_PORT', () => {

@@ -48,3 +48,20 @@ export async function rowCounts(db: Db): Promise<Record<string, number>> {
   );
   return Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)]));
 }
+
+/**
+ * Runs `sql` (a LOCK TABLE, a SELECT … FOR UPDATE) in a transaction of its own connection and keeps
+ * the lock until release(): Keygate stops at the step that needs it (crash and shutdown tests).
+ */
+export async function holdLock(databaseUrl: string, sql: string, params: unknown[] = [], name = 'test-lock'): Promise<{ release: () => Promise<void> }> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: name });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(sql, params);
+  return {
+    async release() {
+      await client.query('ROLLBACK');
+      await client.end();
+    },
+  };
+}
