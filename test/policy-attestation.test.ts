@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../server/config.js';
 import { createLogger } from '../server/log.js';
 import { loadMetadata, MetadataError } from '../server/policy/metadata.js';
+import { AuthenticatorPolicy } from '../server/policy/policy.js';
 import { SoftwareAuthenticator, type AuthenticatorOptions } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
 import { runCli, show } from './support/cli.js';
@@ -277,6 +278,19 @@ describe('loading the BLOB (MDS_BLOB, MDS_ROOT_CERT, MDS_ON_ERROR)', () => {
 });
 
 describe('the effective policy, shown to admins', () => {
+  test('model names: the shipped AAGUID list first, then the FIDO metadata description, then "Unknown authenticator (<aaguid>)"', async () => {
+    const unknown = randomUUID();
+    const policy = new AuthenticatorPolicy(loadConfig({}).policy, await loadMetadata(loadConfig({ ...MDS() }), createLogger('silent')));
+    assert.equal(policy.modelName('cb69481e-8ff7-4039-93ec-0a2729a154a8'), 'YubiKey 5 Series');
+    assert.equal(policy.modelName(CERTIFIED), `Test Key ${CERTIFIED.slice(0, 4)}`);
+    assert.equal(policy.modelName(unknown), `Unknown authenticator (${unknown})`);
+    // And the admin page shows the same name for a key of a model only the metadata knows.
+    const kg = await keygate({ ...MDS(), ATTESTATION: 'direct' });
+    const admin = await enrols(kg, await attestedKey(CERTIFIED), { admin: true });
+    const page = await admin.get(`/-/admin/users/att${n}`);
+    assert.match(page.text, new RegExp(`Test Key ${CERTIFIED.slice(0, 4)} · Security key`));
+  });
+
   test('the admin policy page lists every setting read-only and the keys the policy refuses; the user page flags them', async () => {
     const open = await keygate({ ...MDS(), ATTESTATION: 'direct' });
     const plain = new SoftwareAuthenticator();
