@@ -280,10 +280,13 @@ describe('kill -9 mid-sign-in: the counter is unchanged or fully written, never 
     assert.ok(r.sessionsAdded <= 1 && r.sessionsAdded <= r.auditsAdded);
   });
 
-  test('killed while auditing the sign-in: counter fully written, and no session (it is written after the audit row)', { timeout: 60_000 }, async () => {
+  test('killed while auditing the sign-in: counter fully written, and a session only with its audit row (one statement writes both)', { timeout: 60_000 }, async () => {
     const r = await signInAndKill('auditing the sign-in', () => [{ lock: lockTable('audit_events'), stuckIn: /INSERT INTO audit_events/, what: 'INSERT INTO audit_events' }]);
     assert.equal(r.written, true);
-    assert.equal(r.sessionsAdded, 0, 'no session without its audit row');
+    // The statement Keygate was killed in still runs to its end once the lock is gone (PostgreSQL
+    // only notices the lost client when it answers): the audit row and the session, or neither.
+    assert.ok(r.sessionsAdded <= 1, 'at most that session');
+    assert.equal(r.sessionsAdded, r.auditsAdded, 'the session and its audit row together, or neither');
   });
 
   test('after the kills, the key still signs in: the stored counter never got ahead of the key', { timeout: 60_000 }, async () => {

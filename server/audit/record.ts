@@ -28,24 +28,32 @@ export interface RequestContext {
   requestId: string | null;
 }
 
+/** The columns recordEvent writes, in the order of auditValues. */
+export const AUDIT_COLUMNS = 'actor, subject_user_id, subject_username, credential_id, event, outcome, reason, ip, user_agent, request_id, details';
+
+/** The values of an audit row, in the order of AUDIT_COLUMNS (for statements that write one along with something else). */
+export function auditValues(e: AuditEvent): unknown[] {
+  return [
+    e.actor,
+    e.subjectUserId ?? null,
+    e.subjectUsername ?? null,
+    e.credentialId ?? null,
+    e.event,
+    e.outcome,
+    e.reason ?? null,
+    e.ip ?? null,
+    e.userAgent?.slice(0, 512) ?? null,
+    e.requestId ?? null,
+    JSON.stringify(e.details ?? {}),
+  ];
+}
+
 export async function recordEvent(db: Queryable, e: AuditEvent): Promise<void> {
   await db.query({
     // Prepared once per connection: every sign-in writes one.
     name: 'keygate-audit-insert',
-    text: `INSERT INTO audit_events (actor, subject_user_id, subject_username, credential_id, event, outcome, reason, ip, user_agent, request_id, details)
+    text: `INSERT INTO audit_events (${AUDIT_COLUMNS})
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    values: [
-      e.actor,
-      e.subjectUserId ?? null,
-      e.subjectUsername ?? null,
-      e.credentialId ?? null,
-      e.event,
-      e.outcome,
-      e.reason ?? null,
-      e.ip ?? null,
-      e.userAgent?.slice(0, 512) ?? null,
-      e.requestId ?? null,
-      JSON.stringify(e.details ?? {}),
-    ],
+    values: auditValues(e),
   });
 }

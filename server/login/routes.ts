@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { loginPage } from '../../web/pages/login.js';
 import { logoutPage } from '../../web/pages/logout.js';
 import type { RouterDeps } from '../app.js';
-import { recordEvent } from '../audit/record.js';
+import { recordEvent, type AuditEvent } from '../audit/record.js';
 import { requestContext } from '../http/context.js';
 import { safeReturnPath } from '../http/return-path.js';
 import { validateBody } from '../http/validate.js';
@@ -72,27 +72,28 @@ export function loginRouter(deps: RouterDeps): Router {
 
   router.post('/-/api/login/verify', async (req, res) => {
     const ctx = requestContext(req);
-    const audit = (outcome: 'success' | 'failure', extra: { reason?: string; userId?: string; username?: string; credentialId?: string; actor?: string }) =>
-      recordEvent(db, {
-        event: 'sign_in',
-        outcome,
-        actor: extra.actor ?? 'anonymous',
-        subjectUserId: extra.userId,
-        subjectUsername: extra.username,
-        credentialId: extra.credentialId,
-        reason: extra.reason,
-        ...ctx,
-      });
+    const auditEvent = (outcome: 'success' | 'failure', extra: { reason?: string; userId?: string; username?: string; credentialId?: string; actor?: string }): AuditEvent => ({
+      event: 'sign_in',
+      outcome,
+      actor: extra.actor ?? 'anonymous',
+      subjectUserId: extra.userId,
+      subjectUsername: extra.username,
+      credentialId: extra.credentialId,
+      reason: extra.reason,
+      ...ctx,
+    });
+    const audit = (outcome: 'success' | 'failure', extra: Parameters<typeof auditEvent>[1]) => recordEvent(db, auditEvent(outcome, extra));
     try {
       // The challenge is consumed before anything else: one attempt per challenge, pass or fail.
       const ceremony = await consumeCeremony(db, req, 'login');
       const parsed = verifyBody.safeParse(req.body);
       if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
       const { user, credential, userVerified } = await verifySignIn(db, config, deps.policy, ceremony, parsed.data.response as never, ctx);
-      // Audited before the session exists: if the database fails in between, the person is not
-      // signed in without a trace (docs/reliability.md, "kill -9 mid-sign-in").
-      await audit('success', { userId: user.id, username: user.username, credentialId: credential.id, actor: `user:${user.username}` });
-      await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified);
+      // Audited no later than the session exists: the success row is written by the statement that
+      // writes the session (or before it, with another store), so the person is never signed in
+      // without a trace (docs/reliability.md, "kill -9 mid-sign-in").
+      const success = auditEvent('success', { userId: user.id, username: user.username, credentialId: credential.id, actor: `user:${user.username}` });
+      await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified, { db, event: success });
       expireGogsSession(res, config);
       res.json({ ok: true, redirect: safeReturnPath(parsed.data.returnTo, config.origin) });
     } catch (err) {

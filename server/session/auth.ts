@@ -4,7 +4,9 @@
  * row, never from the cookie, so a replayed cookie gains nothing.
  */
 import type { Request } from 'express';
+import { recordEvent, type AuditEvent } from '../audit/record.js';
 import type { Config } from '../config.js';
+import type { Queryable } from '../db/pool.js';
 import type { ReplacingStore } from './middleware.js';
 
 export interface SessionAuth {
@@ -38,15 +40,20 @@ export function needsTouch(auth: SessionAuth, config: Config, now = Date.now()):
 /**
  * Starts a signed-in session. The session id is regenerated first (session fixation, ASVS 7.2.4):
  * whatever id the browser had before sign-in, including the one that held the challenge, is gone.
+ * With `audited`, that audit row is written first, or (with the Keygate store) by the very
+ * statement that writes the session: never a session without it.
  */
 export async function signIn(
   req: Request,
   who: { userId: string; username: string; credentialId: string },
   /** The authenticator verified the person (UV): this sign-in also counts as a fresh step-up. */
   userVerified = false,
+  audited?: { db: Queryable; event: AuditEvent },
 ): Promise<void> {
   const store = req.sessionStore as ReplacingStore | undefined;
   const oldSid = req.sessionID;
+  const inOneStatement = Boolean(store?.replace && store.generate);
+  if (audited && !inOneStatement) await recordEvent(audited.db, audited.event);
   if (store?.replace && store.generate) {
     // regenerate() without its separate DELETE: a new id and an empty session now, and the old
     // row deleted by the same statement that inserts the new one (middleware.ts, replace).
@@ -58,7 +65,7 @@ export async function signIn(
   req.session.auth = { ...who, signedInAt: now, lastSeenAt: now };
   if (userVerified) req.session.stepUpAt = now;
   if (store?.replace && store.generate) {
-    await store.replace(oldSid, req.sessionID, req.session);
+    await store.replace(oldSid, req.sessionID, req.session, { audit: audited?.event });
     return;
   }
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import connectPgSimple from 'connect-pg-simple';
 import session from 'express-session';
+import { AUDIT_COLUMNS, auditValues, type AuditEvent } from '../audit/record.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
 import type { Ceremony } from '../webauthn/ceremony.js';
@@ -41,9 +42,10 @@ type Callback = (err?: unknown) => void;
 export interface ReplacingStore extends session.Store {
   /**
    * Saves a new session and deletes the one it replaces in one statement: sign-in's
-   * regenerate-and-save in one round trip instead of a DELETE and an INSERT.
+   * regenerate-and-save in one round trip instead of a DELETE and an INSERT. With `audit`, that
+   * audit row is inserted by the same statement: the session never exists without it.
    */
-  replace(oldSid: string | undefined, sid: string, sess: session.SessionData): Promise<void>;
+  replace(oldSid: string | undefined, sid: string, sess: session.SessionData, opts?: { audit?: AuditEvent }): Promise<void>;
   /** Set by express-session's middleware: a new session id and Session on req. */
   generate?: (req: unknown) => void;
 }
@@ -104,19 +106,32 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
       );
     }
 
-    async replace(oldSid: string | undefined, sid: string, sess: StoredSession): Promise<void> {
+    async replace(oldSid: string | undefined, sid: string, sess: StoredSession, opts: { audit?: AuditEvent } = {}): Promise<void> {
       const { [LOADED]: _loaded, ...data } = sess;
       const json = JSON.stringify(data);
       if (oldSid && oldSid !== sid) cache?.forget(oldSid);
-      await db.query({
-        name: 'keygate-session-replace',
-        // Both in one statement (one snapshot, one commit): the old id is gone exactly when the new
-        // session exists. The NOTIFY trigger tells the other instances the old id has ended.
-        text: `WITH gone AS (DELETE FROM session WHERE sid = $4 AND sid <> $3)
+      const values = [json, expireOf(data), sid, oldSid ?? ''];
+      await db.query(
+        opts.audit
+          ? {
+              name: 'keygate-session-replace-audited',
+              // As below, and the audit row (sign-in's success) in the same statement and commit.
+              text: `WITH gone AS (DELETE FROM session WHERE sid = $4 AND sid <> $3),
+                     audited AS (INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15))
+                     INSERT INTO session (sess, expire, sid) VALUES ($1, $2, $3)
+                     ON CONFLICT (sid) DO UPDATE SET sess = $1, expire = $2`,
+              values: [...values, ...auditValues(opts.audit)],
+            }
+          : {
+              name: 'keygate-session-replace',
+              // Both in one statement (one snapshot, one commit): the old id is gone exactly when the new
+              // session exists. The NOTIFY trigger tells the other instances the old id has ended.
+              text: `WITH gone AS (DELETE FROM session WHERE sid = $4 AND sid <> $3)
                INSERT INTO session (sess, expire, sid) VALUES ($1, $2, $3)
                ON CONFLICT (sid) DO UPDATE SET sess = $1, expire = $2`,
-        values: [json, expireOf(data), sid, oldSid ?? ''],
-      });
+              values,
+            },
+      );
       if (oldSid && oldSid !== sid) cache?.forget(oldSid);
       markWritten(sess, contentKey(sid, data as session.SessionData));
     }

@@ -11,7 +11,7 @@ export interface User {
   createdAt: Date;
 }
 
-interface UserRow {
+export interface UserRow {
   id: string;
   username: string;
   user_handle: Buffer;
@@ -20,9 +20,10 @@ interface UserRow {
   created_at: Date;
 }
 
-const COLUMNS = 'id, username, user_handle, is_admin, disabled_at, created_at';
+export const USER_COLUMNS = 'id, username, user_handle, is_admin, disabled_at, created_at';
+const COLUMNS = USER_COLUMNS;
 
-function toUser(row: UserRow): User {
+export function userFromRow(row: UserRow): User {
   return {
     id: String(row.id),
     username: row.username,
@@ -50,17 +51,17 @@ export function newUserHandle(): Buffer {
 
 export async function findUserByUsername(db: Queryable, username: string): Promise<User | null> {
   const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1)`, [username]);
-  return rows[0] ? toUser(rows[0]) : null;
+  return rows[0] ? userFromRow(rows[0]) : null;
 }
 
 export async function findUserById(db: Queryable, id: string): Promise<User | null> {
   const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
-  return rows[0] ? toUser(rows[0]) : null;
+  return rows[0] ? userFromRow(rows[0]) : null;
 }
 
 export async function findUserByHandle(db: Queryable, handle: Buffer): Promise<User | null> {
   const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE user_handle = $1`, [handle]);
-  return rows[0] ? toUser(rows[0]) : null;
+  return rows[0] ? userFromRow(rows[0]) : null;
 }
 
 /**
@@ -73,7 +74,7 @@ export async function createOrGetUser(db: Queryable, username: string, userHandl
      ON CONFLICT ((lower(username))) DO NOTHING RETURNING ${COLUMNS}`,
     [username, userHandle, isAdmin],
   );
-  if (rows[0]) return toUser(rows[0]);
+  if (rows[0]) return userFromRow(rows[0]);
   const existing = await findUserByUsername(db, username);
   if (!existing) throw new Error(`user ${username} vanished during creation`);
   return existing;
@@ -93,5 +94,5 @@ export async function listUsers(db: Queryable): Promise<UserSummary[]> {
             (SELECT count(*) FROM credentials c WHERE c.user_id = u.id AND c.revoked_at IS NULL) AS active
        FROM users u ORDER BY lower(u.username)`,
   );
-  return rows.map((r) => ({ ...toUser(r), activeCredentials: Number(r.active) }));
+  return rows.map((r) => ({ ...userFromRow(r), activeCredentials: Number(r.active) }));
 }

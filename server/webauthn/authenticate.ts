@@ -12,9 +12,9 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
 import { storedFacts, type AuthenticatorPolicy } from '../policy/policy.js';
-import { findUserById, type User } from '../users/users.js';
+import type { User } from '../users/users.js';
 import type { Ceremony } from './ceremony.js';
-import { MAX_CREDENTIAL_ID_BYTES, decodeCredentialId, findCredential, recordCredentialUse, type StoredCredential } from './credentials.js';
+import { MAX_CREDENTIAL_ID_BYTES, decodeCredentialId, findCredentialWithOwner, recordCredentialUse, type StoredCredential } from './credentials.js';
 import { CeremonyFailure, classifyLibraryError } from './failures.js';
 
 export interface VerifiedSignIn {
@@ -62,9 +62,10 @@ export async function verifySignIn(
   if (!rawId) throw new SignInFailure('malformed_response', null, null);
   if (response.id !== response.rawId) throw new SignInFailure('malformed_response', null, null);
 
-  const found = await findCredential(db, rawId);
-  const user = found ? await findUserById(db, found.userId) : null;
-  const credential = found && user ? found : null;
+  // The credential and its owner in one statement: an unknown id (or a missing owner) is null for both.
+  const found = await findCredentialWithOwner(db, rawId);
+  const user = found?.user ?? null;
+  const credential = found?.credential ?? null;
 
   // The library's checks run whether or not the credential is known: against the stored key, or
   // against a key nobody holds. A forged response then gets the same answer for a registered

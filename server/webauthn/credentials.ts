@@ -1,6 +1,7 @@
 /** Stored WebAuthn credentials (public keys) and the SQL that reads and changes them. */
 import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
 import type { Queryable } from '../db/pool.js';
+import { USER_COLUMNS, userFromRow, type User, type UserRow } from '../users/users.js';
 
 export interface StoredCredential {
   id: string;
@@ -104,6 +105,26 @@ export function decodeCredentialId(value: unknown): Buffer | null {
 export async function findCredential(db: Queryable, credentialId: Buffer): Promise<StoredCredential | null> {
   const { rows } = await db.query<CredentialRow>(`SELECT ${COLUMNS} FROM credentials WHERE credential_id = $1`, [credentialId]);
   return rows[0] ? toCredential(rows[0]) : null;
+}
+
+/**
+ * A credential and its owner in one statement (sign-in). Null if the id is unknown, or (as with a
+ * separate lookup of the owner) if the owner's row is missing.
+ */
+export async function findCredentialWithOwner(db: Queryable, credentialId: Buffer): Promise<{ credential: StoredCredential; user: User } | null> {
+  const { rows } = await db.query<CredentialRow & { [K in keyof UserRow as `u_${K}`]: UserRow[K] }>({
+    name: 'keygate-credential-with-owner',
+    text: `SELECT ${COLUMNS.replace(/(\w+)/g, 'c.$1')}, ${USER_COLUMNS.replace(/(\w+)/g, 'u.$1 AS u_$1')}
+       FROM credentials c JOIN users u ON u.id = c.user_id
+      WHERE c.credential_id = $1`,
+    values: [credentialId],
+  });
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    credential: toCredential(r),
+    user: userFromRow({ id: r.u_id, username: r.u_username, user_handle: r.u_user_handle, is_admin: r.u_is_admin, disabled_at: r.u_disabled_at, created_at: r.u_created_at }),
+  };
 }
 
 export async function listCredentialsOfUser(db: Queryable, userId: string, opts: { includeRevoked?: boolean } = {}): Promise<StoredCredential[]> {
