@@ -163,7 +163,7 @@ export function createApp(deps: AppDeps): Gateway {
       policy.useMetadata(await reloadMetadata(deps.config, deps.log, policy.metadata));
     },
     async close() {
-      proxy.close();
+      await proxy.close();
       await listener.stop();
     },
   };

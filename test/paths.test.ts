@@ -373,16 +373,17 @@ describe('upstreamHeaders', () => {
   });
 
   test('response headers keep every Set-Cookie and drop hop-by-hop ones', () => {
-    const out = downstreamHeaders(['Set-Cookie', 'a=1', 'Connection', 'keep-alive', 'Set-Cookie', 'b=2', 'Keep-Alive', 'timeout=5', 'Content-Type', 'text/html', 'X-Content-Type-Options', 'nosniff'], false);
-    assert.deepEqual(out, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Content-Type', 'text/html', 'X-Content-Type-Options', 'nosniff']);
+    // As the upstream client parses them: lower-case names, a repeated header as an array.
+    const out = downstreamHeaders({ 'set-cookie': ['a=1', 'b=2'], connection: 'keep-alive', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'content-type': 'text/html', 'x-content-type-options': 'nosniff' }, false);
+    assert.deepEqual(out, ['set-cookie', ['a=1', 'b=2'], 'content-type', 'text/html', 'x-content-type-options', 'nosniff']);
   });
 
   test('response headers get nosniff (and HSTS under https) only where Gogs sent none', () => {
-    assert.deepEqual(downstreamHeaders(['Content-Type', 'text/plain'], false), ['Content-Type', 'text/plain', 'X-Content-Type-Options', 'nosniff']);
-    assert.deepEqual(downstreamHeaders(['Content-Type', 'text/plain'], true), [
-      'Content-Type', 'text/plain', 'X-Content-Type-Options', 'nosniff', 'Strict-Transport-Security', 'max-age=31536000',
+    assert.deepEqual(downstreamHeaders({ 'content-type': 'text/plain' }, false), ['content-type', 'text/plain', 'x-content-type-options', 'nosniff']);
+    assert.deepEqual(downstreamHeaders({ 'content-type': 'text/plain' }, true), [
+      'content-type', 'text/plain', 'x-content-type-options', 'nosniff', 'strict-transport-security', 'max-age=31536000',
     ]);
-    assert.deepEqual(downstreamHeaders(['strict-transport-security', 'max-age=5', 'x-content-type-options', 'nosniff'], true), [
+    assert.deepEqual(downstreamHeaders({ 'strict-transport-security': 'max-age=5', 'x-content-type-options': 'nosniff' }, true), [
       'strict-transport-security', 'max-age=5', 'x-content-type-options', 'nosniff',
     ]);
   });

@@ -684,6 +684,56 @@ describe('proxy', () => {
       assert.ok(growth < 128 * MB, `RSS grew by ${Math.round(growth / MB)} MB during a 64 MB download`);
     });
 
+    test('a push sent with Expect: 100-continue is continued by Keygate and reaches Gogs whole, without the Expect header', async () => {
+      const token = 'e'.repeat(40);
+      kg.gogs.addToken('alice', token);
+      const body = `PACK-${'p'.repeat(256 * 1024)}`;
+      const { port, host } = new URL(kg.url);
+      const res = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+        let continued = false;
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/alice/repo.git/git-receive-pack',
+            headers: { Host: host, Expect: '100-continue', Authorization: basic('alice', token), 'Content-Type': 'application/x-git-receive-pack-request', 'Content-Length': String(body.length) },
+            agent: false,
+          },
+          (r) => {
+            r.resume();
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, continued }));
+          },
+        );
+        // Like curl (git's HTTP transport), the body waits for the 100 Continue.
+        req.on('continue', () => {
+          continued = true;
+          req.end(body);
+        });
+        req.on('error', reject);
+      });
+      assert.equal(res.continued, true, 'Keygate answered 100 Continue');
+      assert.equal(res.status, 200);
+      const rec = onlyRequest(kg);
+      assert.equal(rec.identity, 'alice', 'Gogs authenticated the token');
+      assert.equal(rec.bodySha256, createHash('sha256').update(body).digest('hex'));
+      assert.deepEqual(received(rec, 'expect'), [], 'Expect is between the browser and Keygate');
+    });
+
+    test('a chunked upload (no Content-Length) reaches Gogs byte for byte', async () => {
+      const size = 3 * MB + 7;
+      const res = await send(kg, {
+        method: 'POST',
+        path: '/upload',
+        // No Content-Length: node's client sends the stream chunked.
+        headers: ['Cookie', aliceCookie, 'Origin', kg.origin, 'Content-Type', 'application/octet-stream'],
+        body: Readable.from(patternBody(size)),
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(JSON.parse(res.text), { bytes: size, sha256: downloadSha256(size) });
+      assert.deepEqual(received(onlyRequest(kg), 'content-length'), [], 'sent on chunked, as it came');
+    });
+
     test('sequential proxied requests reuse one keep-alive connection to Gogs', async () => {
       for (const path of ['/alice/repo', '/api/v1/user', '/alice/repo.git/info/refs?service=git-upload-pack', '/alice/repo/issues', '/alice']) {
         await alice.get(path);

@@ -16,7 +16,7 @@ import type { SessionCache } from '../session/cache.js';
 import type { Identity, IdentityResolver } from '../session/identity.js';
 import type { Db } from '../db/pool.js';
 import type { RouteKind } from '../ops/metrics.js';
-import { createUpstream, UpstreamTimeout } from './forward.js';
+import { createUpstream, UnsendableRequest, UpstreamTimeout } from './forward.js';
 import { checkBasicCredentials } from './basic-auth.js';
 import { createHeaderPlan, upstreamHeaderList } from './headers.js';
 import { classifyPath, normalizePath } from './paths.js';
@@ -63,6 +63,12 @@ export function createProxyHandler(deps: ProxyDeps) {
   ];
 
   const unreachable = (res: ServerResponse, err: Error): void => {
+    if (err instanceof UnsendableRequest) {
+      log.info({ err: err.message }, 'request not passed on');
+      res.req.resume();
+      sendPage(res, 400, 'Bad request', 'This request could not be passed on as it stands.');
+      return;
+    }
     if (err instanceof UpstreamTimeout) {
       log.warn({ phase: err.phase }, 'gogs too slow');
       sendPage(res, 504, 'Gogs is too slow to answer', 'Keygate is running, but the Git service behind it did not answer in time. Try again in a moment; if it persists, tell your administrator.');

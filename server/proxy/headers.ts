@@ -17,6 +17,8 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // Keygate's own server answers "Expect: 100-continue" to the browser; the body then simply follows.
+  'expect',
   'host',
   'forwarded',
   'x-forwarded-for',
@@ -152,25 +154,26 @@ export function upstreamHeaders(
   return out;
 }
 
-const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'trailer']);
+const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'trailer', 'transfer-encoding']);
 
 /**
- * Response headers from Gogs, as a flat raw list (keeps repeated Set-Cookie), minus hop-by-hop,
- * plus Keygate's defaults where Gogs sent none (see response-headers.ts): nosniff, and HSTS when
- * PUBLIC_URL is https. One pass, no header map.
+ * Response headers from Gogs (names lower-case, as the upstream client parses them; a repeated
+ * header such as Set-Cookie is an array and stays one), as a flat list for one writeHead, minus
+ * hop-by-hop, plus Keygate's defaults where Gogs sent none (see response-headers.ts): nosniff, and
+ * HSTS when PUBLIC_URL is https. One pass, no second header map.
  */
-export function downstreamHeaders(raw: string[], hsts: boolean): string[] {
-  const out: string[] = [];
+export function downstreamHeaders(headers: IncomingHttpHeaders, hsts: boolean): Array<string | string[]> {
+  const out: Array<string | string[]> = [];
   let sniff = false;
   let sts = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    if (RESPONSE_HOP_BY_HOP.has(name)) continue;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || RESPONSE_HOP_BY_HOP.has(name)) continue;
     if (name === 'x-content-type-options') sniff = true;
     else if (name === 'strict-transport-security') sts = true;
-    out.push(raw[i], raw[i + 1]);
+    out.push(name, value);
   }
-  if (!sniff) out.push('X-Content-Type-Options', 'nosniff');
-  if (hsts && !sts) out.push('Strict-Transport-Security', HSTS_VALUE);
+  if (!sniff) out.push('x-content-type-options', 'nosniff');
+  if (hsts && !sts) out.push('strict-transport-security', HSTS_VALUE);
   return out;
 }
