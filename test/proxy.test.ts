@@ -720,6 +720,39 @@ describe('proxy', () => {
       assert.deepEqual(received(rec, 'expect'), [], 'Expect is between the browser and Keygate');
     });
 
+    test('a signed-in HEAD gets Gogs\' headers and no body, and the connection carries on', async () => {
+      const { port, host } = new URL(kg.url);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const head = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; bytes: number }>((resolve, reject) => {
+        http
+          .request({ host: '127.0.0.1', port, method: 'HEAD', path: '/alice/repo', headers: { Host: host, Cookie: aliceCookie }, agent }, (r) => {
+            let bytes = 0;
+            r.on('data', (c: Buffer) => (bytes += c.length));
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, bytes }));
+          })
+          .on('error', reject)
+          .end();
+      });
+      assert.equal(head.status, 200);
+      assert.match(String(head.headers['content-type']), /text\/html/);
+      assert.equal(head.bytes, 0);
+      const rec = onlyRequest(kg);
+      assert.equal(rec.method, 'HEAD');
+      assert.equal(rec.identity, 'alice');
+      // The next request on the same keep-alive connection is answered normally.
+      const page = await new Promise<string>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/alice/repo', headers: { Host: host, Cookie: aliceCookie }, agent }, (r) => {
+            let text = '';
+            r.on('data', (c: Buffer) => (text += c));
+            r.on('end', () => resolve(text));
+          })
+          .on('error', reject);
+      });
+      agent.destroy();
+      assert.match(page, /Signed in as alice/);
+    });
+
     test('a chunked upload (no Content-Length) reaches Gogs byte for byte', async () => {
       const size = 3 * MB + 7;
       const res = await send(kg, {
