@@ -720,6 +720,30 @@ describe('proxy', () => {
       assert.deepEqual(received(rec, 'expect'), [], 'Expect is between the browser and Keygate');
     });
 
+    test('a browser that gives up on a large download stops Gogs\' transfer too', { timeout: 30_000 }, async () => {
+      const size = 512 * MB;
+      const { port } = new URL(kg.url);
+      let got = 0;
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: `/download/${size}`, headers: { cookie: aliceCookie }, agent: false }, (res) => {
+          assert.equal(res.statusCode, 200);
+          res.on('data', (c: Buffer) => {
+            got += c.length;
+            // A few MB in, the browser goes away (tab closed, clone interrupted).
+            if (got >= 4 * MB && !req.destroyed) {
+              req.destroy();
+              resolve();
+            }
+          });
+          res.on('error', () => {});
+        });
+        req.on('error', (err) => (req.destroyed ? resolve() : reject(err)));
+      });
+      const rec = onlyRequest(kg);
+      assert.equal(await rec.responded, false, 'Gogs\' response was cut, not sent whole into the void');
+      assert.ok(got < size);
+    });
+
     test('a signed-in HEAD gets Gogs\' headers and no body, and the connection carries on', async () => {
       const { port, host } = new URL(kg.url);
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -41,6 +41,8 @@ export interface RecordedRequest {
   bodyBytes: number;
   /** Hex sha256 of the request body, computed while streaming. */
   bodySha256: string;
+  /** Resolves when Gogs' response is over: true if it was sent whole, false if the connection went first. */
+  responded: Promise<boolean>;
 }
 
 /** Configuration mirroring the relevant Gogs app.ini settings. */
@@ -436,6 +438,7 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
       authHeaderValues: rawValues(req.rawHeaders, authHeader),
       bodyBytes,
       bodySha256,
+      responded: new Promise<boolean>((resolve) => res.once('close', () => resolve(res.writableFinished))),
     });
     if (!complete || res.destroyed) return;
 
