@@ -278,6 +278,26 @@ describe('authentication', () => {
       assert.equal(row.sign_count, 0);
       assert.notEqual(row.last_used_at, null);
     });
+
+    test("a synced passkey's backup state is stored as the authenticator reports it at each sign-in (BS 0 → 1 → 0), with backup eligibility unchanged", async () => {
+      // Backup eligible (BE) from the start, not yet backed up (BS 0) when enrolled.
+      const { key, credentialId } = await user({ backupEligible: true, backedUp: false, attachment: 'platform' });
+      const backup = async () =>
+        (
+          await kg.db.query(`SELECT sign_count::int, device_type, backed_up FROM credentials WHERE credential_id = $1`, [Buffer.from(credentialId, 'base64url')])
+        ).rows[0];
+      assert.deepEqual(await backup(), { sign_count: 0, device_type: 'multiDevice', backed_up: false }, 'as enrolled: BE 1, BS 0');
+
+      // BS may change between ceremonies (WebAuthn §6.1.3), BE may not. The per-assertion bs flag
+      // only sets the bit: the assertion is still signed by the credential's key, as a real one is.
+      const steps: Array<[bs: boolean, counter: number]> = [[true, 1], [false, 2]];
+      for (const [bs, counter] of steps) {
+        const res = await signIn(new TestClient(kg.url), key, { tamper: { bs } });
+        assert.equal(res.status, 200, `sign-in reporting BS ${Number(bs)}: ${res.text}`);
+        assert.deepEqual(await lastAudit(kg), { event: 'sign_in', outcome: 'success', reason: null });
+        assert.deepEqual(await backup(), { sign_count: counter, device_type: 'multiDevice', backed_up: bs }, `after the sign-in reporting BS ${Number(bs)}`);
+      }
+    });
   });
 
   describe('refused assertions', () => {
