@@ -6,46 +6,21 @@
  * never see a forged X-WEBAUTH-USER).
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { SoftwareAuthenticator } from './support/authenticator.js';
-import { TestClient } from './support/client.js';
-import { enrolledUser } from './support/flows.js';
+import { signedInCookie } from './support/flows.js';
 import type { RecordedRequest } from './support/gogs.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { rawValues, sendRaw } from './support/raw.js';
 
-/** A request with a raw, flat header list (repeated names and any spelling arrive as written). */
-function send(kg: TestKeygate, path: string, headers: string[]): Promise<{ status: number; text: string }> {
-  const { port, host } = new URL(kg.url);
-  return new Promise((resolve, reject) => {
-    http
-      .request({ host: '127.0.0.1', port, path, headers: ['Host', host, ...headers], agent: false }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      })
-      .on('error', reject)
-      .end();
-  });
-}
-
-/** Every value Gogs received under a header name, compared case-insensitively with `_` as `-`. */
-function valuesOf(rec: RecordedRequest, name: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < rec.rawHeaders.length; i += 2) {
-    if (rec.rawHeaders[i].toLowerCase().replace(/_/g, '-') === name) out.push(rec.rawHeaders[i + 1]);
-  }
-  return out;
-}
+const send = (kg: TestKeygate, path: string, headers: string[]) => sendRaw(kg.url, { path, headers });
+const valuesOf = (rec: RecordedRequest, name: string) => rawValues(rec.rawHeaders, name, { underscores: true });
 
 describe('GOGS_AUTH_HEADER=X-Gate-User, with Gogs configured the same', () => {
   let kg: TestKeygate;
   let cookie: string;
   before(async () => {
     kg = await startKeygate({ env: { GOGS_AUTH_HEADER: 'X-Gate-User' }, gogs: { authHeader: 'X-Gate-User' } });
-    const browser = new TestClient(kg.url);
-    await enrolledUser(kg, browser, new SoftwareAuthenticator(), 'alice');
-    cookie = browser.cookieHeader()!;
+    cookie = await signedInCookie(kg, 'alice');
   });
   after(() => kg?.close());
 
@@ -79,9 +54,7 @@ describe('GOGS_AUTH_HEADER=X-Gate-User while Gogs was left on its default X-WEBA
   let cookie: string;
   before(async () => {
     kg = await startKeygate({ env: { GOGS_AUTH_HEADER: 'X-Gate-User' } });
-    const browser = new TestClient(kg.url);
-    await enrolledUser(kg, browser, new SoftwareAuthenticator(), 'alice');
-    cookie = browser.cookieHeader()!;
+    cookie = await signedInCookie(kg, 'alice');
   });
   after(() => kg?.close());
 

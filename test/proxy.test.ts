@@ -16,40 +16,13 @@ import { enroll, enrolledUser, invite, signIn } from './support/flows.js';
 import { downloadSha256, type RecordedRequest } from './support/gogs.js';
 import { BLOCKED_ROUTES, GOGS_SIGN_OUT_ROUTES } from './support/gogs-routes.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { rawValues, sendRaw, type RawResponse } from './support/raw.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-}
-
-/**
- * One HTTP/1.1 request to Keygate with nothing normalised on the way: the path is sent as given,
- * and headers are a flat [name, value, name, value, ...] list, so repeated headers and any
- * spelling of a name arrive as written. A raw header list gets no Host from node: it is added here.
- */
-function send(
-  kg: TestKeygate,
-  opts: { method?: string; path: string; headers?: string[]; body?: string | Readable },
-): Promise<RawResponse> {
-  const { port, host } = new URL(kg.url);
-  const headers = ['Host', host, ...(opts.headers ?? [])];
-  if (typeof opts.body === 'string') headers.push('Content-Length', String(Buffer.byteLength(opts.body)));
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    if (opts.body instanceof Readable) opts.body.pipe(req);
-    else req.end(opts.body);
-  });
-}
+/** sendRaw (test/support/raw.ts) against this Keygate. */
+const send = (kg: TestKeygate, opts: Parameters<typeof sendRaw>[1]): Promise<RawResponse> => sendRaw(kg.url, opts);
 
 /** Writes raw bytes on a socket and returns the status line: for requests node's client refuses to send. */
 function sendBytes(kg: TestKeygate, bytes: string): Promise<string> {
@@ -78,9 +51,7 @@ function identityHeaders(rec: RecordedRequest): string[] {
 
 /** All values of a header Gogs received (case-insensitive name), in order. */
 function received(rec: RecordedRequest, name: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < rec.rawHeaders.length; i += 2) if (rec.rawHeaders[i].toLowerCase() === name) values.push(rec.rawHeaders[i + 1]);
-  return values;
+  return rawValues(rec.rawHeaders, name);
 }
 
 /** Names of the cookies Gogs received, across all Cookie headers. */

@@ -3,28 +3,14 @@
  * trusts) never reach Gogs from a client, in any spelling, like the identity header.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../server/config.js';
-import { SoftwareAuthenticator } from './support/authenticator.js';
-import { TestClient } from './support/client.js';
-import { enrolledUser } from './support/flows.js';
+import { signedInCookie } from './support/flows.js';
 import type { RecordedRequest } from './support/gogs.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { sendRaw } from './support/raw.js';
 
-/** A request with a raw, flat header list (repeated names and any spelling arrive as written). */
-function send(kg: TestKeygate, path: string, headers: string[]): Promise<number> {
-  const { port, host } = new URL(kg.url);
-  return new Promise((resolve, reject) => {
-    http
-      .request({ host: '127.0.0.1', port, path, headers: ['Host', host, ...headers], agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      })
-      .on('error', reject)
-      .end();
-  });
-}
+const send = async (kg: TestKeygate, path: string, headers: string[]) => (await sendRaw(kg.url, { path, headers })).status;
 
 const receivedNames = (rec: RecordedRequest) => {
   const names: string[] = [];
@@ -37,9 +23,7 @@ describe('STRIP_HEADERS', () => {
   let cookie: string;
   before(async () => {
     kg = await startKeygate({ env: { STRIP_HEADERS: 'X-Internal-Auth, x_team' } });
-    const browser = new TestClient(kg.url);
-    await enrolledUser(kg, browser, new SoftwareAuthenticator(), 'stripper');
-    cookie = browser.cookieHeader()!;
+    cookie = await signedInCookie(kg, 'stripper');
   });
   after(() => kg?.close());
 

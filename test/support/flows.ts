@@ -51,6 +51,13 @@ export async function enrolledUser(
   return res;
 }
 
+/** Enrols `username` with a new key in a new browser: that browser's Cookie header, signed in. */
+export async function signedInCookie(kg: TestKeygate, username: string): Promise<string> {
+  const browser = new TestClient(kg.url);
+  await enrolledUser(kg, browser, new SoftwareAuthenticator(), username);
+  return browser.cookieHeader()!;
+}
+
 /** Someone just enrolled: their browser (signed in with `key`), the key, and its base64url credential id. */
 export interface SignedInPerson {
   name: string;

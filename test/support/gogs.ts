@@ -19,6 +19,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { rawValues } from './raw.js';
 
 /** One request as the fake Gogs saw it. */
 export interface RecordedRequest {
@@ -166,14 +167,6 @@ function escapeHtml(s: string): string {
 }
 
 /** All values of one header, by case-insensitive name, in the order received (Go keeps them all too). */
-function rawValues(rawHeaders: string[], name: string): string[] {
-  const wanted = name.toLowerCase();
-  const values: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i].toLowerCase() === wanted) values.push(rawHeaders[i + 1]);
-  }
-  return values;
-}
 
 /** Go's `Request.Cookie(name)`: the first cookie of that name across all Cookie headers. */
 function firstCookie(rawHeaders: string[], name: string): string | undefined {

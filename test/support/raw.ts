@@ -1,0 +1,49 @@
+/**
+ * One HTTP/1.1 request to Keygate with nothing normalised on the way: the path is sent as given,
+ * and headers are a flat [name, value, name, value, ...] list, so repeated headers and any
+ * spelling of a name arrive as written (TestClient, like a browser, would merge or refuse them).
+ * A raw header list gets no Host from node: it is added here.
+ */
+import http from 'node:http';
+import { Readable } from 'node:stream';
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+export function sendRaw(
+  baseUrl: string,
+  opts: { method?: string; path: string; headers?: string[]; body?: string | Readable },
+): Promise<RawResponse> {
+  const { port, host } = new URL(baseUrl);
+  const headers = ['Host', host, ...(opts.headers ?? [])];
+  if (typeof opts.body === 'string') headers.push('Content-Length', String(Buffer.byteLength(opts.body)));
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (opts.body instanceof Readable) opts.body.pipe(req);
+    else req.end(opts.body);
+  });
+}
+
+/**
+ * Every value of a header in a raw [name, value, …] list (node's rawHeaders), the name compared
+ * case-insensitively, as Go's server compares it. With `underscores`, `_` also counts as `-`: any
+ * spelling a framework might read as the same header.
+ */
+export function rawValues(rawHeaders: string[], name: string, opts: { underscores?: boolean } = {}): string[] {
+  const spell = (n: string) => (opts.underscores ? n.toLowerCase().replace(/_/g, '-') : n.toLowerCase());
+  const wanted = spell(name);
+  const out: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (spell(rawHeaders[i]) === wanted) out.push(rawHeaders[i + 1]);
+  }
+  return out;
+}
