@@ -145,6 +145,9 @@ async function loadRound(url: string, opts: { headers?: Record<string, string>; 
   return { requests: result.requests.total, seconds: result.duration, cpu, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx };
 }
 
+/** The list started at its (i mod length)-th item: over length rounds, each item is first, second, … once. */
+const rotated = <T>(items: readonly T[], i: number): T[] => [...items.slice(i % items.length), ...items.slice(0, i % items.length)];
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -416,7 +419,7 @@ async function main(): Promise<void> {
       process.stderr.write(`bench: ${name}: ${ROUNDS} rounds of direct, bare proxy and keygate…\n`);
       for (let i = 0; i < ROUNDS; i++) {
         // Each round starts with the next target: the order within a round costs a few percent.
-        for (const [target, base, pid] of [...targets.slice(i % targets.length), ...targets.slice(0, i % targets.length)]) {
+        for (const [target, base, pid] of rotated(targets, i)) {
           const opts = target === 'keygate' ? { ...o, headers: { ...o.headers, cookie } } : o;
           rounds.get(target)!.push(await loadRound(base + p, opts, DURATION / ROUNDS, pid));
         }
@@ -477,7 +480,7 @@ async function main(): Promise<void> {
       const seconds = { direct: 0, bare: 0, keygate: 0 };
       const growth = { direct: 0, bare: 0, keygate: 0 };
       for (let i = 0; i < UPLOAD_ROUNDS; i++) {
-        for (const [name, base, pid] of [...targets.slice(i % 3), ...targets.slice(0, i % 3)]) {
+        for (const [name, base, pid] of rotated(targets, i)) {
           const u = await upload(base + target, pid);
           seconds[name] += UPLOAD_MB / u.mbPerSec;
           growth[name] = Math.max(growth[name], u.rssGrowthMb);

@@ -52,20 +52,21 @@ export async function signIn(
 ): Promise<void> {
   const store = req.sessionStore as ReplacingStore | undefined;
   const oldSid = req.sessionID;
-  const inOneStatement = Boolean(store?.replace && store.generate);
-  if (audited && !inOneStatement) await recordEvent(audited.db, audited.event);
-  if (store?.replace && store.generate) {
+  // Keygate's store saves the new session, deletes the old one and writes the audit row in one statement.
+  const replacing = store?.replace && store.generate ? (store as Required<Pick<ReplacingStore, 'replace' | 'generate'>>) : null;
+  if (audited && !replacing) await recordEvent(audited.db, audited.event);
+  if (replacing) {
     // regenerate() without its separate DELETE: a new id and an empty session now, and the old
     // row deleted by the same statement that inserts the new one (middleware.ts, replace).
-    store.generate(req);
+    replacing.generate(req);
   } else {
     await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
   }
   const now = Date.now();
   req.session.auth = { ...who, signedInAt: now, lastSeenAt: now };
   if (userVerified) req.session.stepUpAt = now;
-  if (store?.replace && store.generate) {
-    await store.replace(oldSid, req.sessionID, req.session, { audit: audited?.event });
+  if (replacing) {
+    await replacing.replace(oldSid, req.sessionID, req.session, { audit: audited?.event });
     return;
   }
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));

@@ -111,27 +111,17 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
       const json = JSON.stringify(data);
       if (oldSid && oldSid !== sid) cache?.forget(oldSid);
       const values = [json, expireOf(data), sid, oldSid ?? ''];
-      await db.query(
-        opts.audit
-          ? {
-              name: 'keygate-session-replace-audited',
-              // As below, and the audit row (sign-in's success) in the same statement and commit.
-              text: `WITH gone AS (DELETE FROM session WHERE sid = $4 AND sid <> $3),
-                     audited AS (INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15))
-                     INSERT INTO session (sess, expire, sid) VALUES ($1, $2, $3)
-                     ON CONFLICT (sid) DO UPDATE SET sess = $1, expire = $2`,
-              values: [...values, ...auditValues(opts.audit)],
-            }
-          : {
-              name: 'keygate-session-replace',
-              // Both in one statement (one snapshot, one commit): the old id is gone exactly when the new
-              // session exists. The NOTIFY trigger tells the other instances the old id has ended.
-              text: `WITH gone AS (DELETE FROM session WHERE sid = $4 AND sid <> $3)
+      await db.query({
+        name: opts.audit ? 'keygate-session-replace-audited' : 'keygate-session-replace',
+        // All in one statement (one snapshot, one commit): the old id is gone exactly when the new
+        // session exists, and with `audit` (sign-in's success) so is its audit row. The NOTIFY
+        // trigger tells the other instances the old id has ended.
+        text: `WITH gone AS (DELETE FROM session WHERE sid = $4 AND sid <> $3)
+               ${opts.audit ? `, audited AS (INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15))` : ''}
                INSERT INTO session (sess, expire, sid) VALUES ($1, $2, $3)
                ON CONFLICT (sid) DO UPDATE SET sess = $1, expire = $2`,
-              values,
-            },
-      );
+        values: opts.audit ? [...values, ...auditValues(opts.audit)] : values,
+      });
       if (oldSid && oldSid !== sid) cache?.forget(oldSid);
       markWritten(sess, contentKey(sid, data as session.SessionData));
     }

@@ -21,7 +21,6 @@ export interface UserRow {
 }
 
 export const USER_COLUMNS = 'id, username, user_handle, is_admin, disabled_at, created_at';
-const COLUMNS = USER_COLUMNS;
 
 export function userFromRow(row: UserRow): User {
   return {
@@ -50,17 +49,17 @@ export function newUserHandle(): Buffer {
 }
 
 export async function findUserByUsername(db: Queryable, username: string): Promise<User | null> {
-  const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE lower(username) = lower($1)`, [username]);
+  const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE lower(username) = lower($1)`, [username]);
   return rows[0] ? userFromRow(rows[0]) : null;
 }
 
 export async function findUserById(db: Queryable, id: string): Promise<User | null> {
-  const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
+  const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
   return rows[0] ? userFromRow(rows[0]) : null;
 }
 
 export async function findUserByHandle(db: Queryable, handle: Buffer): Promise<User | null> {
-  const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE user_handle = $1`, [handle]);
+  const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE user_handle = $1`, [handle]);
   return rows[0] ? userFromRow(rows[0]) : null;
 }
 
@@ -71,7 +70,7 @@ export async function findUserByHandle(db: Queryable, handle: Buffer): Promise<U
 export async function createOrGetUser(db: Queryable, username: string, userHandle: Buffer, isAdmin: boolean): Promise<User> {
   const { rows } = await db.query<UserRow>(
     `INSERT INTO users (username, user_handle, is_admin) VALUES ($1, $2, $3)
-     ON CONFLICT ((lower(username))) DO NOTHING RETURNING ${COLUMNS}`,
+     ON CONFLICT ((lower(username))) DO NOTHING RETURNING ${USER_COLUMNS}`,
     [username, userHandle, isAdmin],
   );
   if (rows[0]) return userFromRow(rows[0]);
@@ -90,7 +89,7 @@ export interface UserSummary extends User {
 
 export async function listUsers(db: Queryable): Promise<UserSummary[]> {
   const { rows } = await db.query<UserRow & { active: string }>(
-    `SELECT ${COLUMNS.split(', ').map((c) => `u.${c}`).join(', ')},
+    `SELECT ${USER_COLUMNS.split(', ').map((c) => `u.${c}`).join(', ')},
             (SELECT count(*) FROM credentials c WHERE c.user_id = u.id AND c.revoked_at IS NULL) AS active
        FROM users u ORDER BY lower(u.username)`,
   );
