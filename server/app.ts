@@ -2,6 +2,7 @@
  * createApp(deps): Keygate's own pages and API (Express, under /-/) and the lean proxy for
  * everything else, combined into one Node request handler. No listening here.
  */
+import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
@@ -13,6 +14,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/pool.js';
 import { enrollmentRouter } from './enrollment/routes.js';
 import { afterKeygate, errorHandler, forbidden, notFound } from './errors.js';
+import { KEYGATE_BODY_LIMIT } from './http/body-limit.js';
 import { assignRequestId } from './http/context.js';
 import { isSafeMethod, isSameOrigin } from './http/same-origin.js';
 import type { Logger } from './log.js';
@@ -20,6 +22,7 @@ import { loginRouter } from './login/routes.js';
 import { stepUpRouter } from './stepup/routes.js';
 import { AuthenticatorMetadata, reloadMetadata } from './policy/metadata.js';
 import { AuthenticatorPolicy } from './policy/policy.js';
+import { limitConnectionsPerClient } from './proxy/client-limits.js';
 import { createProxyHandler } from './proxy/handler.js';
 import { createRateLimits, IP_LIMITED_PATHS } from './ratelimit/limits.js';
 import { createHealth } from './ops/health.js';
@@ -50,8 +53,6 @@ export interface RouterDeps extends AppDeps {
 
 const STATIC_DIR = fileURLToPath(new URL('../web/dist/', import.meta.url));
 
-/** Ceremony bodies are small; anything larger is refused before parsing (413). */
-const BODY_LIMIT = '64kb';
 
 function createKeygateApp(deps: RouterDeps): express.Express {
   const { config } = deps;
@@ -103,7 +104,7 @@ function createKeygateApp(deps: RouterDeps): express.Express {
   const limits = createRateLimits(deps);
   limits.events.on('rejected', ({ limit }) => deps.metrics.rateLimitRejections.labels(limit).inc());
   app.use(IP_LIMITED_PATHS, limits.perIp());
-  app.use('/-/api', express.json({ limit: BODY_LIMIT, strict: true }));
+  app.use('/-/api', express.json({ limit: KEYGATE_BODY_LIMIT, strict: true }));
   app.use('/-/api', auditUnreadableCeremonyBody(deps.db));
   app.use('/-/api/login/options', limits.perTypedUsername());
   app.use(createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache), deps.secret));
@@ -121,6 +122,8 @@ function createKeygateApp(deps: RouterDeps): express.Express {
 
 export interface Gateway {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Applies the client bounds to the server that serves `handle` (header timeout, connections per client). */
+  attach: (server: http.Server) => void;
   /** Resolves once the session-invalidation channel is listening (until then the cache is bypassed). */
   ready: Promise<void>;
   /** Resolves once every session change committed before the call has reached this instance. */
@@ -143,6 +146,7 @@ export function createApp(deps: AppDeps): Gateway {
   const lateErrors = afterKeygate(deps.log);
   const proxy = createProxyHandler({
     config: deps.config,
+    secret: deps.secret,
     db: deps.db,
     log: deps.log,
     sessionCache,
@@ -154,6 +158,12 @@ export function createApp(deps: AppDeps): Gateway {
     // Health probes first: no session, no Express.
     handle: (req, res) => {
       if (!health.handle(req, res)) proxy.handle(req, res);
+    },
+    attach(server) {
+      server.headersTimeout = deps.config.clientHeaderTimeoutMs;
+      // Whole requests are not timed: a large push may take long. Bodies that stall are cut (proxy/client-limits.ts).
+      server.requestTimeout = 0;
+      if (!deps.config.trustProxy) limitConnectionsPerClient(server, deps.config.maxConnectionsPerClient);
     },
     ready: listener.ready,
     syncSessions: () => listener.sync(deps.db),

@@ -3,6 +3,7 @@
  * invalid value stops the process with a message that names the variable.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseEnv } from 'node:util';
 import ms from 'ms';
 import { parse as parseDomain } from 'tldts';
@@ -176,7 +177,7 @@ const schema = z.object({
   // Rate limits (server/ratelimit/), shared by every instance through PostgreSQL.
   RATE_LIMIT_IP_PER_MINUTE: count(60),
   RATE_LIMIT_USERNAME_PER_15MIN: count(20),
-  // Basic credentials on git and /api/ pass-through (server/proxy/basic-auth.ts): false = tokens only.
+  // Basic credentials on git and /api/ pass-through (server/proxy/authorization.ts): false = tokens only.
   ALLOW_GIT_PASSWORDS: bool(false),
   STRIP_HEADERS: z
     .string()
@@ -189,6 +190,13 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT: duration('30s'),
   GOGS_CONNECT_TIMEOUT: duration('5s'),
   GOGS_RESPONSE_TIMEOUT: duration('60s'),
+  // Bounded resources (server/proxy/client-limits.ts): one client cannot starve the others.
+  GOGS_CONNECTIONS: count(128),
+  GOGS_SOURCE_ADDRESS: z.string().trim().refine((v) => isIP(v) !== 0, 'must be an IP address of this machine (e.g. 127.0.0.2)').optional(),
+  MAX_CONNECTIONS_PER_CLIENT: count(64),
+  MAX_PASSTHROUGH_PER_CLIENT: count(32),
+  CLIENT_BODY_TIMEOUT: duration('30s'),
+  CLIENT_HEADER_TIMEOUT: duration('20s'),
 });
 
 /** Every environment variable Keygate reads (docs/configuration.md must list exactly these). */
@@ -253,6 +261,18 @@ export type Config = Readonly<{
   gogsConnectTimeoutMs: number;
   /** After the request is sent, Gogs' response headers may take this long (504 after); a flowing body is never cut. */
   gogsResponseTimeoutMs: number;
+  /** Connections to Gogs per pool (one for signed-in pages, one for pass-through). */
+  gogsConnections: number;
+  /** Local address Keygate connects to Gogs from (Gogs' TRUSTED_PROXY_IPS names it); undefined: the system's choice. */
+  gogsSourceAddress: string | undefined;
+  /** Open connections one client address may hold (not applied with TRUST_PROXY: the front proxy's limits apply). */
+  maxConnectionsPerClient: number;
+  /** Pass-through requests (git, LFS, API) one client address may have in flight. */
+  maxPassthroughPerClient: number;
+  /** A request body that stops moving this long is cut. */
+  clientBodyTimeoutMs: number;
+  /** A client must send its request headers within this. */
+  clientHeaderTimeoutMs: number;
   /** Name of Keygate's session cookie; `__Host-` whenever PUBLIC_URL is https. */
   sessionCookieName: string;
 }>;
@@ -379,6 +399,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     gogsConnectTimeoutMs: e.GOGS_CONNECT_TIMEOUT,
     gogsResponseTimeoutMs: e.GOGS_RESPONSE_TIMEOUT,
+    gogsConnections: e.GOGS_CONNECTIONS,
+    gogsSourceAddress: e.GOGS_SOURCE_ADDRESS,
+    maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
+    maxPassthroughPerClient: e.MAX_PASSTHROUGH_PER_CLIENT,
+    clientBodyTimeoutMs: e.CLIENT_BODY_TIMEOUT,
+    clientHeaderTimeoutMs: e.CLIENT_HEADER_TIMEOUT,
     sessionCookieName: https ? '__Host-keygate' : 'keygate',
   });
 }

@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   const gateway = createApp({ config, db, log, secret, metadata });
   await gateway.ready;
 
-  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, gateway.handle);
+  const server = http.createServer({ keepAliveTimeout: 65_000 }, gateway.handle);
+  gateway.attach(server);
   // Open connections, so that at SHUTDOWN_TIMEOUT a request still being worked on can be told so.
   const connections = new Set<Socket>();
   server.on('connection', (socket) => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { checkBasicCredentials } from '../server/proxy/basic-auth.js';
+import { judgeAuthorization } from '../server/proxy/authorization.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -165,30 +165,52 @@ describe('ALLOW_GIT_PASSWORDS=true', () => {
   });
 });
 
-describe('checkBasicCredentials', () => {
+describe('judgeAuthorization', () => {
   const tokensOnly = { allowPasswords: false };
   const passwords = { allowPasswords: true };
+  const reason = (v: ReturnType<typeof judgeAuthorization>) => (v.ok ? 'ok' : v.reason);
 
   test('tokens only: a token as username or password is accepted; a password, an empty password or unreadable credentials are not', () => {
-    assert.deepEqual(checkBasicCredentials(basic(TOKEN, ''), tokensOnly), { ok: true });
-    assert.deepEqual(checkBasicCredentials(basic('bob', TOKEN), tokensOnly), { ok: true });
-    assert.equal(checkBasicCredentials(basic('bob', 'hunter2'), tokensOnly).ok, false);
-    const reasons = [basic('bob', 'hunter2'), basic('bob', ''), 'Basic Ym9i', 'Basic Ym9iOmh1bnRlcjI', 'Basic a b'].map((a) => {
-      const v = checkBasicCredentials(a, tokensOnly);
-      return v.ok ? 'ok' : v.reason;
-    });
+    assert.equal(reason(judgeAuthorization(basic(TOKEN, ''), tokensOnly)), 'ok');
+    assert.equal(reason(judgeAuthorization(basic('bob', TOKEN), tokensOnly)), 'ok');
+    const reasons = [basic('bob', 'hunter2'), basic('bob', ''), 'Basic Ym9i', 'Basic Ym9iOmh1bnRlcjI', 'Basic a b'].map((a) => reason(judgeAuthorization(a, tokensOnly)));
     assert.deepEqual(reasons, ['password', 'empty_password', 'malformed', 'malformed', 'malformed']);
   });
 
-  test('passwords allowed: a password is accepted, an empty one still is not', () => {
-    assert.deepEqual(checkBasicCredentials(basic('bob', 'hunter2'), passwords), { ok: true });
-    const empty = checkBasicCredentials(basic('bob', ''), passwords);
-    assert.equal(empty.ok ? 'ok' : empty.reason, 'empty_password');
+  test('passwords allowed: a password is accepted, an empty one still is not (an auto-registered Gogs user has one)', () => {
+    assert.equal(reason(judgeAuthorization(basic('bob', 'hunter2'), passwords)), 'ok');
+    for (const auth of [basic('bob', ''), basic('', ''), `basic ${Buffer.from('alice:').toString('base64')}`, `  Basic   ${Buffer.from('alice:').toString('base64')}  `]) {
+      assert.equal(reason(judgeAuthorization(auth, passwords)), 'empty_password', auth);
+    }
   });
 
-  test('no header and other schemes are not judged here', () => {
-    for (const auth of [undefined, '', '   ', `token ${TOKEN}`, 'Bearer abc', 'Digest username="bob"']) {
-      assert.deepEqual(checkBasicCredentials(auth, tokensOnly), { ok: true }, String(auth));
+  test('what Gogs receives is rebuilt from what Keygate read: one canonical "Basic" or "token" header', () => {
+    const v = judgeAuthorization(`bAsIc\t\t${Buffer.from(`bob:${TOKEN}`).toString('base64')}  `, tokensOnly);
+    assert.deepEqual(v, { ok: true, header: `Basic ${Buffer.from(`bob:${TOKEN}`).toString('base64')}`, credentials: { kind: 'basic', username: 'bob', password: TOKEN } });
+    assert.deepEqual(judgeAuthorization(`TOKEN ${TOKEN}`, tokensOnly), { ok: true, header: `token ${TOKEN}`, credentials: { kind: 'token', token: TOKEN } });
+    // Non-canonical padding bits ("YR==" also decodes to "a"): rebuilt, so Gogs gets the one spelling.
+    const odd = judgeAuthorization(`Basic ${Buffer.from(`${TOKEN}:`).toString('base64').replace(/=$/, '')}=`, tokensOnly);
+    assert.equal(odd.ok && odd.header, `Basic ${Buffer.from(`${TOKEN}:`).toString('base64')}`);
+  });
+
+  test('a Unicode space after the scheme (Go\'s strings.Fields splits on it) is refused as non-ASCII, never forwarded', () => {
+    const b64 = Buffer.from('alice:alice-password').toString('base64');
+    for (const space of ['\u0085', '\u00a0', '\u2000', '\u2009', '\u200a', '\u3000']) {
+      // Node presents header bytes as latin1: the UTF-8 bytes of the space, one character each.
+      const header = `Basic${Buffer.from(space, 'utf8').toString('latin1')}${b64}`;
+      assert.equal(reason(judgeAuthorization(header, passwords)), 'non_ascii', JSON.stringify(space));
     }
+    assert.equal(reason(judgeAuthorization(`Basic ${Buffer.from('bob:pässword').toString('base64')}`, passwords)), 'ok', 'UTF-8 inside the base64 is fine');
+    assert.equal(reason(judgeAuthorization(`Basic ${Buffer.from([0x62, 0x3a, 0xff]).toString('base64')}`, passwords)), 'malformed', 'not UTF-8');
+    assert.equal(reason(judgeAuthorization(`Basic ${Buffer.from('bob:a\u0085b').toString('base64')}`, passwords)), 'malformed', 'a control character');
+  });
+
+  test('a token scheme without a 40-hex token is refused; other schemes are dropped, never forwarded', () => {
+    assert.equal(reason(judgeAuthorization('token abc', tokensOnly)), 'malformed');
+    assert.equal(reason(judgeAuthorization(`token ${TOKEN} extra`, tokensOnly)), 'malformed');
+    for (const auth of [undefined, '', 'Bearer abc', 'Digest username="bob"']) {
+      assert.deepEqual(judgeAuthorization(auth, tokensOnly), { ok: true, header: undefined, credentials: { kind: 'none' } }, String(auth));
+    }
+    assert.equal(reason(judgeAuthorization('Digest username="bob", realm="x"', tokensOnly)), 'malformed', 'more than one credential field');
   });
 });

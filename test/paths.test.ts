@@ -10,11 +10,13 @@ import { describe, test } from 'node:test';
 import { loadConfig, type Config } from '../server/config.js';
 import { safeReturnPath } from '../server/http/return-path.js';
 import { isSafeMethod, isSameOrigin } from '../server/http/same-origin.js';
-import { createHeaderPlan, downstreamHeaders, isEmptyPasswordBasic, upstreamHeaders } from '../server/proxy/headers.js';
+import { rewriteSetCookies } from '../server/proxy/gogs-session.js';
+import { createHeaderPlan, downstreamHeaders, GOGS_REMEMBER_COOKIES, upstreamHeaders } from '../server/proxy/headers.js';
 import { classifyPath, normalizePath, type Route } from '../server/proxy/paths.js';
 import { BLOCKED_ROUTES } from './support/gogs-routes.js';
 
 const ORIGIN = 'https://git.example.com';
+const SECRET = 'test-secret-'.repeat(4);
 const config = (env: Record<string, string> = {}): Config =>
   loadConfig({ PUBLIC_URL: ORIGIN, GOGS_URL: 'http://127.0.0.1:3000', LOG_LEVEL: 'silent', ...env });
 
@@ -290,7 +292,7 @@ describe('isSameOrigin', () => {
 describe('upstreamHeaders', () => {
   const client = { ip: '203.0.113.7', requestId: 'req-1' };
   const build = (incoming: IncomingHttpHeaders, identity: string | null, env: Record<string, string> = {}) =>
-    upstreamHeaders(createHeaderPlan(config(env)), incoming, client, identity);
+    upstreamHeaders(createHeaderPlan(config(env), SECRET), incoming, client, { identity, keygateSid: identity === null ? null : 'sid-1', authorization: undefined });
   /** Every header whose name, read the way any framework might (case, `_` for `-`), names a user. */
   const identityHeaders = (out: Record<string, unknown>) =>
     Object.keys(out).filter((n) => ['x-webauth-user', 'remote-user', 'x-forwarded-user', 'x-remote-user'].includes(n.toLowerCase().replace(/_/g, '-')));
@@ -319,13 +321,54 @@ describe('upstreamHeaders', () => {
     assert.equal(out['x-webauth-user'], undefined);
   });
 
-  test('strips Gogs\' remember-me cookies and Keygate\'s session cookie; keeps every other cookie', () => {
+  test('with GOGS_AUTH_HEADER spelt with "_", a client\'s copy in any case or dash spelling is stripped (Go keeps "_" apart)', () => {
+    for (const configured of ['X_AUTH_USER', 'x-auth-user']) {
+      // Node presents every incoming name in lower case.
+      const out = build({ x_auth_user: 'root', 'x-auth-user': 'root' }, 'alice', { GOGS_AUTH_HEADER: configured });
+      const names = Object.keys(out).filter((n) => n.toLowerCase().replace(/_/g, '-') === 'x-auth-user');
+      assert.deepEqual(names, [configured.toLowerCase()], configured);
+      assert.equal(out[configured.toLowerCase()], 'alice');
+      assert.deepEqual(Object.keys(build({ x_auth_user: 'root' }, null, { GOGS_AUTH_HEADER: configured })).filter((n) => n.includes('auth')), [], `${configured}, anonymous`);
+    }
+  });
+
+  test('strips Gogs\' remember-me cookies, Keygate\'s session cookie and an unbound Gogs session cookie; keeps every other cookie', () => {
     // PUBLIC_URL is https here, so Keygate's cookie is __Host-keygate; over http it is keygate.
-    const out = build({ cookie: '__Host-keygate=s%3Aabc; gogs_awesome=alice; lang=en-US;gogs_incredible=x;  i_like_gogs=sid; my_gogs_awesome=1; keygate_theme=dark' }, 'alice');
-    assert.equal(out.cookie, 'lang=en-US; i_like_gogs=sid; my_gogs_awesome=1; keygate_theme=dark');
+    const out = build({ cookie: '__Host-keygate=s%3Aabc; gogs_awesome=alice; lang=en-US;gogs_incredible=x;  i_like_gogs=sid; my_gogs_awesome=1; keygate_theme=dark; GOGS_AWESOME=x' }, 'alice');
+    assert.equal(out.cookie, 'lang=en-US; my_gogs_awesome=1; keygate_theme=dark');
     const http = build({ cookie: 'keygate=s%3Aabc; lang=en' }, null, { PUBLIC_URL: 'http://localhost:8080' });
     assert.equal(http.cookie, 'lang=en');
     assert.equal(build({ cookie: 'gogs_awesome=a; __Host-keygate=b' }, null).cookie, undefined);
+  });
+
+  test('Gogs\' session cookie reaches Gogs only when sealed to this Keygate session, unwrapped; a planted or stale one is dropped', () => {
+    const plan = createHeaderPlan(config(), SECRET);
+    const sealed = plan.binding.seal('0123abcd', 'sid-1');
+    const forwarded = (cookie: string, sid: string | null) =>
+      upstreamHeaders(plan, { cookie }, client, { identity: sid ? 'alice' : null, keygateSid: sid, authorization: undefined }).cookie;
+    assert.equal(forwarded(`i_like_gogs=${sealed}; lang=en`, 'sid-1'), 'i_like_gogs=0123abcd; lang=en');
+    assert.equal(forwarded(`i_like_gogs=planted; i_like_gogs=${sealed}`, 'sid-1'), 'i_like_gogs=0123abcd', 'the bound one of two');
+    assert.equal(forwarded(`i_like_gogs=${sealed}`, 'sid-2'), undefined, 'another Keygate session');
+    assert.equal(forwarded(`i_like_gogs=${sealed}`, null), undefined, 'no Keygate session');
+    assert.equal(forwarded(`i_like_gogs=${createHeaderPlan(config(), 'another-secret'.repeat(3)).binding.seal('0123abcd', 'sid-1')}`, 'sid-1'), undefined, 'another secret');
+    assert.equal(forwarded(`I_LIKE_GOGS=${sealed}`, 'sid-1'), undefined, 'another letter case');
+  });
+
+  test('cookies are rebuilt from what Keygate parsed: malformed pairs dropped, quotes removed, each name once', () => {
+    const out = build({ cookie: 'a=1; a=2; noequals; b="q"; c= spaced; d=x y; e=comma,x; =nameless; f\u00a0=1; g=ok' }, null);
+    assert.equal(out.cookie, 'a=1; b=q; c=spaced; g=ok');
+  });
+
+  test('Gogs\' Set-Cookie: its session cookie is sealed to the Keygate session, and its remember-me cookies never reach the browser', () => {
+    const plan = createHeaderPlan(config(), SECRET);
+    const lines = rewriteSetCookies(
+      ['i_like_gogs=0123abcd; Path=/; HttpOnly', 'gogs_awesome=alice; Path=/', 'gogs_incredible=x; Path=/', '_csrf=tok; Path=/', 'i_like_gogs=; Path=/; Max-Age=0'],
+      { gogsSession: 'i_like_gogs', remember: new Set(GOGS_REMEMBER_COOKIES) },
+      plan.binding,
+      'sid-1',
+    );
+    assert.deepEqual(lines, [`i_like_gogs=${plan.binding.seal('0123abcd', 'sid-1')}; Path=/; HttpOnly`, '_csrf=tok; Path=/', 'i_like_gogs=; Path=/; Max-Age=0']);
+    assert.deepEqual(rewriteSetCookies(['i_like_gogs=0123abcd; Path=/', 'lang=en'], { gogsSession: 'i_like_gogs', remember: new Set() }, plan.binding, null), ['lang=en'], 'pass-through: never handed out');
   });
 
   test('X-Forwarded-*, X-Real-IP, X-Request-Id and Host come from Keygate, never from the client', () => {
@@ -386,25 +429,5 @@ describe('upstreamHeaders', () => {
     assert.deepEqual(downstreamHeaders({ 'strict-transport-security': 'max-age=5', 'x-content-type-options': 'nosniff' }, true), [
       'strict-transport-security', 'max-age=5', 'x-content-type-options', 'nosniff',
     ]);
-  });
-});
-
-describe('isEmptyPasswordBasic', () => {
-  const basic = (s: string) => `Basic ${Buffer.from(s).toString('base64')}`;
-
-  test('flags Basic credentials with an empty password (an auto-registered Gogs user has one)', () => {
-    assert.equal(isEmptyPasswordBasic(basic('alice:')), true);
-    assert.equal(isEmptyPasswordBasic(basic(':')), true);
-    assert.equal(isEmptyPasswordBasic(`basic ${Buffer.from('alice:').toString('base64')}`), true);
-    assert.equal(isEmptyPasswordBasic(`  Basic   ${Buffer.from('alice:').toString('base64')}  `), true);
-  });
-
-  test('lets through a password, an access token as the username, and other schemes', () => {
-    assert.equal(isEmptyPasswordBasic(basic('alice:secret')), false);
-    assert.equal(isEmptyPasswordBasic(basic(`${'0123456789abcdef'.repeat(2)}01234567:`)), false);
-    assert.equal(isEmptyPasswordBasic(basic(`alice:${'a'.repeat(40)}`)), false);
-    assert.equal(isEmptyPasswordBasic(`token ${'a'.repeat(40)}`), false);
-    assert.equal(isEmptyPasswordBasic(undefined), false);
-    assert.equal(isEmptyPasswordBasic(''), false);
   });
 });

@@ -107,7 +107,10 @@ export function enrollmentRouter(deps: RouterDeps): Router {
         await recordEvent(tx, { ...base, event: 'credential_registered', details: { nickname: credential.nickname, aaguid: credential.aaguid } });
         return { user, credential };
       });
-      await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified);
+      if (!(await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified))) {
+        // The key is stored, but it was revoked (or the person disabled) before the session could start.
+        throw new CeremonyFailure('access_ended', undefined, 403);
+      }
       expireGogsSession(res, config);
       res.json({ ok: true, redirect: '/' });
     } catch (err) {

@@ -93,7 +93,10 @@ export function loginRouter(deps: RouterDeps): Router {
       // writes the session (or before it, with another store), so the person is never signed in
       // without a trace (docs/reliability.md, "kill -9 mid-sign-in").
       const success = auditEvent('success', { userId: user.id, username: user.username, credentialId: credential.id, actor: `user:${user.username}` });
-      await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified, { db, event: success });
+      if (!(await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified, { event: success }))) {
+        // Revoked or disabled while this ceremony was in flight: no session was written.
+        throw new SignInFailure('access_ended', user, credential);
+      }
       expireGogsSession(res, config);
       res.json({ ok: true, redirect: safeReturnPath(parsed.data.returnTo, config.origin) });
     } catch (err) {

@@ -22,7 +22,7 @@ const CEREMONY_TYPES: readonly CeremonyType[] = ['sign_in', 'enrolment', 'add_de
 /** Every ceremony failure reason (tsc fails here when one is added to FailureReason and not here). */
 const FAILURE_REASONS: Record<FailureReason, true> = {
   no_ceremony: true, wrong_ceremony: true, challenge_expired: true, malformed_response: true, unknown_credential: true,
-  not_allowed_credential: true, revoked_credential: true, user_disabled: true, user_handle_mismatch: true,
+  not_allowed_credential: true, revoked_credential: true, access_ended: true, user_disabled: true, user_handle_mismatch: true,
   counter_regression: true, concurrent_use: true, bad_origin: true, bad_rp_id: true, bad_type: true, challenge_mismatch: true,
   user_not_present: true, user_not_verified: true, bad_backup_flags: true, algorithm_not_allowed: true,
   credential_id_too_long: true, already_registered: true, bad_signature: true, verification_failed: true,

@@ -20,9 +20,15 @@ export class UpstreamTimeout extends Error {
   }
 }
 
+/** Gogs' Set-Cookie lines as the browser may have them (gogs-session.ts rewriteSetCookies). */
+export type SetCookieRewriter = (lines: string[], keygateSid: string | null) => string[];
+
 export interface Upstream {
-  /** @param headers a flat [name, value, …] list (see headers.ts upstreamHeaderList) */
-  forward(req: IncomingMessage, res: ServerResponse, headers: Array<string | string[]>, onUnreachable: (res: ServerResponse, err: Error) => void): void;
+  /**
+   * @param headers a flat [name, value, …] list (see headers.ts upstreamHeaderList)
+   * @param keygateSid the request's Keygate session, for Gogs' Set-Cookie (null: none)
+   */
+  forward(req: IncomingMessage, res: ServerResponse, headers: Array<string | string[]>, onUnreachable: (res: ServerResponse, err: Error) => void, keygateSid: string | null): void;
   close(): Promise<void>;
 }
 
@@ -54,7 +60,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     readonly res: Downstream,
     readonly options: Dispatcher.DispatchOptions,
     readonly onUnreachable: (res: ServerResponse, err: Error) => void,
+    readonly keygateSid: string | null,
   ) {}
+
+  setCookies(lines: string[]): string[] {
+    return this.upstream.rewriteSetCookies(lines, this.keygateSid);
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -65,7 +76,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     this.started = true;
     // One writeHead with the whole list and nothing set before it: repeated headers survive.
-    this.res.writeHead(statusCode, statusMessage || undefined, downstreamHeaders(headers, this.upstream.hsts));
+    this.res.writeHead(statusCode, statusMessage || undefined, downstreamHeaders(headers, this.upstream.hsts, this));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -140,16 +151,18 @@ class UndiciUpstream implements Upstream {
   constructor(
     target: URL,
     readonly hsts: boolean,
-    timeouts: { connectMs: number; responseMs: number },
+    readonly rewriteSetCookies: SetCookieRewriter,
+    opts: UpstreamOptions,
   ) {
     this.origin = target.origin;
     this.pool = new Pool(target.origin, {
-      connections: 256,
+      connections: opts.connections,
+      ...(opts.localAddress ? { connect: { localAddress: opts.localAddress } } : {}),
       pipelining: 1,
-      connectTimeout: timeouts.connectMs,
+      connectTimeout: opts.connectMs,
       // From the end of the request body until Gogs' response headers ("while not sending the
       // request"): an upload that takes longer is not cut.
-      headersTimeout: timeouts.responseMs,
+      headersTimeout: opts.responseMs,
       // No limit once the response flows: a long clone is never cut while data moves.
       bodyTimeout: 0,
     });
@@ -159,7 +172,7 @@ class UndiciUpstream implements Upstream {
     this.pool.dispatch(x.options, x);
   }
 
-  forward(req: IncomingMessage, res: ServerResponse, headers: Array<string | string[]>, onUnreachable: (res: ServerResponse, err: Error) => void): void {
+  forward(req: IncomingMessage, res: ServerResponse, headers: Array<string | string[]>, onUnreachable: (res: ServerResponse, err: Error) => void, keygateSid: string | null): void {
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     const options: Dispatcher.DispatchOptions = {
       origin: this.origin,
@@ -168,7 +181,7 @@ class UndiciUpstream implements Upstream {
       headers: headers as string[],
       body: hasBody ? req : null,
     };
-    const x = new Exchange(this, req, res as Downstream, options, onUnreachable);
+    const x = new Exchange(this, req, res as Downstream, options, onUnreachable, keygateSid);
     (res as Downstream)[EXCHANGE] = x;
     res.on('drain', onDownstreamDrain);
     res.on('close', onDownstreamClose);
@@ -181,12 +194,20 @@ class UndiciUpstream implements Upstream {
   }
 }
 
+export interface UpstreamOptions {
+  /** Connect: until the TCP connection is up. Neither limits a body that is flowing, so a long git transfer is never cut while data moves. */
+  connectMs: number;
+  /** From the end of the request body until Gogs' response headers. */
+  responseMs: number;
+  /** Most connections to Gogs this pool opens; requests beyond wait in line. */
+  connections: number;
+  /** Source address of connections to Gogs (GOGS_SOURCE_ADDRESS), for Gogs' TRUSTED_PROXY_IPS. */
+  localAddress?: string;
+}
+
 /**
  * @param hsts add HSTS to Gogs' responses that lack it (PUBLIC_URL is https)
- * @param timeouts connect: until the TCP connection is up; response: from the end of the request
- *   body until Gogs' response headers. Neither limits a body that is flowing, so a long git
- *   transfer is never cut while data moves.
  */
-export function createUpstream(target: URL, hsts: boolean, timeouts: { connectMs: number; responseMs: number }): Upstream {
-  return new UndiciUpstream(target, hsts, timeouts);
+export function createUpstream(target: URL, hsts: boolean, rewriteSetCookies: SetCookieRewriter, opts: UpstreamOptions): Upstream {
+  return new UndiciUpstream(target, hsts, rewriteSetCookies, opts);
 }

@@ -8,6 +8,7 @@ import { messagePage } from '../../web/pages/message.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { recordEvent } from '../audit/record.js';
+import { limitKeygateBody } from '../http/body-limit.js';
 import { assignRequestId, peerAddress } from '../http/context.js';
 import { isSafeMethod, isSameOrigin } from '../http/same-origin.js';
 import { endSession } from '../session/end.js';
@@ -16,14 +17,19 @@ import type { SessionCache } from '../session/cache.js';
 import type { Identity, IdentityResolver } from '../session/identity.js';
 import type { Db } from '../db/pool.js';
 import type { RouteKind } from '../ops/metrics.js';
-import { createUpstream, UnsendableRequest, UpstreamTimeout } from './forward.js';
-import { checkBasicCredentials } from './basic-auth.js';
-import { createHeaderPlan, upstreamHeaderList } from './headers.js';
+import { rateLimitSubject } from '../ratelimit/client-address.js';
+import { judgeAuthorization } from './authorization.js';
+import { cutStalledBody, InFlightLimit } from './client-limits.js';
+import { createUpstream, UnsendableRequest, UpstreamTimeout, type Upstream } from './forward.js';
+import { rewriteSetCookies } from './gogs-session.js';
+import { createHeaderPlan, GOGS_REMEMBER_COOKIES, upstreamHeaderList } from './headers.js';
 import { classifyPath, normalizePath } from './paths.js';
 import { HSTS_VALUE } from './response-headers.js';
 
 export interface ProxyDeps {
   config: Config;
+  /** Keygate's session secret: keys the binding of Gogs' session cookie (gogs-session.ts). */
+  secret: string;
   db: Db;
   log: Logger;
   resolveIdentity: IdentityResolver;
@@ -43,7 +49,15 @@ const PAGE_HEADERS = {
 
 export function createProxyHandler(deps: ProxyDeps) {
   const { config, log, resolveIdentity, observe } = deps;
-  const upstream = createUpstream(config.gogsUrl, config.https, { connectMs: config.gogsConnectTimeoutMs, responseMs: config.gogsResponseTimeoutMs });
+  const plan = createHeaderPlan(config, deps.secret);
+  const cookieRules = { gogsSession: config.gogsSessionCookie, remember: new Set(GOGS_REMEMBER_COOKIES) };
+  const setCookies = (lines: string[], sid: string | null) => rewriteSetCookies(lines, cookieRules, plan.binding, sid);
+  const pool = { connectMs: config.gogsConnectTimeoutMs, responseMs: config.gogsResponseTimeoutMs, connections: config.gogsConnections, localAddress: config.gogsSourceAddress };
+  // Two pools: signed-in pages never wait behind anonymous traffic (git, LFS, API without a
+  // session), however much of it there is.
+  const signedInUpstream = createUpstream(config.gogsUrl, config.https, setCookies, pool);
+  const passthroughUpstream = createUpstream(config.gogsUrl, config.https, setCookies, pool);
+  const passthroughPerClient = new InFlightLimit(config.maxPassthroughPerClient);
   // Keygate's own answers on this path: nosniff always, HSTS under https (response-headers.ts).
   const security: Record<string, string> = config.https ? { 'x-content-type-options': 'nosniff', 'strict-transport-security': HSTS_VALUE } : { 'x-content-type-options': 'nosniff' };
   const sendPage = (res: ServerResponse, status: number, title: string, message: string, extra: Record<string, string | string[]> = {}): void => {
@@ -55,8 +69,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     res.writeHead(303, { location, 'cache-control': 'no-store', ...security, 'content-length': 0, ...extra });
     res.end();
   };
-  const plan = createHeaderPlan(config);
-  const basicPolicy = { allowPasswords: config.allowGitPasswords };
+  const authorizationPolicy = { allowPasswords: config.allowGitPasswords };
   const clearCookies = [
     `${config.sessionCookieName}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${config.https ? '; Secure' : ''}`,
     gogsSessionExpiry(config),
@@ -78,16 +91,34 @@ export function createProxyHandler(deps: ProxyDeps) {
     sendPage(res, 502, 'Gogs is unreachable', 'Keygate is running, but the Git service behind it did not answer. Try again in a moment; if it persists, tell your administrator.');
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, identity: string | null) => {
-    // Passwords stay out of git and the API: by default only an access token gets through (basic-auth.ts).
-    const basic = checkBasicCredentials(req.headers.authorization, basicPolicy);
-    if (!basic.ok) {
+  const send = (req: IncomingMessage, res: ServerResponse, upstream: Upstream, identity: Identity | null, authorization: string | undefined): void => {
+    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) cutStalledBody(req, config.clientBodyTimeoutMs);
+    const keygateSid = identity?.sid ?? null;
+    const headers = upstreamHeaderList(
+      plan,
+      req.headers,
+      { ip: req.socket.remoteAddress, requestId: assignRequestId(req, config.trustProxy) },
+      { identity: identity?.auth.username ?? null, keygateSid, authorization },
+    );
+    upstream.forward(req, res, headers, unreachable, keygateSid);
+  };
+
+  /** Git, LFS and the API: Gogs authenticates them itself, from credentials Keygate rebuilt. */
+  const passThrough = (req: IncomingMessage, res: ServerResponse): void => {
+    // Passwords stay out of git and the API: by default only an access token gets through, and
+    // Gogs reads only what Keygate understood (authorization.ts).
+    const verdict = judgeAuthorization(req.headers.authorization, authorizationPolicy);
+    if (!verdict.ok) {
       req.resume();
-      sendPage(res, 401, 'Sign-in needed', basic.message, { 'www-authenticate': 'Basic realm="."' });
+      sendPage(res, 401, 'Sign-in needed', verdict.message, { 'www-authenticate': 'Basic realm="."' });
       return;
     }
-    const headers = upstreamHeaderList(plan, req.headers, { ip: req.socket.remoteAddress, requestId: assignRequestId(req, config.trustProxy) }, identity);
-    upstream.forward(req, res, headers, unreachable);
+    if (!passthroughPerClient.enter(rateLimitSubject(peerAddress(req, config.trustProxy) ?? ''), res)) {
+      req.resume();
+      sendPage(res, 429, 'Too many requests', 'Too many requests from your address are still in progress. Wait for them to finish, then try again.', { 'retry-after': '5' });
+      return;
+    }
+    send(req, res, passthroughUpstream, null, verdict.header);
   };
 
   async function handleWithSession(req: IncomingMessage, res: ServerResponse, route: 'page' | 'gogs-logout'): Promise<void> {
@@ -134,7 +165,8 @@ export function createProxyHandler(deps: ProxyDeps) {
       }
       return;
     }
-    forward(req, res, identity.auth.username);
+    // A signed-in page: Keygate asserts who this is; the browser's Authorization means nothing here.
+    send(req, res, signedInUpstream, identity, undefined);
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -148,7 +180,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     if (observe && route !== 'keygate') observe(res, route === 'passthrough' || route === 'blocked' ? route : 'page');
     switch (route) {
       case 'keygate':
-        deps.keygate(req, res);
+        if (limitKeygateBody(req, res, config.clientBodyTimeoutMs)) deps.keygate(req, res);
         return;
       case 'blocked':
         // Gogs' password sign-in, sign-up, reset and activation never reach Gogs.
@@ -156,7 +188,7 @@ export function createProxyHandler(deps: ProxyDeps) {
         redirect(res, '/-/login');
         return;
       case 'passthrough':
-        forward(req, res, null);
+        passThrough(req, res);
         return;
       default: {
         // The common case, a cached valid session (or no session cookie), needs no database
@@ -178,5 +210,10 @@ export function createProxyHandler(deps: ProxyDeps) {
     }
   }
 
-  return { handle, close: () => upstream.close() };
+  return {
+    handle,
+    close: async () => {
+      await Promise.all([signedInUpstream.close(), passthroughUpstream.close()]);
+    },
+  };
 }

@@ -4,9 +4,8 @@
  * row, never from the cookie, so a replayed cookie gains nothing.
  */
 import type { Request } from 'express';
-import { recordEvent, type AuditEvent } from '../audit/record.js';
+import type { AuditEvent } from '../audit/record.js';
 import type { Config } from '../config.js';
-import type { Queryable } from '../db/pool.js';
 import type { ReplacingStore } from './middleware.js';
 
 export interface SessionAuth {
@@ -40,36 +39,36 @@ export function needsTouch(auth: SessionAuth, config: Config, now = Date.now()):
 /**
  * Starts a signed-in session. The session id is regenerated first (session fixation, ASVS 7.2.4):
  * whatever id the browser had before sign-in, including the one that held the challenge, is gone.
- * With `audited`, that audit row is written first, or (with the Keygate store) by the very
- * statement that writes the session: never a session without it.
+ * With `audited`, that audit row is written by the very statement that writes the session: never a
+ * session without it.
+ *
+ * Returns false, and writes nothing, when the key was revoked or the person disabled while the
+ * ceremony was in flight: the session is only written while both are still active, atomically
+ * with respect to a revocation or a disable (middleware.ts, replace).
  */
 export async function signIn(
   req: Request,
   who: { userId: string; username: string; credentialId: string },
   /** The authenticator verified the person (UV): this sign-in also counts as a fresh step-up. */
   userVerified = false,
-  audited?: { db: Queryable; event: AuditEvent },
-): Promise<void> {
+  audited?: { event: AuditEvent },
+): Promise<boolean> {
   const store = req.sessionStore as ReplacingStore | undefined;
+  if (!store?.replace || !store.generate) throw new Error('signIn needs the Keygate session store (session/middleware.ts)');
   const oldSid = req.sessionID;
-  // Keygate's store saves the new session, deletes the old one and writes the audit row in one statement.
-  const replacing = store?.replace && store.generate ? (store as Required<Pick<ReplacingStore, 'replace' | 'generate'>>) : null;
-  if (audited && !replacing) await recordEvent(audited.db, audited.event);
-  if (replacing) {
-    // regenerate() without its separate DELETE: a new id and an empty session now, and the old
-    // row deleted by the same statement that inserts the new one (middleware.ts, replace).
-    replacing.generate(req);
-  } else {
-    await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
-  }
+  // regenerate() without its separate DELETE: a new id and an empty session now, and the old row
+  // deleted by the same statement that inserts the new one.
+  store.generate(req);
   const now = Date.now();
   req.session.auth = { ...who, signedInAt: now, lastSeenAt: now };
   if (userVerified) req.session.stepUpAt = now;
-  if (replacing) {
-    await replacing.replace(oldSid, req.sessionID, req.session, { audit: audited?.event });
-    return;
+  const written = await store.replace(oldSid, req.sessionID, req.session, { audit: audited?.event });
+  if (!written) {
+    // Nothing was stored: leave this request without a session, so nothing saves one at its end.
+    delete req.session.auth;
+    delete req.session.stepUpAt;
   }
-  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+  return written;
 }
 
 /** Ends the session on the server (the row is deleted), whatever the cookie says afterwards. */

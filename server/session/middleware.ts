@@ -43,9 +43,11 @@ export interface ReplacingStore extends session.Store {
   /**
    * Saves a new session and deletes the one it replaces in one statement: sign-in's
    * regenerate-and-save in one round trip instead of a DELETE and an INSERT. With `audit`, that
-   * audit row is inserted by the same statement: the session never exists without it.
+   * audit row is inserted by the same statement: the session never exists without it. A signed-in
+   * session is written only if its key is still active and its person enabled: false if not (and
+   * then neither the session nor the audit row is written).
    */
-  replace(oldSid: string | undefined, sid: string, sess: session.SessionData, opts?: { audit?: AuditEvent }): Promise<void>;
+  replace(oldSid: string | undefined, sid: string, sess: session.SessionData, opts?: { audit?: AuditEvent }): Promise<boolean>;
   /** Set by express-session's middleware: a new session id and Session on req. */
   generate?: (req: unknown) => void;
 }
@@ -106,24 +108,45 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
       );
     }
 
-    async replace(oldSid: string | undefined, sid: string, sess: StoredSession, opts: { audit?: AuditEvent } = {}): Promise<void> {
+    async replace(oldSid: string | undefined, sid: string, sess: StoredSession, opts: { audit?: AuditEvent } = {}): Promise<boolean> {
       const { [LOADED]: _loaded, ...data } = sess;
       const json = JSON.stringify(data);
       if (oldSid && oldSid !== sid) cache?.forget(oldSid);
-      const values = [json, expireOf(data), sid, oldSid ?? ''];
-      await db.query({
+      const auth = data.auth;
+      const values: unknown[] = [json, expireOf(data), sid, oldSid ?? '', auth ? Buffer.from(auth.credentialId, 'base64url') : null, auth?.userId ?? null];
+      const { rowCount } = await db.query({
         name: opts.audit ? 'keygate-session-replace-audited' : 'keygate-session-replace',
         // All in one statement (one snapshot, one commit): the old id is gone exactly when the new
-        // session exists, and with `audit` (sign-in's success) so is its audit row. The NOTIFY
-        // trigger tells the other instances the old id has ended.
-        text: `WITH gone AS (DELETE FROM session WHERE sid = $4 AND sid <> $3)
-               ${opts.audit ? `, audited AS (INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15))` : ''}
-               INSERT INTO session (sess, expire, sid) VALUES ($1, $2, $3)
+        // session exists, and with `audit` (sign-in's success) so is its audit row.
+        //
+        // A signed-in session is only written while its key is not revoked and its person not
+        // disabled, and those rows are share-locked until this statement commits. A revocation or
+        // a disable (which UPDATE them, then delete the sessions) that commits first is seen here
+        // (READ COMMITTED re-checks a locked row that changed), and nothing is written; one that
+        // comes later waits for this commit, and its DELETE then finds this session. Either way,
+        // once it returns, no session of that key or person exists (webauthn-checklist.md).
+        text: `WITH allowed AS (
+                 SELECT 1 FROM credentials c JOIN users u ON u.id = c.user_id
+                  WHERE $5::bytea IS NULL
+                     OR (c.credential_id = $5 AND u.id = $6::bigint AND c.revoked_at IS NULL AND u.disabled_at IS NULL)
+                  LIMIT 1
+                  FOR SHARE OF c, u
+               ), gone AS (DELETE FROM session WHERE sid = $4 AND sid <> $3)
+               ${
+                 opts.audit
+                   ? `, audited AS (INSERT INTO audit_events (${AUDIT_COLUMNS})
+                        SELECT $7::text, $8::bigint, $9::text, $10::bigint, $11::text, $12::text, $13::text, $14::inet, $15::text, $16::text, $17::jsonb
+                         WHERE EXISTS (SELECT 1 FROM allowed))`
+                   : ''
+               }
+               INSERT INTO session (sess, expire, sid) SELECT $1::jsonb, $2::timestamptz, $3::varchar WHERE $5::bytea IS NULL OR EXISTS (SELECT 1 FROM allowed)
                ON CONFLICT (sid) DO UPDATE SET sess = $1, expire = $2`,
         values: opts.audit ? [...values, ...auditValues(opts.audit)] : values,
       });
       if (oldSid && oldSid !== sid) cache?.forget(oldSid);
+      if (!rowCount) return false;
       markWritten(sess, contentKey(sid, data as session.SessionData));
+      return true;
     }
 
     override destroy(sid: string, callback?: Callback): void {

@@ -33,7 +33,7 @@ export class SignInFailure extends CeremonyFailure {
     cause?: unknown,
     message?: string,
   ) {
-    super(reason, cause, reason === 'user_disabled' || reason.startsWith('policy_') ? 403 : 400, message);
+    super(reason, cause, reason === 'user_disabled' || reason === 'access_ended' || reason.startsWith('policy_') ? 403 : 400, message);
   }
 }
 

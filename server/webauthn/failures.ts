@@ -13,6 +13,8 @@ export type FailureReason =
   | 'unknown_credential'
   | 'not_allowed_credential'
   | 'revoked_credential'
+  /** Revoked, or its person disabled, while the ceremony was in flight (after its checks). */
+  | 'access_ended'
   | 'user_disabled'
   | 'user_handle_mismatch'
   | 'counter_regression'
@@ -73,6 +75,7 @@ const MESSAGES: Partial<Record<FailureReason, string>> = {
   // Also said for a key that is not offered, revoked, or fails its signature (PUBLIC_REASON).
   unknown_credential: 'This key is not registered here.',
   user_disabled: 'This account is disabled. Ask your administrator.',
+  access_ended: 'This key was revoked, or this account disabled, while you were signing in. Ask your administrator.',
   counter_regression:
     "This key's signature counter went backwards, which can mean the key was cloned. Sign-in was refused and recorded; tell your administrator.",
   concurrent_use: 'This key was used twice at once. Please try again.',

@@ -63,6 +63,7 @@ export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate
   const secret = await loadSessionSecret(database.db, config.sessionSecret);
   const metadata = await loadMetadata(config, log);
   gateway = createApp({ config, db: database.db, log, secret, metadata });
+  gateway.attach(server);
   await gateway.ready;
   return {
     url,

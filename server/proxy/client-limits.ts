@@ -1,0 +1,93 @@
+/**
+ * Bounds on what one client can hold, so one anonymous client cannot starve everyone else
+ * (docs/security.md, "Bounded resources"):
+ *
+ * - open connections per client address (MAX_CONNECTIONS_PER_CLIENT), counted at accept time. With
+ *   TRUST_PROXY every connection comes from the front proxy, whose own limits apply instead (the
+ *   deploy/ recipes set them); the per-request bound below still counts the real client;
+ * - requests forwarded to Gogs without a Keygate session (git, LFS, API) in flight per client
+ *   address (MAX_PASSTHROUGH_PER_CLIENT): a client trickling hundreds of slow bodies holds at most
+ *   this many of the pass-through pool's connections, and signed-in pages have a pool of their own;
+ * - a request body that stops moving for CLIENT_BODY_TIMEOUT is cut (slow clients).
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { rateLimitSubject } from '../ratelimit/client-address.js';
+
+const TOO_MANY_CONNECTIONS = (() => {
+  const body = 'Too many connections from your address. Close some and try again.\n';
+  return `HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n${body}`;
+})();
+
+/** Refuses a client's connections beyond `max` open at once with a 429 and closes them. */
+export function limitConnectionsPerClient(server: Server, max: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const who = rateLimitSubject(socket.remoteAddress ?? '');
+    const n = (open.get(who) ?? 0) + 1;
+    if (n > max) {
+      socket.end(TOO_MANY_CONNECTIONS);
+      // A client that never reads its answer does not keep the socket either.
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    open.set(who, n);
+    socket.once('close', () => {
+      const left = (open.get(who) ?? 1) - 1;
+      if (left <= 0) open.delete(who);
+      else open.set(who, left);
+    });
+  });
+}
+
+/** Counts requests in flight per client address; `enter` says whether one more may start. */
+export class InFlightLimit {
+  private readonly counts = new Map<string, number>();
+
+  constructor(readonly max: number) {}
+
+  /** Counts the request until its response closes; false (and nothing counted) when over the bound. */
+  enter(who: string, res: ServerResponse): boolean {
+    const n = (this.counts.get(who) ?? 0) + 1;
+    if (n > this.max) return false;
+    this.counts.set(who, n);
+    res.once('close', () => {
+      const left = (this.counts.get(who) ?? 1) - 1;
+      if (left <= 0) this.counts.delete(who);
+      else this.counts.set(who, left);
+    });
+    return true;
+  }
+
+  /** For tests and metrics: requests in flight for this client. */
+  current(who: string): number {
+    return this.counts.get(who) ?? 0;
+  }
+}
+
+/**
+ * Cuts the connection if the request body stops moving for `ms` (no byte arrives). The socket's
+ * own inactivity timer does the counting; it is cleared once the body has arrived, so Gogs taking
+ * its time to answer is judged by GOGS_RESPONSE_TIMEOUT instead.
+ */
+export function cutStalledBody(req: IncomingMessage, ms: number): void {
+  if (req.complete) return;
+  const socket = req.socket as Socket & { [WATCHED]?: boolean };
+  if (!socket[WATCHED]) {
+    socket[WATCHED] = true;
+    socket.on('timeout', destroyStalled);
+  }
+  socket.setTimeout(ms);
+  req.once('end', stopWatching);
+  req.once('close', stopWatching);
+}
+
+const WATCHED = Symbol('keygate.stalledBodyWatch');
+
+function destroyStalled(this: Socket): void {
+  this.destroy();
+}
+
+function stopWatching(this: IncomingMessage): void {
+  this.socket?.setTimeout(0);
+}

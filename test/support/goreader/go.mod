@@ -1,0 +1,3 @@
+module keygate.test/goreader
+
+go 1.22
