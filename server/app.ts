@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import helmet from 'helmet';
 import { accountRouter } from './account/routes.js';
-import { auditUnreadableCeremonyBody } from './audit/unreadable-body.js';
+import { auditOversizedCeremonyBody, auditUnreadableCeremonyBody } from './audit/unreadable-body.js';
 import { adminRouter } from './admin/routes.js';
 import type { Config } from './config.js';
 import type { Db } from './db/pool.js';
@@ -23,7 +23,7 @@ import { stepUpRouter } from './stepup/routes.js';
 import { AuthenticatorMetadata, reloadMetadata } from './policy/metadata.js';
 import { AuthenticatorPolicy } from './policy/policy.js';
 import { limitConnectionsPerClient } from './proxy/client-limits.js';
-import { createProxyHandler } from './proxy/handler.js';
+import { createProxyHandler, EXPECTS_CONTINUE } from './proxy/handler.js';
 import { createRateLimits, IP_LIMITED_PATHS } from './ratelimit/limits.js';
 import { createHealth } from './ops/health.js';
 import { Metrics } from './ops/metrics.js';
@@ -152,6 +152,7 @@ export function createApp(deps: AppDeps): Gateway {
     sessionCache,
     resolveIdentity: createIdentityResolver(deps.config, deps.db, deps.secret, sessionCache),
     keygate: (req, res) => keygate(req as never, res as never, lateErrors(req, res)),
+    onOversizedBody: auditOversizedCeremonyBody(deps.db, deps.log, deps.config.trustProxy),
     observe: proxyObserver(metrics, deps.log),
   });
   return {
@@ -164,6 +165,11 @@ export function createApp(deps: AppDeps): Gateway {
       // Whole requests are not timed: a large push may take long. Bodies that stall are cut (proxy/client-limits.ts).
       server.requestTimeout = 0;
       if (!deps.config.trustProxy) limitConnectionsPerClient(server, deps.config.maxConnectionsPerClient);
+      // Node would answer "100 Continue" before Keygate sees the request; the handler decides instead.
+      server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+        req[EXPECTS_CONTINUE] = true;
+        server.emit('request', req, res);
+      });
     },
     ready: listener.ready,
     syncSessions: () => listener.sync(deps.db),

@@ -591,12 +591,12 @@ describe('proxy', () => {
       assert.deepEqual(received(rec, 'x-kept'), ['yes']);
     });
 
-    test('every Set-Cookie from Gogs reaches the browser', async () => {
+    test('every Set-Cookie from Gogs reaches the browser, its session cookie sealed to the Keygate session', async () => {
       const res = await send(kg, { path: '/set-cookie', headers: ['Cookie', aliceCookie] });
       assert.equal(res.status, 200);
       const cookies = res.headers['set-cookie'] ?? [];
       assert.equal(cookies.length, 2, cookies.join(' | '));
-      assert.match(cookies[0], /^i_like_gogs=[0-9a-f]{16};/);
+      assert.match(cookies[0], /^i_like_gogs=[0-9a-f]{16}\.[A-Za-z0-9_-]{22};/);
       assert.match(cookies[1], /^lang=en-US;/);
     });
   });
@@ -762,13 +762,15 @@ describe('proxy', () => {
       assert.deepEqual(received(onlyRequest(kg), 'content-length'), [], 'sent on chunked, as it came');
     });
 
-    test('sequential proxied requests reuse one keep-alive connection to Gogs', async () => {
-      for (const path of ['/alice/repo', '/api/v1/user', '/alice/repo.git/info/refs?service=git-upload-pack', '/alice/repo/issues', '/alice']) {
+    test('sequential proxied requests reuse one keep-alive connection to Gogs: one for signed-in pages, one for pass-through', async () => {
+      for (const path of ['/alice/repo', '/api/v1/user', '/alice/repo.git/info/refs?service=git-upload-pack', '/alice/repo/issues', '/alice', '/api/v1/repos']) {
         await alice.get(path);
       }
-      const ports = kg.gogs.requests.map((r) => r.peerPort);
-      assert.equal(ports.length, 5);
-      assert.equal(new Set(ports).size, 1, `upstream peer ports: ${ports.join(', ')}`);
+      const ports = (kind: 'page' | 'passthrough') => kg.gogs.requests.filter((r) => (r.url.startsWith('/api/') || r.url.includes('.git/')) === (kind === 'passthrough')).map((r) => r.peerPort);
+      assert.equal(kg.gogs.requests.length, 6);
+      assert.equal(new Set(ports('page')).size, 1, `pages: upstream peer ports ${ports('page').join(', ')}`);
+      assert.equal(new Set(ports('passthrough')).size, 1, `pass-through: upstream peer ports ${ports('passthrough').join(', ')}`);
+      assert.notEqual(ports('page')[0], ports('passthrough')[0], 'signed-in pages have a pool of their own');
     });
   });
 

@@ -3,9 +3,11 @@
  * the body parser before any route runs. It is still a failed ceremony, so it is audited here with
  * the event its route would have written.
  */
+import type { IncomingMessage } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 import type { Db } from '../db/pool.js';
-import { requestContext } from '../http/context.js';
+import { assignRequestId, peerAddress, requestContext } from '../http/context.js';
+import type { Logger } from '../log.js';
 import { recordEvent } from './record.js';
 
 /** Ceremony verification endpoints (below /-/api) and the event each writes. */
@@ -23,10 +25,28 @@ const REASONS: Record<string, string> = {
   'charset.unsupported': 'malformed_json',
 };
 
+const eventOf = (path: string): string | undefined => CEREMONY_EVENTS[path.toLowerCase().replace(/\/+$/, '')];
+
+/**
+ * For a ceremony body refused before Express (its declared size is over the limit, see
+ * http/body-limit.ts): the same audit row, written before the answer.
+ */
+export function auditOversizedCeremonyBody(db: Db, log: Logger, trustProxy: boolean) {
+  return async (req: IncomingMessage): Promise<void> => {
+    const path = (req.url ?? '').split('?')[0];
+    const event = path.startsWith('/-/api/') ? eventOf(path.slice('/-/api'.length)) : undefined;
+    if (!event) return;
+    const ua = req.headers['user-agent'];
+    await recordEvent(db, { event, outcome: 'failure', actor: 'anonymous', reason: 'body_too_large', ip: peerAddress(req, trustProxy), userAgent: ua ?? null, requestId: assignRequestId(req, trustProxy) }).catch(
+      (err: unknown) => log.warn({ err }, 'could not audit a refused ceremony body'),
+    );
+  };
+}
+
 /** Mount on /-/api right after express.json(). */
 export function auditUnreadableCeremonyBody(db: Db): ErrorRequestHandler {
   return (err, req, _res, next) => {
-    const event = CEREMONY_EVENTS[req.path.toLowerCase().replace(/\/+$/, '')];
+    const event = eventOf(req.path);
     const reason = REASONS[(err as { type?: string })?.type ?? ''];
     if (!event || !reason) {
       next(err);

@@ -10,8 +10,7 @@ export const KEYGATE_BODY_LIMIT_BYTES = 64 * 1024;
 /** For express.json. */
 export const KEYGATE_BODY_LIMIT = `${KEYGATE_BODY_LIMIT_BYTES / 1024}kb`;
 
-function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void {
-  const json = (req.url ?? '').startsWith('/-/api/');
+function refuse(json: boolean, res: ServerResponse, status: number, code: string, message: string): void {
   const body = json ? JSON.stringify({ error: { code, message } }) : `${message}\n`;
   res.writeHead(status, {
     'content-type': json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8',
@@ -24,20 +23,34 @@ function refuse(req: IncomingMessage, res: ServerResponse, status: number, code:
   res.end(body);
 }
 
+const isApi = (req: IncomingMessage): boolean => (req.url ?? '').startsWith('/-/api/');
+
+/** The request declares a body larger than Keygate's endpoints take. */
+export function declaresTooMuch(req: IncomingMessage): boolean {
+  const declared = req.headers['content-length'];
+  return declared !== undefined && Number(declared) > KEYGATE_BODY_LIMIT_BYTES;
+}
+
 /**
  * Applies the limits to a request for Keygate's own pages and API. Returns false when it has
- * already answered (413 for a declared size over the limit).
+ * already answered: 413 for a declared size over the limit, before a byte of the body is read
+ * (express.json would read the whole body before answering), and without "100 Continue".
+ * @param onRefused awaited before a 413 is sent (the ceremony endpoints audit it)
  */
-export function limitKeygateBody(req: IncomingMessage, res: ServerResponse, timeoutMs: number): boolean {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > KEYGATE_BODY_LIMIT_BYTES) {
-    refuse(req, res, 413, 'body_too_large', `The request body is too large (at most ${KEYGATE_BODY_LIMIT_BYTES / 1024} KiB).`);
+export function limitKeygateBody(req: IncomingMessage, res: ServerResponse, timeoutMs: number, onRefused?: (req: IncomingMessage) => Promise<void>): boolean {
+  if (declaresTooMuch(req)) {
+    // Audited first, as a refusal inside Express would be: the answer never precedes its trace.
+    const answer = () => refuse(isApi(req), res, 413, 'body_too_large', `The request body is too large (at most ${KEYGATE_BODY_LIMIT_BYTES / 1024} KiB).`);
+    if (onRefused) onRefused(req).then(answer, answer);
+    else answer();
     return false;
   }
-  if (declared === undefined && req.headers['transfer-encoding'] === undefined) return true;
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return true;
+  // Read now: Express rewrites req.url under its mount points.
+  const json = isApi(req);
   const timer = setTimeout(() => {
     if (req.complete) return;
-    if (!res.headersSent) refuse(req, res, 408, 'body_timeout', 'The request body did not arrive in time.');
+    if (!res.headersSent) refuse(json, res, 408, 'body_timeout', 'The request body did not arrive in time.');
     setImmediate(() => req.socket.destroy());
   }, timeoutMs);
   timer.unref();

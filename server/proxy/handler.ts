@@ -8,7 +8,7 @@ import { messagePage } from '../../web/pages/message.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { recordEvent } from '../audit/record.js';
-import { limitKeygateBody } from '../http/body-limit.js';
+import { declaresTooMuch, limitKeygateBody } from '../http/body-limit.js';
 import { assignRequestId, peerAddress } from '../http/context.js';
 import { isSafeMethod, isSameOrigin } from '../http/same-origin.js';
 import { endSession } from '../session/end.js';
@@ -34,6 +34,8 @@ export interface ProxyDeps {
   log: Logger;
   resolveIdentity: IdentityResolver;
   sessionCache: SessionCache;
+  /** A Keygate request refused for its declared size before Express (audited for ceremonies). */
+  onOversizedBody?: (req: IncomingMessage) => Promise<void>;
   /** Keygate's own pages (the Express app). */
   keygate: (req: IncomingMessage, res: ServerResponse) => void;
   /** Metrics and the debug access log of each request answered here (see ops/observe.ts). */
@@ -46,6 +48,15 @@ const PAGE_HEADERS = {
   'x-content-type-options': 'nosniff',
   'content-security-policy': "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 };
+
+/** Set on a request whose client waits for "100 Continue" before sending its body. */
+export const EXPECTS_CONTINUE = Symbol('keygate.expectsContinue');
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    [EXPECTS_CONTINUE]?: boolean;
+  }
+}
 
 export function createProxyHandler(deps: ProxyDeps) {
   const { config, log, resolveIdentity, observe } = deps;
@@ -177,10 +188,12 @@ export function createProxyHandler(deps: ProxyDeps) {
       return;
     }
     const route = classifyPath(path, req.method ?? 'GET');
+    // "Expect: 100-continue" (see Gateway.attach): the body is wanted, except one Keygate will refuse for its size.
+    if (req[EXPECTS_CONTINUE] && !(route === 'keygate' && declaresTooMuch(req))) res.writeContinue();
     if (observe && route !== 'keygate') observe(res, route === 'passthrough' || route === 'blocked' ? route : 'page');
     switch (route) {
       case 'keygate':
-        if (limitKeygateBody(req, res, config.clientBodyTimeoutMs)) deps.keygate(req, res);
+        if (limitKeygateBody(req, res, config.clientBodyTimeoutMs, deps.onOversizedBody)) deps.keygate(req, res);
         return;
       case 'blocked':
         // Gogs' password sign-in, sign-up, reset and activation never reach Gogs.

@@ -141,6 +141,10 @@ func main() {
 			rc.mu.Unlock()
 		}
 		body, _ := json.Marshal(rd)
+		// As Gogs' session middleware does for a new session: Keygate must seal it for the browser.
+		if v := r.URL.Query().Get("goreader_set_session"); v != "" {
+			http.SetCookie(w, &http.Cookie{Name: "i_like_gogs", Value: v, Path: "/", HttpOnly: true})
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Goreader", "1")
 		w.Header().Set("Connection", "close")

@@ -1,0 +1,140 @@
+/**
+ * Security review finding 4: one anonymous client cannot starve everyone. Bounded connections per
+ * client address, bounded pass-through requests in flight per client, a pool of Gogs connections
+ * for signed-in pages that anonymous traffic never touches, stalled bodies cut, and ceremony
+ * bodies refused as soon as their declared size is too large.
+ *
+ * Different clients are different loopback addresses (127.0.0.x): the attacker's sockets bind
+ * their own source address.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { TestClient } from './support/client.js';
+import { signedInPerson } from './support/flows.js';
+import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { sleep } from './support/net.js';
+
+const TOKEN = 'e'.repeat(30) + '0123456789';
+const basic = `Basic ${Buffer.from(`${TOKEN}:`).toString('base64')}`;
+
+/** A socket from `from` with the request head written; the body is up to the test. */
+function openRequest(kg: TestKeygate, from: string, head: string): Promise<{ socket: net.Socket; answer: () => string; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port: Number(new URL(kg.url).port), localAddress: from });
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    socket.on('error', () => {});
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    socket.once('connect', () => {
+      socket.write(head);
+      resolve({ socket, answer: () => received, closed });
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Waits (bounded) until `check` holds. */
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const statusOf = (answer: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+
+describe('ceremony bodies', () => {
+  let kg: TestKeygate;
+  before(async () => {
+    kg = await startKeygate({ env: { CLIENT_BODY_TIMEOUT: '1s' } });
+  });
+  after(() => kg.close());
+
+  test('a declared 100 MB body to a ceremony endpoint is refused with 413 before a byte of it is sent, with no "100 Continue", and audited', async () => {
+    for (const expect of [true, false]) {
+      const r = await openRequest(
+        kg,
+        '127.0.0.1',
+        `POST /-/api/login/verify HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${100 * 1024 * 1024}\r\n${expect ? 'Expect: 100-continue\r\n' : ''}\r\n`,
+      );
+      await r.closed;
+      assert.equal(statusOf(r.answer()), 413, r.answer());
+      assert.doesNotMatch(r.answer(), /100 Continue/);
+      assert.match(r.answer(), /"code":"body_too_large"/);
+      assert.match(r.answer(), /[Cc]onnection: close/);
+    }
+    const { rows } = await kg.db.query(`SELECT count(*)::int AS n FROM audit_events WHERE event = 'sign_in' AND reason = 'body_too_large'`);
+    assert.equal(rows[0].n, 2);
+  });
+
+  test('a ceremony body that trickles in is cut at CLIENT_BODY_TIMEOUT with a 408, however often a byte arrives', async () => {
+    const r = await openRequest(kg, '127.0.0.1', `POST /-/api/login/verify HTTP/1.1\r\nHost: localhost\r\nOrigin: ${kg.origin}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
+    const started = Date.now();
+    // One byte every 100 ms: never idle, but never done (bounded: at most 60 bytes).
+    for (let i = 0; i < 60 && !r.socket.destroyed && !r.answer(); i++) {
+      r.socket.write(' ');
+      await sleep(100);
+    }
+    await r.closed;
+    assert.equal(statusOf(r.answer()), 408, r.answer());
+    assert.match(r.answer(), /"code":"body_timeout"/);
+    assert.ok(Date.now() - started < 5000, 'cut at the timeout, not when the body ended');
+  });
+});
+
+describe('one client cannot starve the others', () => {
+  let kg: TestKeygate;
+  before(async () => {
+    kg = await startKeygate({ env: { GOGS_CONNECTIONS: '4', MAX_PASSTHROUGH_PER_CLIENT: '3', MAX_CONNECTIONS_PER_CLIENT: '30', CLIENT_BODY_TIMEOUT: '1s' } });
+    kg.gogs.addToken('alice', TOKEN);
+  });
+  after(() => kg.close());
+
+  test('connections beyond MAX_CONNECTIONS_PER_CLIENT from one address get a 429 and are closed; another address still gets in', async () => {
+    const held = await Promise.all(Array.from({ length: 30 }, () => openRequest(kg, '127.0.0.7', '')));
+    const extra = await openRequest(kg, '127.0.0.7', 'GET /-/healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await extra.closed;
+    assert.equal(statusOf(extra.answer()), 429, extra.answer());
+    assert.match(extra.answer(), /Too many connections from your address/);
+    const other = await openRequest(kg, '127.0.0.8', 'GET /-/healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    await other.closed;
+    assert.equal(statusOf(other.answer()), 200, other.answer());
+    for (const h of held) h.socket.destroy();
+    await Promise.all(held.map((h) => h.closed));
+    // Once they are closed, the address may connect again.
+    const again = await openRequest(kg, '127.0.0.7', 'GET /-/healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    await again.closed;
+    assert.equal(statusOf(again.answer()), 200);
+  });
+
+  test('an anonymous client holding many slow git bodies: its extra requests get a 429 at once; signed-in pages and other clients\' git keep working; stalled bodies are cut', async () => {
+    const alice = await signedInPerson(kg, 'alice');
+    kg.gogs.clear();
+    const head = `POST /alice/repo.git/git-receive-pack HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basic}\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Length: 1000000\r\n\r\n`;
+    const slow = await Promise.all(Array.from({ length: 20 }, () => openRequest(kg, '127.0.0.9', head)));
+    // A byte now and then on each: never idle long enough to be cut while the test looks.
+    const trickle = setInterval(() => {
+      for (const s of slow) if (!s.socket.destroyed) s.socket.write('0');
+    }, 200);
+    try {
+      await until(() => slow.filter((s) => statusOf(s.answer()) === 429).length === 17, '17 of the 20 slow bodies refused');
+      for (const s of slow.filter((x) => statusOf(x.answer()) === 429)) assert.match(s.answer(), /Too many requests from your address are still in progress/);
+      // The three admitted ones are with Gogs, holding three of the pass-through pool's four connections.
+
+      const page = await alice.client.get('/alice/repo');
+      assert.equal(page.status, 200, 'a signed-in page is served while the anonymous client holds its bodies');
+      assert.match(page.text, /Signed in as alice\b/);
+      const otherGit = await openRequest(kg, '127.0.0.10', `GET /alice/repo.git/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basic}\r\nConnection: close\r\n\r\n`);
+      await otherGit.closed;
+      assert.equal(statusOf(otherGit.answer()), 200, `another client's clone is served: ${otherGit.answer().slice(0, 200)}`);
+    } finally {
+      clearInterval(trickle);
+    }
+    // Now the bodies stall: each is cut after CLIENT_BODY_TIMEOUT, and the pool is free again.
+    await Promise.all(slow.map((s) => s.closed));
+    const anonymousAgain = await new TestClient(kg.url).get('/alice/repo.git/info/refs?service=git-upload-pack', { authorization: basic });
+    assert.equal(anonymousAgain.status, 200);
+  });
+});
