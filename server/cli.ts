@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { CLI_ACTOR } from './audit/actor.js';
 import { queryAudit } from './audit/query.js';
+import { forTerminal } from './text/safe-text.js';
 import { loadConfigOrReport, MAX_INVITE_TTL_MS, parseDuration, type Config } from './config.js';
 import { openDatabase } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
@@ -245,7 +246,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     // Every command works against a current schema (and `migrate` reports what it did).
     if (name !== 'migrate') await runMigrations(db);
-    await command({ db, config, args, out: (line) => process.stdout.write(`${line}\n`) });
+    // Names and user agents came from people and browsers: never raw control characters on a terminal.
+    await command({ db, config, args, out: (line) => process.stdout.write(`${forTerminal(line)}\n`) });
     return 0;
   } catch (err) {
     if (err instanceof UsageError || err instanceof InviteInputError || err instanceof MetadataError || (err instanceof AppError && err.status < 500)) {

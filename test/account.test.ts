@@ -129,6 +129,23 @@ describe('the account page: listing, renaming and removing keys', () => {
       // 64 characters is allowed.
       assert.equal((await rename(u.browser, u.id, 'y'.repeat(64))).status, 200);
     });
+
+    test('C1 controls (U+009B CSI), bidi overrides and isolates are taken out of a name; letters of any script and emoji joiners stay', async () => {
+      const u = await signedInUser();
+      const cases: Array<[string, string]> = [
+        ['Work\u009b31mkey', 'Work31mkey'],
+        ['\u202egnp.exe', 'gnp.exe'],
+        ['a\u2066b\u2069c\u200e\u200f\u061c', 'abc'],
+        ['line\u2028break', 'linebreak'],
+        ['Clé 鍵 👩\u200d💻', 'Clé 鍵 👩\u200d💻'],
+      ];
+      for (const [typed, stored] of cases) {
+        const res = await rename(u.browser, u.id, typed);
+        assert.equal(res.status, 200, res.text);
+        assert.equal((await credentialRow(kg, u.id)).nickname, stored, JSON.stringify(typed));
+      }
+      await assertRefused(kg, await rename(u.browser, u.id, '\u009b\u202e'), { status: 400, code: 'invalid_name', message: NAME_RULE }, await snapshot(kg));
+    });
   });
 
   describe('removing', () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -223,5 +223,32 @@ describe('a failing migration', () => {
     assert.ok(!rows.some((r) => r.name === 'broken'), 'the broken migration was recorded');
     // The real migrations still apply cleanly: nothing pending from them.
     assert.deepEqual(await runMigrations(database.db), []);
+  });
+});
+
+describe('0005: stored key names cleaned of control and bidi characters', () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await createTestDatabase();
+  });
+  after(() => database?.drop());
+
+  test('names stored before it lose C1 controls, bidi overrides and separators; a name left empty becomes "Security key"; clean names are untouched', async () => {
+    const userId = await insertUser(database, 'old-names');
+    const names: Array<[string, string]> = [
+      ['Work\u009b31mkey', 'Work31mkey'],
+      ['\u202egnp.exe', 'gnp.exe'],
+      ['a\u2066b\u2069\u200e', 'ab'],
+      ['\u009b\u202e', 'Security key'],
+      ['Clé 鍵 👩\u200d💻', 'Clé 鍵 👩\u200d💻'],
+    ];
+    for (const [i, [stored]] of names.entries()) {
+      await insertCredential(database, userId, randomBytes(16 + i));
+      await database.db.query('UPDATE credentials SET nickname = $1 WHERE id = (SELECT max(id) FROM credentials)', [stored]);
+    }
+    // The migration as shipped, run again over these rows.
+    await database.db.query(await readFile(path.join(MIGRATIONS_DIR, '0005_clean_nicknames.sql'), 'utf8'));
+    const { rows } = await database.db.query('SELECT nickname FROM credentials ORDER BY id');
+    assert.deepEqual(rows.map((r) => r.nickname), names.map(([, cleaned]) => cleaned));
   });
 });

@@ -7,6 +7,7 @@ import type { Actor } from '../audit/actor.js';
 import { recordEvent } from '../audit/record.js';
 import { withTransaction, type Db } from '../db/pool.js';
 import { AppError } from '../errors.js';
+import { cleanText } from '../text/safe-text.js';
 import { endSessionsOfCredential } from '../session/end.js';
 import { findUserById } from '../users/users.js';
 import { decodeCredentialId, findCredential, revokeCredential, type StoredCredential } from '../webauthn/credentials.js';
@@ -15,9 +16,9 @@ export class DeviceError extends AppError {}
 
 const noSuchDevice = (id: string) => new DeviceError('no_such_credential', 404, `There is no credential with id "${id.slice(0, 80)}".`);
 
-/** A nickname as people type it: control characters dropped, trimmed, 1 to 64 characters. */
+/** A nickname as people type it: control and bidi characters dropped (text/safe-text.ts), trimmed, 1 to 64 characters. */
 export function cleanDeviceName(input: string): string {
-  const name = input.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  const name = cleanText(input);
   if (name.length < 1 || name.length > 64) throw new DeviceError('invalid_name', 400, 'A device name must be 1 to 64 characters.');
   return name;
 }

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { Actor } from '../audit/actor.js';
+import { SYSTEM_ACTOR, type Actor } from '../audit/actor.js';
 import { recordEvent } from '../audit/record.js';
 import { withTransaction, type Db, type Queryable } from '../db/pool.js';
 import { ensureGogsUser, GogsInviteInputError, type GogsAccount } from '../gogs/users.js';
@@ -87,20 +87,25 @@ export async function createInvite(
   return { invite: toInvite(rows[0]), token, url: `${config.origin}/-/enroll/${token}` };
 }
 
-export type InviteState = 'valid' | 'expired' | 'used' | 'unknown';
+export type InviteState = 'valid' | 'expired' | 'used' | 'unknown' | 'superseded';
 
 /** Looks an invite up by its token; `lock` takes a row lock for redemption. */
 export async function findInvite(db: Queryable, token: string, opts: { lock?: boolean } = {}): Promise<{ state: InviteState; invite: Invite | null }> {
   if (!TOKEN_PATTERN.test(token)) return { state: 'unknown', invite: null };
-  const { rows } = await db.query<InviteRow & { expired: boolean }>(
-    `SELECT ${COLUMNS}, expires_at <= now() AS expired FROM invites WHERE token_hash = $1 ${opts.lock ? 'FOR UPDATE' : ''}`,
-    [hashToken(token)],
+  // A first-run link (made by the system while no admin existed) stops working as soon as an
+  // enabled admin exists, however they came to be one: it exists only to bootstrap the first.
+  const { rows } = await db.query<InviteRow & { expired: boolean; superseded: boolean }>(
+    `SELECT ${COLUMNS}, expires_at <= now() AS expired,
+            (created_by = $2 AND grants_admin AND EXISTS (SELECT 1 FROM users WHERE is_admin AND disabled_at IS NULL)) AS superseded
+       FROM invites WHERE token_hash = $1 ${opts.lock ? 'FOR UPDATE' : ''}`,
+    [hashToken(token), SYSTEM_ACTOR.name],
   );
   const row = rows[0];
   if (!row) return { state: 'unknown', invite: null };
   const invite = toInvite(row);
   if (invite.usedAt) return { state: 'used', invite };
   if (row.expired) return { state: 'expired', invite };
+  if (row.superseded) return { state: 'superseded', invite };
   return { state: 'valid', invite };
 }
 
@@ -119,6 +124,11 @@ export const INVITE_MESSAGES: Record<Exclude<InviteState, 'valid'>, { status: nu
     status: 410,
     title: 'This enrolment link has expired',
     message: 'Enrolment links work for a limited time. Ask your administrator for a new one.',
+  },
+  superseded: {
+    status: 410,
+    title: 'This first-run link no longer works',
+    message: 'An administrator already exists, so the link printed at first start was withdrawn. Ask an administrator for an enrolment link.',
   },
   used: {
     status: 410,

@@ -3,7 +3,6 @@
  * security keys without a resident credential), and passkey autofill (conditional mediation).
  * Sign-out at /-/logout.
  */
-import { createHmac } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import { loginPage } from '../../web/pages/login.js';
@@ -12,6 +11,7 @@ import type { RouterDeps } from '../app.js';
 import { recordEvent, type AuditEvent } from '../audit/record.js';
 import { requestContext } from '../http/context.js';
 import { safeReturnPath } from '../http/return-path.js';
+import { DecoyCredentials } from './decoy.js';
 import { validateBody } from '../http/validate.js';
 import { currentAuth, signIn, signOut } from '../session/auth.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
@@ -36,6 +36,7 @@ const verifyBody = z.object({
 export function loginRouter(deps: RouterDeps): Router {
   const { config, db } = deps;
   const router = Router();
+  const decoys = new DecoyCredentials(db, deps.secret);
 
   router.get('/-/login', async (req, res) => {
     const returnTo = safeReturnPath(req.query.return_to, config.origin);
@@ -57,7 +58,7 @@ export function loginRouter(deps: RouterDeps): Router {
       userId = user?.id;
       // An unknown name (or one with no usable key) gets options of the same shape as a known one,
       // so the answer does not reveal whether the account exists (ASVS 6.3.8).
-      allow = credentials.length > 0 ? credentials.map((c) => ({ id: c.credentialId, transports: c.transports })) : [decoyCredential(deps.secret, username)];
+      allow = credentials.length > 0 ? credentials.map((c) => ({ id: c.credentialId, transports: c.transports })) : await decoys.forUsername(username);
     }
     const options = await authenticationOptions(config, allow ?? []);
     startCeremony(req, {
@@ -125,10 +126,4 @@ export function loginRouter(deps: RouterDeps): Router {
   });
 
   return router;
-}
-
-/** A stable, secret-derived credential id for a username that has none (enumeration defence). */
-function decoyCredential(secret: string, username: string): { id: string; transports: string[] } {
-  const id = createHmac('sha256', secret).update(`decoy-credential:${username.toLowerCase()}`).digest().subarray(0, 32).toString('base64url');
-  return { id, transports: ['usb'] };
 }

@@ -2,11 +2,12 @@
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { isUniqueViolation, type Queryable } from '../db/pool.js';
 import { insertCredential, type NewCredential, type StoredCredential } from './credentials.js';
+import { cleanText } from '../text/safe-text.js';
 import { CeremonyFailure } from './failures.js';
 
 /** A nickname a person typed, or a sensible default from how the authenticator is attached. */
 export function cleanNickname(input: unknown, response: RegistrationResponseJSON): string {
-  const typed = typeof input === 'string' ? input.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 64) : '';
+  const typed = typeof input === 'string' ? cleanText(input).slice(0, 64).trim() : '';
   if (typed) return typed;
   const transports = response.response.transports ?? [];
   if (response.authenticatorAttachment === 'platform' || transports.includes('internal')) return 'Passkey';

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page, Request } from 'playwright-core';
+import { TestClient } from '../support/client.js';
 import { invite } from '../support/flows.js';
 import { startKeygate, type TestKeygate } from '../support/keygate.js';
 import {
@@ -189,8 +190,16 @@ describe('sign-in in a real browser', () => {
       await registered.remove();
       await p.addAuthenticator(USB_KEY_NO_RESIDENT);
 
+      // A decoy copies the shape of a real account (test/decoy.test.ts), so in a browser it
+      // behaves as that account would; compare with one that resembles a security-key account.
+      let unknown = '';
+      for (let i = 0; i < 200 && !unknown; i++) {
+        const options = await new TestClient(kg.url).post('/-/api/login/options', { username: `nobody-${i}` });
+        if (options.json.allowCredentials.every((c: { transports?: string[] }) => c.transports?.includes('usb'))) unknown = `nobody-${i}`;
+      }
+      assert.ok(unknown, 'a name whose decoy resembles a security-key account');
       const shown: string[] = [];
-      for (const username of ['dave', 'nobody-here']) {
+      for (const username of ['dave', unknown]) {
         await p.page.goto(`${kg.url}/-/login`);
         await p.page.fill('#username', username);
         await p.page.click('#username-button');
