@@ -321,6 +321,12 @@ describe('authentication', () => {
       }
     });
 
+    test('made in a cross-origin frame (crossOrigin: true, with or without topOrigin) is refused: Keygate is never framed', async () => {
+      for (const tamper of [{ crossOrigin: true }, { crossOrigin: true, topOrigin: 'https://evil.example' }, { topOrigin: kg.origin }]) {
+        await refusedSignIn(key, tamper, { status: 400, code: 'bad_origin', message: /inside a frame of another site/, reason: 'bad_origin' });
+      }
+    });
+
     test('of type webauthn.create is refused', async () => {
       await refusedSignIn(key, { type: 'webauthn.create' }, { status: 400, code: 'bad_type', message: NOT_VERIFIED, reason: 'bad_type' });
     });

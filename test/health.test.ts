@@ -66,6 +66,24 @@ describe('health endpoints', () => {
     }
   });
 
+  test('a client that is not a local probe (relayed by a proxy) gets the status alone, never which dependency is down', async () => {
+    const { rows } = await kg.db.query(`DELETE FROM migrations WHERE id = (SELECT max(id) FROM migrations) RETURNING *`);
+    try {
+      for (const headers of [{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9' }] as Array<Record<string, string>>) {
+        const res = await client.get('/-/readyz', headers);
+        assert.equal(res.status, 503);
+        assert.deepEqual(res.json, { status: 'not ready' }, JSON.stringify(headers));
+      }
+      const ready = await client.get('/-/readyz');
+      assert.ok(ready.json.checks, 'a local probe still sees the checks');
+    } finally {
+      const r = rows[0];
+      await kg.db.query('INSERT INTO migrations (id, name, hash, executed_at) VALUES ($1, $2, $3, $4)', [r.id, r.name, r.hash, r.executed_at]);
+    }
+    const res = await client.get('/-/readyz', { 'x-forwarded-for': '203.0.113.9' });
+    assert.deepEqual([res.status, res.json], [200, { status: 'ready' }]);
+  });
+
   test('POST is refused with 405', async () => {
     const res = await client.request('/-/readyz', { method: 'POST', body: '' });
     assert.equal(res.status, 405);

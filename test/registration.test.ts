@@ -176,6 +176,12 @@ describe('registration', () => {
       });
     }
 
+    test('a response made in a cross-origin frame (crossOrigin: true, with or without topOrigin) is refused: Keygate is never framed', async () => {
+      for (const tamper of [{ crossOrigin: true }, { crossOrigin: true, topOrigin: 'https://evil.example' }]) {
+        await refusedEnrolment(tamper, { status: 400, code: 'bad_origin', message: /inside a frame of another site/ });
+      }
+    });
+
     test('an rpIdHash of another RP ID is refused', async () => {
       await refusedEnrolment({ rpId: 'evil.test' }, { status: 400, code: 'bad_rp_id', message: NOT_VERIFIED });
     });

@@ -105,6 +105,26 @@ describe('sessions', () => {
       assert.deepEqual(res.setCookies.filter((c) => c.startsWith('keygate')), []);
     });
 
+    test('an anonymous visitor asking for sign-in options gets a session row and cookie that end with the ceremony, not after SESSION_ABSOLUTE_TIMEOUT', async () => {
+      const visitor = new TestClient(kg.url);
+      const res = await visitor.post('/-/api/login/options', {});
+      assert.equal(res.status, 200);
+      const sid = sessionIdOf(visitor.cookies.get('keygate'));
+      const { rows } = await kg.db.query<{ seconds: number }>('SELECT extract(epoch FROM expire - now())::float AS seconds FROM session WHERE sid = $1', [sid]);
+      const ceremonySeconds = kg.config.ceremonyTimeoutMs / 1000;
+      assert.ok(rows[0].seconds <= ceremonySeconds + 1 && rows[0].seconds > ceremonySeconds - 30, `the row expires in ${rows[0].seconds} s, not with the ceremony (${ceremonySeconds} s)`);
+      const cookie = res.setCookies.find((c) => c.startsWith('keygate=')) ?? '';
+      const expires = Date.parse(/Expires=([^;]+)/i.exec(cookie)?.[1] ?? '');
+      assert.ok(Number.isFinite(expires) && expires - Date.now() <= kg.config.ceremonyTimeoutMs + 2000, `the cookie outlives the ceremony: ${cookie}`);
+      // Signed in afterwards, the session is a full one again.
+      const key = new SoftwareAuthenticator();
+      await enrolledUser(kg, new TestClient(kg.url), key, nextName());
+      const signedInRes = await signIn(visitor, key);
+      assert.equal(signedInRes.status, 200);
+      const after = await kg.db.query<{ hours: number }>('SELECT extract(epoch FROM expire - now())::float / 3600 AS hours FROM session WHERE sid = $1', [sessionIdOf(visitor.cookies.get('keygate'))]);
+      assert.ok(after.rows[0].hours > 11, `a signed-in session expires in ${after.rows[0].hours} h`);
+    });
+
     test('the session cookie is HttpOnly, SameSite=Lax, Path=/, host-only, and not Secure over http', async () => {
       const { res } = await signedIn();
       const { attributes } = setCookie(res, 'keygate');

@@ -1,6 +1,6 @@
 /**
  * /-/healthz (liveness: the process answers; no database) and /-/readyz (the database answers, its
- * migrations are current, Gogs answers HTTP). Served ahead of Express: no session, no cookies, and
+ * migrations are current, Gogs answers HTTP; which check failed is shown only to a local probe). Served ahead of Express: no session, no cookies, and
  * concurrent readiness probes share one round of checks.
  */
 import http from 'node:http';
@@ -59,6 +59,12 @@ function probeGogs(url: URL, timeoutMs: number): Promise<Check> {
   });
 }
 
+function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4 === '::1' || v4.startsWith('127.');
+}
+
 export function createHealth({ db, gogsUrl, log, timeoutMs = 2_000 }: HealthDeps) {
   let inFlight: Promise<Readiness> | null = null;
 
@@ -93,7 +99,10 @@ export function createHealth({ db, gogsUrl, log, timeoutMs = 2_000 }: HealthDeps
     } else if (path === '/-/healthz') {
       res.writeHead(200, { ...headers, 'content-type': 'text/plain; charset=utf-8' }).end('ok');
     } else {
-      readiness().then((r) => res.writeHead(r.status === 'ready' ? 200 : 503, headers).end(JSON.stringify(r)));
+      // Which dependency is down is for the operator: shown to a probe on this machine that no
+      // proxy relayed; anyone else gets the status alone (the reasons are in the log).
+      const detailed = isLoopback(req.socket.remoteAddress) && req.headers['x-forwarded-for'] === undefined && req.headers.forwarded === undefined;
+      readiness().then((r) => res.writeHead(r.status === 'ready' ? 200 : 503, headers).end(JSON.stringify(detailed ? r : { status: r.status })));
     }
     return true;
   }

@@ -167,7 +167,8 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
     tableName: 'session',
     createTableIfMissing: false,
     disableTouch: true,
-    pruneSessionInterval: 15 * 60,
+    // Ended and expired rows (ceremony-only sessions expire with their ceremony) go every 5 minutes.
+    pruneSessionInterval: 5 * 60,
     errorLog: () => {},
   });
 }

@@ -16,6 +16,7 @@ import type { User } from '../users/users.js';
 import type { Ceremony } from './ceremony.js';
 import { MAX_CREDENTIAL_ID_BYTES, decodeCredentialId, findCredentialWithOwner, recordCredentialUse, type StoredCredential } from './credentials.js';
 import { CeremonyFailure, classifyLibraryError } from './failures.js';
+import { refuseCrossOriginFrame } from './same-frame.js';
 
 export interface VerifiedSignIn {
   user: User;
@@ -61,6 +62,11 @@ export async function verifySignIn(
   const rawId = decodeCredentialId(response.rawId);
   if (!rawId) throw new SignInFailure('malformed_response', null, null);
   if (response.id !== response.rawId) throw new SignInFailure('malformed_response', null, null);
+  try {
+    refuseCrossOriginFrame(response.response.clientDataJSON);
+  } catch (err) {
+    throw new SignInFailure((err as CeremonyFailure).reason, null, null, err, (err as CeremonyFailure).message);
+  }
 
   // The credential and its owner in one statement: an unknown id (or a missing owner) is null for both.
   const found = await findCredentialWithOwner(db, rawId);

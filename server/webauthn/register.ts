@@ -11,6 +11,7 @@ import type { AuthenticatorFacts, AuthenticatorPolicy, Holder } from '../policy/
 import type { Ceremony } from './ceremony.js';
 import { coseAlgorithm, MAX_CREDENTIAL_ID_BYTES, type NewCredential } from './credentials.js';
 import { CeremonyFailure, classifyLibraryError } from './failures.js';
+import { refuseCrossOriginFrame } from './same-frame.js';
 import { isUsablePublicKey, isWellFormedAttestation } from './well-formed.js';
 
 const USER_VERIFICATION_REQUIRED =
@@ -34,6 +35,7 @@ export async function verifyRegistration(
 ): Promise<VerifiedRegistration> {
   // §5.8.3: ids over 1023 bytes are invalid; refuse before doing any work on them.
   if (Buffer.from(response.rawId, 'base64url').length > MAX_CREDENTIAL_ID_BYTES) throw new CeremonyFailure('credential_id_too_long');
+  refuseCrossOriginFrame(response.response.clientDataJSON);
   // The library's CBOR decoder accepts truncated byte strings (well-formed.ts): check lengths first.
   if (!isWellFormedAttestation(Buffer.from(response.response.attestationObject, 'base64url'))) throw new CeremonyFailure('malformed_response');
   let verification;

@@ -80,6 +80,8 @@ export interface Tamper {
   challenge?: string;
   /** clientDataJSON.crossOrigin */
   crossOrigin?: boolean;
+  /** clientDataJSON.topOrigin (absent unless given) */
+  topOrigin?: string;
   /** rpIdHash is SHA-256 of this instead of the requested RP ID. */
   rpId?: string;
   up?: boolean;
@@ -190,6 +192,7 @@ function clientDataJSON(
     challenge: tamper.challenge ?? challenge,
     origin: tamper.origin ?? origin,
     crossOrigin: tamper.crossOrigin ?? false,
+    ...(tamper.topOrigin !== undefined ? { topOrigin: tamper.topOrigin } : {}),
   };
   return Buffer.from(JSON.stringify(data), 'utf8');
 }
