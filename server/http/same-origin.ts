@@ -20,3 +20,14 @@ export function isSameOrigin(req: IncomingMessage, origin: string): boolean {
   if (given && given !== 'null') return given === origin;
   return req.headers['sec-fetch-site'] === 'same-origin';
 }
+
+/**
+ * A navigation the person started on this origin, or by themselves (address bar, bookmark:
+ * Sec-Fetch-Site `none`). Without Sec-Fetch-Site (older browsers), a Referer on this origin.
+ */
+export function isOwnNavigation(req: IncomingMessage, origin: string): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
+  const referer = req.headers.referer;
+  return referer !== undefined && (referer === origin || referer.startsWith(`${origin}/`));
+}

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { recordEvent } from '../audit/record.js';
 import { declaresTooMuch, limitKeygateBody } from '../http/body-limit.js';
 import { assignRequestId, peerAddress } from '../http/context.js';
-import { isSafeMethod, isSameOrigin } from '../http/same-origin.js';
+import { isOwnNavigation, isSafeMethod, isSameOrigin } from '../http/same-origin.js';
 import { endSession } from '../session/end.js';
 import { gogsSessionExpiry } from '../session/gogs-cookie.js';
 import type { SessionCache } from '../session/cache.js';
@@ -23,7 +23,7 @@ import { cutStalledBody, InFlightLimit } from './client-limits.js';
 import { createUpstream, UnsendableRequest, UpstreamTimeout, type Upstream } from './forward.js';
 import { rewriteSetCookies } from './gogs-session.js';
 import { createHeaderPlan, GOGS_REMEMBER_COOKIES, upstreamHeaderList } from './headers.js';
-import { classifyPath, normalizePath } from './paths.js';
+import { changesStateOnGet, classifyPath, normalizePath } from './paths.js';
 import { HSTS_VALUE } from './response-headers.js';
 
 export interface ProxyDeps {
@@ -132,10 +132,10 @@ export function createProxyHandler(deps: ProxyDeps) {
     send(req, res, passthroughUpstream, null, verdict.header);
   };
 
-  async function handleWithSession(req: IncomingMessage, res: ServerResponse, route: 'page' | 'gogs-logout'): Promise<void> {
+  async function handleWithSession(req: IncomingMessage, res: ServerResponse, route: 'page' | 'gogs-logout', path: string): Promise<void> {
     const identity = await resolveIdentity(req.headers.cookie);
     if (route === 'page') {
-      servePage(req, res, identity);
+      servePage(req, res, identity, path);
       return;
     }
     if (identity && !isSafeMethod(req.method) && !isSameOrigin(req, config.origin)) {
@@ -163,9 +163,22 @@ export function createProxyHandler(deps: ProxyDeps) {
   }
 
   /** A Gogs page: only for a signed-in session, and unsafe methods only from Keygate's origin. */
-  function servePage(req: IncomingMessage, res: ServerResponse, identity: Identity | null): void {
+  function servePage(req: IncomingMessage, res: ServerResponse, identity: Identity | null, path: string): void {
     if (identity && !isSafeMethod(req.method) && !isSameOrigin(req, config.origin)) {
       sendPage(res, 403, 'Request refused', 'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.');
+      return;
+    }
+    if (identity && changesStateOnGet(path) && !isOwnNavigation(req, config.origin)) {
+      // A link from another site to a Gogs GET that changes something: the person confirms first.
+      req.resume();
+      const body = messagePage({
+        title: 'Continue to Gogs?',
+        message: `You followed a link from another site to ${path}. Opening it changes something in Gogs (for example, it closes a milestone). Continue only if you meant to.`,
+        // The same request again, from this page; never a link that leaves the origin (`//host`).
+        action: { href: /^\/(?![/\\])/.test(req.url ?? '') ? req.url! : path, label: 'Continue' },
+      });
+      res.writeHead(200, { ...PAGE_HEADERS, ...security, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
       return;
     }
     if (!identity) {
@@ -209,11 +222,11 @@ export function createProxyHandler(deps: ProxyDeps) {
         if (route === 'page') {
           const known = resolveIdentity.cached(req.headers.cookie);
           if (known !== undefined) {
-            servePage(req, res, known);
+            servePage(req, res, known, path);
             return;
           }
         }
-        handleWithSession(req, res, route).catch((err) => {
+        handleWithSession(req, res, route, path).catch((err) => {
           // Fail closed: without the session store, nobody is let through.
           log.error({ err }, 'session lookup failed');
           if (!res.headersSent) sendPage(res, 503, 'Temporarily unavailable', 'Keygate cannot check your session right now. Try again in a moment.', { 'retry-after': '5' });

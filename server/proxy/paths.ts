@@ -115,3 +115,17 @@ export function classifyPath(path: string, method: string): Route {
   if (GIT_PATH.test(path)) return 'passthrough';
   return 'page';
 }
+
+/**
+ * Gogs routes that change something on a GET (read from the Gogs 0.14.3 and 0.15 sources; HEAD
+ * runs the same handlers): opening or closing a milestone, emptying the admin notices, the hook
+ * task trigger, and 0.14's unauthenticated profiler under /debug. A signed-in person reaches them
+ * from another site only after confirming (handler.ts), since SameSite=Lax sends Keygate's cookie
+ * on a cross-site top-level navigation. (/user/activate and /user/activate_email are blocked.)
+ */
+const STATE_CHANGING_GET = /^\/(?:[^/]+\/[^/]+\/milestones\/[^/]+\/(?:open|close)|admin\/notices\/empty|[^/]+\/[^/]+\/tasks\/trigger|debug(?:\/.*)?)\/?$/;
+
+/** Whether a GET or HEAD of this normalised path changes state in Gogs. */
+export function changesStateOnGet(path: string): boolean {
+  return STATE_CHANGING_GET.test(path);
+}
