@@ -156,6 +156,14 @@ describe('audit log', () => {
       assert.equal(row.ip, '198.51.100.23');
       assert.equal(row.user_agent, 'EdgeBrowser/2');
 
+      // A client that writes its own X-Forwarded-For entry first: the front proxy appends the real
+      // peer last, and that is the address recorded (Express's trust proxy = 1 hop).
+      const forged = await browser.post('/-/api/login/options', {});
+      const since2 = await maxId();
+      const again = await browser.post('/-/api/login/verify', { response: await u.key.authenticate(forged.json, edge.origin) }, { 'x-forwarded-for': '6.6.6.6, 198.51.100.24' });
+      assert.equal(again.status, 200, again.text);
+      assert.equal((await onlyRowSince(since2)).ip, '198.51.100.24', 'the last entry, the one the front proxy wrote');
+
       // The same id travels to Gogs on a proxied request, so Gogs' log lines up with the audit log.
       edge.gogs.clear();
       const pageId = `edge-${randomBytes(6).toString('hex')}`;

@@ -26,12 +26,14 @@ export interface Ceremony {
 
 /**
  * Remembers the ceremony in the session; a newer ceremony replaces an older one. A visitor who is
- * not signed in gets a session (row and cookie) that lives only as long as the ceremony: anyone
- * can ask for sign-in options, and each ask must not leave a row for SESSION_ABSOLUTE_TIMEOUT.
+ * not signed in gets a session (row and cookie) that lives only about as long as the ceremony:
+ * anyone can ask for sign-in options, and each ask must not leave a row for
+ * SESSION_ABSOLUTE_TIMEOUT. It lasts twice the ceremony, so a late answer is still told that it
+ * came too late rather than that its attempt is unknown.
  */
 export function startCeremony(req: Request, ceremony: Ceremony): void {
   req.session.ceremony = ceremony;
-  if (!req.session.auth) req.session.cookie.maxAge = Math.max(1000, ceremony.expiresAt - Date.now());
+  if (!req.session.auth) req.session.cookie.maxAge = Math.max(1000, 2 * (ceremony.expiresAt - Date.now()));
 }
 
 export class CeremonyError extends AppError {
