@@ -122,7 +122,9 @@ function createKeygateApp(deps: RouterDeps): express.Express {
 
 export interface Gateway {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
-  /** Applies the client bounds to the server that serves `handle` (header timeout, connections per client). */
+  /** Options for http.createServer: the client header timeout, checked every second. */
+  serverOptions: http.ServerOptions;
+  /** Applies the client bounds to the server that serves `handle` (connections per client, "100 Continue"). */
   attach: (server: http.Server) => void;
   /** Resolves once the session-invalidation channel is listening (until then the cache is bypassed). */
   ready: Promise<void>;
@@ -160,9 +162,17 @@ export function createApp(deps: AppDeps): Gateway {
     handle: (req, res) => {
       if (!health.handle(req, res)) proxy.handle(req, res);
     },
-    attach(server) {
-      server.headersTimeout = deps.config.clientHeaderTimeoutMs;
+    serverOptions: {
+      keepAliveTimeout: 65_000,
+      headersTimeout: deps.config.clientHeaderTimeoutMs,
       // Whole requests are not timed: a large push may take long. Bodies that stall are cut (proxy/client-limits.ts).
+      requestTimeout: 0,
+      // How often Node looks for connections past the header timeout (its default is 30 s).
+      connectionsCheckingInterval: 1000,
+    },
+    attach(server) {
+      // Also for a server created before the configuration was known (the tests' harness).
+      server.headersTimeout = deps.config.clientHeaderTimeoutMs;
       server.requestTimeout = 0;
       if (!deps.config.trustProxy) limitConnectionsPerClient(server, deps.config.maxConnectionsPerClient);
       // Node would answer "100 Continue" before Keygate sees the request; the handler decides instead.

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const gateway = createApp({ config, db, log, secret, metadata });
   await gateway.ready;
 
-  const server = http.createServer({ keepAliveTimeout: 65_000 }, gateway.handle);
+  const server = http.createServer(gateway.serverOptions, gateway.handle);
   gateway.attach(server);
   // Open connections, so that at SHUTDOWN_TIMEOUT a request still being worked on can be told so.
   const connections = new Set<Socket>();

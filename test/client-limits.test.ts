@@ -84,6 +84,27 @@ describe('ceremony bodies', () => {
   });
 });
 
+describe('slow request headers', () => {
+  let kg: TestKeygate;
+  before(async () => {
+    kg = await startKeygate({ env: { CLIENT_HEADER_TIMEOUT: '1s' } });
+  });
+  after(() => kg.close());
+
+  test('a client that sends its request headers too slowly is answered 408 and cut after CLIENT_HEADER_TIMEOUT', async () => {
+    const r = await openRequest(kg, '127.0.0.1', 'GET /-/login HTTP/1.1\r\nHost: localhost\r\n');
+    const started = Date.now();
+    // A header line now and then, never the blank line that ends them (bounded: at most 60).
+    for (let i = 0; i < 60 && !r.socket.destroyed && !r.answer(); i++) {
+      r.socket.write(`X-Slow-${i}: 1\r\n`);
+      await sleep(100);
+    }
+    await r.closed;
+    assert.equal(statusOf(r.answer()), 408, r.answer());
+    assert.ok(Date.now() - started < 5000, 'cut at the header timeout');
+  });
+});
+
 describe('one client cannot starve the others', () => {
   let kg: TestKeygate;
   before(async () => {

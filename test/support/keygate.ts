@@ -45,7 +45,8 @@ export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate
   const database = opts.database ?? (await createTestDatabase());
   const gogs = opts.upstream ?? (await startFakeGogs(opts.gogs));
   let gateway: Gateway | undefined;
-  const server = http.createServer((req, res) => gateway!.handle(req, res));
+  // Created before the configuration (its port goes into PUBLIC_URL): gateway.attach sets the rest.
+  const server = http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => gateway!.handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://localhost:${port}`;
