@@ -10,14 +10,12 @@ import helmet from 'helmet';
 import { accountRouter } from './account/routes.js';
 import { auditOversizedCeremonyBody, auditUnreadableCeremonyBody } from './audit/unreadable-body.js';
 import { adminRouter } from './admin/routes.js';
-import type { Config } from './config.js';
-import type { Db } from './db/pool.js';
+import type { AppDeps, RouterDeps } from './deps.js';
 import { enrollmentRouter } from './enrollment/routes.js';
 import { afterKeygate, errorHandler, forbidden, notFound } from './errors.js';
 import { KEYGATE_BODY_LIMIT } from './http/body-limit.js';
 import { assignRequestId } from './http/context.js';
 import { isSafeMethod, isSameOrigin } from './http/same-origin.js';
-import type { Logger } from './log.js';
 import { loginRouter } from './login/routes.js';
 import { stepUpRouter } from './stepup/routes.js';
 import { AuthenticatorMetadata, reloadMetadata } from './policy/metadata.js';
@@ -31,25 +29,6 @@ import { keygateObserver, noteFailure, proxyObserver } from './ops/observe.js';
 import { SessionCache, startSessionListener } from './session/cache.js';
 import { createIdentityResolver } from './session/identity.js';
 import { createSessionMiddleware, createSessionStore } from './session/middleware.js';
-
-export interface AppDeps {
-  config: Config;
-  db: Db;
-  log: Logger;
-  /** Signs session cookies; also keys the username-enumeration decoys. */
-  secret: string;
-  /** The verified FIDO metadata (policy/metadata.ts loadMetadata); none when MDS_BLOB is unset. */
-  metadata?: AuthenticatorMetadata;
-}
-
-/** What routers get: the app's dependencies and this instance's session cache. */
-export interface RouterDeps extends AppDeps {
-  sessionCache: SessionCache;
-  /** This gateway's metrics (e.g. metrics.rateLimitRejections). */
-  metrics: Metrics;
-  /** Which authenticators may enrol and sign in (config.policy with the FIDO metadata). */
-  policy: AuthenticatorPolicy;
-}
 
 const STATIC_DIR = fileURLToPath(new URL('../web/dist/', import.meta.url));
 

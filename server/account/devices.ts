@@ -6,7 +6,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { RouterDeps } from '../app.js';
+import type { RouterDeps } from '../deps.js';
 import { userActor } from '../audit/actor.js';
 import { endDevice, renameDevice } from '../devices/actions.js';
 import { AppError } from '../errors.js';

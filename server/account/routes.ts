@@ -6,7 +6,7 @@ import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { Router } from 'express';
 import { z } from 'zod';
 import { accountPage } from '../../web/pages/account.js';
-import type { RouterDeps } from '../app.js';
+import type { RouterDeps } from '../deps.js';
 import { requireStepUp } from '../stepup/require.js';
 import { recordEvent } from '../audit/record.js';
 import { withTransaction } from '../db/pool.js';

@@ -6,7 +6,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { RouterDeps } from '../app.js';
+import type { RouterDeps } from '../deps.js';
 import { userActor } from '../audit/actor.js';
 import { MAX_INVITE_TTL_MS, parseDuration } from '../config.js';
 import { endDevice } from '../devices/actions.js';

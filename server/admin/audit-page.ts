@@ -2,7 +2,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { adminAuditPage, type AuditEntryView, type AuditFilters } from '../../web/pages/admin-audit.js';
-import type { RouterDeps } from '../app.js';
+import type { RouterDeps } from '../deps.js';
 import { queryAudit, type AuditRow } from '../audit/query.js';
 import type { Queryable } from '../db/pool.js';
 import { badRequest } from '../errors.js';

@@ -1,7 +1,7 @@
 /** /-/admin/policy: the effective authenticator policy (read-only) and every active key it refuses. */
 import { Router } from 'express';
 import { adminPolicyPage } from '../../web/pages/admin-policy.js';
-import type { RouterDeps } from '../app.js';
+import type { RouterDeps } from '../deps.js';
 import { describePolicy, reviewCredentials } from '../policy/describe.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireAdmin } from './require-admin.js';

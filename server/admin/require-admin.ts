@@ -5,7 +5,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { messagePage } from '../../web/pages/message.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { forbidden, wantsJson } from '../errors.js';
 import { findUserById, type User } from '../users/users.js';
 

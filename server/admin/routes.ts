@@ -1,6 +1,6 @@
 /** The admin area: pages under /-/admin (admins only) and the API under /-/api/admin (also step-up). */
 import { Router } from 'express';
-import type { RouterDeps } from '../app.js';
+import type { RouterDeps } from '../deps.js';
 import { adminApiRouter } from './api.js';
 import { adminAuditRouter } from './audit-page.js';
 import { adminPolicyRouter } from './policy-page.js';

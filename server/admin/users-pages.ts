@@ -5,7 +5,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { adminUsersPage } from '../../web/pages/admin.js';
 import { adminUserPage } from '../../web/pages/admin-user.js';
-import type { RouterDeps } from '../app.js';
+import type { RouterDeps } from '../deps.js';
 import { deviceKind } from '../devices/models.js';
 import { storedFacts } from '../policy/policy.js';
 import { listSessionsOfUser } from '../session/list.js';

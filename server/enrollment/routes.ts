@@ -7,7 +7,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { enrollPage } from '../../web/pages/enroll.js';
 import { messagePage } from '../../web/pages/message.js';
-import type { RouterDeps } from '../app.js';
+import type { RouterDeps } from '../deps.js';
 import { recordEvent } from '../audit/record.js';
 import { withTransaction } from '../db/pool.js';
 import { AppError } from '../errors.js';

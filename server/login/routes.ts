@@ -7,7 +7,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { loginPage } from '../../web/pages/login.js';
 import { logoutPage } from '../../web/pages/logout.js';
-import type { RouterDeps } from '../app.js';
+import type { RouterDeps } from '../deps.js';
 import { recordEvent, type AuditEvent } from '../audit/record.js';
 import { requestContext } from '../http/context.js';
 import { safeReturnPath } from '../http/return-path.js';

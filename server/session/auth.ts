@@ -6,16 +6,10 @@
 import type { Request } from 'express';
 import type { AuditEvent } from '../audit/record.js';
 import type { Config } from '../config.js';
-import type { ReplacingStore } from './middleware.js';
+import type { ReplacingStore, SessionAuth } from './types.js';
 
-export interface SessionAuth {
-  userId: string;
-  username: string;
-  /** base64url credential id that signed this session in: revoking it ends this session. */
-  credentialId: string;
-  signedInAt: number;
-  lastSeenAt: number;
-}
+export type { SessionAuth } from './types.js';
+
 
 /**
  * How often last-seen is written back: sliding idle expiry without a write per request. With an

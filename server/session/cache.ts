@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../log.js';
-import type { SessionAuth } from './auth.js';
+import type { SessionAuth } from './types.js';
 
 export const SESSION_CHANNEL = 'keygate_session';
 

@@ -10,7 +10,7 @@ import { AUDIT_COLUMNS, auditValues, type AuditEvent } from '../audit/record.js'
 import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
 import type { Ceremony } from '../webauthn/ceremony.js';
-import type { SessionAuth } from './auth.js';
+import type { ReplacingStore, SessionAuth } from './types.js';
 import type { SessionCache } from './cache.js';
 
 declare module 'express-session' {
@@ -38,19 +38,6 @@ const WRITTEN = Symbol('keygate.written');
 type StoredSession = session.SessionData & { [LOADED]?: boolean; [WRITTEN]?: string };
 type Callback = (err?: unknown) => void;
 
-/** What the session store adds to express-session's Store (see createSessionStore). */
-export interface ReplacingStore extends session.Store {
-  /**
-   * Saves a new session and deletes the one it replaces in one statement: sign-in's
-   * regenerate-and-save in one round trip instead of a DELETE and an INSERT. With `audit`, that
-   * audit row is inserted by the same statement: the session never exists without it. A signed-in
-   * session is written only if its key is still active and its person enabled: false if not (and
-   * then neither the session nor the audit row is written).
-   */
-  replace(oldSid: string | undefined, sid: string, sess: session.SessionData, opts?: { audit?: AuditEvent }): Promise<boolean>;
-  /** Set by express-session's middleware: a new session id and Session on req. */
-  generate?: (req: unknown) => void;
-}
 
 /** The sid and the session's content without its cookie, as compared for WRITTEN. */
 function contentKey(sid: string, data: session.SessionData): string {

@@ -1,6 +1,6 @@
 /** Pages and API that need a signed-in person. */
 import type { NextFunction, Request, Response } from 'express';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { unauthorized } from '../errors.js';
 import { currentAuth, type SessionAuth } from './auth.js';
 

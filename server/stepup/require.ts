@@ -5,7 +5,7 @@
  * same action (web/client/step-up.ts).
  */
 import type { NextFunction, Request, Response } from 'express';
-import type { RouterDeps } from '../app.js';
+import type { RouterDeps } from '../deps.js';
 import { recordEvent } from '../audit/record.js';
 import { AppError } from '../errors.js';
 import { requestContext } from '../http/context.js';

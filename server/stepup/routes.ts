@@ -5,7 +5,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { requireSignIn } from '../session/require-sign-in.js';
-import type { RouterDeps } from '../app.js';
+import type { RouterDeps } from '../deps.js';
 import { recordEvent } from '../audit/record.js';
 import { requestContext } from '../http/context.js';
 import { consumeCeremony, startCeremony } from '../webauthn/ceremony.js';

@@ -1,0 +1,30 @@
+/**
+ * The shapes shared by the session modules: what a signed-in session holds, and what Keygate's
+ * store adds to express-session's. (Kept apart so that auth.ts, middleware.ts and cache.ts need
+ * not import one another.)
+ */
+import type session from 'express-session';
+import type { AuditEvent } from '../audit/record.js';
+
+export interface SessionAuth {
+  userId: string;
+  username: string;
+  /** base64url credential id that signed this session in: revoking it ends this session. */
+  credentialId: string;
+  signedInAt: number;
+  lastSeenAt: number;
+}
+
+/** What the session store adds to express-session's Store (see createSessionStore). */
+export interface ReplacingStore extends session.Store {
+  /**
+   * Saves a new session and deletes the one it replaces in one statement: sign-in's
+   * regenerate-and-save in one round trip instead of a DELETE and an INSERT. With `audit`, that
+   * audit row is inserted by the same statement: the session never exists without it. A signed-in
+   * session is written only if its key is still active and its person enabled: false if not (and
+   * then neither the session nor the audit row is written).
+   */
+  replace(oldSid: string | undefined, sid: string, sess: session.SessionData, opts?: { audit?: AuditEvent }): Promise<boolean>;
+  /** Set by express-session's middleware: a new session id and Session on req. */
+  generate?: (req: unknown) => void;
+}
