@@ -2,11 +2,11 @@
  * The admin command line: `npm run cli -- <command>`. Each command exits non-zero with a clear
  * message on bad input.
  */
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CLI_ACTOR } from './audit/actor.js';
 import { queryAudit } from './audit/query.js';
-import { forTerminal } from './text/safe-text.js';
-import { loadConfigOrReport, MAX_INVITE_TTL_MS, parseDuration, type Config } from './config.js';
+import { ConfigError, loadConfig, MAX_INVITE_TTL_MS, parseDuration, type Config } from './config.js';
 import { openDatabase } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
 import { createPool, type Db } from './db/pool.js';
@@ -19,6 +19,7 @@ import { createLogger } from './log.js';
 import { describePolicy, reviewCredentials } from './policy/describe.js';
 import { loadMetadata, MetadataError } from './policy/metadata.js';
 import { AuthenticatorPolicy } from './policy/policy.js';
+import { forTerminal } from './text/safe-text.js';
 import { listSessionsOfUser } from './session/list.js';
 import { disableUser, enableUser, endAllSessions, requireUser } from './users/actions.js';
 import { findUserByUsername, listUsers } from './users/users.js';
@@ -52,7 +53,8 @@ Commands:
                                                   duration ago, e.g. 24h); --json gives JSON lines
 `;
 
-type Command = (ctx: { db: Db; config: Config; args: string[]; out: (line: string) => void }) => Promise<void>;
+/** Where a command writes: `out` for its results (stdout), `note` for remarks and warnings (stderr). */
+type Command = (ctx: { db: Db; config: Config; args: string[]; out: (line: string) => void; note: (line: string) => void }) => Promise<void>;
 
 function one(args: string[], command: string, what: string): string {
   if (args.length !== 1) throw new UsageError(`${command} needs exactly one ${what}`);
@@ -95,7 +97,7 @@ const commands: Record<string, Command> = {
     out(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
   },
 
-  async invite({ db, config, args, out }) {
+  async invite({ db, config, args, out, note }) {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
@@ -109,36 +111,34 @@ const commands: Record<string, Command> = {
       if (ttlMs < 1000 || ttlMs > MAX_INVITE_TTL_MS) throw new UsageError(`--ttl "${values.ttl}" must be between 1s and 30d`);
     }
     const created = await issueInvite(db, config, { username: positionals[0], grantsAdmin: values.admin, ttlMs, email: values.email }, CLI_ACTOR);
-    if (created.gogsAccount === 'created') process.stderr.write(`Created ${created.invite.username} in Gogs (random password, never shown: sign in with a key, use access tokens for git)\n`);
-    process.stderr.write(
-      `${created.invite.userId ? 'Recovery invite' : 'Invite'} for ${created.invite.username}${created.invite.grantsAdmin ? ' (admin)' : ''}, valid until ${created.invite.expiresAt.toISOString()}, single use:\n`,
-    );
+    if (created.gogsAccount === 'created') note(`Created ${created.invite.username} in Gogs (random password, never shown: sign in with a key, use access tokens for git)`);
+    note(`${created.invite.userId ? 'Recovery invite' : 'Invite'} for ${created.invite.username}${created.invite.grantsAdmin ? ' (admin)' : ''}, valid until ${created.invite.expiresAt.toISOString()}, single use:`);
     out(created.url);
   },
 
-  async 'sync-admins'({ db, config, args, out }) {
+  async 'sync-admins'({ db, config, args, out, note }) {
     if (args.length) throw new UsageError('sync-admins takes no arguments');
     const result = await syncAdminsFromGogs(db, config, CLI_ACTOR);
     for (const c of result.changed) out(`${c.username}\t${c.isAdmin ? 'now admin' : 'no longer admin'}`);
-    for (const s of result.skipped) process.stderr.write(`${s.username}: skipped, ${s.reason}\n`);
-    process.stderr.write(`${result.changed.length} changed, ${result.unchanged.length} unchanged, ${result.skipped.length} skipped\n`);
+    for (const s of result.skipped) note(`${s.username}: skipped, ${s.reason}`);
+    note(`${result.changed.length} changed, ${result.unchanged.length} unchanged, ${result.skipped.length} skipped`);
   },
 
-  async users({ db, args, out }) {
+  async users({ db, args, out, note }) {
     if (args.length) throw new UsageError('users takes no arguments');
     const users = await listUsers(db);
-    if (!users.length) process.stderr.write('no users yet: create one with `npm run cli -- invite <username>`\n');
+    if (!users.length) note('no users yet: create one with `npm run cli -- invite <username>`');
     for (const u of users) {
       out([u.username, u.isAdmin ? 'admin' : 'user', u.disabledAt ? 'disabled' : 'active', `${u.activeCredentials} device(s)`, `created ${u.createdAt.toISOString()}`].join('\t'));
     }
   },
 
-  async devices({ db, args, out }) {
+  async devices({ db, args, out, note }) {
     const name = one(args, 'devices', '<username>');
     const user = await findUserByUsername(db, name);
     if (!user) throw new UsageError(`no user named "${name}"`);
     const creds = await listCredentialsOfUser(db, user.id, { includeRevoked: true });
-    if (!creds.length) process.stderr.write(`${user.username} has no devices\n`);
+    if (!creds.length) note(`${user.username} has no devices`);
     for (const c of creds) {
       out([c.credentialId, c.nickname, authenticatorName(c.aaguid), c.revokedAt ? `revoked ${iso(c.revokedAt)}` : 'active', `created ${iso(c.createdAt)}`, `last used ${iso(c.lastUsedAt)}`].join('\t'));
     }
@@ -182,10 +182,10 @@ const commands: Record<string, Command> = {
     out(`enabled ${user.username}`);
   },
 
-  async sessions({ db, config, args, out }) {
+  async sessions({ db, config, args, out, note }) {
     const user = await requireUser(db, one(args, 'sessions', '<username>'));
     const sessions = await listSessionsOfUser(db, user.id, config);
-    if (!sessions.length) process.stderr.write(`${user.username} has no active sessions\n`);
+    if (!sessions.length) note(`${user.username} has no active sessions`);
     for (const s of sessions) {
       out([s.idPrefix, `credential ${s.credentialId}`, `signed in ${iso(s.signedInAt)}`, `last seen ${iso(s.lastSeenAt)}`, `expires ${iso(s.expiresAt)}`].join('\t'));
     }
@@ -228,34 +228,56 @@ const commands: Record<string, Command> = {
   },
 };
 
-async function main(argv: string[]): Promise<number> {
+/** Where the CLI reads its settings and writes its output: the process's, or a test's. */
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/**
+ * Runs one CLI command and returns its exit code: 0, 2 for bad input or configuration (with the
+ * reason on stderr). Unexpected errors are thrown. The entry point below is a thin wrapper; the
+ * tests call this in-process.
+ */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [name, ...args] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(USAGE);
+    io.stdout(USAGE);
     return name ? 0 : 2;
   }
   const command = commands[name];
   if (!command) {
-    process.stderr.write(`keygate: unknown command "${name}"\n\n${USAGE}`);
+    io.stderr(`keygate: unknown command "${name}"\n\n${USAGE}`);
     return 2;
   }
-  const config = loadConfigOrReport();
-  if (!config) return 2;
+  let config: Config;
+  try {
+    config = loadConfig(io.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr(`keygate: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   const database = await openDatabase(config);
   const db = createPool(database.url, 2);
   try {
     // Every command works against a current schema (and `migrate` reports what it did).
     if (name !== 'migrate') await runMigrations(db);
     // Names and user agents came from people and browsers: never raw control characters on a terminal.
-    await command({ db, config, args, out: (line) => process.stdout.write(`${forTerminal(line)}\n`) });
+    const out = (line: string) => io.stdout(`${forTerminal(line)}\n`);
+    const note = (line: string) => io.stderr(`${forTerminal(line)}\n`);
+    await command({ db, config, args, out, note });
     return 0;
   } catch (err) {
     if (err instanceof UsageError || err instanceof InviteInputError || err instanceof MetadataError || (err instanceof AppError && err.status < 500)) {
-      process.stderr.write(`keygate: ${err.message}\n`);
+      io.stderr(`keygate: ${err.message}\n`);
       return 2;
     }
     if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`keygate: ${err.message}\n\n${USAGE}`);
+      io.stderr(`keygate: ${err.message}\n\n${USAGE}`);
       return 2;
     }
     throw err;
@@ -265,10 +287,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`keygate: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+// Run as a program (`npm run cli`), not when imported.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runCli(process.argv.slice(2), { env: process.env, stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`keygate: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

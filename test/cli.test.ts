@@ -1,6 +1,7 @@
 /**
- * The admin CLI as an administrator runs it: a real process (`node --import tsx server/cli.ts`)
- * against a test database, judged by its stdout, stderr and exit code, and by what it wrote.
+ * The admin CLI as an administrator runs it, against a test database, judged by its stdout, stderr
+ * and exit code, and by what it wrote. Commands run in-process through runCli (the program is a
+ * thin wrapper around it); one test runs the program itself as a separate process.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -8,7 +9,7 @@ import { readdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { MIGRATIONS_DIR } from '../server/db/migrate.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
-import { limited, runCli, show, type CliResult } from './support/cli.js';
+import { limited, runCli, runCliProcess, show, type CliResult } from './support/cli.js';
 import { TestClient } from './support/client.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { enroll, invite, signIn } from './support/flows.js';
@@ -310,5 +311,27 @@ describe('cli', () => {
       assert.equal(r.stdout, '');
       assert.equal((await database.db.query('SELECT count(*)::int AS n FROM audit_events')).rows[0].n, auditBefore);
     });
+  });
+});
+
+describe('the CLI program', () => {
+  let database: TestDatabase;
+  let env: Record<string, string>;
+  before(async () => {
+    database = await createTestDatabase();
+    env = { DATABASE_URL: database.url, PUBLIC_URL };
+  });
+  after(() => database?.drop());
+
+  test('the program itself, in its own process: --help answers, an unknown command exits 2, and an invite prints its URL', async () => {
+    const help = await runCliProcess(['--help'], env);
+    assert.equal(help.code, 0, show(help));
+    assert.match(help.stdout, /^Usage: npm run cli -- <command>/);
+    const unknown = await runCliProcess(['frobnicate'], env);
+    assert.equal(unknown.code, 2, show(unknown));
+    assert.match(unknown.stderr, /keygate: unknown command "frobnicate"/);
+    const invited = await runCliProcess(['invite', 'process-person'], env);
+    assert.equal(invited.code, 0, show(invited));
+    assert.match(invited.stdout.trim(), ENROLL_URL);
   });
 });

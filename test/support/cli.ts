@@ -1,5 +1,9 @@
-/** The admin CLI as an administrator runs it: `node --import tsx server/cli.ts …` in its own process. */
+/**
+ * The admin CLI: in-process through runCli (what every command does, without the second or so a
+ * process start costs), and once as the real program (`runCliProcess`).
+ */
 import { spawn } from 'node:child_process';
+import { runCli as runCliInProcess } from '../../server/cli.js';
 import { cleanEnv, ROOT } from './main-process.js';
 
 export interface CliResult {
@@ -9,8 +13,17 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI with a clean environment (only `env`, plus what node needs); kills it after 60 s. */
-export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+/** Runs a CLI command in this process with only `env` as its environment. */
+export async function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
+  const code = await runCliInProcess(args, { env: clean, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code, signal: null, stdout, stderr };
+}
+
+/** Runs the CLI program itself with a clean environment (only `env`, plus what node needs); kills it after 60 s. */
+export function runCliProcess(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
