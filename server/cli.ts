@@ -20,7 +20,7 @@ import { describePolicy, reviewCredentials } from './policy/describe.js';
 import { loadMetadata, MetadataError } from './policy/metadata.js';
 import { AuthenticatorPolicy } from './policy/policy.js';
 import { forTerminal } from './text/safe-text.js';
-import { listSessionsOfUser } from './session/list.js';
+import { listSessionsOfUser } from './session/sql.js';
 import { disableUser, enableUser, endAllSessions, requireUser } from './users/actions.js';
 import { findUserByUsername, listUsers } from './users/users.js';
 import { decodeCredentialId, listCredentialsOfUser } from './webauthn/credentials.js';

@@ -23,14 +23,15 @@ import { startFakeGogs, type FakeGogs } from './support/gogs.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 import { listenEnv, MainProcess, type LogLine } from './support/main-process.js';
 import { sleep } from './support/net.js';
+import { sessionKey } from '../server/session/key.js';
 
 const NO_STACK = /\n\s+at .+:\d+:\d+|node:internal|\.ts:\d+:\d+/;
 
-/** The newest session id of a browser: the signed cookie value `s:<sid>.<signature>`. */
+/** The key of a browser's newest session (SHA-256 of the id in the signed cookie `s:<sid>.<signature>`). */
 function sessionIdOf(browser: TestClient): string {
   const raw = decodeURIComponent(browser.cookies.get('keygate') ?? '');
   assert.ok(raw.startsWith('s:'), `no session cookie: ${raw}`);
-  return raw.slice(2, raw.lastIndexOf('.'));
+  return sessionKey(raw.slice(2, raw.lastIndexOf('.')));
 }
 
 async function assertSentToLogin(browser: TestClient, path: string) {
@@ -42,7 +43,7 @@ async function assertSentToLogin(browser: TestClient, path: string) {
 describe('cli admin commands', () => {
   let kg: TestKeygate;
   let env: Record<string, string>;
-  /** The CLI is another process: its session changes reach this server through NOTIFY, so wait for them. */
+  /** The CLI has its own connections, as when an admin runs it: its session changes reach this server through NOTIFY, so wait for them. */
   const cli = async (...args: string[]) => {
     const result = await runCli(args, env);
     await kg?.settle();

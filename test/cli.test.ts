@@ -23,7 +23,7 @@ describe('cli', () => {
   let database: TestDatabase;
   let env: Record<string, string>;
   let kg: TestKeygate | undefined;
-  /** The CLI is another process: its session changes reach a running Keygate through NOTIFY, so wait for them. */
+  /** The CLI has its own connections, as when an admin runs it: its session changes reach a running Keygate through NOTIFY, so wait for them. */
   const cli = async (...args: string[]) => {
     const result = await runCli(args, env);
     await kg?.settle();

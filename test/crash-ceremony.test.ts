@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createInvite } from '../server/enrollment/invites.js';
+import { sessionKey } from '../server/session/key.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
 import { createTestDatabase, holdLock as holdLockOn, type TestDatabase } from './support/db.js';
@@ -92,11 +93,11 @@ async function killDuring(kg: ChildKeygate, request: () => Promise<unknown>, ste
 const lockTable = (table: string): Step['lock'] => () => holdLock(`LOCK TABLE ${table} IN SHARE MODE`);
 const lockRow = (table: string, where: string, value: () => unknown): Step['lock'] => () => holdLock(`SELECT 1 FROM ${table} WHERE ${where} = $1 FOR UPDATE`, [value()]);
 
-/** The session id in a browser's signed cookie. */
+/** The key of the session in a browser's signed cookie (how its row is stored). */
 function sidOf(client: TestClient, kg: ChildKeygate): string {
   const raw = decodeURIComponent(client.cookies.get(kg.config.sessionCookieName) ?? '');
   assert.ok(raw.startsWith('s:'));
-  return raw.slice(2, raw.lastIndexOf('.'));
+  return sessionKey(raw.slice(2, raw.lastIndexOf('.')));
 }
 
 /** What an enrolment left behind for `username` and its invite. */

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { endSessionsOfCredential, endSessionsOfUser } from '../server/session/end.js';
+import { endSessionsOfCredential, endSessionsOfUser } from '../server/session/sql.js';
 import { TestClient } from './support/client.js';
 import { sameBrowserOn, signedInPerson } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';

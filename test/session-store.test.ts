@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type session from 'express-session';
+import { sessionKey } from '../server/session/key.js';
 import { createSessionStore } from '../server/session/middleware.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 
@@ -27,7 +28,8 @@ describe('session store', () => {
       auth: { userId: '1', username: 'alice', credentialId: `cred-${sid}`, signedInAt: Date.now(), lastSeenAt: Date.now() },
     }) as unknown as session.SessionData;
 
-  const rows = async (sid: string) => (await database.db.query('SELECT sess FROM session WHERE sid = $1', [sid])).rows;
+  /** Rows are stored under the session's key, never its id. */
+  const rows = async (sid: string) => (await database.db.query('SELECT sess FROM session WHERE sid = $1', [sessionKey(sid)])).rows;
 
   test('a signed-in session ended while a request held it is not re-inserted by that request', async () => {
     await call((cb) => store.set('held', signedIn('held'), cb));
@@ -35,7 +37,7 @@ describe('session store', () => {
     assert.ok(loaded?.auth, 'loaded the signed-in session');
 
     // Revoked meanwhile (what revoke, disable and sign-out elsewhere do).
-    await database.db.query('DELETE FROM session WHERE sid = $1', ['held']);
+    await database.db.query('DELETE FROM session WHERE sid = $1', [sessionKey('held')]);
 
     // The in-flight request changed it (e.g. its last-seen touch) and express-session saves it.
     loaded!.auth!.lastSeenAt = Date.now();

@@ -10,13 +10,18 @@ import { TestClient, type ClientResponse } from './support/client.js';
 import { enrolledUser, HeaderClient, invite, signIn } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 import { sleep } from './support/net.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import signature from 'cookie-signature';
+import { MIGRATIONS_DIR } from '../server/db/migrate.js';
+import { sessionKey } from '../server/session/key.js';
 
-/** The session id inside a signed cookie value (`s:<sid>.<signature>`, URI-encoded). */
+/** The key a session is stored under (SHA-256 of the id inside the signed cookie value `s:<sid>.<signature>`). */
 function sessionIdOf(cookieValue: string | undefined): string {
   assert.ok(cookieValue, 'a session cookie');
   const raw = decodeURIComponent(cookieValue);
   assert.ok(raw.startsWith('s:'));
-  return raw.slice(2, raw.lastIndexOf('.'));
+  return sessionKey(raw.slice(2, raw.lastIndexOf('.')));
 }
 
 /** The Set-Cookie line for `name`, split into its value and lower-cased attributes. */
@@ -239,6 +244,39 @@ describe('sessions', () => {
       assert.equal(crossSite.status, 403);
       assert.equal(await isSignedIn(browser), true);
       assert.equal((await sessionRows(sid)).length, 1);
+    });
+  });
+
+  describe('session ids at rest', () => {
+    test('the database holds only the SHA-256 of a session id: a cookie forged from a stored row, even with the secret, is anonymous', async () => {
+      const { browser, sid } = await signedIn();
+      const raw = decodeURIComponent(browser.cookies.get('keygate')!);
+      const id = raw.slice(2, raw.lastIndexOf('.'));
+      const { rows } = await kg.db.query<{ sid: string }>(`SELECT sid FROM session WHERE sess -> 'auth' IS NOT NULL`);
+      assert.ok(rows.some((r) => r.sid === sid), 'the row is stored under the key');
+      assert.ok(!rows.some((r) => r.sid === id), 'never under the id the cookie carries');
+      // Someone who read the session table and the secret signs a cookie for a stored key.
+      const { rows: secret } = await kg.db.query<{ value: string }>(`SELECT value FROM settings WHERE key = 'session_secret'`);
+      const forged = new TestClient(kg.url);
+      forged.cookies.set('keygate', encodeURIComponent(`s:${signature.sign(sid, secret[0]!.value)}`));
+      assert.equal(await isSignedIn(forged), false);
+      assert.equal(await isSignedIn(browser), true);
+    });
+
+    test('migration 0006 re-keys sessions stored under their id: a browser signed in before the upgrade stays signed in', async () => {
+      const { browser, sid } = await signedIn();
+      const raw = decodeURIComponent(browser.cookies.get('keygate')!);
+      const id = raw.slice(2, raw.lastIndexOf('.'));
+      // As the previous version stored it.
+      await kg.db.query('UPDATE session SET sid = $1 WHERE sid = $2', [id, sid]);
+      kg.gateway.sessionCache.forget(sid);
+      assert.equal(await isSignedIn(browser), false, 'a row under the raw id is not found');
+      await kg.db.query(`UPDATE session SET sid = encode(sha256(convert_to(sid, 'UTF8')), 'hex') WHERE sid = $1`, [id]);
+      const migration = await readFile(path.join(MIGRATIONS_DIR, '0006_session_keys.sql'), 'utf8');
+      assert.match(migration, /UPDATE session SET sid = encode\(sha256\(convert_to\(sid, 'UTF8'\)\), 'hex'\);/, 'the statement above is the migration\'s');
+      // Migrations run before instances start; this one remembers the miss, so it forgets it.
+      kg.gateway.sessionCache.forget(sid);
+      assert.equal(await isSignedIn(browser), true);
     });
   });
 

@@ -15,6 +15,7 @@ import { AppError, badRequest } from '../errors.js';
 import { requestContext } from '../http/context.js';
 import { validateBody } from '../http/validate.js';
 import { signOut } from '../session/auth.js';
+import { sessionKey } from '../session/key.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireStepUp } from '../stepup/require.js';
@@ -62,15 +63,15 @@ export function adminApiRouter(deps: RouterDeps): Router {
    * ended their own session, it is destroyed here too, or express-session would write it back
    * when this response ends.
    */
-  async function ended(req: Request, res: Response, sids: string[]): Promise<{ sessionsEnded: number; signedOut: boolean }> {
-    sessionCache.forgetAll(sids);
-    const signedOut = sids.includes(req.sessionID);
+  async function ended(req: Request, res: Response, keys: string[]): Promise<{ sessionsEnded: number; signedOut: boolean }> {
+    sessionCache.forgetAll(keys);
+    const signedOut = keys.includes(sessionKey(req.sessionID));
     if (signedOut) {
       await signOut(req);
       res.clearCookie(config.sessionCookieName, { path: '/', httpOnly: true, secure: config.https, sameSite: 'lax' });
       expireGogsSession(res, config);
     }
-    return { sessionsEnded: sids.length, signedOut };
+    return { sessionsEnded: keys.length, signedOut };
   }
 
   router.post('/-/api/admin/invites', ...guard, validateBody(inviteBody), async (req, res) => {

@@ -8,7 +8,7 @@ import { adminUserPage } from '../../web/pages/admin-user.js';
 import type { RouterDeps } from '../deps.js';
 import { deviceKind } from '../devices/models.js';
 import { storedFacts } from '../policy/policy.js';
-import { listSessionsOfUser } from '../session/list.js';
+import { listSessionsOfUser } from '../session/sql.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireUser } from '../users/actions.js';
 import { listCredentialsOfUser } from '../webauthn/credentials.js';

@@ -8,7 +8,7 @@ import { recordEvent } from '../audit/record.js';
 import { withTransaction, type Db } from '../db/pool.js';
 import { AppError } from '../errors.js';
 import { cleanText } from '../text/safe-text.js';
-import { endSessionsOfCredential } from '../session/end.js';
+import { endSessionsOfCredential } from '../session/sql.js';
 import { findUserById } from '../users/users.js';
 import { decodeCredentialId, findCredential, revokeCredential, type StoredCredential } from '../webauthn/credentials.js';
 

@@ -10,6 +10,7 @@ import type { Db } from '../db/pool.js';
 import { INVITE_MESSAGES } from '../enrollment/invites.js';
 import { RATE_LIMIT_NAMES } from '../ratelimit/events.js';
 import type { SessionCache } from '../session/cache.js';
+import { countSignedInSessions } from '../session/sql.js';
 import type { FailureReason } from '../webauthn/failures.js';
 
 export type RouteKind = 'page' | 'passthrough' | 'blocked';
@@ -128,7 +129,7 @@ export class Metrics {
       registers,
       async collect() {
         // A scrape must still answer (with the pool and process figures) while the database is down.
-        const n = await db.query<{ n: string }>(`SELECT count(*) AS n FROM session WHERE expire > now() AND sess ? 'auth'`).then((r) => Number(r.rows[0].n), () => NaN);
+        const n = await countSignedInSessions(db).catch(() => NaN);
         this.set(n);
       },
     });

@@ -11,7 +11,7 @@ import { recordEvent } from '../audit/record.js';
 import { declaresTooMuch, limitKeygateBody } from '../http/body-limit.js';
 import { assignRequestId, peerAddress } from '../http/context.js';
 import { isOwnNavigation, isSafeMethod, isSameOrigin } from '../http/same-origin.js';
-import { endSession } from '../session/end.js';
+import { endSession } from '../session/sql.js';
 import { gogsSessionExpiry } from '../session/gogs-cookie.js';
 import type { SessionCache } from '../session/cache.js';
 import type { Identity, IdentityResolver } from '../session/identity.js';
@@ -104,7 +104,7 @@ export function createProxyHandler(deps: ProxyDeps) {
 
   const send = (req: IncomingMessage, res: ServerResponse, upstream: Upstream, identity: Identity | null, authorization: string | undefined): void => {
     if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) cutStalledBody(req, config.clientBodyTimeoutMs);
-    const keygateSid = identity?.sid ?? null;
+    const keygateSid = identity?.key ?? null;
     const headers = upstreamHeaderList(
       plan,
       req.headers,
@@ -144,8 +144,8 @@ export function createProxyHandler(deps: ProxyDeps) {
     }
     // Gogs' own sign-out ends the Keygate session too.
     if (identity) {
-      await endSession(deps.db, identity.sid);
-      deps.sessionCache.forget(identity.sid);
+      await endSession(deps.db, identity.key);
+      deps.sessionCache.forget(identity.key);
       const { auth } = identity;
       await recordEvent(deps.db, {
         event: 'sign_out',

@@ -9,9 +9,12 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
 import { judgeSession, needsTouch, type SessionAuth } from './auth.js';
 import type { SessionCache } from './cache.js';
+import { sessionKey } from './key.js';
+import { endSession, loadSessionAuth, touchLastSeen } from './sql.js';
 
 export interface Identity {
-  sid: string;
+  /** The session's key (key.ts): how the database, the cache and NOTIFY name it. */
+  key: string;
   auth: SessionAuth;
 }
 
@@ -20,24 +23,24 @@ const VERIFIED_MAX = 20_000;
 const VERIFIED_HEADER_MAX = 4096;
 
 /**
- * The session id from the Cookie header if its signature verifies, else null.
- * @param verified Cookie headers already read under this secret, and the session id each carries
+ * The key (key.ts) of the session id in the Cookie header if its signature verifies, else null.
+ * @param verified Cookie headers already read under this secret, and the session key each carries
  *   (or null: none, or a bad signature). The same header always reads the same way, so the parse
  *   and the HMAC run once per distinct header, not once per request (bounded; the oldest entries
  *   go first).
  */
-export function readSessionId(cookieHeader: string | undefined, cookieName: string, secret: string, verified?: Map<string, string | null>): string | null {
+export function readSessionKey(cookieHeader: string | undefined, cookieName: string, secret: string, verified?: Map<string, string | null>): string | null {
   if (!cookieHeader || !cookieHeader.includes(cookieName)) return null;
   const known = verified?.get(cookieHeader);
   if (known !== undefined) return known;
   const raw = parseCookies(cookieHeader)[cookieName];
   const unsigned = raw && raw.startsWith('s:') ? signature.unsign(raw.slice(2), secret) : false;
-  const sid = unsigned === false ? null : unsigned;
+  const key = unsigned === false ? null : sessionKey(unsigned);
   if (verified && cookieHeader.length <= VERIFIED_HEADER_MAX) {
     if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
-    verified.set(cookieHeader, sid);
+    verified.set(cookieHeader, key);
   }
-  return sid;
+  return key;
 }
 
 export interface IdentityResolver {
@@ -52,19 +55,16 @@ export interface IdentityResolver {
 
 export function createIdentityResolver(config: Config, db: Db, secret: string, cache: SessionCache): IdentityResolver {
   const verified = new Map<string, string | null>();
-  const load = async (sid: string): Promise<SessionAuth | null> => {
-    const { rows } = await db.query<{ auth: SessionAuth | null }>({ name: 'keygate-session-auth', text: `SELECT sess -> 'auth' AS auth FROM session WHERE sid = $1 AND expire > now()`, values: [sid] });
-    return rows[0]?.auth ?? null;
-  };
+  const load = (key: string) => loadSessionAuth(db, key);
   const touch = (sid: string, auth: SessionAuth, now: number) => {
     // Sliding idle expiry, written at most once a minute (see needsTouch) and without notifying
     // other instances; the request does not wait for it.
     auth.lastSeenAt = now;
-    db.query(`UPDATE session SET sess = jsonb_set(sess, '{auth,lastSeenAt}', to_jsonb($2::bigint)) WHERE sid = $1`, [sid, now]).catch(() => {});
+    touchLastSeen(db, sid, now).catch(() => {});
   };
 
   function cached(cookieHeader: string | undefined): Identity | null | undefined {
-    const sid = readSessionId(cookieHeader, config.sessionCookieName, secret, verified);
+    const sid = readSessionKey(cookieHeader, config.sessionCookieName, secret, verified);
     if (!sid) return null;
     const now = Date.now();
     const auth = cache.get(sid, now);
@@ -74,11 +74,11 @@ export function createIdentityResolver(config: Config, db: Db, secret: string, c
     // row is deleted) goes the long way.
     if (judgeSession(auth, config, now) !== 'valid') return undefined;
     if (needsTouch(auth, config, now)) touch(sid, auth, now);
-    return { sid, auth };
+    return { key: sid, auth };
   }
 
   async function resolveIdentity(cookieHeader: string | undefined): Promise<Identity | null> {
-    const sid = readSessionId(cookieHeader, config.sessionCookieName, secret, verified);
+    const sid = readSessionKey(cookieHeader, config.sessionCookieName, secret, verified);
     if (!sid) return null;
     const now = Date.now();
     let auth = cache.get(sid, now);
@@ -98,11 +98,11 @@ export function createIdentityResolver(config: Config, db: Db, secret: string, c
     }
     if (verdict !== 'valid') {
       cache.forget(sid);
-      await db.query('DELETE FROM session WHERE sid = $1', [sid]);
+      await endSession(db, sid);
       return null;
     }
     if (needsTouch(auth, config, now)) touch(sid, auth, now);
-    return { sid, auth };
+    return { key: sid, auth };
   }
   resolveIdentity.cached = cached;
   return resolveIdentity;

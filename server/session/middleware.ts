@@ -10,6 +10,7 @@ import { AUDIT_COLUMNS, auditValues, type AuditEvent } from '../audit/record.js'
 import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
 import type { Ceremony } from '../webauthn/ceremony.js';
+import { sessionKey } from './key.js';
 import type { ReplacingStore, SessionAuth } from './types.js';
 import type { SessionCache } from './cache.js';
 
@@ -54,7 +55,8 @@ function expireOf(data: session.SessionData): Date {
 }
 
 /**
- * connect-pg-simple, wrapped in three ways:
+ * connect-pg-simple, wrapped in four ways:
+ * - a session is stored under its key, the SHA-256 of its id (key.ts), never the id;
  * - a session this process destroys (sign-out, timeout) is forgotten by this process's proxy
  *   cache at once; other instances hear of it through NOTIFY;
  * - a signed-in session that was loaded from its row is only ever UPDATEd, never re-inserted. If
@@ -68,7 +70,7 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
   const PgStore = connectPgSimple(session);
   class CachedPgStore extends PgStore implements ReplacingStore {
     override get(sid: string, callback: (err: unknown, sess?: session.SessionData | null) => void): void {
-      super.get(sid, (err: unknown, sess?: StoredSession | null) => {
+      super.get(sessionKey(sid), (err: unknown, sess?: StoredSession | null) => {
         if (sess?.auth) sess[LOADED] = true;
         callback(err, sess);
       });
@@ -86,10 +88,10 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
         callback?.(err);
       };
       if (!loaded || !data.auth) {
-        super.set(sid, data as session.SessionData, done);
+        super.set(sessionKey(sid), data as session.SessionData, done);
         return;
       }
-      db.query({ name: 'keygate-session-update', text: 'UPDATE session SET sess = $1, expire = $2 WHERE sid = $3', values: [JSON.stringify(data), expireOf(data), sid] }).then(
+      db.query({ name: 'keygate-session-update', text: 'UPDATE session SET sess = $1, expire = $2 WHERE sid = $3', values: [JSON.stringify(data), expireOf(data), sessionKey(sid)] }).then(
         () => done(),
         (err: unknown) => done(err),
       );
@@ -98,9 +100,11 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
     async replace(oldSid: string | undefined, sid: string, sess: StoredSession, opts: { audit?: AuditEvent } = {}): Promise<boolean> {
       const { [LOADED]: _loaded, ...data } = sess;
       const json = JSON.stringify(data);
-      if (oldSid && oldSid !== sid) cache?.forget(oldSid);
+      const key = sessionKey(sid);
+      const oldKey = oldSid && oldSid !== sid ? sessionKey(oldSid) : null;
+      if (oldKey) cache?.forget(oldKey);
       const auth = data.auth;
-      const values: unknown[] = [json, expireOf(data), sid, oldSid ?? '', auth ? Buffer.from(auth.credentialId, 'base64url') : null, auth?.userId ?? null];
+      const values: unknown[] = [json, expireOf(data), key, oldKey ?? '', auth ? Buffer.from(auth.credentialId, 'base64url') : null, auth?.userId ?? null];
       const { rowCount } = await db.query({
         name: opts.audit ? 'keygate-session-replace-audited' : 'keygate-session-replace',
         // All in one statement (one snapshot, one commit): the old id is gone exactly when the new
@@ -130,16 +134,17 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
                ON CONFLICT (sid) DO UPDATE SET sess = $1, expire = $2`,
         values: opts.audit ? [...values, ...auditValues(opts.audit)] : values,
       });
-      if (oldSid && oldSid !== sid) cache?.forget(oldSid);
+      if (oldKey) cache?.forget(oldKey);
       if (!rowCount) return false;
       markWritten(sess, contentKey(sid, data as session.SessionData));
       return true;
     }
 
     override destroy(sid: string, callback?: Callback): void {
-      cache?.forget(sid);
-      super.destroy(sid, (err?: unknown) => {
-        cache?.forget(sid);
+      const key = sessionKey(sid);
+      cache?.forget(key);
+      super.destroy(key, (err?: unknown) => {
+        cache?.forget(key);
         callback?.(err);
       });
     }

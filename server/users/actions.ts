@@ -6,7 +6,7 @@ import type { Actor } from '../audit/actor.js';
 import { recordEvent } from '../audit/record.js';
 import { withTransaction, type Db } from '../db/pool.js';
 import { AppError } from '../errors.js';
-import { endSessionsOfUser } from '../session/end.js';
+import { endSessionsOfUser } from '../session/sql.js';
 import { findUserByUsername, type User } from './users.js';
 
 export async function requireUser(db: Db, username: string): Promise<User> {

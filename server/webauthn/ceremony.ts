@@ -7,6 +7,8 @@
 import type { Request } from 'express';
 import type { Db } from '../db/pool.js';
 import { AppError } from '../errors.js';
+import { sessionKey } from '../session/key.js';
+import { takeCeremony } from '../session/sql.js';
 
 export type CeremonyPurpose = 'enroll' | 'add-device' | 'login' | 'step-up';
 
@@ -50,17 +52,9 @@ export class CeremonyError extends AppError {
  * expired. Throws CeremonyError otherwise; the ceremony is gone either way.
  */
 export async function consumeCeremony(db: Db, req: Request, purpose: CeremonyPurpose): Promise<Ceremony> {
-  const { rows } = await db.query<{ ceremony: Ceremony }>({
-    name: 'keygate-consume-ceremony',
-    text: `WITH old AS (SELECT sid, sess -> 'ceremony' AS ceremony FROM session WHERE sid = $1 FOR UPDATE)
-     UPDATE session s SET sess = s.sess - 'ceremony'
-       FROM old WHERE s.sid = old.sid AND old.ceremony IS NOT NULL
-     RETURNING old.ceremony`,
-    values: [req.sessionID],
-  });
+  const ceremony = await takeCeremony<Ceremony>(db, sessionKey(req.sessionID));
   // The in-memory copy goes too, or express-session would write it back at the end of the request.
   if (req.session) delete req.session.ceremony;
-  const ceremony = rows[0]?.ceremony;
   if (!ceremony) {
     throw new CeremonyError('no_ceremony', 'This attempt is no longer valid (it was already used, or it started in another browser). Please try again.');
   }

@@ -4,6 +4,7 @@
  * that look at a session from both sides.
  */
 import assert from 'node:assert/strict';
+import { sessionKey } from '../../server/session/key.js';
 import type { TestClient } from './client.js';
 import { startKeygate, type StartOptions, type TestKeygate } from './keygate.js';
 import { sleep } from './net.js';
@@ -13,11 +14,11 @@ export function secondInstance(a: TestKeygate, env: Record<string, string> = {},
   return startKeygate({ ...opts, database: a.database, upstream: a.gogs, env: { PUBLIC_URL: a.origin, ...env } });
 }
 
-/** The session id inside a browser's signed session cookie. */
+/** The key of the session in a browser's signed session cookie: how its row, cache entry and NOTIFY name it. */
 export function sidOf(client: TestClient, kg: TestKeygate): string {
   const raw = decodeURIComponent(client.cookies.get(kg.config.sessionCookieName) ?? '');
   assert.ok(raw.startsWith('s:'), 'a signed session cookie');
-  return raw.slice(2, raw.lastIndexOf('.'));
+  return sessionKey(raw.slice(2, raw.lastIndexOf('.')));
 }
 
 /**
