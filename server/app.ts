@@ -22,6 +22,7 @@ import { AuthenticatorMetadata, reloadMetadata } from './policy/metadata.js';
 import { AuthenticatorPolicy } from './policy/policy.js';
 import { limitConnectionsPerClient } from './proxy/client-limits.js';
 import { createProxyHandler, EXPECTS_CONTINUE } from './proxy/handler.js';
+import { HSTS_MAX_AGE_SECONDS, PAGE_CSP_DIRECTIVES } from './proxy/response-headers.js';
 import { createRateLimits, IP_LIMITED_PATHS } from './ratelimit/limits.js';
 import { createHealth } from './ops/health.js';
 import { Metrics } from './ops/metrics.js';
@@ -49,24 +50,11 @@ function createKeygateApp(deps: RouterDeps): express.Express {
   app.use(keygateObserver(deps.metrics, deps.log));
   app.use(
     helmet({
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          defaultSrc: ["'none'"],
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'"],
-          imgSrc: ["'self'", 'data:'],
-          connectSrc: ["'self'"],
-          formAction: ["'self'"],
-          frameAncestors: ["'none'"],
-          baseUri: ["'none'"],
-          objectSrc: ["'none'"],
-        },
-      },
+      contentSecurityPolicy: { useDefaults: false, directives: PAGE_CSP_DIRECTIVES },
       // Referer only to this origin: enrolment tokens in URLs never leave it, and same-origin
       // POSTs keep a real Origin header for the CSRF check.
       referrerPolicy: { policy: 'same-origin' },
-      strictTransportSecurity: config.https ? { maxAge: 31536000, includeSubDomains: false } : false,
+      strictTransportSecurity: config.https ? { maxAge: HSTS_MAX_AGE_SECONDS, includeSubDomains: false } : false,
     }),
   );
   app.use((req, res, next) => {

@@ -6,7 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CLI_ACTOR } from './audit/actor.js';
 import { queryAudit } from './audit/query.js';
-import { ConfigError, loadConfig, MAX_INVITE_TTL_MS, parseDuration, type Config } from './config.js';
+import { ConfigError, loadConfig, parseDuration, type Config } from './config.js';
+import { INVITE_TTL_RULE, isValidInviteTtl } from './enrollment/limits.js';
 import { openDatabase } from './db/embedded.js';
 import { runMigrations } from './db/migrate.js';
 import { createPool, type Db } from './db/pool.js';
@@ -108,7 +109,7 @@ const commands: Record<string, Command> = {
     if (values.ttl !== undefined) {
       ttlMs = parseDuration(values.ttl);
       if (ttlMs === undefined) throw new UsageError(`--ttl "${values.ttl}" is not a duration (e.g. 30m, 24h, 7d)`);
-      if (ttlMs < 1000 || ttlMs > MAX_INVITE_TTL_MS) throw new UsageError(`--ttl "${values.ttl}" must be between 1s and 30d`);
+      if (!isValidInviteTtl(ttlMs)) throw new UsageError(`--ttl "${values.ttl}" must be ${INVITE_TTL_RULE}`);
     }
     const created = await issueInvite(db, config, { username: positionals[0], grantsAdmin: values.admin, ttlMs, email: values.email }, CLI_ACTOR);
     if (created.gogsAccount === 'created') note(`Created ${created.invite.username} in Gogs (random password, never shown: sign in with a key, use access tokens for git)`);

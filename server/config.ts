@@ -8,6 +8,7 @@ import { parseEnv } from 'node:util';
 import ms from 'ms';
 import { parse as parseDomain } from 'tldts';
 import { z } from 'zod';
+import { INVITE_TTL_RULE, isValidInviteTtl } from './enrollment/limits.js';
 
 /**
  * Parses a duration such as `30m`, `12h`, `7d`, or a plain number of seconds (`90`, `1.5`), into
@@ -84,8 +85,6 @@ const httpOrigin = (fallback: string, why: string) =>
       return url;
     });
 
-/** Invites are refused beyond this lifetime (see enrollment/invites.ts). */
-export const MAX_INVITE_TTL_MS = 30 * 24 * 3600 * 1000;
 
 const bool = (fallback: boolean) =>
   z
@@ -199,102 +198,19 @@ const schema = z.object({
   CLIENT_HEADER_TIMEOUT: duration('20s'),
 });
 
+/**
+ * Keygate's configuration: what loadConfig makes of the schema's output. Declared once, by the
+ * mapping in loadConfig; this type is derived from it.
+ */
+export type Config = ReturnType<typeof loadConfig>;
+
+/** The authenticator policy settings, as configured (enforced by server/policy/). */
+export type PolicySettings = Config['policy'];
+
 /** Every environment variable Keygate reads (docs/configuration.md must list exactly these). */
 export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
 
-export type Config = Readonly<{
-  port: number;
-  host: string;
-  /** The configured public origin: the only origin WebAuthn accepts. Never taken from a request. */
-  origin: string;
-  publicUrl: URL;
-  https: boolean;
-  rpId: string;
-  rpName: string;
-  gogsUrl: URL;
-  /** Lower-case, as Node presents header names. */
-  gogsAuthHeader: string;
-  gogsSessionCookie: string;
-  /** Enables Gogs' admin API (invites create missing Gogs users). A secret: never log it. */
-  gogsAdminToken: string | undefined;
-  /** Lets `sync-admins` copy Gogs' site-admin flag to Keygate's admins. */
-  gogsSyncAdmins: boolean;
-  databaseUrl: string | undefined;
-  dataDir: string;
-  embeddedPgPort: number;
-  /** One database operation (a connection, a statement) may take this long; then the request gets a 503. */
-  databaseTimeoutMs: number;
-  sessionSecret: string | undefined;
-  sessionIdleMs: number;
-  sessionAbsoluteMs: number;
-  ceremonyTimeoutMs: number;
-  /** Upper bound on how long the proxy trusts a cached session without hearing from PostgreSQL. */
-  sessionCacheTtlMs: number;
-  /** How recent a user-verified assertion must be before a credential or admin change. */
-  stepUpMaxAgeMs: number;
-  /** Gogs username of the first admin, whose enrolment link is printed while no admin exists. */
-  firstAdminUsername: string;
-  inviteTtlMs: number;
-  userVerification: 'required' | 'preferred' | 'discouraged';
-  /** Which authenticators may enrol and keep signing in (server/policy/). */
-  policy: PolicySettings;
-  /** FIDO MDS3 BLOB source, its root certificate (PEM file; default FIDO's), and what a bad BLOB does. */
-  mds: { blob: string | undefined; rootCert: string | undefined; onError: 'fail' | 'warn' };
-  /** The CONFIG_FILE the values were read from, if any. */
-  configFile: string | undefined;
-  trustProxy: boolean;
-  logLevel: string;
-  /** Ceremony and invite requests per client address per minute. */
-  rateLimitIpPerMinute: number;
-  /** Username-first options per typed name, and failed sign-ins per credential owner, per 15 minutes. */
-  rateLimitUsernamePer15Min: number;
-  /** Let Basic credentials with an account password through to Gogs (default: access tokens only). */
-  allowGitPasswords: boolean;
-  /** More request headers no client may send to Gogs (lower-case, `-` spelling), besides the identity ones. */
-  stripHeaders: readonly string[];
-  /** Prometheus metrics listener; undefined = disabled. */
-  metricsPort: number | undefined;
-  metricsHost: string;
-  /** On SIGTERM, in-flight requests get this long to finish before their connections are cut. */
-  shutdownTimeoutMs: number;
-  /** Connecting to Gogs may take this long before the request gets a 504. */
-  gogsConnectTimeoutMs: number;
-  /** After the request is sent, Gogs' response headers may take this long (504 after); a flowing body is never cut. */
-  gogsResponseTimeoutMs: number;
-  /** Connections to Gogs per pool (one for signed-in pages, one for pass-through). */
-  gogsConnections: number;
-  /** Local address Keygate connects to Gogs from (Gogs' TRUSTED_PROXY_IPS names it); undefined: the system's choice. */
-  gogsSourceAddress: string | undefined;
-  /** Open connections one client address may hold (not applied with TRUST_PROXY: the front proxy's limits apply). */
-  maxConnectionsPerClient: number;
-  /** Pass-through requests (git, LFS, API) one client address may have in flight. */
-  maxPassthroughPerClient: number;
-  /** A request body that stops moving this long is cut. */
-  clientBodyTimeoutMs: number;
-  /** A client must send its request headers within this. */
-  clientHeaderTimeoutMs: number;
-  /** Name of Keygate's session cookie; `__Host-` whenever PUBLIC_URL is https. */
-  sessionCookieName: string;
-}>;
 
-/** The authenticator policy settings, as configured (enforced by server/policy/). */
-export interface PolicySettings {
-  attestation: 'none' | 'indirect' | 'direct' | 'enterprise';
-  /** Who must have an attestation that chains to a root in the FIDO metadata. */
-  trustedAttestation: 'no' | 'admins' | 'everyone';
-  /** Lower-case AAGUIDs; empty allow-list: any model. */
-  aaguidAllow: readonly string[];
-  aaguidDeny: readonly string[];
-  /** Backup-eligible (syncable) credentials. */
-  syncedPasskeys: 'allow' | 'refuse-for-admins' | 'refuse';
-  attachment: 'any' | 'platform' | 'cross-platform';
-  residentKey: 'required' | 'preferred' | 'discouraged';
-  userVerification: 'required' | 'preferred' | 'discouraged';
-  /** In the order offered to authenticators. */
-  algorithms: readonly AlgorithmName[];
-  ceremonyTimeoutMs: number;
-  maxCredentialsPerUser: number;
-}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -306,7 +222,7 @@ export class ConfigError extends Error {
 /**
  * Parses the environment into a frozen Config. Throws ConfigError naming every bad variable.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   // Empty strings count as unset, so `FOO=` in a compose file means "use the default".
   const cleaned = { ...readConfigFile(env.CONFIG_FILE), ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) };
   const result = schema.safeParse(cleaned);
@@ -328,8 +244,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.SESSION_ABSOLUTE_TIMEOUT < e.SESSION_IDLE_TIMEOUT) {
     problems.push('SESSION_ABSOLUTE_TIMEOUT: must not be shorter than SESSION_IDLE_TIMEOUT');
   }
-  if (e.INVITE_TTL > MAX_INVITE_TTL_MS) {
-    problems.push('INVITE_TTL: must be at most 30 days');
+  if (!isValidInviteTtl(e.INVITE_TTL)) {
+    problems.push(`INVITE_TTL: must be ${INVITE_TTL_RULE}`);
   }
   const bothLists = e.AAGUID_ALLOW.filter((a) => e.AAGUID_DENY.includes(a));
   if (bothLists.length) problems.push(`AAGUID_DENY: ${bothLists.join(', ')} is also in AAGUID_ALLOW`);
@@ -350,61 +266,91 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
+    /** The configured public origin: the only origin WebAuthn accepts. Never taken from a request. */
     origin: publicUrl.origin,
     publicUrl,
     https,
     rpId,
     rpName: e.RP_NAME,
     gogsUrl,
+    /** Lower-case, as Node presents header names. */
     gogsAuthHeader: e.GOGS_AUTH_HEADER.toLowerCase(),
     gogsSessionCookie: e.GOGS_SESSION_COOKIE,
+    /** Enables Gogs' admin API (invites create missing Gogs users). A secret: never log it. */
     gogsAdminToken: e.GOGS_ADMIN_TOKEN,
+    /** Lets `sync-admins` copy Gogs' site-admin flag to Keygate's admins. */
     gogsSyncAdmins: e.GOGS_SYNC_ADMINS,
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
+    /** One database operation (a connection, a statement) may take this long; then the request gets a 503. */
     databaseTimeoutMs: e.DATABASE_TIMEOUT,
     sessionSecret: e.SESSION_SECRET,
     sessionIdleMs: e.SESSION_IDLE_TIMEOUT,
     sessionAbsoluteMs: e.SESSION_ABSOLUTE_TIMEOUT,
     ceremonyTimeoutMs: e.CEREMONY_TIMEOUT,
+    /** Upper bound on how long the proxy trusts a cached session without hearing from PostgreSQL. */
     sessionCacheTtlMs: e.SESSION_CACHE_TTL,
+    /** How recent a user-verified assertion must be before a credential or admin change. */
     stepUpMaxAgeMs: e.STEP_UP_MAX_AGE,
+    /** Gogs username of the first admin, whose enrolment link is printed while no admin exists. */
     firstAdminUsername: e.FIRST_ADMIN_USERNAME,
     inviteTtlMs: e.INVITE_TTL,
     userVerification: e.USER_VERIFICATION,
+    /** Which authenticators may enrol and keep signing in (server/policy/). */
     policy: Object.freeze({
       attestation: e.ATTESTATION,
+      /** Who must have an attestation that chains to a root in the FIDO metadata. */
       trustedAttestation: e.REQUIRE_TRUSTED_ATTESTATION,
+      /** Lower-case AAGUIDs; empty allow-list: any model. */
       aaguidAllow: Object.freeze([...new Set(e.AAGUID_ALLOW)]),
       aaguidDeny: Object.freeze([...new Set(e.AAGUID_DENY)]),
+      /** Backup-eligible (syncable) credentials. */
       syncedPasskeys: e.SYNCED_PASSKEYS,
       attachment: e.AUTHENTICATOR_ATTACHMENT,
       residentKey: e.RESIDENT_KEY,
       userVerification: e.USER_VERIFICATION,
+      /** In the order offered to authenticators. */
       algorithms: Object.freeze([...new Set(e.ALGORITHMS)]),
       ceremonyTimeoutMs: e.CEREMONY_TIMEOUT,
       maxCredentialsPerUser: e.MAX_CREDENTIALS_PER_USER,
     }),
+    /** FIDO MDS3 BLOB source, its root certificate (PEM file; default FIDO's), and what a bad BLOB does. */
     mds: Object.freeze({ blob: e.MDS_BLOB, rootCert: e.MDS_ROOT_CERT, onError: e.MDS_ON_ERROR }),
+    /** The CONFIG_FILE the values were read from, if any. */
     configFile: e.CONFIG_FILE,
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
+    /** Ceremony and invite requests per client address per minute. */
     rateLimitIpPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
+    /** Username-first options per typed name, and failed sign-ins per credential owner, per 15 minutes. */
     rateLimitUsernamePer15Min: e.RATE_LIMIT_USERNAME_PER_15MIN,
+    /** Let Basic credentials with an account password through to Gogs (default: access tokens only). */
     allowGitPasswords: e.ALLOW_GIT_PASSWORDS,
+    /** More request headers no client may send to Gogs (lower-case, `-` spelling), besides the identity ones. */
     stripHeaders: Object.freeze(e.STRIP_HEADERS.map((h) => h.toLowerCase().replace(/_/g, '-'))),
+    /** Prometheus metrics listener; undefined = disabled. */
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,
+    /** On SIGTERM, in-flight requests get this long to finish before their connections are cut. */
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    /** Connecting to Gogs may take this long before the request gets a 504. */
     gogsConnectTimeoutMs: e.GOGS_CONNECT_TIMEOUT,
+    /** After the request is sent, Gogs' response headers may take this long (504 after); a flowing body is never cut. */
     gogsResponseTimeoutMs: e.GOGS_RESPONSE_TIMEOUT,
+    /** Connections to Gogs per pool (one for signed-in pages, one for pass-through). */
     gogsConnections: e.GOGS_CONNECTIONS,
+    /** Local address Keygate connects to Gogs from (Gogs' TRUSTED_PROXY_IPS names it); undefined: the system's choice. */
     gogsSourceAddress: e.GOGS_SOURCE_ADDRESS,
+    /** Open connections one client address may hold (not applied with TRUST_PROXY: the front proxy's limits apply). */
     maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
+    /** Pass-through requests (git, LFS, API) one client address may have in flight. */
     maxPassthroughPerClient: e.MAX_PASSTHROUGH_PER_CLIENT,
+    /** A request body that stops moving this long is cut. */
     clientBodyTimeoutMs: e.CLIENT_BODY_TIMEOUT,
+    /** A client must send its request headers within this. */
     clientHeaderTimeoutMs: e.CLIENT_HEADER_TIMEOUT,
+    /** Name of Keygate's session cookie; `__Host-` whenever PUBLIC_URL is https. */
     sessionCookieName: https ? '__Host-keygate' : 'keygate',
   });
 }

@@ -13,7 +13,7 @@ import { runMigrations } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createLogger } from './log.js';
 import { startMetricsServer } from './ops/metrics.js';
-import { HSTS_VALUE } from './proxy/response-headers.js';
+import { HSTS_VALUE, MESSAGE_PAGE_CSP } from './proxy/response-headers.js';
 import { loadMetadata } from './policy/metadata.js';
 import { loadSessionSecret } from './session/secret.js';
 
@@ -117,7 +117,7 @@ function answerUnfinished(connections: Set<Socket>, https: boolean): number {
       'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
-      'content-security-policy': "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+      'content-security-policy': MESSAGE_PAGE_CSP,
       ...(https ? { 'strict-transport-security': HSTS_VALUE } : {}),
       'retry-after': '5',
       connection: 'close',

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { AUDIT_EVENTS } from '../server/admin/audit-events.js';
+import { AUDIT_EVENTS } from '../server/audit/events.js';
 import { AUDIT_PAGE_SIZE } from '../server/admin/audit-page.js';
 import { BROWSER_UA, keygateWithAdmin, person, type Person } from './support/admin.js';
 import type { TestKeygate } from './support/keygate.js';

@@ -13,6 +13,7 @@ import { AppError } from '../errors.js';
 import { requestContext } from '../http/context.js';
 import { validateBody } from '../http/validate.js';
 import { signOut } from '../session/auth.js';
+import { sessionCookieOptions } from '../session/cookie.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireStepUp } from '../stepup/require.js';
@@ -61,6 +62,6 @@ const credentialIdOf = (req: Request) => String(req.params.credentialId);
 /** As /-/logout does: no row left to write back, and no cookies left behind. */
 async function endThisSession(req: Request, res: Response, deps: RouterDeps): Promise<void> {
   await signOut(req);
-  res.clearCookie(deps.config.sessionCookieName, { path: '/', httpOnly: true, secure: deps.config.https, sameSite: 'lax' });
+  res.clearCookie(deps.config.sessionCookieName, sessionCookieOptions(deps.config));
   expireGogsSession(res, deps.config);
 }

@@ -73,7 +73,7 @@ export function accountRouter(deps: RouterDeps): Router {
   router.post('/-/api/account/devices/verify', signedIn, async (req, res) => {
     const auth = req.auth!;
     const ctx = requestContext(req);
-    const base = { event: 'credential_registered', actor: `user:${auth.username}`, subjectUserId: auth.userId, subjectUsername: auth.username, ...ctx };
+    const base = { event: 'credential_registered' as const, actor: `user:${auth.username}`, subjectUserId: auth.userId, subjectUsername: auth.username, ...ctx };
     try {
       const ceremony = await consumeCeremony(db, req, 'add-device');
       if (ceremony.userId !== auth.userId) throw new CeremonyFailure('wrong_ceremony');

@@ -8,13 +8,15 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { RouterDeps } from '../deps.js';
 import { userActor } from '../audit/actor.js';
-import { MAX_INVITE_TTL_MS, parseDuration } from '../config.js';
+import { parseDuration } from '../config.js';
+import { INVITE_TTL_RULE, isValidInviteTtl } from '../enrollment/limits.js';
 import { endDevice } from '../devices/actions.js';
 import { InviteInputError, issueInvite } from '../enrollment/invites.js';
 import { AppError, badRequest } from '../errors.js';
 import { requestContext } from '../http/context.js';
 import { validateBody } from '../http/validate.js';
 import { signOut } from '../session/auth.js';
+import { sessionCookieOptions } from '../session/cookie.js';
 import { sessionKey } from '../session/key.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { requireSignIn } from '../session/require-sign-in.js';
@@ -40,7 +42,7 @@ function inviteTtl(ttl: string | undefined): number | undefined {
   if (!ttl) return undefined;
   const ms = parseDuration(ttl);
   if (ms === undefined) throw badRequest(`"${ttl}" is not a duration. Use for example 30m, 24h or 7d.`, 'invalid_ttl');
-  if (ms < 1000 || ms > MAX_INVITE_TTL_MS) throw badRequest('An invite must last between 1 second and 30 days.', 'invalid_ttl');
+  if (!isValidInviteTtl(ms)) throw badRequest(`An invite must last ${INVITE_TTL_RULE}.`, 'invalid_ttl');
   return ms;
 }
 
@@ -68,7 +70,7 @@ export function adminApiRouter(deps: RouterDeps): Router {
     const signedOut = keys.includes(sessionKey(req.sessionID));
     if (signedOut) {
       await signOut(req);
-      res.clearCookie(config.sessionCookieName, { path: '/', httpOnly: true, secure: config.https, sameSite: 'lax' });
+      res.clearCookie(config.sessionCookieName, sessionCookieOptions(config));
       expireGogsSession(res, config);
     }
     return { sessionsEnded: keys.length, signedOut };

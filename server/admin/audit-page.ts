@@ -7,7 +7,7 @@ import { queryAudit, type AuditRow } from '../audit/query.js';
 import type { Queryable } from '../db/pool.js';
 import { badRequest } from '../errors.js';
 import { requireSignIn } from '../session/require-sign-in.js';
-import { AUDIT_EVENTS } from './audit-events.js';
+import { AUDIT_EVENTS } from '../audit/events.js';
 import { parseFilterTime, parseQuery } from './query.js';
 import { requireAdmin } from './require-admin.js';
 

@@ -3,11 +3,12 @@
  * UPDATE, DELETE and TRUNCATE.
  */
 import type { Queryable } from '../db/pool.js';
+import type { AuditEventName } from './events.js';
 
 export type AuditOutcome = 'success' | 'failure';
 
 export interface AuditEvent {
-  event: string;
+  event: AuditEventName;
   outcome: AuditOutcome;
   /** 'user:<name>', 'cli', 'system' or 'anonymous'. */
   actor: string;

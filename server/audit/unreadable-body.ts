@@ -8,10 +8,11 @@ import type { ErrorRequestHandler } from 'express';
 import type { Db } from '../db/pool.js';
 import { assignRequestId, peerAddress, requestContext } from '../http/context.js';
 import type { Logger } from '../log.js';
+import type { AuditEventName } from './events.js';
 import { recordEvent } from './record.js';
 
 /** Ceremony verification endpoints (below /-/api) and the event each writes. */
-const CEREMONY_EVENTS: Record<string, string> = {
+const CEREMONY_EVENTS: Record<string, AuditEventName> = {
   '/login/verify': 'sign_in',
   '/enroll/verify': 'invite_redeemed',
   '/step-up/verify': 'step_up_failed',
@@ -25,7 +26,7 @@ const REASONS: Record<string, string> = {
   'charset.unsupported': 'malformed_json',
 };
 
-const eventOf = (path: string): string | undefined => CEREMONY_EVENTS[path.toLowerCase().replace(/\/+$/, '')];
+const eventOf = (path: string): AuditEventName | undefined => CEREMONY_EVENTS[path.toLowerCase().replace(/\/+$/, '')];
 
 /**
  * For a ceremony body refused before Express (its declared size is over the limit, see

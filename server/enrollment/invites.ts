@@ -10,6 +10,7 @@ import { recordEvent } from '../audit/record.js';
 import { withTransaction, type Db, type Queryable } from '../db/pool.js';
 import { ensureGogsUser, GogsInviteInputError, type GogsAccount } from '../gogs/users.js';
 import { findUserByUsername, isValidUsername } from '../users/users.js';
+import { INVITE_TTL_RULE, isValidInviteTtl } from './limits.js';
 
 export interface Invite {
   id: string;
@@ -67,7 +68,7 @@ function checkInviteInput(config: Config, input: { username: string; ttlMs?: num
     throw new InviteInputError(`"${input.username}" is not a valid Gogs username (letters, digits, "_", "-", ".", at most 35, not starting with "-" or ".")`);
   }
   const ttlMs = input.ttlMs ?? config.inviteTtlMs;
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0 || ttlMs > 30 * 24 * 3600 * 1000) throw new InviteInputError('the invite lifetime must be between 1 second and 30 days');
+  if (!isValidInviteTtl(ttlMs)) throw new InviteInputError(`the invite lifetime must be ${INVITE_TTL_RULE}`);
   return { username, ttlMs };
 }
 

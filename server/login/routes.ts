@@ -14,6 +14,7 @@ import { safeReturnPath } from '../http/return-path.js';
 import { DecoyCredentials } from './decoy.js';
 import { validateBody } from '../http/validate.js';
 import { currentAuth, signIn, signOut } from '../session/auth.js';
+import { sessionCookieOptions } from '../session/cookie.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { findUserByUsername, isValidUsername } from '../users/users.js';
 import { consumeCeremony, CeremonyError, startCeremony } from '../webauthn/ceremony.js';
@@ -120,7 +121,7 @@ export function loginRouter(deps: RouterDeps): Router {
     if (auth) {
       await recordEvent(db, { event: 'sign_out', outcome: 'success', actor: `user:${auth.username}`, subjectUserId: auth.userId, subjectUsername: auth.username, ...requestContext(req) });
     }
-    res.clearCookie(config.sessionCookieName, { path: '/', httpOnly: true, secure: config.https, sameSite: 'lax' });
+    res.clearCookie(config.sessionCookieName, sessionCookieOptions(config));
     expireGogsSession(res, config);
     res.redirect(303, '/-/login?signed_out');
   });

@@ -12,6 +12,7 @@ import { declaresTooMuch, limitKeygateBody } from '../http/body-limit.js';
 import { assignRequestId, peerAddress } from '../http/context.js';
 import { isOwnNavigation, isSafeMethod, isSameOrigin } from '../http/same-origin.js';
 import { endSession } from '../session/sql.js';
+import { expiredCookie } from '../session/cookie.js';
 import { gogsSessionExpiry } from '../session/gogs-cookie.js';
 import type { SessionCache } from '../session/cache.js';
 import type { Identity, IdentityResolver } from '../session/identity.js';
@@ -24,7 +25,7 @@ import { createUpstream, UnsendableRequest, UpstreamTimeout, type Upstream } fro
 import { rewriteSetCookies } from './gogs-session.js';
 import { createHeaderPlan, GOGS_REMEMBER_COOKIES, upstreamHeaderList } from './headers.js';
 import { changesStateOnGet, classifyPath, normalizePath } from './paths.js';
-import { HSTS_VALUE } from './response-headers.js';
+import { HSTS_VALUE, MESSAGE_PAGE_CSP } from './response-headers.js';
 
 export interface ProxyDeps {
   config: Config;
@@ -46,7 +47,7 @@ const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
-  'content-security-policy': "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'content-security-policy': MESSAGE_PAGE_CSP,
 };
 
 /** Set on a request whose client waits for "100 Continue" before sending its body. */
@@ -82,7 +83,7 @@ export function createProxyHandler(deps: ProxyDeps) {
   };
   const authorizationPolicy = { allowPasswords: config.allowGitPasswords };
   const clearCookies = [
-    `${config.sessionCookieName}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${config.https ? '; Secure' : ''}`,
+    expiredCookie(config.sessionCookieName, config),
     gogsSessionExpiry(config),
   ];
 

@@ -22,5 +22,26 @@
  * one writeHead of Gogs' raw header list (repeated Set-Cookie kept), to which downstreamHeaders
  * (headers.ts) appends a default only when Gogs' list lacks that header.
  */
-/** The same HSTS value helmet sends on Keygate's own pages (app.ts): one year, this host only. */
-export const HSTS_VALUE = 'max-age=31536000';
+/** The HSTS value of every response Keygate writes itself (helmet in app.ts too): one year, this host only. */
+export const HSTS_MAX_AGE_SECONDS = 31536000;
+export const HSTS_VALUE = `max-age=${HSTS_MAX_AGE_SECONDS}`;
+
+/**
+ * Keygate's CSP, declared once. Its pages load their own scripts and styles and nothing else, and
+ * can be framed by nobody; the message pages the proxy and the shutdown path write themselves run
+ * no script at all.
+ */
+export const PAGE_CSP_DIRECTIVES = {
+  defaultSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'none'"],
+  objectSrc: ["'none'"],
+};
+
+/** For the script-free message pages (the proxy's 4xx/5xx pages, the shutdown 503). */
+export const MESSAGE_PAGE_CSP = "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";

@@ -5,9 +5,10 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
+import { expiredCookie } from './cookie.js';
 
 export function gogsSessionExpiry(config: Config): string {
-  return `${config.gogsSessionCookie}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${config.https ? '; Secure' : ''}`;
+  return expiredCookie(config.gogsSessionCookie, config);
 }
 
 export function expireGogsSession(res: ServerResponse, config: Config): void {

@@ -10,6 +10,7 @@ import { AUDIT_COLUMNS, auditValues, type AuditEvent } from '../audit/record.js'
 import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
 import type { Ceremony } from '../webauthn/ceremony.js';
+import { sessionCookieOptions } from './cookie.js';
 import { sessionKey } from './key.js';
 import type { ReplacingStore, SessionAuth } from './types.js';
 import type { SessionCache } from './cache.js';
@@ -175,13 +176,6 @@ export function createSessionMiddleware(config: Config, store: session.Store, se
     saveUninitialized: false,
     rolling: false,
     proxy: config.trustProxy,
-    cookie: {
-      httpOnly: true,
-      sameSite: 'lax',
-      // __Host- requires Secure, Path=/ and no Domain (RFC 6265bis §4.1.3.2).
-      secure: config.https,
-      path: '/',
-      maxAge: config.sessionAbsoluteMs,
-    },
+    cookie: { ...sessionCookieOptions(config), maxAge: config.sessionAbsoluteMs },
   });
 }

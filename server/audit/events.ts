@@ -1,4 +1,4 @@
-/** The audit events Keygate writes, for the admin page's event filter (see issue 3, "Audit log"). */
+/** Every audit event Keygate writes: the type of AuditEvent.event, and the admin page's event filter. */
 export const AUDIT_EVENTS = [
   'invite_created',
   'invite_redeemed',
