@@ -8,12 +8,11 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import helmet from 'helmet';
 import { accountRouter } from './account/routes.js';
-import { auditOversizedCeremonyBody, auditUnreadableCeremonyBody } from './audit/unreadable-body.js';
+import { auditOversizedCeremonyBody } from './audit/unreadable-body.js';
 import { adminRouter } from './admin/routes.js';
 import type { AppDeps, RouterDeps } from './deps.js';
 import { enrollmentRouter } from './enrollment/routes.js';
 import { afterKeygate, errorHandler, forbidden, notFound } from './errors.js';
-import { KEYGATE_BODY_LIMIT } from './http/body-limit.js';
 import { assignRequestId } from './http/context.js';
 import { isSafeMethod, isSameOrigin } from './http/same-origin.js';
 import { loginRouter } from './login/routes.js';
@@ -23,7 +22,7 @@ import { AuthenticatorPolicy } from './policy/policy.js';
 import { limitConnectionsPerClient } from './proxy/client-limits.js';
 import { createProxyHandler, EXPECTS_CONTINUE } from './proxy/handler.js';
 import { HSTS_MAX_AGE_SECONDS, PAGE_CSP_DIRECTIVES } from './proxy/response-headers.js';
-import { createRateLimits, IP_LIMITED_PATHS } from './ratelimit/limits.js';
+import { createRateLimits } from './ratelimit/limits.js';
 import { createHealth } from './ops/health.js';
 import { Metrics } from './ops/metrics.js';
 import { keygateObserver, noteFailure, proxyObserver } from './ops/observe.js';
@@ -67,20 +66,12 @@ function createKeygateApp(deps: RouterDeps): express.Express {
     next();
   });
   app.use('/-/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
-  // Rate limits (ratelimit/limits.ts): per address on ceremonies and invites, before any parsing.
-  const limits = createRateLimits(deps);
-  limits.events.on('rejected', ({ limit }) => deps.metrics.rateLimitRejections.labels(limit).inc());
-  app.use(IP_LIMITED_PATHS, limits.perIp());
-  app.use('/-/api', express.json({ limit: KEYGATE_BODY_LIMIT, strict: true }));
-  app.use('/-/api', auditUnreadableCeremonyBody(deps.db));
-  app.use('/-/api/login/options', limits.perTypedUsername());
   app.use(createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache), deps.secret));
   app.use(loginRouter(deps));
   app.use(enrollmentRouter(deps));
   app.use(stepUpRouter(deps));
   app.use(accountRouter(deps));
   app.use(adminRouter(deps));
-  app.use('/-/api/login/verify', limits.perFailedSignIn());
   app.use((_req, _res, next) => next(notFound()));
   app.use(noteFailure);
   app.use(errorHandler(deps.log));
@@ -110,7 +101,10 @@ export function createApp(deps: AppDeps): Gateway {
   const metrics = new Metrics({ db: deps.db, sessionCache });
   const health = createHealth({ db: deps.db, gogsUrl: deps.config.gogsUrl, log: deps.log });
   const policy = new AuthenticatorPolicy(deps.config.policy, deps.metadata ?? AuthenticatorMetadata.none());
-  const keygate = createKeygateApp({ ...deps, sessionCache, metrics, policy });
+  // Rate limits (ratelimit/limits.ts): mounted by each router on its own route lines.
+  const limits = createRateLimits(deps);
+  limits.events.on('rejected', ({ limit }) => metrics.rateLimitRejections.labels(limit).inc());
+  const keygate = createKeygateApp({ ...deps, sessionCache, metrics, policy, limits });
   const listener = startSessionListener(deps.db.options, sessionCache, deps.log);
   const lateErrors = afterKeygate(deps.log);
   const proxy = createProxyHandler({

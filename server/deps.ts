@@ -8,6 +8,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './ops/metrics.js';
 import type { AuthenticatorMetadata } from './policy/metadata.js';
 import type { AuthenticatorPolicy } from './policy/policy.js';
+import type { RateLimits } from './ratelimit/limits.js';
 import type { SessionCache } from './session/cache.js';
 
 export interface AppDeps {
@@ -27,4 +28,6 @@ export interface RouterDeps extends AppDeps {
   metrics: Metrics;
   /** Which authenticators may enrol and sign in (config.policy with the FIDO metadata). */
   policy: AuthenticatorPolicy;
+  /** The rate limits, shared by every instance; each router mounts them on its own route lines. */
+  limits: RateLimits;
 }

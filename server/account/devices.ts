@@ -11,6 +11,7 @@ import { userActor } from '../audit/actor.js';
 import { endDevice, renameDevice } from '../devices/actions.js';
 import { AppError } from '../errors.js';
 import { requestContext } from '../http/context.js';
+import { jsonBody } from '../http/json-body.js';
 import { validateBody } from '../http/validate.js';
 import { signOut } from '../session/auth.js';
 import { sessionCookieOptions } from '../session/cookie.js';
@@ -31,13 +32,13 @@ export function accountDeviceRouter(deps: RouterDeps): Router {
   const freshlyVerified = requireStepUp(deps);
   const actorOf = (req: Request) => userActor({ id: req.auth!.userId, username: req.auth!.username }, requestContext(req));
 
-  router.post('/-/api/account/devices/:credentialId/rename', signedIn, freshlyVerified, validateBody(renameBody), async (req, res) => {
+  router.post('/-/api/account/devices/:credentialId/rename', deps.limits.perIp('/-/api/account/devices'), jsonBody, signedIn, freshlyVerified, validateBody(renameBody), async (req, res) => {
     const { nickname } = req.body as z.infer<typeof renameBody>;
     const renamed = await renameDevice(db, credentialIdOf(req), nickname, actorOf(req), { ownerId: req.auth!.userId });
     res.json({ ok: true, nickname: renamed.nickname });
   });
 
-  router.post('/-/api/account/devices/:credentialId/remove', signedIn, freshlyVerified, validateBody(removeBody), async (req, res) => {
+  router.post('/-/api/account/devices/:credentialId/remove', deps.limits.perIp('/-/api/account/devices'), jsonBody, signedIn, freshlyVerified, validateBody(removeBody), async (req, res) => {
     const auth = req.auth!;
     const { confirmLast } = req.body as z.infer<typeof removeBody>;
     const ended = await endDevice(db, credentialIdOf(req), actorOf(req), {

@@ -3,15 +3,17 @@
  * removing are in devices.ts.
  */
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { accountPage } from '../../web/pages/account.js';
 import type { RouterDeps } from '../deps.js';
 import { requireStepUp } from '../stepup/require.js';
 import { recordEvent } from '../audit/record.js';
+import { auditUnreadableBody } from '../audit/unreadable-body.js';
 import { withTransaction } from '../db/pool.js';
 import { unauthorized } from '../errors.js';
 import { requestContext } from '../http/context.js';
+import { jsonBody } from '../http/json-body.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { findUserById } from '../users/users.js';
 import { consumeCeremony, startCeremony } from '../webauthn/ceremony.js';
@@ -27,7 +29,7 @@ import { accountDevice } from './view.js';
 const verifyBody = z.object({ response: registrationResponseSchema, nickname: z.string().max(200).optional() });
 
 export function accountRouter(deps: RouterDeps): Router {
-  const { config, db } = deps;
+  const { config, db, limits } = deps;
   const router = Router();
   const signedIn = requireSignIn(deps);
   // Credential changes need a fresh, user-verified assertion (ASVS 7.5.1).
@@ -51,7 +53,7 @@ export function accountRouter(deps: RouterDeps): Router {
     );
   });
 
-  router.post('/-/api/account/devices/options', signedIn, freshlyVerified, async (req, res) => {
+  router.post('/-/api/account/devices/options', limits.perIp('/-/api/account/devices'), jsonBody, signedIn, freshlyVerified, async (req, res) => {
     const auth = req.auth!;
     const user = await findUserById(db, auth.userId);
     if (!user) throw unauthorized();
@@ -70,7 +72,7 @@ export function accountRouter(deps: RouterDeps): Router {
     res.json(options);
   });
 
-  router.post('/-/api/account/devices/verify', signedIn, async (req, res) => {
+  router.post('/-/api/account/devices/verify', limits.perIp('/-/api/account/devices'), jsonBody, auditUnreadableBody(db, 'credential_registered'), signedIn, async (req: Request, res: Response) => {
     const auth = req.auth!;
     const ctx = requestContext(req);
     const base = { event: 'credential_registered' as const, actor: `user:${auth.username}`, subjectUserId: auth.userId, subjectUsername: auth.username, ...ctx };

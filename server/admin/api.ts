@@ -14,6 +14,7 @@ import { endDevice } from '../devices/actions.js';
 import { InviteInputError, issueInvite } from '../enrollment/invites.js';
 import { AppError, badRequest } from '../errors.js';
 import { requestContext } from '../http/context.js';
+import { jsonBody } from '../http/json-body.js';
 import { validateBody } from '../http/validate.js';
 import { signOut } from '../session/auth.js';
 import { sessionCookieOptions } from '../session/cookie.js';
@@ -76,7 +77,7 @@ export function adminApiRouter(deps: RouterDeps): Router {
     return { sessionsEnded: keys.length, signedOut };
   }
 
-  router.post('/-/api/admin/invites', ...guard, validateBody(inviteBody), async (req, res) => {
+  router.post('/-/api/admin/invites', ...guard, jsonBody, validateBody(inviteBody), async (req, res) => {
     const body = req.body as z.infer<typeof inviteBody>;
     const ttlMs = inviteTtl(body.ttl);
     try {
@@ -97,14 +98,14 @@ export function adminApiRouter(deps: RouterDeps): Router {
     }
   });
 
-  router.post('/-/api/admin/credentials/:credentialId/revoke', ...guard, validateBody(revokeBody), async (req, res) => {
+  router.post('/-/api/admin/credentials/:credentialId/revoke', ...guard, jsonBody, validateBody(revokeBody), async (req, res) => {
     const { reason } = req.body as z.infer<typeof revokeBody>;
     const result = await endDevice(db, credentialParam(req), actor(req), { event: 'credential_revoked', reason: reason || undefined });
     const { sessionsEnded, signedOut } = await ended(req, res, result.endedSessionIds);
     res.json({ ok: true, credentialId: result.credential.credentialId, nickname: result.credential.nickname, sessionsEnded, signedOut });
   });
 
-  router.post('/-/api/admin/users/:username/disable', ...guard, validateBody(noBody), async (req, res) => {
+  router.post('/-/api/admin/users/:username/disable', ...guard, jsonBody, validateBody(noBody), async (req, res) => {
     // An admin locking themselves out from the page is always a slip; the CLI can still do it.
     if (usernameParam(req).toLowerCase() === req.admin!.username.toLowerCase()) {
       throw new AppError('cannot_disable_self', 409, 'You cannot disable your own account. Ask another administrator.');
@@ -113,12 +114,12 @@ export function adminApiRouter(deps: RouterDeps): Router {
     res.json({ ok: true, username: result.user.username, ...(await ended(req, res, result.endedSessionIds)) });
   });
 
-  router.post('/-/api/admin/users/:username/enable', ...guard, validateBody(noBody), async (req, res) => {
+  router.post('/-/api/admin/users/:username/enable', ...guard, jsonBody, validateBody(noBody), async (req, res) => {
     const user = await enableUser(db, usernameParam(req), actor(req));
     res.json({ ok: true, username: user.username });
   });
 
-  router.post('/-/api/admin/users/:username/end-sessions', ...guard, validateBody(noBody), async (req, res) => {
+  router.post('/-/api/admin/users/:username/end-sessions', ...guard, jsonBody, validateBody(noBody), async (req, res) => {
     const result = await endAllSessions(db, usernameParam(req), actor(req));
     res.json({ ok: true, username: result.user.username, ...(await ended(req, res, result.endedSessionIds)) });
   });

@@ -44,10 +44,9 @@ export function auditOversizedCeremonyBody(db: Db, log: Logger, trustProxy: bool
   };
 }
 
-/** Mount on /-/api right after express.json(). */
-export function auditUnreadableCeremonyBody(db: Db): ErrorRequestHandler {
+/** On a ceremony's route line, right after jsonBody: audits a body it could not read as `event`. */
+export function auditUnreadableBody(db: Db, event: AuditEventName): ErrorRequestHandler {
   return (err, req, _res, next) => {
-    const event = eventOf(req.path);
     const reason = REASONS[(err as { type?: string })?.type ?? ''];
     if (!event || !reason) {
       next(err);

@@ -3,13 +3,15 @@
  * security keys without a resident credential), and passkey autofill (conditional mediation).
  * Sign-out at /-/logout.
  */
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { loginPage } from '../../web/pages/login.js';
 import { logoutPage } from '../../web/pages/logout.js';
 import type { RouterDeps } from '../deps.js';
 import { recordEvent, type AuditEvent } from '../audit/record.js';
+import { auditUnreadableBody } from '../audit/unreadable-body.js';
 import { requestContext } from '../http/context.js';
+import { jsonBody } from '../http/json-body.js';
 import { safeReturnPath } from '../http/return-path.js';
 import { DecoyCredentials } from './decoy.js';
 import { validateBody } from '../http/validate.js';
@@ -35,7 +37,7 @@ const verifyBody = z.object({
 });
 
 export function loginRouter(deps: RouterDeps): Router {
-  const { config, db } = deps;
+  const { config, db, limits } = deps;
   const router = Router();
   const decoys = new DecoyCredentials(db, deps.secret);
 
@@ -49,7 +51,7 @@ export function loginRouter(deps: RouterDeps): Router {
     res.type('html').send(loginPage({ returnTo, rpName: config.rpName, rpId: config.rpId, notice }));
   });
 
-  router.post('/-/api/login/options', validateBody(optionsBody), async (req, res) => {
+  router.post('/-/api/login/options', limits.perIp('/-/api/login'), jsonBody, limits.perTypedUsername(), validateBody(optionsBody), async (req, res) => {
     const { username } = req.body as z.infer<typeof optionsBody>;
     let allow: Array<{ id: string; transports?: string[] }> | undefined;
     let userId: string | undefined;
@@ -72,7 +74,8 @@ export function loginRouter(deps: RouterDeps): Router {
     res.json(options);
   });
 
-  router.post('/-/api/login/verify', async (req, res) => {
+  // Past the failure limit a failed sign-in is answered 429 (limits.perFailedSignIn, the last handler here).
+  router.post('/-/api/login/verify', limits.perIp('/-/api/login'), jsonBody, auditUnreadableBody(db, 'sign_in'), async (req: Request, res: Response) => {
     const ctx = requestContext(req);
     const auditEvent = (outcome: 'success' | 'failure', extra: { reason?: string; userId?: string; username?: string; credentialId?: string; actor?: string }): AuditEvent => ({
       event: 'sign_in',
@@ -109,7 +112,7 @@ export function loginRouter(deps: RouterDeps): Router {
       }
       throw err;
     }
-  });
+  }, limits.perFailedSignIn());
 
   router.get('/-/logout', (_req, res) => {
     res.type('html').send(logoutPage());

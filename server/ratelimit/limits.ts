@@ -40,9 +40,6 @@ import { rateLimitEvents, type RateLimitEventMap, type RateLimitName } from './e
 
 export { RATE_LIMIT_NAMES, rateLimitEvents, type RateLimitName, type RateLimitRejected, type RateLimitUnavailable } from './events.js';
 
-/** Where the per-IP limit applies (Express mount paths: matched like the routes themselves, case-insensitively). */
-export const IP_LIMITED_PATHS = ['/-/api/login', '/-/api/enroll', '/-/api/step-up', '/-/api/account/devices', '/-/enroll'];
-
 const TABLE = 'rate_limits';
 const MINUTE = 60;
 const FIFTEEN_MINUTES = 15 * 60;
@@ -83,11 +80,15 @@ export class RateLimits {
     };
   }
 
-  /** Express middleware: one point per request against the client's address. Mount on IP_LIMITED_PATHS. */
-  perIp(): RequestHandler {
+  /**
+   * Express middleware: one point per request against the client's address. Mounted first on the
+   * route line of every ceremony endpoint and of invite redemption, before the body is parsed.
+   * @param route the family of endpoints, as metrics and the audit row name it (never a path with a token in it)
+   */
+  perIp(route: string): RequestHandler {
     return (req, res, next) => {
       const subject = clientAddress(req, this.deps.config.trustProxy);
-      this.take('ip', subject, req, res, { route: req.baseUrl.toLowerCase() || req.path.toLowerCase() }).then(next, next);
+      this.take('ip', subject, req, res, { route }).then(next, next);
     };
   }
 

@@ -2,12 +2,14 @@
  * The step-up ceremony: a fresh assertion, with user verification whatever USER_VERIFICATION
  * says, from one of the signed-in person's own credentials.
  */
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { requireSignIn } from '../session/require-sign-in.js';
 import type { RouterDeps } from '../deps.js';
 import { recordEvent } from '../audit/record.js';
+import { auditUnreadableBody } from '../audit/unreadable-body.js';
 import { requestContext } from '../http/context.js';
+import { jsonBody } from '../http/json-body.js';
 import { consumeCeremony, startCeremony } from '../webauthn/ceremony.js';
 import { listCredentialsOfUser } from '../webauthn/credentials.js';
 import { generateAuthenticationOptions } from '@simplewebauthn/server';
@@ -19,11 +21,11 @@ import { authenticationResponseSchema } from '../webauthn/responses.js';
 const verifyBody = z.object({ response: authenticationResponseSchema });
 
 export function stepUpRouter(deps: RouterDeps): Router {
-  const { config, db } = deps;
+  const { config, db, limits } = deps;
   const router = Router();
   const signedIn = requireSignIn(deps);
 
-  router.post('/-/api/step-up/options', signedIn, async (req, res) => {
+  router.post('/-/api/step-up/options', limits.perIp('/-/api/step-up'), jsonBody, signedIn, async (req, res) => {
     const auth = req.auth!;
     const credentials = await listCredentialsOfUser(db, auth.userId);
     const options = await generateAuthenticationOptions({
@@ -42,7 +44,7 @@ export function stepUpRouter(deps: RouterDeps): Router {
     res.json(options);
   });
 
-  router.post('/-/api/step-up/verify', signedIn, async (req, res) => {
+  router.post('/-/api/step-up/verify', limits.perIp('/-/api/step-up'), jsonBody, auditUnreadableBody(db, 'step_up_failed'), signedIn, async (req: Request, res: Response) => {
     const auth = req.auth!;
     const ctx = requestContext(req);
     const base = { actor: `user:${auth.username}`, subjectUserId: auth.userId, subjectUsername: auth.username, ...ctx };

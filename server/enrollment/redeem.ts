@@ -1,0 +1,53 @@
+/**
+ * Redeeming an invite: in one transaction, under the invite's row lock, the invite is checked
+ * again, the user is created (or found, for a recovery link) with the handle the authenticator
+ * stored, the authenticator policy is applied, the credential is stored, the invite is marked
+ * used, and both audit rows are written. Either all of it happens or none.
+ */
+import { recordEvent, type RequestContext } from '../audit/record.js';
+import { withTransaction, type Db } from '../db/pool.js';
+import { AppError } from '../errors.js';
+import type { AuthenticatorFacts, AuthenticatorPolicy } from '../policy/policy.js';
+import { createOrGetUser, grantAdmin, type User } from '../users/users.js';
+import { CeremonyError, type Ceremony } from '../webauthn/ceremony.js';
+import { countActiveCredentials, type NewCredential, type StoredCredential } from '../webauthn/credentials.js';
+import { enforceRegistrationPolicy } from '../webauthn/register.js';
+import { storeCredential } from '../webauthn/store.js';
+import { findInvite, INVITE_MESSAGES, markInviteUsed, type InviteState } from './invites.js';
+
+export function inviteProblem(state: Exclude<InviteState, 'valid'>): AppError {
+  const m = INVITE_MESSAGES[state];
+  return new AppError(`invite_${state}`, m.status, `${m.title}. ${m.message}`);
+}
+
+export interface Redemption {
+  token: string;
+  ceremony: Ceremony;
+  verified: Omit<NewCredential, 'userId' | 'nickname'>;
+  facts: AuthenticatorFacts;
+  nickname: string;
+  ctx: RequestContext;
+}
+
+export function redeemInvite(db: Db, policy: AuthenticatorPolicy, input: Redemption): Promise<{ user: User; credential: StoredCredential }> {
+  return withTransaction(db, async (tx) => {
+    // The row lock serialises concurrent redemptions of one invite: exactly one stores a key.
+    const { state, invite } = await findInvite(tx, input.token, { lock: true });
+    if (state !== 'valid' || !invite) throw inviteProblem(state as Exclude<InviteState, 'valid'>);
+    if (invite.id !== input.ceremony.inviteId) throw new CeremonyError('wrong_ceremony', 'This attempt does not match the enrolment link. Please reload the page and try again.');
+    const handle = Buffer.from(input.ceremony.userHandle ?? '', 'base64url');
+    const user = await createOrGetUser(tx, input.ceremony.username ?? invite.username, handle, invite.grantsAdmin);
+    // The authenticator stored the ceremony's user handle; if someone else created this user meanwhile, they differ.
+    if (!user.userHandle.equals(handle)) throw new AppError('enrolment_conflict', 409, 'This account changed while you were enrolling. Please reload the page and try again.');
+    if (user.disabledAt) throw new AppError('user_disabled', 403, 'This account is disabled. Ask your administrator.');
+    const active = await countActiveCredentials(tx, user.id, { lock: true });
+    enforceRegistrationPolicy(policy, input.facts, { admin: user.isAdmin || invite.grantsAdmin }, active);
+    if (invite.grantsAdmin && !user.isAdmin) await grantAdmin(tx, user.id);
+    const credential = await storeCredential(tx, { ...input.verified, userId: user.id, nickname: input.nickname });
+    await markInviteUsed(tx, invite.id, credential.id);
+    const base = { actor: `user:${user.username}`, subjectUserId: user.id, subjectUsername: user.username, credentialId: credential.id, outcome: 'success' as const, ...input.ctx };
+    await recordEvent(tx, { ...base, event: 'invite_redeemed', details: { inviteId: invite.id, recovery: invite.userId !== null } });
+    await recordEvent(tx, { ...base, event: 'credential_registered', details: { nickname: credential.nickname, aaguid: credential.aaguid } });
+    return { user, credential };
+  });
+}
