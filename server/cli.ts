@@ -58,8 +58,9 @@ Commands:
 type Command = (ctx: { db: Db; config: Config; args: string[]; out: (line: string) => void; note: (line: string) => void }) => Promise<void>;
 
 function one(args: string[], command: string, what: string): string {
-  if (args.length !== 1) throw new UsageError(`${command} needs exactly one ${what}`);
-  return args[0];
+  const [only] = args;
+  if (args.length !== 1 || only === undefined) throw new UsageError(`${command} needs exactly one ${what}`);
+  return only;
 }
 
 function credentialIdArg(value: string): string {
@@ -111,7 +112,7 @@ const commands: Record<string, Command> = {
       if (ttlMs === undefined) throw new UsageError(`--ttl "${values.ttl}" is not a duration (e.g. 30m, 24h, 7d)`);
       if (!isValidInviteTtl(ttlMs)) throw new UsageError(`--ttl "${values.ttl}" must be ${INVITE_TTL_RULE}`);
     }
-    const created = await issueInvite(db, config, { username: positionals[0], grantsAdmin: values.admin, ttlMs, email: values.email }, CLI_ACTOR);
+    const created = await issueInvite(db, config, { username: positionals[0]!, grantsAdmin: values.admin, ttlMs, email: values.email }, CLI_ACTOR);
     if (created.gogsAccount === 'created') note(`Created ${created.invite.username} in Gogs (random password, never shown: sign in with a key, use access tokens for git)`);
     note(`${created.invite.userId ? 'Recovery invite' : 'Invite'} for ${created.invite.username}${created.invite.grantsAdmin ? ' (admin)' : ''}, valid until ${created.invite.expiresAt.toISOString()}, single use:`);
     out(created.url);
@@ -159,7 +160,7 @@ const commands: Record<string, Command> = {
 
   async revoke({ db, args, out }) {
     if (args.length !== 1) throw new UsageError('revoke needs exactly one <credential-id> (see `devices <username>`)');
-    const id = credentialIdArg(args[0]);
+    const id = credentialIdArg(args[0]!);
     const ended = await endDevice(db, id, CLI_ACTOR, { event: 'credential_revoked' }).catch((err: unknown) => {
       if (err instanceof AppError && err.code === 'no_such_credential') throw new UsageError(`no credential with id "${id}"`);
       throw err;
@@ -169,7 +170,7 @@ const commands: Record<string, Command> = {
 
   async rename({ db, args, out }) {
     if (args.length !== 2) throw new UsageError('rename needs a <credential-id> and a <name> (quote a name with spaces)');
-    const renamed = await renameDevice(db, credentialIdArg(args[0]), args[1], CLI_ACTOR);
+    const renamed = await renameDevice(db, credentialIdArg(args[0]!), args[1]!, CLI_ACTOR);
     out(`renamed ${renamed.credentialId} to "${renamed.nickname}"`);
   },
 

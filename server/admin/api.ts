@@ -93,7 +93,7 @@ export function adminApiRouter(deps: RouterDeps): Router {
         ...(created.gogsAccount === 'not_checked' ? {} : { gogsAccount: created.gogsAccount }),
       });
     } catch (err) {
-      if (err instanceof InviteInputError) throw badRequest(`${err.message[0].toUpperCase()}${err.message.slice(1)}.`, 'invalid_invite');
+      if (err instanceof InviteInputError) throw badRequest(`${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`, 'invalid_invite');
       throw err;
     }
   });

@@ -7,7 +7,7 @@ import { badRequest } from '../errors.js';
 export function parseQuery<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
   const parsed = schema.safeParse(req.query ?? {});
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
+  const issue = parsed.error.issues[0] ?? { path: [], message: 'is not valid' };
   const where = issue.path.length ? `“${issue.path.join('.')}” ` : '';
   throw badRequest(`This address has an invalid ${where}parameter: ${issue.message}.`, 'invalid_query');
 }

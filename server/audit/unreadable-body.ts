@@ -34,7 +34,7 @@ const eventOf = (path: string): AuditEventName | undefined => CEREMONY_EVENTS[pa
  */
 export function auditOversizedCeremonyBody(db: Db, log: Logger, trustProxy: boolean) {
   return async (req: IncomingMessage): Promise<void> => {
-    const path = (req.url ?? '').split('?')[0];
+    const path = (req.url ?? '').split('?', 1)[0] ?? '';
     const event = path.startsWith('/-/api/') ? eventOf(path.slice('/-/api'.length)) : undefined;
     if (!event) return;
     const ua = req.headers['user-agent'];

@@ -28,5 +28,5 @@ export async function runMigrations(db: Db): Promise<string[]> {
 export async function migrationsCurrent(db: Db): Promise<boolean> {
   const files = (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql'));
   const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM migrations WHERE id > 0');
-  return Number(rows[0].n) >= files.length;
+  return Number(rows[0]?.n ?? 0) >= files.length;
 }

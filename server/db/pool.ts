@@ -52,6 +52,13 @@ export async function withTransaction<T>(db: Db, fn: (client: pg.PoolClient) => 
 }
 
 /** PostgreSQL's unique_violation, optionally on a named constraint or index. */
+/** The one row a statement always returns (INSERT … RETURNING, count(*)); a missing one is a bug, thrown. */
+export function oneRow<T>(rows: T[]): T {
+  const row = rows[0];
+  if (row === undefined) throw new Error('expected one row from the database, got none');
+  return row;
+}
+
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string };
   return e?.code === '23505' && (constraint === undefined || e.constraint === constraint);

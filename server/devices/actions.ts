@@ -85,7 +85,7 @@ export async function endDevice(
     if (how.refuseLast) {
       // Locks the owner's active credentials, so two removals at once cannot both see "one more left".
       const { rows } = await tx.query<{ id: string }>('SELECT id FROM credentials WHERE user_id = $1 AND revoked_at IS NULL FOR UPDATE', [credential.userId]);
-      if (rows.length === 1 && String(rows[0].id) === credential.id) throw how.refuseLast;
+      if (rows.length === 1 && String(rows[0]?.id) === credential.id) throw how.refuseLast;
     }
     const ended = await revokeCredential(tx, Buffer.from(credential.credentialId, 'base64url'));
     const endedSessionIds = await endSessionsOfCredential(tx, credential.credentialId);

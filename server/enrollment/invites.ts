@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { SYSTEM_ACTOR, type Actor } from '../audit/actor.js';
 import { recordEvent } from '../audit/record.js';
-import { withTransaction, type Db, type Queryable } from '../db/pool.js';
+import { oneRow, withTransaction, type Db, type Queryable } from '../db/pool.js';
 import { ensureGogsUser, GogsInviteInputError, type GogsAccount } from '../gogs/users.js';
 import { findUserByUsername, isValidUsername } from '../users/users.js';
 import { INVITE_TTL_RULE, isValidInviteTtl } from './limits.js';
@@ -85,7 +85,7 @@ export async function createInvite(
      VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6)) RETURNING ${COLUMNS}`,
     [hashToken(token), existing?.username ?? username, existing?.id ?? null, input.grantsAdmin ?? false, input.createdBy, ttlMs / 1000],
   );
-  return { invite: toInvite(rows[0]), token, url: `${config.origin}/-/enroll/${token}` };
+  return { invite: toInvite(oneRow(rows)), token, url: `${config.origin}/-/enroll/${token}` };
 }
 
 export type InviteState = 'valid' | 'expired' | 'used' | 'unknown' | 'superseded';

@@ -18,7 +18,7 @@ export function safeReturnPath(value: unknown, origin: string): string {
   if (/^[\\/]{2}/.test(decoded) || /^\/[\\/]/.test(decoded) || /[\u0000-\u001f\u007f]/.test(decoded)) return '/';
   // Dot segments (also %2e-encoded) are resolved by the URL parser: `/..//evil` would become
   // `//evil`, another host. A browser never sends them, so a path that has them is refused.
-  if (/(?:^|\/)\.{1,2}(?:\/|$)/.test(decoded.split(/[?#]/, 1)[0])) return '/';
+  if (/(?:^|\/)\.{1,2}(?:\/|$)/.test(decoded.split(/[?#]/, 1)[0] ?? '')) return '/';
   let url: URL;
   try {
     url = new URL(value, origin);

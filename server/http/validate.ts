@@ -7,7 +7,7 @@ export function validateBody(schema: z.ZodType): RequestHandler {
   return (req, _res, next) => {
     const parsed = schema.safeParse(req.body ?? {});
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
+      const issue = parsed.error.issues[0] ?? { path: [], message: 'is not valid' };
       const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
       next(badRequest(`Invalid request: ${where}${issue.message}`, 'invalid_request'));
       return;

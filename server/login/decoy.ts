@@ -39,7 +39,7 @@ export class DecoyCredentials {
     if (Date.now() - this.loadedAt > REFRESH_MS) await (this.loading ??= this.load().finally(() => (this.loading = null)));
     const name = username.toLowerCase();
     const pick = createHmac('sha256', this.secret).update(`decoy-shape:${name}`).digest().readUInt32BE(0);
-    const shape = this.shapes.length ? this.shapes[pick % this.shapes.length] : FALLBACK;
+    const shape = this.shapes[pick % Math.max(1, this.shapes.length)] ?? FALLBACK;
     return shape.lengths.map((length, i) => ({ id: this.idFor(name, i, length), transports: shape.transports[i] ?? [] }));
   }
 

@@ -89,7 +89,7 @@ export class Metrics {
     // request, costs a few array writes) and turned into samples only when scraped.
     this.registry.registerMetric(
       scrapedMetric('keygate_proxy_requests_total', 'Requests Keygate answered on the proxy path, by route kind and status class', 'counter', () =>
-        ROUTE_KINDS.flatMap((kind, k) => STATUS_CLASSES.map((cls, c) => ({ labels: { kind, status_class: cls }, value: this.proxied[k * STATUS_CLASSES.length + c] }))),
+        ROUTE_KINDS.flatMap((kind, k) => STATUS_CLASSES.map((cls, c) => ({ labels: { kind, status_class: cls }, value: this.proxied[k * STATUS_CLASSES.length + c] ?? 0 }))),
       ),
     );
     const latencyName = 'keygate_proxy_request_duration_seconds';
@@ -99,11 +99,11 @@ export class Metrics {
           const values: Sample[] = [];
           let cumulative = 0;
           for (let b = 0; b <= PROXY_BUCKETS.length; b++) {
-            cumulative += this.proxyBuckets[k * (PROXY_BUCKETS.length + 1) + b];
-            values.push({ metricName: `${latencyName}_bucket`, labels: { le: b < PROXY_BUCKETS.length ? PROXY_BUCKETS[b] : '+Inf', kind }, value: cumulative });
+            cumulative += this.proxyBuckets[k * (PROXY_BUCKETS.length + 1) + b] ?? 0;
+            values.push({ metricName: `${latencyName}_bucket`, labels: { le: PROXY_BUCKETS[b] ?? '+Inf', kind }, value: cumulative });
           }
-          values.push({ metricName: `${latencyName}_sum`, labels: { kind }, value: this.proxySum[k] });
-          values.push({ metricName: `${latencyName}_count`, labels: { kind }, value: this.proxyCount[k] });
+          values.push({ metricName: `${latencyName}_sum`, labels: { kind }, value: this.proxySum[k] ?? 0 });
+          values.push({ metricName: `${latencyName}_count`, labels: { kind }, value: this.proxyCount[k] ?? 0 });
           return values;
         }),
       ),
@@ -143,12 +143,13 @@ export class Metrics {
   proxyRequest(kind: RouteKind, status: number, seconds: number): void {
     const k = kind === 'page' ? 0 : kind === 'passthrough' ? 1 : 2;
     const cls = status < 300 ? 0 : status < 400 ? 1 : status < 500 ? 2 : 3;
-    this.proxied[k * STATUS_CLASSES.length + cls]++;
+    // Every index below is in bounds by construction (k < 3, cls < 4, b <= PROXY_BUCKETS.length).
+    this.proxied[k * STATUS_CLASSES.length + cls]! += 1;
     let b = 0;
-    while (b < PROXY_BUCKETS.length && seconds > PROXY_BUCKETS[b]) b++;
-    this.proxyBuckets[k * (PROXY_BUCKETS.length + 1) + b]++;
-    this.proxySum[k] += seconds;
-    this.proxyCount[k]++;
+    while (b < PROXY_BUCKETS.length && seconds > PROXY_BUCKETS[b]!) b++;
+    this.proxyBuckets[k * (PROXY_BUCKETS.length + 1) + b]! += 1;
+    this.proxySum[k]! += seconds;
+    this.proxyCount[k]! += 1;
   }
 
   ceremony(type: CeremonyType, reason: string | null, seconds: number): void {

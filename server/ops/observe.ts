@@ -11,7 +11,7 @@ import type { CeremonyType, Metrics, RouteKind } from './metrics.js';
 
 /** The path as logged: no query or fragment, no invite token. */
 export function logPath(url: string | undefined): string {
-  const path = (url ?? '/').split(/[?#]/, 1)[0];
+  const path = (url ?? '/').split(/[?#]/, 1)[0] ?? '/';
   return path.replace(/^(\/-\/enroll\/)[^/]+/i, '$1[token]');
 }
 

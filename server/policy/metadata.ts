@@ -122,7 +122,7 @@ export class AuthenticatorMetadata {
     if (!roots.length) return false;
     const rootPems = roots.map((b64) => convertCertBufferToPEM(b64));
     const chain = x5c.map((der) => convertCertBufferToPEM(new Uint8Array(der)));
-    if (chain.length === 1 && rootPems.includes(chain[0])) return true;
+    if (chain.length === 1 && rootPems.includes(chain[0]!)) return true;
     try {
       return await validateCertificatePath(chain, rootPems);
     } catch {

@@ -70,8 +70,9 @@ export function judgeAuthorization(header: string | undefined, opts: { allowPass
   if (/[^\x20-\x7e\t]/.test(header)) return refuse('non_ascii');
   const fields = TWO_FIELDS.exec(header);
   if (!fields) return refuse('malformed');
-  const scheme = fields[1].toLowerCase();
-  const value = fields[2];
+  // Both groups are mandatory in TWO_FIELDS.
+  const scheme = fields[1]!.toLowerCase();
+  const value = fields[2]!;
   if (scheme === 'token') {
     if (!ACCESS_TOKEN.test(value)) return refuse('malformed');
     return { ok: true, header: `token ${value}`, credentials: { kind: 'token', token: value } };

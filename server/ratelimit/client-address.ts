@@ -21,7 +21,7 @@ export function clientAddress(req: IncomingMessage, trustProxy: boolean): string
 export function rateLimitSubject(address: string): string {
   const bare = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '').toLowerCase();
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(bare);
-  if (mapped) return mapped[1];
+  if (mapped) return mapped[1]!;
   if (isIP(bare) !== 6) return bare || 'unknown';
   const groups = expandIpv6(bare);
   return `${groups.slice(0, 4).join(':')}::/64`;
@@ -33,7 +33,7 @@ function expandIpv6(address: string): string[] {
   // A trailing dotted quad (::1.2.3.4, 64:ff9b::1.2.3.4) stands for the last two groups.
   const dotted = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
   if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number);
+    const [a = 0, b = 0, c = 0, d = 0] = dotted.slice(1).map(Number);
     text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
   const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../db/pool.js';
+import { oneRow, type Db } from '../db/pool.js';
 
 /**
  * The secret that signs session cookies: SESSION_SECRET if set, otherwise one generated on first
@@ -13,5 +13,5 @@ export async function loadSessionSecret(db: Db, configured: string | undefined):
     [randomBytes(32).toString('base64url')],
   );
   const { rows } = await db.query<{ value: string }>(`SELECT value FROM settings WHERE key = 'session_secret'`);
-  return rows[0].value;
+  return oneRow(rows).value;
 }

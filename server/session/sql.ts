@@ -5,7 +5,7 @@
  * connect-pg-simple's statements and the sign-in's replace statement are in middleware.ts, the
  * store they belong to.
  */
-import type { Queryable } from '../db/pool.js';
+import { oneRow, type Queryable } from '../db/pool.js';
 import type { SessionAuth } from './types.js';
 
 // -- Ending sessions: the rows go, so the next request through any instance is anonymous (other
@@ -103,5 +103,5 @@ export async function takeCeremony<T>(db: Queryable, key: string): Promise<T | u
 /** Signed-in sessions whose row has not expired. */
 export async function countSignedInSessions(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM session WHERE expire > now() AND sess ? 'auth'`);
-  return Number(rows[0].n);
+  return Number(oneRow(rows).n);
 }

@@ -127,9 +127,10 @@ export async function verifySignIn(
   // A key enrolled under an older policy (or whose model was denied, or reported compromised,
   // since) is refused now, after its signature proved it is this person's.
   const broken = policy.violations(storedFacts(credential), { admin: user!.isAdmin }, 'sign-in');
-  if (broken.length) {
+  const [first] = broken;
+  if (first) {
     const why = broken.map((v) => v.message).join(' ');
-    throw new SignInFailure(broken[0].reason, user, credential, undefined, `This key is no longer accepted here. ${why} Ask your administrator for an enrolment link and register an allowed authenticator.`);
+    throw new SignInFailure(first.reason, user, credential, undefined, `This key is no longer accepted here. ${why} Ask your administrator for an enrolment link and register an allowed authenticator.`);
   }
 
   const written = await recordCredentialUse(db, credential.id, {

@@ -1,6 +1,6 @@
 /** Stored WebAuthn credentials (public keys) and the SQL that reads and changes them. */
 import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
-import type { Queryable } from '../db/pool.js';
+import { oneRow, type Queryable } from '../db/pool.js';
 import { USER_COLUMNS, userFromRow, type User, type UserRow } from '../users/users.js';
 
 export interface StoredCredential {
@@ -160,7 +160,7 @@ export async function insertCredential(db: Queryable, c: NewCredential): Promise
     [c.credentialId, c.userId, Buffer.from(c.publicKey), c.signCount, c.transports, c.aaguid, c.deviceType, c.backedUp, c.attestationFormat,
       c.attachment, c.discoverable, c.attestationTrusted, c.nickname],
   );
-  return toCredential(rows[0]);
+  return toCredential(oneRow(rows));
 }
 
 /**
@@ -189,7 +189,7 @@ export async function recordCredentialUse(
 export async function countActiveCredentials(db: Queryable, userId: string, opts: { lock?: boolean } = {}): Promise<number> {
   if (opts.lock) await db.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
   const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM credentials WHERE user_id = $1 AND revoked_at IS NULL', [userId]);
-  return Number(rows[0].n);
+  return Number(oneRow(rows).n);
 }
 
 /** Every active credential with its owner's name and admin flag (policy review: admin page, CLI). */

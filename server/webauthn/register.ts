@@ -104,5 +104,6 @@ export function enforceRegistrationPolicy(policy: AuthenticatorPolicy, facts: Au
   const broken = policy.violations(facts, holder, 'registration');
   const limit = policy.credentialLimit(activeCredentials);
   if (limit) broken.push(limit);
-  if (broken.length) throw new CeremonyFailure(broken[0].reason, undefined, 403, broken.map((v) => v.message).join(' '));
+  const [first] = broken;
+  if (first) throw new CeremonyFailure(first.reason, undefined, 403, broken.map((v) => v.message).join(' '));
 }

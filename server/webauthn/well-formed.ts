@@ -23,7 +23,7 @@ const MAX_DEPTH = 16;
 /** End offset of the well-formed CBOR item starting at `offset`, or -1. */
 export function cborItemEnd(bytes: Uint8Array, offset: number, depth = 0): number {
   if (depth > MAX_DEPTH || offset >= bytes.length) return -1;
-  const initial = bytes[offset];
+  const initial = bytes[offset]!;
   const major = initial >> 5;
   const info = initial & 0x1f;
   let pos = offset + 1;
@@ -33,7 +33,7 @@ export function cborItemEnd(bytes: Uint8Array, offset: number, depth = 0): numbe
     const size = 1 << (info - 24);
     if (pos + size > bytes.length) return -1;
     argument = 0;
-    for (let i = 0; i < size; i++) argument = argument * 256 + bytes[pos + i];
+    for (let i = 0; i < size; i++) argument = argument * 256 + bytes[pos + i]!;
     pos += size;
     if (major === 7 && info === 24 && argument < 32) return -1;
   } else return -1; // 28-30 reserved; 31 indefinite length (not in CTAP2 canonical CBOR)
@@ -74,11 +74,11 @@ export function isWellFormedAttestation(attestationObject: Uint8Array): boolean 
     return false;
   }
   if (!(authData instanceof Uint8Array) || authData.length < 37) return false;
-  const flags = authData[32];
+  const flags = authData[32]!;
   let pos = 37;
   if (flags & FLAG_AT) {
     if (authData.length < pos + 18) return false;
-    const idLength = (authData[pos + 16] << 8) | authData[pos + 17];
+    const idLength = (authData[pos + 16]! << 8) | authData[pos + 17]!;
     pos += 18 + idLength;
     pos = cborItemEnd(authData, pos);
     if (pos < 0) return false;

@@ -44,7 +44,7 @@ const ACTIONS: Record<string, Action> = {
   'end-sessions': {
     confirm: (_b, user) => `End every session of ${user}? They stay enabled and can sign in again with their keys.`,
     path: (_b, user) => userPath(user, 'end-sessions'),
-    done: (r) => `${sessions(r.sessionsEnded)[0].toUpperCase()}${sessions(r.sessionsEnded).slice(1)}.`,
+    done: (r) => `${sessions(r.sessionsEnded).charAt(0).toUpperCase()}${sessions(r.sessionsEnded).slice(1)}.`,
   },
 };
 

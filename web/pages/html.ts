@@ -28,7 +28,7 @@ const ENTITIES: Record<string, string> = {
 
 /** Escape text for use in element content or in a quoted attribute value. */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ENTITIES[c]);
+  return s.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 }
 
 /** Mark a string as trusted HTML. Never pass it anything derived from a request. */
@@ -45,9 +45,9 @@ function render(value: Interpolation): string {
 
 /** Tagged template producing `Raw` HTML, escaping each interpolation that is not already `Raw`. */
 export function html(strings: TemplateStringsArray, ...values: Interpolation[]): Raw {
-  let out = strings[0];
+  let out = strings[0] ?? '';
   for (let i = 0; i < values.length; i++) {
-    out += render(values[i]) + strings[i + 1];
+    out += render(values[i]) + (strings[i + 1] ?? '');
   }
   return new Raw(out);
 }
