@@ -207,7 +207,9 @@ describe('PostgreSQL goes away under load, and comes back', () => {
     await report('pg_ctl stop -m immediate, start', crash, {}, true);
     freeze = await underLoad(kg, gogs, db, people, {
       warmMs: 1_000,
-      faultMs: 4_000,
+      // Long enough past SESSION_CACHE_TTL + DATABASE_TIMEOUT (+ the client's second) that a page
+      // lookup waiting on the frozen database is answered 503 before the thaw, even on a busy machine.
+      faultMs: 6_000,
       afterMs: 2_500,
       fault: () => cluster.freeze(),
       recover: () => cluster.thaw(),
