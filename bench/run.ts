@@ -39,7 +39,12 @@ const UPLOAD_MB = Number(process.env.BENCH_UPLOAD_MB ?? 200);
 const UPLOAD_ROUNDS = Math.max(1, Number(process.env.BENCH_UPLOAD_ROUNDS ?? 3));
 const SIGNIN_WORKERS = Number(process.env.BENCH_SIGNIN_WORKERS ?? 2);
 const SIGNIN_CONCURRENCY = Number(process.env.BENCH_SIGNIN_CONCURRENCY ?? 8);
-const ONLY = new Set((process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 const want = (section: 'proxy' | 'db' | 'signin' | 'revocation' | 'upload') => ONLY.size === 0 || ONLY.has(section);
 const KEYGATE_NODE_ARGS = (process.env.BENCH_KEYGATE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
@@ -50,19 +55,23 @@ function startChild(script: string, args: string[] = []): Promise<{ port: number
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve({ port: Number(String(d).trim()), child }));
+    child.stdout.once('data', (d: Buffer) => resolve({ port: Number(String(d).trim()), child }));
     child.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));
   });
 }
 
 async function startKeygate(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...KEYGATE_NODE_ARGS, '--import', 'tsx', 'server/main.ts'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...KEYGATE_NODE_ARGS, '--import', 'tsx', 'server/main.ts'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     let out = '';
     let listening = false;
     // Keygate logs every request on its own pages: read until it listens, then only drain the pipe.
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       if (listening) return;
       out += String(d);
       if (out.includes('keygate listening')) {
@@ -115,7 +124,8 @@ async function treeCpuSeconds(pid: number | undefined): Promise<number> {
 /** The postmaster's pid, from postmaster.pid somewhere under the data directory. */
 async function postmasterPid(dir: string): Promise<number | undefined> {
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
-    if (entry.name === 'postmaster.pid') return Number((await readFile(path.join(entry.parentPath ?? (entry as { path: string }).path, entry.name), 'utf8')).split('\n')[0]);
+    if (entry.name === 'postmaster.pid')
+      return Number((await readFile(path.join(entry.parentPath ?? (entry as { path: string }).path, entry.name), 'utf8')).split('\n')[0]);
   }
   return undefined;
 }
@@ -131,7 +141,12 @@ interface Round {
   non2xx: number;
 }
 
-async function loadRound(url: string, opts: { headers?: Record<string, string>; method?: string; body?: string }, seconds: number, pid?: number): Promise<Round> {
+async function loadRound(
+  url: string,
+  opts: { headers?: Record<string, string>; method?: string; body?: string },
+  seconds: number,
+  pid?: number,
+): Promise<Round> {
   const cpuBefore = await cpuSeconds(pid);
   const result = await autocannon({
     url,
@@ -142,7 +157,15 @@ async function loadRound(url: string, opts: { headers?: Record<string, string>; 
     ...(opts.body ? { body: opts.body } : {}),
   });
   const cpu = (await cpuSeconds(pid)) - cpuBefore;
-  return { requests: result.requests.total, seconds: result.duration, cpu, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx };
+  return {
+    requests: result.requests.total,
+    seconds: result.duration,
+    cpu,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
 }
 
 /** The list started at its (i mod length)-th item: over length rounds, each item is first, second, … once. */
@@ -186,10 +209,19 @@ async function upload(url: string, pid: number | undefined): Promise<{ mbPerSec:
   const started = process.hrtime.bigint();
   await new Promise<void>((resolve, reject) => {
     const u = new URL(url);
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/octet-stream', authorization: 'Basic ' + Buffer.from('alice:' + 'a'.repeat(40)).toString('base64') } }, (res) => {
-      res.resume();
-      res.on('end', resolve);
-    });
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', authorization: 'Basic ' + Buffer.from('alice:' + 'a'.repeat(40)).toString('base64') },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', resolve);
+      },
+    );
     req.on('error', reject);
     body.pipe(req);
   });
@@ -269,7 +301,11 @@ async function signInRate(
  * connection (as the CLI or another instance would), then the same browser asks again and again
  * until it is sent to sign-in. Measured end to end, HTTP round trips included.
  */
-async function invalidationLatency(origin: string, users: Array<{ key: SoftwareAuthenticator }>, dbUrl: string): Promise<{ p50: number; max: number; n: number }> {
+async function invalidationLatency(
+  origin: string,
+  users: Array<{ key: SoftwareAuthenticator }>,
+  dbUrl: string,
+): Promise<{ p50: number; max: number; n: number }> {
   const other = new pg.Client({ connectionString: dbUrl });
   await other.connect();
   const samples: number[] = [];
@@ -414,7 +450,11 @@ async function main(): Promise<void> {
     // on all of them alike, and none always runs first or last (a bare proxy measured against a
     // second copy of itself came out 95–99% in the last place, with a fixed order).
     const run = async (name: string, p: string, o: Parameters<typeof loadRound>[1] = {}) => {
-      const targets = [['direct', direct, undefined], ['bare proxy', viaBare, bare.child.pid], ['keygate', viaKeygate, keygate.pid]] as const;
+      const targets = [
+        ['direct', direct, undefined],
+        ['bare proxy', viaBare, bare.child.pid],
+        ['keygate', viaKeygate, keygate.pid],
+      ] as const;
       const rounds = new Map<string, Round[]>(targets.map(([t]) => [t, []]));
       process.stderr.write(`bench: ${name}: ${ROUNDS} rounds of direct, bare proxy and keygate…\n`);
       for (let i = 0; i < ROUNDS; i++) {
@@ -462,7 +502,11 @@ async function main(): Promise<void> {
       await stats.query('SELECT pg_stat_statements_reset()');
       const rate = await signInRate(workers, { keygate: keygate.pid, postgres: await postmasterPid(dataDir) });
       const st = await statementCounts(stats);
-      signins = { ...rate, statements: (st.reads + st.writes) / Math.max(rate.n, 1), statementList: st.list.map((q) => ({ ...q, perSignIn: q.calls / Math.max(rate.n, 1) })) };
+      signins = {
+        ...rate,
+        statements: (st.reads + st.writes) / Math.max(rate.n, 1),
+        statementList: st.list.map((q) => ({ ...q, perSignIn: q.calls / Math.max(rate.n, 1) })),
+      };
       for (const w of workers) w.kill('SIGTERM');
     }
     let invalidation: Invalidation | undefined;
@@ -476,7 +520,11 @@ async function main(): Promise<void> {
       const target = '/bench0/repo.git/git-receive-pack';
       // As with the proxied cases: the three take turns, each first, second and last alike. The
       // figure is all bytes over all time; the RSS growth is the largest seen in any round.
-      const targets = [['direct', direct, upstream.child.pid], ['bare', viaBare, bare.child.pid], ['keygate', viaKeygate, keygate.pid]] as const;
+      const targets = [
+        ['direct', direct, upstream.child.pid],
+        ['bare', viaBare, bare.child.pid],
+        ['keygate', viaKeygate, keygate.pid],
+      ] as const;
       const seconds = { direct: 0, bare: 0, keygate: 0 };
       const growth = { direct: 0, bare: 0, keygate: 0 };
       for (let i = 0; i < UPLOAD_ROUNDS; i++) {
@@ -492,7 +540,13 @@ async function main(): Promise<void> {
     await stats.end();
 
     if (ONLY.size > 0) {
-      process.stdout.write(JSON.stringify({ rows: rows.map((r) => ({ case: r.case, target: r.target, ...r.load })), readsPerRequest, writesPerRequest, signins, invalidation, uploads }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify(
+          { rows: rows.map((r) => ({ case: r.case, target: r.target, ...r.load })), readsPerRequest, writesPerRequest, signins, invalidation, uploads },
+          null,
+          2,
+        ) + '\n',
+      );
       if (rows.length) process.stdout.write(proxyTable(rows).join('\n') + '\n');
       return;
     }
@@ -533,25 +587,64 @@ function renderReport(r: {
   const targets = [
     ['authenticated proxied throughput', '≥ 85% of bare proxy', pct(throughputRatio), throughputRatio >= 0.85],
     ['p99 latency', '≤ 1.5× bare proxy', `${p99Ratio.toFixed(2)}×`, p99Ratio <= 1.5],
-    ['database writes per proxied request', '0', `${r.writesPerRequest.toFixed(4)} (${Math.round(r.writesPerRequest * 2000)} in 2000)`, r.writesPerRequest <= 0.001],
-    ['database reads per proxied request', '0 (from a cache)', `${r.readsPerRequest.toFixed(4)} (${Math.round(r.readsPerRequest * 2000)} in 2000)`, r.readsPerRequest <= 0.001],
-    ['revocation reaching the proxy', 'immediate on every instance', `p50 ${r.invalidation.p50.toFixed(1)} ms, max ${r.invalidation.max.toFixed(1)} ms (n=${r.invalidation.n})`, r.invalidation.max < 1000],
-    ['sign-ins per second (2 cores)', '≥ 400, p99 < 50 ms', `${si.perSec.toFixed(0)}/s, p99 ${si.p99.toFixed(1)} ms, ${si.failures} failed`, si.perSec >= 400 && si.p99 < 50],
-    [`upload throughput (${UPLOAD_MB} MB)`, '≥ 90% of direct', `${pct(uploadRatio)} (${upKeygate.mbPerSec.toFixed(0)} vs ${upDirect.mbPerSec.toFixed(0)} MB/s; bare proxy ${pct(bareUploadRatio)})`, uploadRatio >= 0.9],
+    [
+      'database writes per proxied request',
+      '0',
+      `${r.writesPerRequest.toFixed(4)} (${Math.round(r.writesPerRequest * 2000)} in 2000)`,
+      r.writesPerRequest <= 0.001,
+    ],
+    [
+      'database reads per proxied request',
+      '0 (from a cache)',
+      `${r.readsPerRequest.toFixed(4)} (${Math.round(r.readsPerRequest * 2000)} in 2000)`,
+      r.readsPerRequest <= 0.001,
+    ],
+    [
+      'revocation reaching the proxy',
+      'immediate on every instance',
+      `p50 ${r.invalidation.p50.toFixed(1)} ms, max ${r.invalidation.max.toFixed(1)} ms (n=${r.invalidation.n})`,
+      r.invalidation.max < 1000,
+    ],
+    [
+      'sign-ins per second (2 cores)',
+      '≥ 400, p99 < 50 ms',
+      `${si.perSec.toFixed(0)}/s, p99 ${si.p99.toFixed(1)} ms, ${si.failures} failed`,
+      si.perSec >= 400 && si.p99 < 50,
+    ],
+    [
+      `upload throughput (${UPLOAD_MB} MB)`,
+      '≥ 90% of direct',
+      `${pct(uploadRatio)} (${upKeygate.mbPerSec.toFixed(0)} vs ${upDirect.mbPerSec.toFixed(0)} MB/s; bare proxy ${pct(bareUploadRatio)})`,
+      uploadRatio >= 0.9,
+    ],
     ['Keygate RSS growth during the upload', '≤ 64 MB', `${upKeygate.rssGrowthMb.toFixed(1)} MB`, upKeygate.rssGrowthMb <= 64],
   ] as const;
-  const targetLines = ['| figure | target | measured | met |', '|---|---|---|---|', ...targets.map(([a, b, c, ok]) => `| ${a} | ${b} | ${c} | ${ok ? 'yes' : '**no**'} |`)];
+  const targetLines = [
+    '| figure | target | measured | met |',
+    '|---|---|---|---|',
+    ...targets.map(([a, b, c, ok]) => `| ${a} | ${b} | ${c} | ${ok ? 'yes' : '**no**'} |`),
+  ];
   const uploadLines = [
     '| via | MB/s | vs direct | RSS growth of that process |',
     '|---|---|---|---|',
-    ...([['direct', upDirect], ['bare proxy', upBare], ['keygate', upKeygate]] as const).map(([via, u]) => `| ${via} | ${u.mbPerSec.toFixed(0)} | ${pct(u.mbPerSec / upDirect.mbPerSec)} | ${u.rssGrowthMb.toFixed(1)} MB |`),
+    ...(
+      [
+        ['direct', upDirect],
+        ['bare proxy', upBare],
+        ['keygate', upKeygate],
+      ] as const
+    ).map(([via, u]) => `| ${via} | ${u.mbPerSec.toFixed(0)} | ${pct(u.mbPerSec / upDirect.mbPerSec)} | ${u.rssGrowthMb.toFixed(1)} MB |`),
   ];
   const signInLines = [
     '| sign-ins/s | p50 ms | p99 ms | failed | statements per sign-in | CPU ms per sign-in: Keygate | PostgreSQL | load generators | all |',
     '|---|---|---|---|---|---|---|---|---|',
     `| ${si.perSec.toFixed(0)} | ${si.p50.toFixed(1)} | ${si.p99.toFixed(1)} | ${si.failures} | ${si.statements.toFixed(1)} | ${si.cpuMs.keygate.toFixed(2)} | ${si.cpuMs.postgres.toFixed(2)} | ${si.cpuMs.loadGenerators.toFixed(2)} | ${siCpu.toFixed(2)} |`,
   ];
-  const statementLines = ['| statement (pg_stat_statements, normalised) | per sign-in |', '|---|---|', ...si.statementList.map((q) => `| \`${q.query.replace(/\|/g, '\\|')}\` | ${q.perSignIn.toFixed(2)} |`)];
+  const statementLines = [
+    '| statement (pg_stat_statements, normalised) | per sign-in |',
+    '|---|---|',
+    ...si.statementList.map((q) => `| \`${q.query.replace(/\|/g, '\\|')}\` | ${q.perSignIn.toFixed(2)} |`),
+  ];
   const table = [...lines, '', ...uploadLines, '', ...signInLines, '', ...targetLines].join('\n');
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const markdown = `# Performance
@@ -618,7 +711,7 @@ ${statementLines.join('\n')}
   owner in one query, the counter update, and the new session replacing the old one together with the sign-in's audit
   row in one statement). Together Keygate, PostgreSQL and the load generators used
   ${siCpu.toFixed(1)} ms of CPU per sign-in, so ${cores} fully available cores could do at most about
-  ${((cores * 1000) / siCpu).toFixed(0)} per second on this machine${(cores * 1000) / siCpu < 400 ? ', below the target even before any other load: the target would need that total under ' + (cores * 1000 / 400).toFixed(1) + ' ms' : ''}.
+  ${((cores * 1000) / siCpu).toFixed(0)} per second on this machine${(cores * 1000) / siCpu < 400 ? ', below the target even before any other load: the target would need that total under ' + ((cores * 1000) / 400).toFixed(1) + ' ms' : ''}.
   A fifth or more of Keygate's own share is kernel time in loopback socket writes (one per statement and per
   response); every statement removed saves it on both sides, which is why the count was cut from 12 to 8. What
   is left is each request's own work: Express's router and express-session (about a tenth of Keygate's CPU), JSON,

@@ -24,7 +24,13 @@ interface Start {
 
 const send = (msg: unknown) => process.send!(msg);
 
-function post(agent: http.Agent, url: URL, path: string, body: string, cookie: string | undefined): Promise<{ status: number; body: string; setCookie: string[] }> {
+function post(
+  agent: http.Agent,
+  url: URL,
+  path: string,
+  body: string,
+  cookie: string | undefined,
+): Promise<{ status: number; body: string; setCookie: string[] }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = {
       'content-type': 'application/json',
@@ -61,7 +67,7 @@ async function signInOnce(agent: http.Agent, url: URL, key: SoftwareAuthenticato
   return verify.status === 200 && sessionCookie(verify.setCookie) !== undefined;
 }
 
-let keys: SoftwareAuthenticator[] = [];
+const keys: SoftwareAuthenticator[] = [];
 let origin = '';
 
 process.on('message', (msg: Partial<Start> & { run?: number }) => {

@@ -22,7 +22,11 @@ const BEGIN = '<!-- soak:begin (written by npm run soak) -->';
 const END = '<!-- soak:end -->';
 
 async function main(): Promise<number> {
-  for (const [name, v] of [['SOAK_DURATION', DURATION_S], ['SOAK_SAMPLE', SAMPLE_S], ['SOAK_PAUSE_MS', PAUSE_MS]] as const) {
+  for (const [name, v] of [
+    ['SOAK_DURATION', DURATION_S],
+    ['SOAK_SAMPLE', SAMPLE_S],
+    ['SOAK_PAUSE_MS', PAUSE_MS],
+  ] as const) {
     if (!Number.isFinite(v) || v <= 0) {
       process.stderr.write(`soak: ${name} must be a positive number\n`);
       return 2;

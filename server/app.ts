@@ -32,7 +32,6 @@ import { createSessionMiddleware, createSessionStore } from './session/middlewar
 
 const STATIC_DIR = fileURLToPath(new URL('../web/dist/', import.meta.url));
 
-
 function createKeygateApp(deps: RouterDeps): express.Express {
   const { config } = deps;
   const app = express();

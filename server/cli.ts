@@ -113,8 +113,11 @@ const commands: Record<string, Command> = {
       if (!isValidInviteTtl(ttlMs)) throw new UsageError(`--ttl "${values.ttl}" must be ${INVITE_TTL_RULE}`);
     }
     const created = await issueInvite(db, config, { username: positionals[0]!, grantsAdmin: values.admin, ttlMs, email: values.email }, CLI_ACTOR);
-    if (created.gogsAccount === 'created') note(`Created ${created.invite.username} in Gogs (random password, never shown: sign in with a key, use access tokens for git)`);
-    note(`${created.invite.userId ? 'Recovery invite' : 'Invite'} for ${created.invite.username}${created.invite.grantsAdmin ? ' (admin)' : ''}, valid until ${created.invite.expiresAt.toISOString()}, single use:`);
+    if (created.gogsAccount === 'created')
+      note(`Created ${created.invite.username} in Gogs (random password, never shown: sign in with a key, use access tokens for git)`);
+    note(
+      `${created.invite.userId ? 'Recovery invite' : 'Invite'} for ${created.invite.username}${created.invite.grantsAdmin ? ' (admin)' : ''}, valid until ${created.invite.expiresAt.toISOString()}, single use:`,
+    );
     out(created.url);
   },
 
@@ -131,7 +134,15 @@ const commands: Record<string, Command> = {
     const users = await listUsers(db);
     if (!users.length) note('no users yet: create one with `npm run cli -- invite <username>`');
     for (const u of users) {
-      out([u.username, u.isAdmin ? 'admin' : 'user', u.disabledAt ? 'disabled' : 'active', `${u.activeCredentials} device(s)`, `created ${u.createdAt.toISOString()}`].join('\t'));
+      out(
+        [
+          u.username,
+          u.isAdmin ? 'admin' : 'user',
+          u.disabledAt ? 'disabled' : 'active',
+          `${u.activeCredentials} device(s)`,
+          `created ${u.createdAt.toISOString()}`,
+        ].join('\t'),
+      );
     }
   },
 
@@ -142,7 +153,16 @@ const commands: Record<string, Command> = {
     const creds = await listCredentialsOfUser(db, user.id, { includeRevoked: true });
     if (!creds.length) note(`${user.username} has no devices`);
     for (const c of creds) {
-      out([c.credentialId, c.nickname, authenticatorName(c.aaguid), c.revokedAt ? `revoked ${iso(c.revokedAt)}` : 'active', `created ${iso(c.createdAt)}`, `last used ${iso(c.lastUsedAt)}`].join('\t'));
+      out(
+        [
+          c.credentialId,
+          c.nickname,
+          authenticatorName(c.aaguid),
+          c.revokedAt ? `revoked ${iso(c.revokedAt)}` : 'active',
+          `created ${iso(c.createdAt)}`,
+          `last used ${iso(c.lastUsedAt)}`,
+        ].join('\t'),
+      );
     }
   },
 
@@ -189,7 +209,11 @@ const commands: Record<string, Command> = {
     const sessions = await listSessionsOfUser(db, user.id, config);
     if (!sessions.length) note(`${user.username} has no active sessions`);
     for (const s of sessions) {
-      out([s.idPrefix, `credential ${s.credentialId}`, `signed in ${iso(s.signedInAt)}`, `last seen ${iso(s.lastSeenAt)}`, `expires ${iso(s.expiresAt)}`].join('\t'));
+      out(
+        [s.idPrefix, `credential ${s.credentialId}`, `signed in ${iso(s.signedInAt)}`, `last seen ${iso(s.lastSeenAt)}`, `expires ${iso(s.expiresAt)}`].join(
+          '\t',
+        ),
+      );
     }
   },
 

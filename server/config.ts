@@ -85,7 +85,6 @@ const httpOrigin = (fallback: string, why: string) =>
       return url;
     });
 
-
 const bool = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -116,13 +115,21 @@ const list = <O>(item: z.ZodType<O, string>, fallback = '') =>
   z
     .string()
     .default(fallback)
-    .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(item));
 
 /** An AAGUID as a UUID, lower-cased (how @simplewebauthn and the database present it). */
 const aaguid = z
   .string()
-  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be comma-separated AAGUIDs (UUIDs such as cb69481e-8ff7-4039-93ec-0a2729a154a8)')
+  .regex(
+    /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+    'must be comma-separated AAGUIDs (UUIDs such as cb69481e-8ff7-4039-93ec-0a2729a154a8)',
+  )
   .transform((v) => v.toLowerCase());
 
 /** A header name as RFC 9110 defines a token. */
@@ -139,7 +146,11 @@ const schema = z.object({
   GOGS_AUTH_HEADER: headerName.default('X-WEBAUTH-USER'),
   GOGS_SESSION_COOKIE: headerName.default('i_like_gogs'),
   // A Gogs site administrator's access token (server/gogs/admin-api.ts). Never logged or shown.
-  GOGS_ADMIN_TOKEN: z.string().trim().regex(/^[0-9a-fA-F]{40}$/, 'must be a Gogs access token (40 hexadecimal characters)').optional(),
+  GOGS_ADMIN_TOKEN: z
+    .string()
+    .trim()
+    .regex(/^[0-9a-fA-F]{40}$/, 'must be a Gogs access token (40 hexadecimal characters)')
+    .optional(),
   GOGS_SYNC_ADMINS: bool(false),
   DATABASE_URL: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
@@ -152,7 +163,10 @@ const schema = z.object({
   CEREMONY_TIMEOUT: duration('5m'),
   SESSION_CACHE_TTL: duration('30s'),
   STEP_UP_MAX_AGE: duration('5m'),
-  FIRST_ADMIN_USERNAME: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,34}$/, 'must be a valid Gogs username').default('admin'),
+  FIRST_ADMIN_USERNAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,34}$/, 'must be a valid Gogs username')
+    .default('admin'),
   INVITE_TTL: duration('24h'),
   USER_VERIFICATION: z.enum(['required', 'preferred', 'discouraged']).default('required'),
   // Authenticator policy (server/policy/): what may enrol, and what may keep signing in.
@@ -181,7 +195,12 @@ const schema = z.object({
   STRIP_HEADERS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(headerName)),
   // Unset: no metrics listener at all. Never the public port: metrics are for the operator only.
   METRICS_PORT: portNumber(1).optional(),
@@ -191,7 +210,11 @@ const schema = z.object({
   GOGS_RESPONSE_TIMEOUT: duration('60s'),
   // Bounded resources (server/proxy/client-limits.ts): one client cannot starve the others.
   GOGS_CONNECTIONS: count(128),
-  GOGS_SOURCE_ADDRESS: z.string().trim().refine((v) => isIP(v) !== 0, 'must be an IP address of this machine (e.g. 127.0.0.2)').optional(),
+  GOGS_SOURCE_ADDRESS: z
+    .string()
+    .trim()
+    .refine((v) => isIP(v) !== 0, 'must be an IP address of this machine (e.g. 127.0.0.2)')
+    .optional(),
   MAX_CONNECTIONS_PER_CLIENT: count(64),
   MAX_PASSTHROUGH_PER_CLIENT: count(32),
   CLIENT_BODY_TIMEOUT: duration('30s'),
@@ -209,8 +232,6 @@ export type PolicySettings = Config['policy'];
 
 /** Every environment variable Keygate reads (docs/configuration.md must list exactly these). */
 export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
-
-
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -62,7 +62,12 @@ function toAppError(err: unknown): AppError {
   // their status, but say it in our own words.
   const status = (e as { status?: number; statusCode?: number })?.status ?? (e as { statusCode?: number })?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new AppError(status === 404 ? 'not_found' : 'bad_request', status, status === 404 ? 'There is nothing at this address.' : 'This request could not be handled.', err);
+    return new AppError(
+      status === 404 ? 'not_found' : 'bad_request',
+      status,
+      status === 404 ? 'There is nothing at this address.' : 'This request could not be handled.',
+      err,
+    );
   }
   return new AppError('internal', 500, 'Something went wrong on our side. Try again; if it keeps happening, tell your administrator.', err);
 }
@@ -86,7 +91,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (wantsJson(req)) {
       res.json({ error: { code: appError.code, message: appError.message } });
     } else {
-      res.type('html').send(messagePage({ title: TITLES[appError.status] ?? 'Error', message: appError.message, action: { href: '/-/login', label: 'Go to sign-in' } }));
+      res
+        .type('html')
+        .send(messagePage({ title: TITLES[appError.status] ?? 'Error', message: appError.message, action: { href: '/-/login', label: 'Go to sign-in' } }));
     }
   };
 }
@@ -109,7 +116,7 @@ export function afterKeygate(log: Logger) {
         return;
       }
       const e = err as { message?: unknown; code?: unknown };
-      log.warn({ err: { message: String(e?.message ?? err), code: e?.code } }, 'error after the response was sent');
+      log.warn({ err: { message: typeof e?.message === 'string' ? e.message : 'unknown error', code: e?.code } }, 'error after the response was sent');
       if (!res.writableEnded) res.destroy();
     };
 }

@@ -14,7 +14,9 @@ export const REDACT_PATHS = [
   ...HEADERS.flatMap((h) => [`req.headers.${h}`, `res.headers.${h}`, `headers.${h}`, `*.headers.${h}`].map((p) => p.replace('.[', '['))),
   ...SECRETS.flatMap((s) => [s, `*.${s}`]),
   // body-parser errors carry the raw request body, e.g. an enrolment request with its invite token.
-  'err.body', 'cause.body', '*.cause.body',
+  'err.body',
+  'cause.body',
+  '*.cause.body',
 ];
 
 /** @param destination where to write (default stdout); tests pass a stream to read the output. */

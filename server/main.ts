@@ -124,7 +124,15 @@ function answerUnfinished(connections: Set<Socket>, https: boolean): number {
     });
     res.end(body);
     const ignore = () => res;
-    Object.assign(res, { writeHead: ignore, setHeader: ignore, removeHeader: ignore, appendHeader: ignore, write: () => true, end: ignore, flushHeaders: () => {} });
+    Object.assign(res, {
+      writeHead: ignore,
+      setHeader: ignore,
+      removeHeader: ignore,
+      appendHeader: ignore,
+      write: () => true,
+      end: ignore,
+      flushHeaders: () => {},
+    });
     answered++;
   }
   return answered;

@@ -63,7 +63,10 @@ describe('step-up before credential changes (STEP_UP_MAX_AGE=1s)', () => {
     const passed = await stepUp(u.browser, u.key);
     assert.equal(passed.status, 200, passed.text);
     const [row] = (await auditSince(kg, since)).slice(-1);
-    assert.deepEqual([row.event, row.outcome, row.actor, row.credential_id], ['step_up_passed', 'success', `user:${u.username}`, (await credentialRow(kg, u.id)).id]);
+    assert.deepEqual(
+      [row.event, row.outcome, row.actor, row.credential_id],
+      ['step_up_passed', 'success', `user:${u.username}`, (await credentialRow(kg, u.id)).id],
+    );
 
     assert.equal((await actions.rename()).status, 200);
     assert.equal((await credentialRow(kg, u.id)).nickname, 'Renamed');

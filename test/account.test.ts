@@ -11,7 +11,19 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { formatUtc } from '../web/pages/account.js';
-import { accountHtml, addDevice, CHROME_120_MAC, credentialRow, deviceText, isSignedIn, listedIds, MODELS, remove, rename, SAFARI_17_IPHONE } from './support/account.js';
+import {
+  accountHtml,
+  addDevice,
+  CHROME_120_MAC,
+  credentialRow,
+  deviceText,
+  isSignedIn,
+  listedIds,
+  MODELS,
+  remove,
+  rename,
+  SAFARI_17_IPHONE,
+} from './support/account.js';
 import { auditSince, maxAuditId } from './support/audit.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
@@ -37,7 +49,14 @@ describe('the account page: listing, renaming and removing keys', () => {
     const username = `acct${++n}`;
     const { client: browser } = await signedInPerson(kg, username, { client: browserAt('203.0.113.10'), key, nickname });
     const { rows } = await kg.db.query('SELECT id::text, user_handle FROM users WHERE username = $1', [username]);
-    return { username, browser, key, id: key.credentials[0].id, userId: rows[0].id as string, userHandle: (rows[0].user_handle as Buffer).toString('base64url') };
+    return {
+      username,
+      browser,
+      key,
+      id: key.credentials[0].id,
+      userId: rows[0].id as string,
+      userHandle: (rows[0].user_handle as Buffer).toString('base64url'),
+    };
   }
 
   test('each key shows its model, its kind, when it was added, and its last use with address and browser', async () => {
@@ -122,7 +141,12 @@ describe('the account page: listing, renaming and removing keys', () => {
         await assertRefused(kg, await rename(u.browser, u.id, nickname), { status: 400, code: 'invalid_name', message: NAME_RULE }, before);
       }
       for (const nickname of [42, undefined, ['a']]) {
-        await assertRefused(kg, await rename(u.browser, u.id, nickname), { status: 400, code: 'invalid_request', message: /nickname: the new name must be text/ }, before);
+        await assertRefused(
+          kg,
+          await rename(u.browser, u.id, nickname),
+          { status: 400, code: 'invalid_request', message: /nickname: the new name must be text/ },
+          before,
+        );
       }
       assert.equal((await credentialRow(kg, u.id)).nickname, 'First key');
       assert.deepEqual(await auditSince(kg, since), []);

@@ -160,7 +160,10 @@ describe('admin actions', () => {
       page.map((r) => r.event),
       ['credential_revoked', 'user_disabled', 'user_enabled', 'sessions_ended'],
     );
-    assert.deepEqual(page.map(({ actor, ...r }) => r), byCli.map(({ actor, ...r }) => r));
+    assert.deepEqual(
+      page.map(({ actor, ...r }) => r),
+      byCli.map(({ actor, ...r }) => r),
+    );
     assert.ok(page.every((r) => r.actor === 'user:boss') && byCli.every((r) => r.actor === 'cli'));
   });
 });

@@ -24,7 +24,12 @@ describe('admin audit view', () => {
 
   /** Writes an audit row as of a chosen time (inserts only: the log is append-only). */
   async function pastEvent(at: string, subject: string, event = 'sign_in', outcome = 'success'): Promise<void> {
-    await kg.db.query(`INSERT INTO audit_events (at, actor, subject_username, event, outcome) VALUES ($1, 'system', $2, $3, $4)`, [at, subject, event, outcome]);
+    await kg.db.query(`INSERT INTO audit_events (at, actor, subject_username, event, outcome) VALUES ($1, 'system', $2, $3, $4)`, [
+      at,
+      subject,
+      event,
+      outcome,
+    ]);
   }
 
   test('each row shows time, actor, subject, credential, event, outcome, reason, IP, user agent and request id', async () => {
@@ -34,7 +39,12 @@ describe('admin audit view', () => {
     const res = await boss.client.get('/-/admin/audit?user=ivy&event=credential_revoked');
     assert.equal(res.status, 200);
     const row = res.text.match(new RegExp(`<tr data-audit-id="${rows[0].id}"[^>]*>([\\s\\S]*?)</tr>`))?.[1] ?? '';
-    const cells = [...row.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
+    const cells = [...row.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) =>
+      m[1]
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    );
     assert.equal(cells.length, 10);
     assert.match(cells[0], /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
     assert.deepEqual(cells.slice(1, 2), ['user:boss']);
@@ -65,11 +75,17 @@ describe('admin audit view', () => {
     await pastEvent('2020-01-01T10:30Z', 'kate');
 
     const byUser = await boss.client.get('/-/admin/audit?user=JACK');
-    assert.deepEqual(shown(byUser.text).map((r) => r.event), ['sign_in', 'sign_out', 'sign_in']);
+    assert.deepEqual(
+      shown(byUser.text).map((r) => r.event),
+      ['sign_in', 'sign_out', 'sign_in'],
+    );
     assert.match(byUser.text, /<input id="user" name="user" type="text" value="JACK"/);
 
     const byEvent = await boss.client.get('/-/admin/audit?user=jack&event=sign_out');
-    assert.deepEqual(shown(byEvent.text).map((r) => r.event), ['sign_out']);
+    assert.deepEqual(
+      shown(byEvent.text).map((r) => r.event),
+      ['sign_out'],
+    );
     assert.match(byEvent.text, /<option value="sign_out" selected>/);
 
     const byTime = await boss.client.get('/-/admin/audit?from=2020-01-01T09:00&to=2020-01-01T12:00');
@@ -77,7 +93,11 @@ describe('admin audit view', () => {
     assert.equal(inRange.length, 3, 'the three events of that morning, whoever they were about');
     assert.match(byTime.text, /<input id="from" name="from" type="datetime-local" value="2020-01-01T09:00">/);
     const zoned = await boss.client.get('/-/admin/audit?user=jack&from=2020-01-01T11:30%2B01:00&to=2020-01-03');
-    assert.deepEqual(shown(zoned.text).map((r) => r.event), ['sign_in', 'sign_out'], 'an ISO time with a zone works too');
+    assert.deepEqual(
+      shown(zoned.text).map((r) => r.event),
+      ['sign_in', 'sign_out'],
+      'an ISO time with a zone works too',
+    );
     const empty = await boss.client.get('/-/admin/audit?user=nobody');
     assert.match(empty.text, /No audit entries match these filters\./);
 
@@ -109,7 +129,11 @@ describe('admin audit view', () => {
     assert.doesNotMatch(second.text, /id="audit-older"/, 'no empty last page');
     assert.match(second.text, /<a id="audit-newest" href="\/-\/admin\/audit\?user=pager&amp;event=sign_in">/);
     const ids = [...page1, ...page2].map((r) => Number(r.id));
-    assert.deepEqual(ids, [...ids].sort((x, y) => y - x), 'newest first, across pages');
+    assert.deepEqual(
+      ids,
+      [...ids].sort((x, y) => y - x),
+      'newest first, across pages',
+    );
     assert.equal(new Set(ids).size, total, 'every row once');
   });
 });

@@ -62,8 +62,7 @@ describe('audit log', () => {
   const rowsAfter = (id: number) => timedAuditSince(kg, id);
   const dbNow = async (): Promise<Date> => (await kg.db.query('SELECT clock_timestamp() AS t')).rows[0].t;
 
-  const userRow = async (username: string) =>
-    (await kg.db.query<{ id: string }>(`SELECT id::text AS id FROM users WHERE username = $1`, [username])).rows[0];
+  const userRow = async (username: string) => (await kg.db.query<{ id: string }>(`SELECT id::text AS id FROM users WHERE username = $1`, [username])).rows[0];
   const credentialRowId = async (credentialId: string) =>
     (await kg.db.query<{ id: string }>(`SELECT id::text AS id FROM credentials WHERE credential_id = $1`, [Buffer.from(credentialId, 'base64url')])).rows[0].id;
 
@@ -119,7 +118,15 @@ describe('audit log', () => {
       assert.equal(refused.status, 400, refused.text);
       const failed = await onlyRowSince(since);
       assert.deepEqual(
-        { event: failed.event, outcome: failed.outcome, reason: failed.reason, actor: failed.actor, user: failed.subject_user_id, cred: failed.credential_id, ua: failed.user_agent },
+        {
+          event: failed.event,
+          outcome: failed.outcome,
+          reason: failed.reason,
+          actor: failed.actor,
+          user: failed.subject_user_id,
+          cred: failed.credential_id,
+          ua: failed.user_agent,
+        },
         { event: 'sign_in', outcome: 'failure', reason: 'bad_origin', actor: 'anonymous', user: u.userId, cred: u.credentialRow, ua: UA },
       );
       assert.ok(failed.ip && LOOPBACK.has(failed.ip));
@@ -149,7 +156,11 @@ describe('audit log', () => {
       const options = await browser.post('/-/api/login/options', {});
       const response = await u.key.authenticate(options.json, edge.origin);
       const since = await maxId();
-      const res = await browser.post('/-/api/login/verify', { response }, { 'x-request-id': signInId, 'x-forwarded-for': '198.51.100.23', 'user-agent': 'EdgeBrowser/2' });
+      const res = await browser.post(
+        '/-/api/login/verify',
+        { response },
+        { 'x-request-id': signInId, 'x-forwarded-for': '198.51.100.23', 'user-agent': 'EdgeBrowser/2' },
+      );
       assert.equal(res.status, 200, res.text);
       const row = await onlyRowSince(since);
       assert.equal(row.request_id, signInId);
@@ -160,7 +171,11 @@ describe('audit log', () => {
       // peer last, and that is the address recorded (Express's trust proxy = 1 hop).
       const forged = await browser.post('/-/api/login/options', {});
       const since2 = await maxId();
-      const again = await browser.post('/-/api/login/verify', { response: await u.key.authenticate(forged.json, edge.origin) }, { 'x-forwarded-for': '6.6.6.6, 198.51.100.24' });
+      const again = await browser.post(
+        '/-/api/login/verify',
+        { response: await u.key.authenticate(forged.json, edge.origin) },
+        { 'x-forwarded-for': '6.6.6.6, 198.51.100.24' },
+      );
       assert.equal(again.status, 200, again.text);
       assert.equal((await onlyRowSince(since2)).ip, '198.51.100.24', 'the last entry, the one the front proxy wrote');
 
@@ -184,7 +199,8 @@ describe('audit log', () => {
   describe('append-only', () => {
     test('the database refuses UPDATE, DELETE and TRUNCATE on audit_events, and the rows stay as they were', async () => {
       await enrolled('ro');
-      const snapshot = async () => (await kg.db.query(`SELECT id, xmin::text AS xmin, audit_events::text AS row FROM audit_events ORDER BY audit_events.id`)).rows;
+      const snapshot = async () =>
+        (await kg.db.query(`SELECT id, xmin::text AS xmin, audit_events::text AS row FROM audit_events ORDER BY audit_events.id`)).rows;
       const before = await snapshot();
       assert.ok(before.length > 0);
       for (const sql of [
@@ -200,7 +216,12 @@ describe('audit log', () => {
     });
 
     test('a whole journey (enrol, sign in, fail, rename, revoke, disable, enable, end sessions, sign out) only appends: earlier rows stay byte-identical', async () => {
-      const snapshot = async () => (await kg.db.query<{ id: string; xmin: string; row: string }>(`SELECT id::text AS id, xmin::text AS xmin, audit_events::text AS row FROM audit_events ORDER BY audit_events.id`)).rows;
+      const snapshot = async () =>
+        (
+          await kg.db.query<{ id: string; xmin: string; row: string }>(
+            `SELECT id::text AS id, xmin::text AS xmin, audit_events::text AS row FROM audit_events ORDER BY audit_events.id`,
+          )
+        ).rows;
       const before = await snapshot();
       const lastBefore = Number(before.at(-1)?.id ?? 0);
 
@@ -262,8 +283,26 @@ describe('audit log', () => {
       const created = await issueInvite(kg.db, kg.config, { username, grantsAdmin: true }, admin);
       let row = await onlyRowSince(since);
       assert.deepEqual(
-        { event: row.event, outcome: row.outcome, actor: row.actor, user: row.subject_user_id, name: row.subject_username, ip: row.ip, ua: row.user_agent, rid: row.request_id },
-        { event: 'invite_created', outcome: 'success', actor: 'user:root', user: null, name: username, ip: ADMIN_CTX.ip, ua: ADMIN_CTX.userAgent, rid: ADMIN_CTX.requestId },
+        {
+          event: row.event,
+          outcome: row.outcome,
+          actor: row.actor,
+          user: row.subject_user_id,
+          name: row.subject_username,
+          ip: row.ip,
+          ua: row.user_agent,
+          rid: row.request_id,
+        },
+        {
+          event: 'invite_created',
+          outcome: 'success',
+          actor: 'user:root',
+          user: null,
+          name: username,
+          ip: ADMIN_CTX.ip,
+          ua: ADMIN_CTX.userAgent,
+          rid: ADMIN_CTX.requestId,
+        },
       );
       assert.equal(row.details.inviteId, created.invite.id);
       assert.equal(row.details.admin, true);
@@ -292,7 +331,14 @@ describe('audit log', () => {
       assert.equal(bad.status, 400, bad.text);
       const failed = await onlyRowSince(since);
       assert.deepEqual(
-        { event: failed.event, outcome: failed.outcome, reason: failed.reason, name: failed.subject_username, cred: failed.credential_id, ua: failed.user_agent },
+        {
+          event: failed.event,
+          outcome: failed.outcome,
+          reason: failed.reason,
+          name: failed.subject_username,
+          cred: failed.credential_id,
+          ua: failed.user_agent,
+        },
         { event: 'invite_redeemed', outcome: 'failure', reason: 'bad_origin', name: username, cred: null, ua: UA },
       );
 
@@ -326,8 +372,26 @@ describe('audit log', () => {
       await renameDevice(kg.db, u.credentialId, '  Blue key  ', admin);
       let row = await onlyRowSince(since);
       assert.deepEqual(
-        { event: row.event, outcome: row.outcome, actor: row.actor, user: row.subject_user_id, name: row.subject_username, cred: row.credential_id, ip: row.ip, rid: row.request_id },
-        { event: 'credential_renamed', outcome: 'success', actor: 'user:root', user: u.userId, name: u.username, cred: u.credentialRow, ip: ADMIN_CTX.ip, rid: ADMIN_CTX.requestId },
+        {
+          event: row.event,
+          outcome: row.outcome,
+          actor: row.actor,
+          user: row.subject_user_id,
+          name: row.subject_username,
+          cred: row.credential_id,
+          ip: row.ip,
+          rid: row.request_id,
+        },
+        {
+          event: 'credential_renamed',
+          outcome: 'success',
+          actor: 'user:root',
+          user: u.userId,
+          name: u.username,
+          cred: u.credentialRow,
+          ip: ADMIN_CTX.ip,
+          rid: ADMIN_CTX.requestId,
+        },
       );
       assert.equal(row.details.to, 'Blue key');
       assert.equal(typeof row.details.from, 'string');
@@ -336,17 +400,30 @@ describe('audit log', () => {
       await endDevice(kg.db, u.credentialId, admin, { event: 'credential_revoked', reason: 'lost' });
       row = await onlyRowSince(since);
       assert.deepEqual(
-        { event: row.event, outcome: row.outcome, reason: row.reason, actor: row.actor, user: row.subject_user_id, cred: row.credential_id, ended: row.details.sessionsEnded },
+        {
+          event: row.event,
+          outcome: row.outcome,
+          reason: row.reason,
+          actor: row.actor,
+          user: row.subject_user_id,
+          cred: row.credential_id,
+          ended: row.details.sessionsEnded,
+        },
         { event: 'credential_revoked', outcome: 'success', reason: 'lost', actor: 'user:root', user: u.userId, cred: u.credentialRow, ended: 1 },
       );
       await assertSignedOut(u.browser);
 
       const owner = await enrolled('owner');
       since = await maxId();
-      await endDevice(kg.db, owner.credentialId, userActor({ id: owner.userId, username: owner.username }, { ip: '::1', userAgent: 'Own/1', requestId: 'own-1' }), {
-        event: 'credential_removed',
-        ownerId: owner.userId,
-      });
+      await endDevice(
+        kg.db,
+        owner.credentialId,
+        userActor({ id: owner.userId, username: owner.username }, { ip: '::1', userAgent: 'Own/1', requestId: 'own-1' }),
+        {
+          event: 'credential_removed',
+          ownerId: owner.userId,
+        },
+      );
       row = await onlyRowSince(since);
       assert.deepEqual(
         { event: row.event, outcome: row.outcome, actor: row.actor, user: row.subject_user_id, cred: row.credential_id, ua: row.user_agent },
@@ -356,7 +433,11 @@ describe('audit log', () => {
 
     describe('sign_in', () => {
       /** Tries to sign in; checks it was refused with no session and one audit row; returns the row. */
-      async function refused(at: TestKeygate, key: SoftwareAuthenticator, tamper: Parameters<typeof signIn>[2] = {}): Promise<{ res: ClientResponse; row: TimedAuditRow }> {
+      async function refused(
+        at: TestKeygate,
+        key: SoftwareAuthenticator,
+        tamper: Parameters<typeof signIn>[2] = {},
+      ): Promise<{ res: ClientResponse; row: TimedAuditRow }> {
         const browser = new TestClient(at.url);
         const since = await maxId();
         const res = await signIn(browser, key, tamper);
@@ -437,8 +518,28 @@ describe('audit log', () => {
       await endAllSessions(kg.db, u.username, admin);
       let row = await onlyRowSince(since);
       assert.deepEqual(
-        { event: row.event, outcome: row.outcome, actor: row.actor, user: row.subject_user_id, name: row.subject_username, ended: row.details.sessionsEnded, ip: row.ip, ua: row.user_agent, rid: row.request_id },
-        { event: 'sessions_ended', outcome: 'success', actor: 'user:root', user: u.userId, name: u.username, ended: 2, ip: ADMIN_CTX.ip, ua: ADMIN_CTX.userAgent, rid: ADMIN_CTX.requestId },
+        {
+          event: row.event,
+          outcome: row.outcome,
+          actor: row.actor,
+          user: row.subject_user_id,
+          name: row.subject_username,
+          ended: row.details.sessionsEnded,
+          ip: row.ip,
+          ua: row.user_agent,
+          rid: row.request_id,
+        },
+        {
+          event: 'sessions_ended',
+          outcome: 'success',
+          actor: 'user:root',
+          user: u.userId,
+          name: u.username,
+          ended: 2,
+          ip: ADMIN_CTX.ip,
+          ua: ADMIN_CTX.userAgent,
+          rid: ADMIN_CTX.requestId,
+        },
       );
 
       assert.equal((await signIn(second, u.key)).status, 200);
@@ -621,7 +722,21 @@ describe('audit log', () => {
 
     test('rows come back with every field', async () => {
       const [row] = await queryAudit(kg.db, { event: 'sign_in', limit: 1 });
-      assert.deepEqual(Object.keys(row).sort(), ['actor', 'at', 'credentialId', 'details', 'event', 'id', 'ip', 'outcome', 'reason', 'requestId', 'subjectUserId', 'subjectUsername', 'userAgent']);
+      assert.deepEqual(Object.keys(row).sort(), [
+        'actor',
+        'at',
+        'credentialId',
+        'details',
+        'event',
+        'id',
+        'ip',
+        'outcome',
+        'reason',
+        'requestId',
+        'subjectUserId',
+        'subjectUsername',
+        'userAgent',
+      ]);
     });
   });
 });

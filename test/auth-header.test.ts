@@ -35,7 +35,7 @@ describe('GOGS_AUTH_HEADER=X-Gate-User, with Gogs configured the same', () => {
     assert.equal(rec.identity, 'alice');
     assert.equal(rec.identitySource, 'header');
     assert.deepEqual(valuesOf(rec, 'x-gate-user'), ['alice']);
-    assert.deepEqual(valuesOf(rec, 'x-webauth-user'), [], 'Gogs\' default name never comes through');
+    assert.deepEqual(valuesOf(rec, 'x-webauth-user'), [], "Gogs' default name never comes through");
   });
 
   test('an anonymous git request carries neither name: Gogs sees nobody and asks for credentials', async () => {

@@ -23,7 +23,11 @@ async function unregisteredKey(origin: string, alg: Alg = 'ES256'): Promise<Soft
     rp: { id: new URL(origin).hostname, name: 'elsewhere' },
     user: { id: randomBytes(32).toString('base64url'), name: 'nobody', displayName: 'nobody' },
     challenge: randomBytes(32).toString('base64url'),
-    pubKeyCredParams: [{ alg: -8, type: 'public-key' }, { alg: -7, type: 'public-key' }, { alg: -257, type: 'public-key' }],
+    pubKeyCredParams: [
+      { alg: -8, type: 'public-key' },
+      { alg: -7, type: 'public-key' },
+      { alg: -257, type: 'public-key' },
+    ],
   };
   await key.register(options, origin);
   return key;
@@ -33,21 +37,32 @@ async function unregisteredKey(origin: string, alg: Alg = 'ES256'): Promise<Soft
 function rawPost(url: string, path: string, body: unknown, headers: Record<string, string>): Promise<ClientResponse> {
   return new Promise((resolve, reject) => {
     const payload = JSON.stringify(body);
-    const req = http.request(new URL(path, url), { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: any;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        const setCookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-        resolve({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text, json, location: res.headers.location ?? null, setCookies });
-      });
-    });
+    const req = http.request(
+      new URL(path, url),
+      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: any;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const setCookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: new Headers(res.headers as Record<string, string>),
+            text,
+            json,
+            location: res.headers.location ?? null,
+            setCookies,
+          });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -145,11 +160,15 @@ describe('authentication', () => {
   });
 
   describe('the credential and its owner', () => {
-    test('discoverable sign-in answering with another user\'s handle is refused', async () => {
+    test("discoverable sign-in answering with another user's handle is refused", async () => {
       const alice = await user();
       const bob = await user();
       const bobsHandle = bob.key.credentials[0].userHandle;
-      await refusedSignIn(alice.key, { userHandle: bobsHandle }, { status: 400, code: 'user_handle_mismatch', message: NOT_VERIFIED, reason: 'user_handle_mismatch' });
+      await refusedSignIn(
+        alice.key,
+        { userHandle: bobsHandle },
+        { status: 400, code: 'user_handle_mismatch', message: NOT_VERIFIED, reason: 'user_handle_mismatch' },
+      );
     });
 
     test('discoverable sign-in without a user handle is refused', async () => {
@@ -161,7 +180,12 @@ describe('authentication', () => {
       const alice = await user();
       const bob = await user();
       // Bob's key signs honestly with its own credential, for Alice's username-first options.
-      await refusedSignIn(bob.key, { credentialId: bob.credentialId }, { status: 400, code: 'unknown_credential', message: NOT_REGISTERED, reason: 'not_allowed_credential' }, { username: alice.username });
+      await refusedSignIn(
+        bob.key,
+        { credentialId: bob.credentialId },
+        { status: 400, code: 'unknown_credential', message: NOT_REGISTERED, reason: 'not_allowed_credential' },
+        { username: alice.username },
+      );
     });
 
     test('an unknown username gets options of the same shape as a known one, stable across calls', async () => {
@@ -234,7 +258,11 @@ describe('authentication', () => {
     test('a disabled user is refused and audited as user_disabled', async () => {
       const { username, key, credentialId } = await user();
       await kg.db.query('UPDATE users SET disabled_at = now() WHERE username = $1', [username]);
-      await refusedSignIn(key, {}, { status: 403, code: 'user_disabled', message: 'This account is disabled. Ask your administrator.', reason: 'user_disabled' });
+      await refusedSignIn(
+        key,
+        {},
+        { status: 403, code: 'user_disabled', message: 'This account is disabled. Ask your administrator.', reason: 'user_disabled' },
+      );
       assert.equal((await credentialRow(credentialId)).sign_count, 0);
     });
   });
@@ -267,7 +295,11 @@ describe('authentication', () => {
     test('an unsigned response with a low counter is refused as a bad signature, not recorded as a clone', async () => {
       const { key, credentialId } = await user();
       assert.equal((await signIn(new TestClient(kg.url), key)).status, 200);
-      await refusedSignIn(key, { signCount: 0, badSignature: true }, { status: 400, code: 'unknown_credential', message: NOT_REGISTERED, reason: 'bad_signature' });
+      await refusedSignIn(
+        key,
+        { signCount: 0, badSignature: true },
+        { status: 400, code: 'unknown_credential', message: NOT_REGISTERED, reason: 'bad_signature' },
+      );
       assert.equal((await credentialRow(credentialId)).sign_count, 1);
     });
 
@@ -284,13 +316,18 @@ describe('authentication', () => {
       const { key, credentialId } = await user({ backupEligible: true, backedUp: false, attachment: 'platform' });
       const backup = async () =>
         (
-          await kg.db.query(`SELECT sign_count::int, device_type, backed_up FROM credentials WHERE credential_id = $1`, [Buffer.from(credentialId, 'base64url')])
+          await kg.db.query(`SELECT sign_count::int, device_type, backed_up FROM credentials WHERE credential_id = $1`, [
+            Buffer.from(credentialId, 'base64url'),
+          ])
         ).rows[0];
       assert.deepEqual(await backup(), { sign_count: 0, device_type: 'multiDevice', backed_up: false }, 'as enrolled: BE 1, BS 0');
 
       // BS may change between ceremonies (WebAuthn §6.1.3), BE may not. The per-assertion bs flag
       // only sets the bit: the assertion is still signed by the credential's key, as a real one is.
-      const steps: Array<[bs: boolean, counter: number]> = [[true, 1], [false, 2]];
+      const steps: Array<[bs: boolean, counter: number]> = [
+        [true, 1],
+        [false, 2],
+      ];
       for (const [bs, counter] of steps) {
         const res = await signIn(new TestClient(kg.url), key, { tamper: { bs } });
         assert.equal(res.status, 200, `sign-in reporting BS ${Number(bs)}: ${res.text}`);
@@ -406,7 +443,12 @@ describe('authentication', () => {
       assert.equal(failed.status, 400);
       const beforeCounts = await snapshot(kg);
       const retry = await browser.post('/-/api/login/verify', { response: await key.authenticate(options, kg.origin) });
-      await assertRefused(kg, retry, { status: 400, code: 'no_ceremony', message: /no longer valid/, audit: { event: 'sign_in', reason: 'no_ceremony' } }, beforeCounts);
+      await assertRefused(
+        kg,
+        retry,
+        { status: 400, code: 'no_ceremony', message: /no longer valid/, audit: { event: 'sign_in', reason: 'no_ceremony' } },
+        beforeCounts,
+      );
     });
 
     test('an enrolment challenge is consumed by a failed attempt, and the invite can start again', async () => {
@@ -437,14 +479,24 @@ describe('authentication', () => {
         token,
         response: await newKey.register(enrolOptions, kg.origin, { challenge: login.challenge }),
       });
-      await assertRefused(kg, enrolWithLoginChallenge, { status: 400, code: 'wrong_ceremony', audit: { event: 'invite_redeemed', reason: 'wrong_ceremony' } }, beforeCounts);
+      await assertRefused(
+        kg,
+        enrolWithLoginChallenge,
+        { status: 400, code: 'wrong_ceremony', audit: { event: 'invite_redeemed', reason: 'wrong_ceremony' } },
+        beforeCounts,
+      );
 
       const enrolAgain = (await browser.post('/-/api/enroll/options', { token })).json; // now an enrolment ceremony
       beforeCounts = await snapshot(kg);
       const loginWithEnrolChallenge = await browser.post('/-/api/login/verify', {
         response: await key.authenticate(login, kg.origin, { challenge: enrolAgain.challenge }),
       });
-      await assertRefused(kg, loginWithEnrolChallenge, { status: 400, code: 'wrong_ceremony', audit: { event: 'sign_in', reason: 'wrong_ceremony' } }, beforeCounts);
+      await assertRefused(
+        kg,
+        loginWithEnrolChallenge,
+        { status: 400, code: 'wrong_ceremony', audit: { event: 'sign_in', reason: 'wrong_ceremony' } },
+        beforeCounts,
+      );
     });
 
     test('the same assertion submitted twice at once signs in exactly once', async () => {
@@ -477,10 +529,20 @@ describe('authentication', () => {
 
         let beforeCounts = await snapshot(short);
         const lateLogin = await signInBrowser.post('/-/api/login/verify', { response: assertion });
-        await assertRefused(short, lateLogin, { status: 400, code: 'challenge_expired', message: /took too long/, audit: { event: 'sign_in', reason: 'challenge_expired' } }, beforeCounts);
+        await assertRefused(
+          short,
+          lateLogin,
+          { status: 400, code: 'challenge_expired', message: /took too long/, audit: { event: 'sign_in', reason: 'challenge_expired' } },
+          beforeCounts,
+        );
         beforeCounts = await snapshot(short);
         const lateEnrol = await enrolBrowser.post('/-/api/enroll/verify', { token, response: registration });
-        await assertRefused(short, lateEnrol, { status: 400, code: 'challenge_expired', audit: { event: 'invite_redeemed', reason: 'challenge_expired' } }, beforeCounts);
+        await assertRefused(
+          short,
+          lateEnrol,
+          { status: 400, code: 'challenge_expired', audit: { event: 'invite_redeemed', reason: 'challenge_expired' } },
+          beforeCounts,
+        );
       } finally {
         await short.close();
       }

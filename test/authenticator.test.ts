@@ -63,13 +63,22 @@ async function register(
 
 function verifyRegistration(response: RegistrationResponseJSON, expectedChallenge: string) {
   return verifyRegistrationResponse({
-    response, expectedChallenge, expectedOrigin: origin, expectedRPID: rpID, requireUserVerification: true,
+    response,
+    expectedChallenge,
+    expectedOrigin: origin,
+    expectedRPID: rpID,
+    requireUserVerification: true,
   });
 }
 
 function verifyAuthentication(response: AuthenticationResponseJSON, expectedChallenge: string, credential: WebAuthnCredential) {
   return verifyAuthenticationResponse({
-    response, expectedChallenge, expectedOrigin: origin, expectedRPID: rpID, credential, requireUserVerification: true,
+    response,
+    expectedChallenge,
+    expectedOrigin: origin,
+    expectedRPID: rpID,
+    credential,
+    requireUserVerification: true,
   });
 }
 
@@ -242,11 +251,7 @@ function attStmtOf(response: RegistrationResponseJSON): { fmt: string; attStmt: 
 }
 
 /** Register with attestation requested; returns the raw verifier promise (it may reject). */
-async function registerAttested(
-  auth: SoftwareAuthenticator,
-  attestationType: 'direct' | 'enterprise' | 'none' = 'direct',
-  tamper?: Tamper,
-) {
+async function registerAttested(auth: SoftwareAuthenticator, attestationType: 'direct' | 'enterprise' | 'none' = 'direct', tamper?: Tamper) {
   const options = await registrationOptions(attestationType as 'direct');
   const response = await auth.register(options, origin, tamper);
   return { response, result: verifyRegistration(response, options.challenge) };
@@ -255,7 +260,10 @@ async function registerAttested(
 /** Verify a fresh BLOB with our MDS root and load its statements into MetadataService. */
 async function useMetadata(t: TestContext, entries: MdsEntryOptions[], verificationMode: 'permissive' | 'strict' = 'permissive') {
   const restoreRoot = useMdsRoot(mdsSigner);
-  t.after(() => { restoreRoot(); resetMetadataService(); });
+  t.after(() => {
+    restoreRoot();
+    resetMetadataService();
+  });
   const verified = await verifyMDSBlob(await createMdsBlob({ signer: mdsSigner, entries }));
   await MetadataService.initialize({ mdsServers: [], statements: verified.statements, verificationMode });
   return verified;
@@ -302,13 +310,25 @@ test('full attestation: bad signature, AAGUID mismatch, expired or malformed cer
   const ok = { alg: 'ES256' as const, aaguid: AAGUID };
   const cases: Array<[string, SoftwareAuthenticator, Tamper | undefined, RegExp | undefined]> = [
     ['bad sig', new SoftwareAuthenticator({ ...ok, attestation: await vendor.attestation(AAGUID) }), { badAttestationSignature: true }, undefined],
-    ['AAGUID mismatch', new SoftwareAuthenticator({ ...ok, attestation: await vendor.attestation('00000000-0000-0000-0000-000000000001') }), undefined, /id-fido-gen-ce-aaguid/],
+    [
+      'AAGUID mismatch',
+      new SoftwareAuthenticator({ ...ok, attestation: await vendor.attestation('00000000-0000-0000-0000-000000000001') }),
+      undefined,
+      /id-fido-gen-ce-aaguid/,
+    ],
     ['expired leaf', new SoftwareAuthenticator({ ...ok, attestation: await vendor.attestation(AAGUID, { validity: 'expired' }) }), undefined, /not good after/],
-    ['wrong OU', new SoftwareAuthenticator({ ...ok, attestation: await vendor.attestation(AAGUID, { organizationalUnit: 'Marketing' }) }), undefined, /OU was not "Authenticator Attestation"/],
+    [
+      'wrong OU',
+      new SoftwareAuthenticator({ ...ok, attestation: await vendor.attestation(AAGUID, { organizationalUnit: 'Marketing' }) }),
+      undefined,
+      /OU was not "Authenticator Attestation"/,
+    ],
   ];
   for (const [name, auth, tamper, reason] of cases) {
     const { result } = await registerAttested(auth, 'direct', tamper);
-    await assertRefused(() => result, reason).catch((err) => { throw new Error(`${name}: ${(err as Error).message}`); });
+    await assertRefused(() => result, reason).catch((err) => {
+      throw new Error(`${name}: ${(err as Error).message}`);
+    });
   }
 });
 
@@ -414,7 +434,10 @@ test('MDS BLOB: verifyMDSBlob accepts the good BLOB with the test MDS root and r
   const { statements, payload, parsedNextUpdate } = await verifyMDSBlob(blob);
   assert.equal(payload.no, 42);
   assert.equal(payload.entries.length, 3);
-  assert.deepEqual(payload.entries.map((e) => e.statusReports[0].status), ['FIDO_CERTIFIED_L1', 'REVOKED', 'USER_VERIFICATION_BYPASS']);
+  assert.deepEqual(
+    payload.entries.map((e) => e.statusReports[0].status),
+    ['FIDO_CERTIFIED_L1', 'REVOKED', 'USER_VERIFICATION_BYPASS'],
+  );
   assert.equal(statements.length, 3);
   assert.equal(statements[0].aaguid, AAGUID);
   assert.deepEqual(statements[0].authenticationAlgorithms, ['secp256r1_ecdsa_sha256_raw', 'ed25519_eddsa_sha512_raw', 'rsassa_pkcsv15_sha256_raw']);
@@ -467,7 +490,10 @@ test('credProps: rk is reported when asked; residentKey required on a non-reside
   assert.deepEqual((await new SoftwareAuthenticator().register(notAsked, origin)).clientExtensionResults, {});
 
   const required = await generateRegistrationOptions({
-    rpName: 'x', rpID, userName: 'alice', authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+    rpName: 'x',
+    rpID,
+    userName: 'alice',
+    authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
   });
   await assert.rejects(new SoftwareAuthenticator({ residentKey: false }).register(required, origin), /NotAllowedError/);
   const ok = await new SoftwareAuthenticator().register(required, origin);
@@ -475,7 +501,10 @@ test('credProps: rk is reported when asked; residentKey required on a non-reside
 
   // Discouraged: the authenticator keeps its own behaviour (a passkey provider makes it discoverable anyway).
   const discouraged = await generateRegistrationOptions({
-    rpName: 'x', rpID, userName: 'alice', authenticatorSelection: { residentKey: 'discouraged' },
+    rpName: 'x',
+    rpID,
+    userName: 'alice',
+    authenticatorSelection: { residentKey: 'discouraged' },
   });
   assert.deepEqual((await new SoftwareAuthenticator().register(discouraged, origin)).clientExtensionResults, { credProps: { rk: true } });
 });

@@ -32,7 +32,11 @@ async function call(kg: TestKeygate, route: { method: string; path: string; body
 }
 
 function assertGogsReceivedNothing(kg: TestKeygate, what: string): void {
-  assert.deepEqual(kg.gogs.requests.map((r) => `${r.method} ${r.url}`), [], `${what} reached Gogs`);
+  assert.deepEqual(
+    kg.gogs.requests.map((r) => `${r.method} ${r.url}`),
+    [],
+    `${what} reached Gogs`,
+  );
 }
 
 describe('Basic credentials on git and API pass-through (default: access tokens only)', () => {
@@ -57,7 +61,12 @@ describe('Basic credentials on git and API pass-through (default: access tokens 
 
   test('an account password is refused with 401 and a Basic challenge, and Gogs receives nothing', async () => {
     for (const route of PASS_THROUGH) {
-      for (const auth of [basic('bob', 'hunter2'), basic('BOB', 'hunter2'), `basic ${Buffer.from('bob:hunter2').toString('base64')}`, basic('bob@example.com', 'hunter2')]) {
+      for (const auth of [
+        basic('bob', 'hunter2'),
+        basic('BOB', 'hunter2'),
+        `basic ${Buffer.from('bob:hunter2').toString('base64')}`,
+        basic('bob@example.com', 'hunter2'),
+      ]) {
         const res = await call(kg, route, auth);
         assert.equal(res.status, 401, `${route.method} ${route.path} ${auth}`);
         assert.equal(res.challenge, 'Basic realm="."', 'git prompts for other credentials');
@@ -173,27 +182,38 @@ describe('judgeAuthorization', () => {
   test('tokens only: a token as username or password is accepted; a password, an empty password or unreadable credentials are not', () => {
     assert.equal(reason(judgeAuthorization(basic(TOKEN, ''), tokensOnly)), 'ok');
     assert.equal(reason(judgeAuthorization(basic('bob', TOKEN), tokensOnly)), 'ok');
-    const reasons = [basic('bob', 'hunter2'), basic('bob', ''), 'Basic Ym9i', 'Basic Ym9iOmh1bnRlcjI', 'Basic a b'].map((a) => reason(judgeAuthorization(a, tokensOnly)));
+    const reasons = [basic('bob', 'hunter2'), basic('bob', ''), 'Basic Ym9i', 'Basic Ym9iOmh1bnRlcjI', 'Basic a b'].map((a) =>
+      reason(judgeAuthorization(a, tokensOnly)),
+    );
     assert.deepEqual(reasons, ['password', 'empty_password', 'malformed', 'malformed', 'malformed']);
   });
 
   test('passwords allowed: a password is accepted, an empty one still is not (an auto-registered Gogs user has one)', () => {
     assert.equal(reason(judgeAuthorization(basic('bob', 'hunter2'), passwords)), 'ok');
-    for (const auth of [basic('bob', ''), basic('', ''), `basic ${Buffer.from('alice:').toString('base64')}`, `  Basic   ${Buffer.from('alice:').toString('base64')}  `]) {
+    for (const auth of [
+      basic('bob', ''),
+      basic('', ''),
+      `basic ${Buffer.from('alice:').toString('base64')}`,
+      `  Basic   ${Buffer.from('alice:').toString('base64')}  `,
+    ]) {
       assert.equal(reason(judgeAuthorization(auth, passwords)), 'empty_password', auth);
     }
   });
 
   test('what Gogs receives is rebuilt from what Keygate read: one canonical "Basic" or "token" header', () => {
     const v = judgeAuthorization(`bAsIc\t\t${Buffer.from(`bob:${TOKEN}`).toString('base64')}  `, tokensOnly);
-    assert.deepEqual(v, { ok: true, header: `Basic ${Buffer.from(`bob:${TOKEN}`).toString('base64')}`, credentials: { kind: 'basic', username: 'bob', password: TOKEN } });
+    assert.deepEqual(v, {
+      ok: true,
+      header: `Basic ${Buffer.from(`bob:${TOKEN}`).toString('base64')}`,
+      credentials: { kind: 'basic', username: 'bob', password: TOKEN },
+    });
     assert.deepEqual(judgeAuthorization(`TOKEN ${TOKEN}`, tokensOnly), { ok: true, header: `token ${TOKEN}`, credentials: { kind: 'token', token: TOKEN } });
     // Non-canonical padding bits ("YR==" also decodes to "a"): rebuilt, so Gogs gets the one spelling.
     const odd = judgeAuthorization(`Basic ${Buffer.from(`${TOKEN}:`).toString('base64').replace(/=$/, '')}=`, tokensOnly);
     assert.equal(odd.ok && odd.header, `Basic ${Buffer.from(`${TOKEN}:`).toString('base64')}`);
   });
 
-  test('a Unicode space after the scheme (Go\'s strings.Fields splits on it) is refused as non-ASCII, never forwarded', () => {
+  test("a Unicode space after the scheme (Go's strings.Fields splits on it) is refused as non-ASCII, never forwarded", () => {
     const b64 = Buffer.from('alice:alice-password').toString('base64');
     for (const space of ['\u0085', '\u00a0', '\u2000', '\u2009', '\u200a', '\u3000']) {
       // Node presents header bytes as latin1: the UTF-8 bytes of the space, one character each.

@@ -74,7 +74,7 @@ function exchange(url: string, request: Buffer): Promise<Answer> {
       let body = all.slice(headEnd + 4);
       if (headers['transfer-encoding'] === 'chunked') {
         let out = '';
-        for (let i = 0; ; ) {
+        for (let i = 0; ;) {
           const eol = body.indexOf('\r\n', i);
           const size = parseInt(body.slice(i, eol), 16);
           if (!size) break;
@@ -92,7 +92,8 @@ function exchange(url: string, request: Buffer): Promise<Answer> {
 /** A request as bytes: each header value a latin1 string (one character per byte) or a Buffer. */
 function request(method: string, target: string, headers: Array<[string, string | Buffer]>, body = ''): Buffer {
   const parts: Buffer[] = [Buffer.from(`${method} ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n`, 'latin1')];
-  for (const [name, value] of headers) parts.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n'));
+  for (const [name, value] of headers)
+    parts.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n'));
   if (body || method === 'POST') parts.push(Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\n`));
   parts.push(Buffer.from('\r\n'), Buffer.from(body));
   return Buffer.concat(parts);
@@ -122,7 +123,10 @@ async function startNodeReader(): Promise<NodeReader> {
       const text = raw.toString('latin1');
       const headEnd = text.indexOf('\r\n\r\n');
       const head = text.slice(0, headEnd).replace(/\r\nconnection: [^\r]*/i, '');
-      const answer = await exchange(url, Buffer.concat([Buffer.from(`${head}\r\nConnection: close\r\n\r\n`, 'latin1'), raw.subarray(Buffer.byteLength(text.slice(0, headEnd + 4), 'latin1'))]));
+      const answer = await exchange(
+        url,
+        Buffer.concat([Buffer.from(`${head}\r\nConnection: close\r\n\r\n`, 'latin1'), raw.subarray(Buffer.byteLength(text.slice(0, headEnd + 4), 'latin1'))]),
+      );
       assert.equal(answer.status, 200, `Node refused what Keygate forwarded: ${answer.body}`);
       return JSON.parse(answer.body) as http.IncomingHttpHeaders;
     },
@@ -133,14 +137,22 @@ async function startNodeReader(): Promise<NodeReader> {
 before(async () => {
   reader = await startGoReader({ identityHeaders: WATCHED });
   nodeReader = await startNodeReader();
-  kg = await startKeygate({ env: { GOGS_URL: reader.url, GOGS_AUTH_HEADER: CONFIGURED, ALLOW_GIT_PASSWORDS: 'true', MAX_PASSTHROUGH_PER_CLIENT: '1000', MAX_CONNECTIONS_PER_CLIENT: '1000' } });
+  kg = await startKeygate({
+    env: {
+      GOGS_URL: reader.url,
+      GOGS_AUTH_HEADER: CONFIGURED,
+      ALLOW_GIT_PASSWORDS: 'true',
+      MAX_PASSTHROUGH_PER_CLIENT: '1000',
+      MAX_CONNECTIONS_PER_CLIENT: '1000',
+    },
+  });
   const browser = new TestClient(kg.url);
   await enrolledUser(kg, browser, new SoftwareAuthenticator(), 'alice');
   keygateCookie = browser.cookieHeader()!;
   // Gogs starts a session for alice's browser: Keygate hands the browser a sealed value.
   const first = await exchange(kg.url, request('GET', `/alice/repo?goreader_set_session=${GOGS_SESSION}`, [['Cookie', keygateCookie]]));
   const setCookie = first.headers['set-cookie'] ?? '';
-  assert.match(setCookie, new RegExp(`^i_like_gogs=${GOGS_SESSION}\\.[A-Za-z0-9_-]{22}; Path=/; HttpOnly$`), 'Gogs\' session cookie reaches the browser sealed');
+  assert.match(setCookie, new RegExp(`^i_like_gogs=${GOGS_SESSION}\\.[A-Za-z0-9_-]{22}; Path=/; HttpOnly$`), "Gogs' session cookie reaches the browser sealed");
   sealedGogsCookie = setCookie.split(';')[0];
 });
 
@@ -183,22 +195,35 @@ describe('canonical forwarding, read by Go as Gogs reads it', () => {
     }
   });
 
-  test('a signed-in page never carries the browser\'s Authorization to Gogs: Keygate asserts who this is', async () => {
-    const answer = await exchange(kg.url, request('GET', '/alice/repo', [['Cookie', keygateCookie], ['Authorization', `Basic ${b64('root:root-password')}`]]));
+  test("a signed-in page never carries the browser's Authorization to Gogs: Keygate asserts who this is", async () => {
+    const answer = await exchange(
+      kg.url,
+      request('GET', '/alice/repo', [
+        ['Cookie', keygateCookie],
+        ['Authorization', `Basic ${b64('root:root-password')}`],
+      ]),
+    );
     assert.ok(answer.reading);
     assert.equal(answer.reading.authorization, '');
     assert.equal(answer.reading.identity[CONFIGURED], 'alice');
   });
 
-  test('with GOGS_AUTH_HEADER=X_AUTH_USER, a client\'s X_AUTH_USER in any spelling never reaches Gogs: Go\'s Header.Get reads only Keygate\'s', async () => {
-    const forged: Array<[string, string]> = [['X_AUTH_USER', 'root'], ['x_auth_user', 'root'], ['X_Auth_User', 'root'], ['X-Auth-User', 'root'], ['X-WEBAUTH-USER', 'root'], ['x_webauth_user', 'root']];
+  test("with GOGS_AUTH_HEADER=X_AUTH_USER, a client's X_AUTH_USER in any spelling never reaches Gogs: Go's Header.Get reads only Keygate's", async () => {
+    const forged: Array<[string, string]> = [
+      ['X_AUTH_USER', 'root'],
+      ['x_auth_user', 'root'],
+      ['X_Auth_User', 'root'],
+      ['X-Auth-User', 'root'],
+      ['X-WEBAUTH-USER', 'root'],
+      ['x_webauth_user', 'root'],
+    ];
     const anonymous = await exchange(kg.url, request('GET', '/alice/repo.git/info/refs?service=git-upload-pack', forged));
     assert.ok(anonymous.reading);
     for (const name of WATCHED) assert.equal(anonymous.reading.identity[name], '', `anonymous: ${name}`);
     const signedIn = await exchange(kg.url, request('GET', '/alice/repo', [...forged, ['Cookie', keygateCookie]]));
     assert.ok(signedIn.reading);
     assert.equal(signedIn.reading.identity[CONFIGURED], 'alice');
-    assert.deepEqual(signedIn.reading.identityValues[CONFIGURED], ['alice'], 'one copy, Keygate\'s');
+    assert.deepEqual(signedIn.reading.identityValues[CONFIGURED], ['alice'], "one copy, Keygate's");
     for (const name of WATCHED.filter((n) => n !== CONFIGURED)) assert.equal(signedIn.reading.identity[name], '', `signed in: ${name}`);
   });
 
@@ -219,7 +244,10 @@ describe('canonical forwarding, read by Go as Gogs reads it', () => {
     const git = await exchange(kg.url, request('GET', '/alice/repo.git/info/refs', [['Cookie', `${keygateCookie}; ${sealedGogsCookie}`]]));
     assert.equal(git.reading?.cookies.i_like_gogs, undefined);
     // Remember-me cookies and Keygate's own never reach Gogs.
-    const answer = await exchange(kg.url, request('GET', '/alice/repo', [['Cookie', `gogs_awesome=root; gogs_incredible=x; GOGS_AWESOME=root; ${keygateCookie}`]]));
+    const answer = await exchange(
+      kg.url,
+      request('GET', '/alice/repo', [['Cookie', `gogs_awesome=root; gogs_incredible=x; GOGS_AWESOME=root; ${keygateCookie}`]]),
+    );
     assert.deepEqual(answer.reading?.allCookies, []);
   });
 });
@@ -260,7 +288,19 @@ const PATHS = [
 ];
 const SCHEMES = ['Basic', 'basic', 'BASIC', 'BaSiC', 'token', 'Token', 'Bearer', 'Digest', ''];
 /** Separators as bytes (latin1 strings): ASCII ones, UTF-8 Unicode spaces, single high bytes. */
-const SEPARATORS = [' ', '\t', '  ', ' \t', utf8AsLatin1('\u00a0'), utf8AsLatin1('\u0085'), utf8AsLatin1('\u2000'), utf8AsLatin1('\u3000'), '\u00a0', '\u0085', ''];
+const SEPARATORS = [
+  ' ',
+  '\t',
+  '  ',
+  ' \t',
+  utf8AsLatin1('\u00a0'),
+  utf8AsLatin1('\u0085'),
+  utf8AsLatin1('\u2000'),
+  utf8AsLatin1('\u3000'),
+  '\u00a0',
+  '\u0085',
+  '',
+];
 const CREDENTIALS = [
   () => b64('alice:alice-password'),
   () => b64('alice:'),
@@ -316,7 +356,8 @@ function generate(r: Rng): FuzzCase {
     // Node keeps the first Authorization and trims spaces and tabs at its ends.
     authorization ??= value.replace(/^[ \t]+|[ \t]+$/g, '');
   }
-  for (let i = 0, n = r.chance(0.5) ? 1 + Math.floor(r.next() * 3) : 0; i < n; i++) headers.push([r.pick(IDENTITY_NAMES), r.pick(['root', 'alice', ' root', 'root, alice'])]);
+  for (let i = 0, n = r.chance(0.5) ? 1 + Math.floor(r.next() * 3) : 0; i < n; i++)
+    headers.push([r.pick(IDENTITY_NAMES), r.pick(['root', 'alice', ' root', 'root, alice'])]);
   const signedIn = r.chance(0.5);
   const cookies: string[] = [];
   for (let i = 0, n = Math.floor(r.next() * 4); i < n; i++) cookies.push(r.pick(COOKIES)());
@@ -357,7 +398,11 @@ describe('differential fuzz: Go never reads an identity, credentials or a Gogs s
         expected = verdict.credentials;
       }
       assert.notEqual(reading.basic?.panic, true, `${label}: Gogs' decoder would panic`);
-      assert.deepEqual(reading.basic, expected.kind === 'basic' ? { user: expected.username, pass: expected.password } : null, `${label}: Basic as Go reads it`);
+      assert.deepEqual(
+        reading.basic,
+        expected.kind === 'basic' ? { user: expected.username, pass: expected.password } : null,
+        `${label}: Basic as Go reads it`,
+      );
       const isApi = reading.path.startsWith('/api/');
       assert.equal(reading.token, expected.kind === 'token' && isApi ? expected.token : '', `${label}: token as Go reads it`);
       // Gogs' session: only the one Gogs issued to this Keygate session, on a signed-in page.
@@ -370,7 +415,9 @@ describe('differential fuzz: Go never reads an identity, credentials or a Gogs s
       assert.equal(node.authorization ?? '', reading.authorization, `${label}: Node's Authorization`);
       assert.equal(node.cookie ? parseCookies(node.cookie).i_like_gogs : undefined, reading.cookies.i_like_gogs, `${label}: Node's Gogs session`);
     }
-    console.log(`canonical-forwarding fuzz: ${tally.forwarded} forwarded, ${tally.refused} answered by Keygate; statuses ${JSON.stringify([...tally.statuses])}`);
+    console.log(
+      `canonical-forwarding fuzz: ${tally.forwarded} forwarded, ${tally.refused} answered by Keygate; statuses ${JSON.stringify([...tally.statuses])}`,
+    );
     // The run must exercise both sides, or it proves nothing.
     assert.ok(tally.forwarded > CASES / 5, `only ${tally.forwarded} of ${CASES} reached the upstream`);
     assert.ok(tally.refused > CASES / 20, `only ${tally.refused} of ${CASES} were refused`);

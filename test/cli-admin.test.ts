@@ -72,7 +72,12 @@ describe('cli admin commands', () => {
     return r;
   }
   const sessionsOf = async (userId: string) =>
-    (await kg.db.query<{ sid: string; cred: string }>(`SELECT sid, sess -> 'auth' ->> 'credentialId' AS cred FROM session WHERE sess -> 'auth' ->> 'userId' = $1`, [userId])).rows;
+    (
+      await kg.db.query<{ sid: string; cred: string }>(
+        `SELECT sid, sess -> 'auth' ->> 'credentialId' AS cred FROM session WHERE sess -> 'auth' ->> 'userId' = $1`,
+        [userId],
+      )
+    ).rows;
 
   before(async () => {
     kg = await startKeygate();
@@ -115,7 +120,11 @@ describe('cli admin commands', () => {
       assert.match(prefix, /^[A-Za-z0-9_-]{8}$/);
       assert.equal(prefix, sids[i].slice(0, 8));
       assert.equal(credential, `credential ${[ids.alice2, ids.alice1][i]}`);
-      for (const [label, value] of [['signed in', signedIn], ['last seen', lastSeen], ['expires', expires]]) {
+      for (const [label, value] of [
+        ['signed in', signedIn],
+        ['last seen', lastSeen],
+        ['expires', expires],
+      ]) {
         assert.ok(value.startsWith(`${label} `), line);
         const t = Date.parse(value.slice(label.length + 1));
         assert.ok(Number.isFinite(t), `${label}: not a time in ${line}`);
@@ -139,7 +148,14 @@ describe('cli admin commands', () => {
     const audit = cliRows.rename;
     assert.equal(audit.length, 1);
     assert.deepEqual(
-      { event: audit[0].event, outcome: audit[0].outcome, actor: audit[0].actor, user: audit[0].subject_user_id, cred: audit[0].credential_id, to: audit[0].details.to },
+      {
+        event: audit[0].event,
+        outcome: audit[0].outcome,
+        actor: audit[0].actor,
+        user: audit[0].subject_user_id,
+        cred: audit[0].credential_id,
+        to: audit[0].details.to,
+      },
       { event: 'credential_renamed', outcome: 'success', actor: 'cli', user: ids.alice, cred: ids.alice1Row, to: 'Work key' },
     );
   });
@@ -219,7 +235,16 @@ describe('cli admin commands', () => {
       assert.equal(lines.length, expected.length);
       lines.forEach((line, i) => {
         const r = expected[i];
-        assert.deepEqual(line.split('\t'), [iso(r.at), r.event, r.outcome, r.reason ?? '-', r.actor, r.subjectUsername ?? '-', r.ip ?? '-', r.requestId ?? '-']);
+        assert.deepEqual(line.split('\t'), [
+          iso(r.at),
+          r.event,
+          r.outcome,
+          r.reason ?? '-',
+          r.actor,
+          r.subjectUsername ?? '-',
+          r.ip ?? '-',
+          r.requestId ?? '-',
+        ]);
       });
       const times = lines.map((l) => Date.parse(l.split('\t')[0]));
       for (let i = 1; i < times.length; i++) assert.ok(times[i] <= times[i - 1], 'not newest first');
@@ -228,10 +253,27 @@ describe('cli admin commands', () => {
       assert.equal(newest.reason, 'bad_origin');
 
       assert.equal(json.code, 0, show(json));
-      const objects = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+      const objects = json.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.deepEqual(objects, JSON.parse(JSON.stringify(expected)));
       for (const o of objects) {
-        assert.deepEqual(Object.keys(o).sort(), ['actor', 'at', 'credentialId', 'details', 'event', 'id', 'ip', 'outcome', 'reason', 'requestId', 'subjectUserId', 'subjectUsername', 'userAgent']);
+        assert.deepEqual(Object.keys(o).sort(), [
+          'actor',
+          'at',
+          'credentialId',
+          'details',
+          'event',
+          'id',
+          'ip',
+          'outcome',
+          'reason',
+          'requestId',
+          'subjectUserId',
+          'subjectUsername',
+          'userAgent',
+        ]);
       }
       assert.ok(objects.some((o) => o.userAgent && o.ip && o.requestId && o.credentialId && o.subjectUserId));
     });
@@ -245,7 +287,10 @@ describe('cli admin commands', () => {
           [ids.alice],
         )
       ).rows[0].id;
-      const [recent, older] = await Promise.all([cli('audit', '--user', 'alice', '--since', '1h', '--event', 'sign_in'), cli('audit', '--user', 'ALICE', '--until', '90m', '--json')]);
+      const [recent, older] = await Promise.all([
+        cli('audit', '--user', 'alice', '--since', '1h', '--event', 'sign_in'),
+        cli('audit', '--user', 'ALICE', '--until', '90m', '--json'),
+      ]);
 
       assert.equal(recent.code, 0, show(recent));
       const expected = (
@@ -254,7 +299,10 @@ describe('cli admin commands', () => {
             WHERE lower(subject_username) = 'alice' AND event = 'sign_in' AND at >= now() - interval '1 hour' ORDER BY audit_events.id DESC`,
         )
       ).rows;
-      const lines = recent.stdout.trimEnd().split('\n').map((l) => l.split('\t'));
+      const lines = recent.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split('\t'));
       assert.deepEqual(
         lines.map((f) => [f[0], f[1], f[2], f[3], f[5]]),
         expected.map((e) => [iso(e.at), 'sign_in', e.outcome, e.reason ?? '-', 'alice']),
@@ -265,7 +313,10 @@ describe('cli admin commands', () => {
       assert.ok(aliceEvents > 1, 'the event filter would not show');
 
       assert.equal(older.code, 0, show(older));
-      const rows = older.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+      const rows = older.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.deepEqual(
         rows.map((x) => x.id),
         [old],
@@ -329,7 +380,10 @@ describe('cli admin commands', () => {
         ['cli', null, null, null],
         `${command}: the CLI has no browser`,
       );
-      assert.deepEqual([web[command][0].actor, web[command][0].ip, web[command][0].user_agent, web[command][0].request_id], ['user:bob', ctx.ip, ctx.userAgent, ctx.requestId]);
+      assert.deepEqual(
+        [web[command][0].actor, web[command][0].ip, web[command][0].user_agent, web[command][0].request_id],
+        ['user:bob', ctx.ip, ctx.userAgent, ctx.requestId],
+      );
     }
   });
 
@@ -351,7 +405,10 @@ describe('cli admin commands', () => {
       // new Date() rolls 31 February over to 3 March; the CLI used to filter on that silently.
       'audit --until with an impossible date': { args: () => ['audit', '--until', '2026-02-31'], stderr: /--until "2026-02-31" is neither an ISO time/ },
       // Used to reach PostgreSQL as an invalid date and fail with a database error.
-      'audit --since further back than a timestamp holds': { args: () => ['audit', '--since', '999999999d'], stderr: /--since "999999999d" reaches back before the year 1/ },
+      'audit --since further back than a timestamp holds': {
+        args: () => ['audit', '--since', '999999999d'],
+        stderr: /--since "999999999d" reaches back before the year 1/,
+      },
       'audit --user with an empty name': { args: () => ['audit', '--user', ''], stderr: /--user needs a value/ },
       'audit --limit 0': { args: () => ['audit', '--limit', '0'], stderr: /--limit "0" must be a whole number from 1 to 1000/ },
       'audit with a stray argument': { args: () => ['audit', 'alice'], stderr: /audit takes options only/ },
@@ -428,44 +485,48 @@ describe('first-run admin link', () => {
     await database?.drop();
   });
 
-  test('with no admin, start-up logs a warning with a one-time enrolment link for "admin"; a second start replaces the first link', { timeout: 90_000 }, async () => {
-    const first = start();
-    const line = await first.waitForLog(isLink, 45_000, 'the first-run link');
-    assert.equal(line.level, 40, 'a warn line');
-    assert.equal(line.username, 'admin');
-    firstToken = tokenOf(line);
-    assert.ok(line.msg.includes(line.enrolUrl), 'the message itself carries the link');
-    const lifetime = Date.parse(line.expiresAt) - Date.now();
-    assert.ok(lifetime > 23 * 3600_000 && lifetime <= 24 * 3600_000, `expires in ${lifetime} ms, not INVITE_TTL (24h)`);
-    assert.equal(first.logs().filter(isLink).length, 1);
-    assert.deepEqual(await first.stop(), { code: 0, signal: null }, first.stderr);
+  test(
+    'with no admin, start-up logs a warning with a one-time enrolment link for "admin"; a second start replaces the first link',
+    { timeout: 90_000 },
+    async () => {
+      const first = start();
+      const line = await first.waitForLog(isLink, 45_000, 'the first-run link');
+      assert.equal(line.level, 40, 'a warn line');
+      assert.equal(line.username, 'admin');
+      firstToken = tokenOf(line);
+      assert.ok(line.msg.includes(line.enrolUrl), 'the message itself carries the link');
+      const lifetime = Date.parse(line.expiresAt) - Date.now();
+      assert.ok(lifetime > 23 * 3600_000 && lifetime <= 24 * 3600_000, `expires in ${lifetime} ms, not INVITE_TTL (24h)`);
+      assert.equal(first.logs().filter(isLink).length, 1);
+      assert.deepEqual(await first.stop(), { code: 0, signal: null }, first.stderr);
 
-    const second = start();
-    secondToken = tokenOf(await second.waitForLog(isLink, 45_000, 'the first-run link'));
-    assert.notEqual(secondToken, firstToken);
+      const second = start();
+      secondToken = tokenOf(await second.waitForLog(isLink, 45_000, 'the first-run link'));
+      assert.notEqual(secondToken, firstToken);
 
-    // Exactly one link is valid: the first start's is gone, the second's works.
-    const client = new TestClient(url);
-    const old = await client.get(`/-/enroll/${firstToken}`);
-    assert.equal(old.status, 410, 'the first link still works');
-    const oldOptions = await client.post('/-/api/enroll/options', { token: firstToken });
-    assert.equal(oldOptions.status, 410);
-    assert.equal(oldOptions.json?.error?.code, 'invite_expired');
-    assert.equal((await client.get(`/-/enroll/${secondToken}`)).status, 200);
+      // Exactly one link is valid: the first start's is gone, the second's works.
+      const client = new TestClient(url);
+      const old = await client.get(`/-/enroll/${firstToken}`);
+      assert.equal(old.status, 410, 'the first link still works');
+      const oldOptions = await client.post('/-/api/enroll/options', { token: firstToken });
+      assert.equal(oldOptions.status, 410);
+      assert.equal(oldOptions.json?.error?.code, 'invite_expired');
+      assert.equal((await client.get(`/-/enroll/${secondToken}`)).status, 200);
 
-    const { rows } = await database.db.query(
-      `SELECT username, user_id, grants_admin, created_by, expires_at > now() AS valid FROM invites ORDER BY invites.id`,
-    );
-    assert.deepEqual(rows, [
-      { username: 'admin', user_id: null, grants_admin: true, created_by: 'system', valid: false },
-      { username: 'admin', user_id: null, grants_admin: true, created_by: 'system', valid: true },
-    ]);
-    const audit = await database.db.query(`SELECT event, actor, subject_username FROM audit_events ORDER BY audit_events.id`);
-    assert.deepEqual(audit.rows, [
-      { event: 'invite_created', actor: 'system', subject_username: 'admin' },
-      { event: 'invite_created', actor: 'system', subject_username: 'admin' },
-    ]);
-  });
+      const { rows } = await database.db.query(
+        `SELECT username, user_id, grants_admin, created_by, expires_at > now() AS valid FROM invites ORDER BY invites.id`,
+      );
+      assert.deepEqual(rows, [
+        { username: 'admin', user_id: null, grants_admin: true, created_by: 'system', valid: false },
+        { username: 'admin', user_id: null, grants_admin: true, created_by: 'system', valid: true },
+      ]);
+      const audit = await database.db.query(`SELECT event, actor, subject_username FROM audit_events ORDER BY audit_events.id`);
+      assert.deepEqual(audit.rows, [
+        { event: 'invite_created', actor: 'system', subject_username: 'admin' },
+        { event: 'invite_created', actor: 'system', subject_username: 'admin' },
+      ]);
+    },
+  );
 
   test('the link enrols a key for "admin", who becomes an administrator; it works only once', { timeout: 30_000 }, async () => {
     assert.ok(secondToken, 'needs the link from the test before');

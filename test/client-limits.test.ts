@@ -70,7 +70,11 @@ describe('ceremony bodies', () => {
   });
 
   test('a ceremony body that trickles in is cut at CLIENT_BODY_TIMEOUT with a 408, however often a byte arrives', async () => {
-    const r = await openRequest(kg, '127.0.0.1', `POST /-/api/login/verify HTTP/1.1\r\nHost: localhost\r\nOrigin: ${kg.origin}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
+    const r = await openRequest(
+      kg,
+      '127.0.0.1',
+      `POST /-/api/login/verify HTTP/1.1\r\nHost: localhost\r\nOrigin: ${kg.origin}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`,
+    );
     const started = Date.now();
     // One byte every 100 ms: never idle, but never done (bounded: at most 60 bytes).
     for (let i = 0; i < 60 && !r.socket.destroyed && !r.answer(); i++) {
@@ -130,7 +134,7 @@ describe('one client cannot starve the others', () => {
     assert.equal(statusOf(again.answer()), 200);
   });
 
-  test('an anonymous client holding many slow git bodies: its extra requests get a 429 at once; signed-in pages and other clients\' git keep working; stalled bodies are cut', async () => {
+  test("an anonymous client holding many slow git bodies: its extra requests get a 429 at once; signed-in pages and other clients' git keep working; stalled bodies are cut", async () => {
     const alice = await signedInPerson(kg, 'alice');
     kg.gogs.clear();
     const head = `POST /alice/repo.git/git-receive-pack HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basic}\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Length: 1000000\r\n\r\n`;
@@ -147,7 +151,11 @@ describe('one client cannot starve the others', () => {
       const page = await alice.client.get('/alice/repo');
       assert.equal(page.status, 200, 'a signed-in page is served while the anonymous client holds its bodies');
       assert.match(page.text, /Signed in as alice\b/);
-      const otherGit = await openRequest(kg, '127.0.0.10', `GET /alice/repo.git/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basic}\r\nConnection: close\r\n\r\n`);
+      const otherGit = await openRequest(
+        kg,
+        '127.0.0.10',
+        `GET /alice/repo.git/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basic}\r\nConnection: close\r\n\r\n`,
+      );
       await otherGit.closed;
       assert.equal(statusOf(otherGit.answer()), 200, `another client's clone is served: ${otherGit.answer().slice(0, 200)}`);
     } finally {

@@ -184,7 +184,10 @@ describe('config validation names the bad variable', () => {
   test('several bad variables are all reported at once', () => {
     const err = configError({ PORT: 'abc', PUBLIC_URL: 'ftp://git.example.com', USER_VERIFICATION: 'always' });
     for (const variable of ['PORT', 'PUBLIC_URL', 'USER_VERIFICATION']) {
-      assert.ok(err.problems.some((p) => p.startsWith(`${variable}:`)), `${variable} missing from ${JSON.stringify(err.problems)}`);
+      assert.ok(
+        err.problems.some((p) => p.startsWith(`${variable}:`)),
+        `${variable} missing from ${JSON.stringify(err.problems)}`,
+      );
     }
   });
 
@@ -197,14 +200,29 @@ describe('config validation names the bad variable', () => {
 describe('config policy and CONFIG_FILE', () => {
   test('the policy defaults: no attestation, any model, synced passkeys allowed, any attachment, resident key preferred, UV required, all three algorithms, 10 keys', () => {
     const p = loadConfig({}).policy;
-    assert.deepEqual({ ...p, aaguidAllow: [...p.aaguidAllow], aaguidDeny: [...p.aaguidDeny], algorithms: [...p.algorithms] }, {
-      attestation: 'none', trustedAttestation: 'no', aaguidAllow: [], aaguidDeny: [], syncedPasskeys: 'allow', attachment: 'any',
-      residentKey: 'preferred', userVerification: 'required', algorithms: ['EdDSA', 'ES256', 'RS256'], ceremonyTimeoutMs: 5 * 60_000, maxCredentialsPerUser: 10,
-    });
+    assert.deepEqual(
+      { ...p, aaguidAllow: [...p.aaguidAllow], aaguidDeny: [...p.aaguidDeny], algorithms: [...p.algorithms] },
+      {
+        attestation: 'none',
+        trustedAttestation: 'no',
+        aaguidAllow: [],
+        aaguidDeny: [],
+        syncedPasskeys: 'allow',
+        attachment: 'any',
+        residentKey: 'preferred',
+        userVerification: 'required',
+        algorithms: ['EdDSA', 'ES256', 'RS256'],
+        ceremonyTimeoutMs: 5 * 60_000,
+        maxCredentialsPerUser: 10,
+      },
+    );
   });
 
   test('AAGUID lists are trimmed and lower-cased; ALGORITHMS keeps its order without duplicates', () => {
-    const p = loadConfig({ AAGUID_DENY: ' CB69481E-8FF7-4039-93EC-0A2729A154A8 ,, 08987058-cadc-4b81-b6e1-30de50dcbe96', ALGORITHMS: 'ES256, EdDSA,ES256' }).policy;
+    const p = loadConfig({
+      AAGUID_DENY: ' CB69481E-8FF7-4039-93EC-0A2729A154A8 ,, 08987058-cadc-4b81-b6e1-30de50dcbe96',
+      ALGORITHMS: 'ES256, EdDSA,ES256',
+    }).policy;
     assert.deepEqual([...p.aaguidDeny], ['cb69481e-8ff7-4039-93ec-0a2729a154a8', '08987058-cadc-4b81-b6e1-30de50dcbe96']);
     assert.deepEqual([...p.algorithms], ['ES256', 'EdDSA']);
   });

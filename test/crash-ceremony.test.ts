@@ -90,8 +90,14 @@ async function killDuring(kg: ChildKeygate, request: () => Promise<unknown>, ste
   return { stuckIn, answered: await inFlight };
 }
 
-const lockTable = (table: string): Step['lock'] => () => holdLock(`LOCK TABLE ${table} IN SHARE MODE`);
-const lockRow = (table: string, where: string, value: () => unknown): Step['lock'] => () => holdLock(`SELECT 1 FROM ${table} WHERE ${where} = $1 FOR UPDATE`, [value()]);
+const lockTable =
+  (table: string): Step['lock'] =>
+  () =>
+    holdLock(`LOCK TABLE ${table} IN SHARE MODE`);
+const lockRow =
+  (table: string, where: string, value: () => unknown): Step['lock'] =>
+  () =>
+    holdLock(`SELECT 1 FROM ${table} WHERE ${where} = $1 FOR UPDATE`, [value()]);
 
 /** The key of the session in a browser's signed cookie (how its row is stored). */
 function sidOf(client: TestClient, kg: ChildKeygate): string {
@@ -107,7 +113,14 @@ async function enrolmentState(username: string, inviteId: string) {
   const credentials = await q(`SELECT c.id FROM credentials c JOIN users u ON u.id = c.user_id WHERE u.username = $1`, [username]);
   const audits = await q(`SELECT event FROM audit_events WHERE subject_username = $1 AND outcome = 'success' ORDER BY id`, [username]);
   const sessions = await q(`SELECT sid FROM session WHERE sess -> 'auth' ->> 'username' = $1`, [username]);
-  return { used: invite.used as boolean, usedBy: invite.used_by_credential as string | null, users: users.length, credentials: credentials.map((c) => String(c.id)), audits: audits.map((a) => a.event), sessions: sessions.length };
+  return {
+    used: invite.used as boolean,
+    usedBy: invite.used_by_credential as string | null,
+    users: users.length,
+    credentials: credentials.map((c) => String(c.id)),
+    audits: audits.map((a) => a.event),
+    sessions: sessions.length,
+  };
 }
 
 /** The sign-in columns of a credential. */
@@ -147,7 +160,11 @@ describe('kill -9 mid-enrolment: the credential stored and the invite used, or n
     const options = await client.post('/-/api/enroll/options', { token });
     assert.equal(options.status, 200, options.text);
     const response = await key.register(options.json, client.origin);
-    const kill = await killDuring(kg, () => client.post('/-/api/enroll/verify', { token, response }), steps({ inviteId: invite.id, sid: () => sidOf(client, kg) }));
+    const kill = await killDuring(
+      kg,
+      () => client.post('/-/api/enroll/verify', { token, response }),
+      steps({ inviteId: invite.id, sid: () => sidOf(client, kg) }),
+    );
     assert.equal(kill.answered, false, 'the browser got no answer');
     const state = await enrolmentState(username, invite.id);
     figures.push({ ceremony: 'enrolment', killedIn: kill.stuckIn.replace(/\s+/g, ' ').slice(0, 60), ...state, credentials: state.credentials.length });
@@ -163,7 +180,10 @@ describe('kill -9 mid-enrolment: the credential stored and the invite used, or n
   };
 
   const points: Array<[string, (ids: { inviteId: string; sid: () => string }) => Step[]]> = [
-    ['waiting for the invite row lock', ({ inviteId }) => [{ lock: lockRow('invites', 'id', () => inviteId), stuckIn: /FROM invites .*FOR UPDATE/s, what: 'the invite lock' }]],
+    [
+      'waiting for the invite row lock',
+      ({ inviteId }) => [{ lock: lockRow('invites', 'id', () => inviteId), stuckIn: /FROM invites .*FOR UPDATE/s, what: 'the invite lock' }],
+    ],
     ['inserting the user', () => [{ lock: lockTable('users'), stuckIn: /INSERT INTO users/, what: 'INSERT INTO users' }]],
     ['inserting the credential', () => [{ lock: lockTable('credentials'), stuckIn: /INSERT INTO credentials/, what: 'INSERT INTO credentials' }]],
     ['marking the invite used', () => [{ lock: lockTable('invites'), stuckIn: /UPDATE invites/, what: 'UPDATE invites' }]],
@@ -235,7 +255,9 @@ describe('kill -9 mid-sign-in: the counter is unchanged or fully written, never 
     const kg = await startChild(database.url, gogs);
     const before = await credentialUse(credentialId);
     const [{ n: sessionsBefore }] = await q(`SELECT count(*)::int AS n FROM session WHERE sess -> 'auth' ->> 'username' = 'sam'`);
-    const [{ n: auditsBefore }] = await q(`SELECT count(*)::int AS n FROM audit_events WHERE event = 'sign_in' AND outcome = 'success' AND subject_username = 'sam'`);
+    const [{ n: auditsBefore }] = await q(
+      `SELECT count(*)::int AS n FROM audit_events WHERE event = 'sign_in' AND outcome = 'success' AND subject_username = 'sam'`,
+    );
     const client = new TestClient(kg.url);
     const options = await client.post('/-/api/login/options', {});
     assert.equal(options.status, 200);
@@ -245,7 +267,9 @@ describe('kill -9 mid-sign-in: the counter is unchanged or fully written, never 
     assert.equal(kill.answered, false);
     const afterKill = await credentialUse(credentialId);
     const [{ n: sessionsAfter }] = await q(`SELECT count(*)::int AS n FROM session WHERE sess -> 'auth' ->> 'username' = 'sam'`);
-    const [{ n: auditsAfter }] = await q(`SELECT count(*)::int AS n FROM audit_events WHERE event = 'sign_in' AND outcome = 'success' AND subject_username = 'sam'`);
+    const [{ n: auditsAfter }] = await q(
+      `SELECT count(*)::int AS n FROM audit_events WHERE event = 'sign_in' AND outcome = 'success' AND subject_username = 'sam'`,
+    );
     const written = afterKill.sign_count !== before.sign_count;
     // Never half: either nothing changed, or the new counter and last use are there together.
     if (written) {
@@ -256,39 +280,66 @@ describe('kill -9 mid-sign-in: the counter is unchanged or fully written, never 
     }
     assert.ok(sessionsAfter - sessionsBefore <= (written ? 1 : 0), 'no session without the counter written');
     assert.ok(sessionsAfter - sessionsBefore <= auditsAfter - auditsBefore, 'no session without its sign_in audit row');
-    figures.push({ ceremony: 'sign-in', point, killedIn: kill.stuckIn.replace(/\s+/g, ' ').slice(0, 60), counterBefore: before.sign_count, counterAfter: afterKill.sign_count, counterWritten: written, sessionsAdded: sessionsAfter - sessionsBefore, successAuditsAdded: auditsAfter - auditsBefore });
+    figures.push({
+      ceremony: 'sign-in',
+      point,
+      killedIn: kill.stuckIn.replace(/\s+/g, ' ').slice(0, 60),
+      counterBefore: before.sign_count,
+      counterAfter: afterKill.sign_count,
+      counterWritten: written,
+      sessionsAdded: sessionsAfter - sessionsBefore,
+      successAuditsAdded: auditsAfter - auditsBefore,
+    });
     return { written, sessionsAdded: sessionsAfter - sessionsBefore, auditsAdded: auditsAfter - auditsBefore };
   }
 
   test('killed while taking the challenge: nothing written', { timeout: 60_000 }, async () => {
-    const r = await signInAndKill('taking the challenge', ({ sid }) => [{ lock: lockRow('session', 'sid', sid), stuckIn: /FROM session .*FOR UPDATE/s, what: 'the ceremony row' }]);
+    const r = await signInAndKill('taking the challenge', ({ sid }) => [
+      { lock: lockRow('session', 'sid', sid), stuckIn: /FROM session .*FOR UPDATE/s, what: 'the ceremony row' },
+    ]);
     assert.equal(r.sessionsAdded, 0);
     assert.equal(r.auditsAdded, 0);
   });
 
   test('killed while writing the counter: unchanged or fully written (one statement), no session', { timeout: 60_000 }, async () => {
-    const r = await signInAndKill('writing the counter', () => [{ lock: lockRow('credentials', 'credential_id', () => Buffer.from(credentialId, 'base64url')), stuckIn: /UPDATE credentials/, what: 'UPDATE credentials' }]);
+    const r = await signInAndKill('writing the counter', () => [
+      {
+        lock: lockRow('credentials', 'credential_id', () => Buffer.from(credentialId, 'base64url')),
+        stuckIn: /UPDATE credentials/,
+        what: 'UPDATE credentials',
+      },
+    ]);
     assert.equal(r.sessionsAdded, 0);
     assert.equal(r.auditsAdded, 0);
   });
 
   test('killed after the counter, while starting the session: counter fully written, at most that session, audited', { timeout: 60_000 }, async () => {
     const r = await signInAndKill('starting the session', ({ sid }) => [
-      { lock: lockRow('credentials', 'credential_id', () => Buffer.from(credentialId, 'base64url')), stuckIn: /UPDATE credentials/, what: 'UPDATE credentials' },
+      {
+        lock: lockRow('credentials', 'credential_id', () => Buffer.from(credentialId, 'base64url')),
+        stuckIn: /UPDATE credentials/,
+        what: 'UPDATE credentials',
+      },
       { lock: lockRow('session', 'sid', sid), stuckIn: /DELETE FROM .*session/, what: 'the old session row' },
     ]);
     assert.equal(r.written, true);
     assert.ok(r.sessionsAdded <= 1 && r.sessionsAdded <= r.auditsAdded);
   });
 
-  test('killed while auditing the sign-in: counter fully written, and a session only with its audit row (one statement writes both)', { timeout: 60_000 }, async () => {
-    const r = await signInAndKill('auditing the sign-in', () => [{ lock: lockTable('audit_events'), stuckIn: /INSERT INTO audit_events/, what: 'INSERT INTO audit_events' }]);
-    assert.equal(r.written, true);
-    // The statement Keygate was killed in still runs to its end once the lock is gone (PostgreSQL
-    // only notices the lost client when it answers): the audit row and the session, or neither.
-    assert.ok(r.sessionsAdded <= 1, 'at most that session');
-    assert.equal(r.sessionsAdded, r.auditsAdded, 'the session and its audit row together, or neither');
-  });
+  test(
+    'killed while auditing the sign-in: counter fully written, and a session only with its audit row (one statement writes both)',
+    { timeout: 60_000 },
+    async () => {
+      const r = await signInAndKill('auditing the sign-in', () => [
+        { lock: lockTable('audit_events'), stuckIn: /INSERT INTO audit_events/, what: 'INSERT INTO audit_events' },
+      ]);
+      assert.equal(r.written, true);
+      // The statement Keygate was killed in still runs to its end once the lock is gone (PostgreSQL
+      // only notices the lost client when it answers): the audit row and the session, or neither.
+      assert.ok(r.sessionsAdded <= 1, 'at most that session');
+      assert.equal(r.sessionsAdded, r.auditsAdded, 'the session and its audit row together, or neither');
+    },
+  );
 
   test('after the kills, the key still signs in: the stored counter never got ahead of the key', { timeout: 60_000 }, async () => {
     const kg = await startChild(database.url, gogs);

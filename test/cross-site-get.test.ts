@@ -12,7 +12,15 @@ import { sendRaw } from './support/raw.js';
 import { signedInPerson, type SignedInPerson } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
-const STATE_CHANGING = ['/alice/repo/milestones/3/close', '/alice/repo/milestones/3/open', '/admin/notices/empty', '/alice/repo/tasks/trigger?branch=x&secret=y', '/debug/profile/?op=startcpu', '/Alice/Repo/Milestones/3/CLOSE', '/alice/repo/milestones/3/%63lose'];
+const STATE_CHANGING = [
+  '/alice/repo/milestones/3/close',
+  '/alice/repo/milestones/3/open',
+  '/admin/notices/empty',
+  '/alice/repo/tasks/trigger?branch=x&secret=y',
+  '/debug/profile/?op=startcpu',
+  '/Alice/Repo/Milestones/3/CLOSE',
+  '/alice/repo/milestones/3/%63lose',
+];
 
 describe('state-changing GETs from another site', () => {
   let kg: TestKeygate;
@@ -25,7 +33,14 @@ describe('state-changing GETs from another site', () => {
 
   test('the list matches the routes in every spelling and leaves ordinary pages alone', () => {
     for (const path of STATE_CHANGING) assert.equal(changesStateOnGet(normalizePath(path)!), true, path);
-    for (const path of ['/alice/repo/milestones', '/alice/repo/milestones/3', '/alice/repo/issues/7', '/admin/notices', '/alice/debug', '/alice/repo/milestones/3/closed']) {
+    for (const path of [
+      '/alice/repo/milestones',
+      '/alice/repo/milestones/3',
+      '/alice/repo/issues/7',
+      '/admin/notices',
+      '/alice/debug',
+      '/alice/repo/milestones/3/closed',
+    ]) {
       assert.equal(changesStateOnGet(normalizePath(path)!), false, path);
     }
   });
@@ -53,7 +68,9 @@ describe('state-changing GETs from another site', () => {
   test('the Continue link is the same request on this origin, and from there (or the address bar) it reaches Gogs', async () => {
     const res = await alice.client.get('/alice/repo/milestones/3/close?x=1', { 'sec-fetch-site': 'cross-site' });
     assert.match(res.text, /href="\/alice\/repo\/milestones\/3\/close\?x=1"/);
-    for (const headers of [{ 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { referer: `${kg.origin}/alice/repo/milestones` }] as Array<Record<string, string>>) {
+    for (const headers of [{ 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { referer: `${kg.origin}/alice/repo/milestones` }] as Array<
+      Record<string, string>
+    >) {
       kg.gogs.clear();
       const through = await alice.client.get('/alice/repo/milestones/3/close?x=1', headers);
       assert.equal(through.status, 200, JSON.stringify(headers));

@@ -16,7 +16,7 @@ import { parseDuration } from '../server/config.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
-const compose = parse(read('docker-compose.yml')) as any;
+const compose = parse(read('docker-compose.yml'));
 const { postgres, gogs, keygate } = compose.services;
 
 /** Sections of an INI file, keys as written; `;` and `#` start comment lines. */
@@ -55,7 +55,10 @@ describe('docker-compose.yml', () => {
 
   test('gogs: a pinned 0.14.x image, its app.ini from the repository, port 3000 not published', () => {
     assert.match(gogs.image, /^gogs\/gogs:0\.14\.\d+$/);
-    assert.ok((gogs.volumes as string[]).some((v) => v.startsWith('./deploy/gogs/app.ini:')), 'app.ini not mounted');
+    assert.ok(
+      (gogs.volumes as string[]).some((v) => v.startsWith('./deploy/gogs/app.ini:')),
+      'app.ini not mounted',
+    );
     for (const p of gogs.ports ?? []) {
       const target = typeof p === 'object' ? String(p.target) : String(p).split(':').pop()!.split('/')[0];
       assert.notEqual(target, '3000', `Gogs' web port is published: ${JSON.stringify(p)}`);
@@ -79,7 +82,12 @@ describe('docker-compose.yml', () => {
     inSubnet.addSubnet(base, Number(bits));
     assert.ok(inSubnet.check(ip), `${ip} is not in ${subnet}`);
     const rfc1918 = new BlockList();
-    for (const [b, n] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) rfc1918.addSubnet(b, n);
+    for (const [b, n] of [
+      ['10.0.0.0', 8],
+      ['172.16.0.0', 12],
+      ['192.168.0.0', 16],
+    ] as const)
+      rfc1918.addSubnet(b, n);
     assert.ok(rfc1918.check(base), `${subnet} is not private`);
     const gogsIp = gogs.networks[network].ipv4_address;
     assert.equal(keygate.environment.GOGS_URL, `http://${gogsIp}:3000`);

@@ -68,7 +68,26 @@ class Rng {
 // ---------------------------------------------------------------------------------------------
 // Generators
 
-const KEYS = ['response', 'token', 'username', 'mode', 'returnTo', 'nickname', 'id', 'rawId', 'type', 'clientDataJSON', 'authenticatorData', 'signature', 'userHandle', 'attestationObject', '__proto__', 'constructor', 'toString', ''];
+const KEYS = [
+  'response',
+  'token',
+  'username',
+  'mode',
+  'returnTo',
+  'nickname',
+  'id',
+  'rawId',
+  'type',
+  'clientDataJSON',
+  'authenticatorData',
+  'signature',
+  'userHandle',
+  'attestationObject',
+  '__proto__',
+  'constructor',
+  'toString',
+  '',
+];
 const ODD_CHARS = ['\u0000', '\u0007', '\n', '"', '\\', '\u202e', '\ud800', '\udfff', 'é', '😀', '%00', '../', '<script>', "'", ' ', '\u2028'];
 const BAD_B64URL_CHARS = ['!', '+', '/', ' ', '.', '~', '%', 'é', '\u0000', '*', '"', '\n'];
 
@@ -157,7 +176,7 @@ function breakField(r: Rng, original: unknown, kind: 'json' | 'cbor' | 'bytes', 
     case 5:
       if (kind === 'json') {
         const text = bytes.toString('utf8');
-        return b64url(Buffer.from(r.chance(0.5) ? text.slice(0, r.int(text.length)) : JSON.stringify(randomJson(r, 1)) ?? 'null'));
+        return b64url(Buffer.from(r.chance(0.5) ? text.slice(0, r.int(text.length)) : (JSON.stringify(randomJson(r, 1)) ?? 'null')));
       }
       if (kind === 'cbor') return b64url(wrongCbor(r));
       return b64url(Buffer.concat([bytes, r.bytes(1 + r.int(40))]));
@@ -182,7 +201,8 @@ function garble(r: Rng, body: Record<string, any>): void {
   const targets: Array<[Record<string, any>, string]> = [[body, r.pick(KEYS)]];
   if (response) {
     targets.push([response, r.pick(['id', 'rawId', 'type', 'clientExtensionResults', 'authenticatorAttachment', 'extra'])]);
-    if (response.response && typeof response.response === 'object') targets.push([response.response, r.pick(['transports', 'userHandle', 'publicKey', 'extra'])]);
+    if (response.response && typeof response.response === 'object')
+      targets.push([response.response, r.pick(['transports', 'userHandle', 'publicKey', 'extra'])]);
   }
   const [obj, key] = r.pick(targets);
   if (r.chance(0.3)) delete obj[key];
@@ -217,7 +237,11 @@ function dress(r: Rng, kind: string, broken: unknown): FuzzRequest {
     case 3:
       return { kind: 'JSON scalar', body: json(r.pick([1, 'x', null, true, [1]])), headers };
     case 4:
-      return { kind: `content-type ${(headers['content-type'] = r.pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/json; charset=nope', 'application/jsonx', '*/*', ';;', 'APPLICATION/JSON']))}`, body: Buffer.from(text), headers };
+      return {
+        kind: `content-type ${(headers['content-type'] = r.pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/json; charset=nope', 'application/jsonx', '*/*', ';;', 'APPLICATION/JSON']))}`,
+        body: Buffer.from(text),
+        headers,
+      };
     case 5: {
       delete headers['content-type'];
       return { kind: 'no content-type', body: Buffer.from(text), headers };
@@ -231,11 +255,25 @@ function dress(r: Rng, kind: string, broken: unknown): FuzzRequest {
     case 8:
       return { kind: 'over the body limit', body: Buffer.from(JSON.stringify({ pad: 'A'.repeat(BODY_LIMIT + r.int(4096)), broken })), headers };
     case 9:
-      return { kind: 'gzip bomb-ish: over the limit once inflated', body: gzipSync(Buffer.from(JSON.stringify({ pad: '0'.repeat(BODY_LIMIT * 4) }))), headers: { ...headers, 'content-encoding': 'gzip' } };
+      return {
+        kind: 'gzip bomb-ish: over the limit once inflated',
+        body: gzipSync(Buffer.from(JSON.stringify({ pad: '0'.repeat(BODY_LIMIT * 4) }))),
+        headers: { ...headers, 'content-encoding': 'gzip' },
+      };
     case 10:
       return { kind: 'UTF-8 BOM and odd whitespace', body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(` \t\n${text}\n`)]), headers };
     case 11:
-      return { kind: 'invalid UTF-8 inside strings', body: Buffer.concat([Buffer.from('{"username":"'), Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]), Buffer.from('","response":'), Buffer.from(text), Buffer.from('}')]), headers };
+      return {
+        kind: 'invalid UTF-8 inside strings',
+        body: Buffer.concat([
+          Buffer.from('{"username":"'),
+          Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]),
+          Buffer.from('","response":'),
+          Buffer.from(text),
+          Buffer.from('}'),
+        ]),
+        headers,
+      };
     default:
       return { kind, body: Buffer.from(text), headers };
   }
@@ -331,8 +369,15 @@ describe(`fuzz: ceremony endpoints (seed ${SEED}, ${CASES} cases)`, () => {
     const inner = body.response.response as Record<string, string>;
     const targets: Array<[string, 'json' | 'cbor' | 'bytes']> =
       endpoint === 'enroll/verify'
-        ? [['clientDataJSON', 'json'], ['attestationObject', 'cbor']]
-        : [['clientDataJSON', 'json'], ['authenticatorData', 'bytes'], ['signature', 'bytes']];
+        ? [
+            ['clientDataJSON', 'json'],
+            ['attestationObject', 'cbor'],
+          ]
+        : [
+            ['clientDataJSON', 'json'],
+            ['authenticatorData', 'bytes'],
+            ['signature', 'bytes'],
+          ];
     const broken: string[] = [];
     for (let i = 1 + r.int(targets.length); i > 0; i--) {
       const [field, kind] = r.pick(targets);
@@ -393,10 +438,20 @@ describe(`fuzz: ceremony endpoints (seed ${SEED}, ${CASES} cases)`, () => {
 
     const byStatus = new Map<string, number>();
     for (const o of seen) byStatus.set(`${o.status} ${o.code ?? 'ok'}`, (byStatus.get(`${o.status} ${o.code ?? 'ok'}`) ?? 0) + 1);
-    t.diagnostic(`answers: ${[...byStatus].sort().map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+    t.diagnostic(
+      `answers: ${[...byStatus]
+        .sort()
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(', ')}`,
+    );
     t.diagnostic(`audit rows written for the failed ceremonies (expected): ${auditAfter - auditBefore}`);
     // The run must have reached the WebAuthn checks, not only the body parser and the schema.
-    const deep = seen.filter((o) => o.endpoint.endsWith('/verify') && o.code !== undefined && !['malformed_json', 'body_too_large', 'unsupported_encoding', 'bad_request', 'invalid_request', 'cross_origin', 'malformed_response'].includes(o.code));
+    const deep = seen.filter(
+      (o) =>
+        o.endpoint.endsWith('/verify') &&
+        o.code !== undefined &&
+        !['malformed_json', 'body_too_large', 'unsupported_encoding', 'bad_request', 'invalid_request', 'cross_origin', 'malformed_response'].includes(o.code),
+    );
     assert.ok(deep.length >= Math.floor(CASES / 40), `only ${deep.length} cases reached the WebAuthn checks`);
     t.diagnostic(`verify requests refused by the WebAuthn checks themselves: ${deep.length}`);
   });
@@ -426,7 +481,10 @@ describe('fuzz findings, kept as regression tests', () => {
     assert.equal(res.json.error.code, 'malformed_response');
     const { users, credentials, invites } = await protectedRows(kg.db);
     assert.deepEqual([users, credentials], [[], []]);
-    assert.ok(invites.every((i) => i.used_at === null), 'the invite is still unused');
+    assert.ok(
+      invites.every((i) => i.used_at === null),
+      'the invite is still unused',
+    );
   });
 
   test('authenticator data whose public key is cut short inside well-formed CBOR is refused', async () => {
@@ -447,10 +505,32 @@ describe('fuzz findings, kept as regression tests', () => {
     assert.equal(cborItemEnd(Uint8Array.from([0x5f, 0x41, 0x00, 0xff]), 0), -1, 'indefinite length');
     assert.equal(cborItemEnd(Uint8Array.from([0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 0), -1, 'a huge count');
     const x = randomBytesOf(32);
-    const ed25519 = (xs: Uint8Array) => encodeCBOR(new Map<number, CBORType>([[1, 1], [3, -8], [-1, 6], [-2, xs]]));
+    const ed25519 = (xs: Uint8Array) =>
+      encodeCBOR(
+        new Map<number, CBORType>([
+          [1, 1],
+          [3, -8],
+          [-1, 6],
+          [-2, xs],
+        ]),
+      );
     assert.equal(isUsablePublicKey(ed25519(x)), true);
     assert.equal(isUsablePublicKey(ed25519(x.subarray(0, 25))), false);
-    assert.equal(isUsablePublicKey(encodeCBOR(new Map<number, CBORType>([[1, 2], [3, -7], [-1, 1], [-2, x], [-3, x]]))), false, 'not a point on P-256');
+    assert.equal(
+      isUsablePublicKey(
+        encodeCBOR(
+          new Map<number, CBORType>([
+            [1, 2],
+            [3, -7],
+            [-1, 1],
+            [-2, x],
+            [-3, x],
+          ]),
+        ),
+      ),
+      false,
+      'not a point on P-256',
+    );
   });
 });
 

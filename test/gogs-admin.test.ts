@@ -107,16 +107,22 @@ describe('Gogs admin API', () => {
     assert.equal(account.email, 'newbie@example.com');
     assert.equal(account.isAdmin, false);
     assert.ok(account.password.length >= 40, `a long random password, not "${account.password}"`);
-    assert.deepEqual({ ...account.createdWith, password: '…' }, {
-      source_id: 0,
-      login_name: 'newbie',
-      username: 'newbie',
-      email: 'newbie@example.com',
-      password: '…',
-      send_notify: false,
-    });
+    assert.deepEqual(
+      { ...account.createdWith, password: '…' },
+      {
+        source_id: 0,
+        login_name: 'newbie',
+        username: 'newbie',
+        email: 'newbie@example.com',
+        password: '…',
+        send_notify: false,
+      },
+    );
     // Looked up first, then created; straight to Gogs with the token and no identity header.
-    assert.deepEqual(adminCalls().map((r) => `${r.method} ${r.url}`), ['GET /api/v1/users/newbie', 'POST /api/v1/admin/users']);
+    assert.deepEqual(
+      adminCalls().map((r) => `${r.method} ${r.url}`),
+      ['GET /api/v1/users/newbie', 'POST /api/v1/admin/users'],
+    );
     for (const r of adminCalls()) {
       assert.equal(r.headers.authorization, `token ${TOKEN}`);
       assert.deepEqual(r.authHeaderValues, []);
@@ -151,7 +157,10 @@ describe('Gogs admin API', () => {
     const res = await postInvite({ username: 'dave' });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.gogsAccount, 'exists');
-    assert.deepEqual(adminCalls().map((r) => `${r.method} ${r.url}`), ['GET /api/v1/users/dave']);
+    assert.deepEqual(
+      adminCalls().map((r) => `${r.method} ${r.url}`),
+      ['GET /api/v1/users/dave'],
+    );
     assert.equal(kg.gogs.account('dave')!.email, 'dave@example.com');
     assert.deepEqual(await auditOf('gogs_user_created', 'dave'), []);
   });
@@ -163,7 +172,10 @@ describe('Gogs admin API', () => {
     assert.match(res.json.error.message, /^Erin does not exist in Gogs yet: give an email address/i);
     const r = await run(['invite', 'erin']);
     assert.equal(r.code, 2, show(r));
-    assert.match(r.stderr, /^keygate: erin does not exist in Gogs yet: give an email address \(--email on the command line\) so Keygate can create the account\n$/);
+    assert.match(
+      r.stderr,
+      /^keygate: erin does not exist in Gogs yet: give an email address \(--email on the command line\) so Keygate can create the account\n$/,
+    );
     assert.equal(r.stdout, '');
     assert.equal(await invitesFor('erin'), 0);
     assert.equal(kg.gogs.account('erin'), undefined);
@@ -200,7 +212,10 @@ describe('Gogs admin API', () => {
     kg.gogs.addToken('pleb', OTHER_TOKEN); // a real token, but not a site admin's: Gogs answers 403
     const refused = await run(['invite', 'gina', '--email', 'gina@example.com'], { GOGS_ADMIN_TOKEN: OTHER_TOKEN });
     assert.equal(refused.code, 1, show(refused));
-    assert.equal(refused.stderr, "keygate: Gogs refused Keygate's admin token (HTTP 403): GOGS_ADMIN_TOKEN must be an access token of a Gogs site administrator.\n");
+    assert.equal(
+      refused.stderr,
+      "keygate: Gogs refused Keygate's admin token (HTTP 403): GOGS_ADMIN_TOKEN must be an access token of a Gogs site administrator.\n",
+    );
     assert.ok(!refused.stderr.includes(OTHER_TOKEN));
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
@@ -208,7 +223,10 @@ describe('Gogs admin API', () => {
     await new Promise((resolve) => closed.close(resolve));
     const down = await run(['invite', 'gina', '--email', 'gina@example.com'], { GOGS_URL: `http://127.0.0.1:${port}` });
     assert.equal(down.code, 1, show(down));
-    assert.match(down.stderr, /^keygate: Gogs did not answer while Keygate was looking up gina \(ECONNREFUSED\)\. Check GOGS_URL and that Gogs is running\.\n$/);
+    assert.match(
+      down.stderr,
+      /^keygate: Gogs did not answer while Keygate was looking up gina \(ECONNREFUSED\)\. Check GOGS_URL and that Gogs is running\.\n$/,
+    );
     const malformed = await run(['users'], { GOGS_ADMIN_TOKEN: 'not-a-token' });
     assert.equal(malformed.code, 2);
     assert.match(malformed.stderr, /GOGS_ADMIN_TOKEN: must be a Gogs access token/);
@@ -228,7 +246,10 @@ describe('Gogs admin API', () => {
   });
 
   test('sync-admins sets and clears is_admin from Gogs site admins, audits each change, and leaves unknown users alone', async () => {
-    for (const [name, gogsAdmin] of [['hana', true], ['ivan', false]] as const) {
+    for (const [name, gogsAdmin] of [
+      ['hana', true],
+      ['ivan', false],
+    ] as const) {
       kg.gogs.addUser(name, { admin: gogsAdmin });
       await enrolledUser(kg, new TestClient(kg.url), new SoftwareAuthenticator(), name, { admin: name === 'ivan' });
     }
@@ -241,8 +262,14 @@ describe('Gogs admin API', () => {
     assert.match(r.stderr, /2 changed, 1 unchanged, 1 skipped/);
     const { rows } = await kg.db.query<{ username: string; is_admin: boolean }>('SELECT username, is_admin FROM users ORDER BY username');
     assert.deepEqual(Object.fromEntries(rows.map((u) => [u.username, u.is_admin])), { boss: true, ghost: true, hana: true, ivan: false });
-    assert.deepEqual((await auditOf('admin_flag_synced', 'hana')).map((a) => [a.outcome, a.actor, a.details.isAdmin]), [['success', 'cli', true]]);
-    assert.deepEqual((await auditOf('admin_flag_synced', 'ivan')).map((a) => [a.outcome, a.details.isAdmin]), [['success', false]]);
+    assert.deepEqual(
+      (await auditOf('admin_flag_synced', 'hana')).map((a) => [a.outcome, a.actor, a.details.isAdmin]),
+      [['success', 'cli', true]],
+    );
+    assert.deepEqual(
+      (await auditOf('admin_flag_synced', 'ivan')).map((a) => [a.outcome, a.details.isAdmin]),
+      [['success', false]],
+    );
     assert.deepEqual(await auditOf('admin_flag_synced', 'boss'), []);
     // Gogs was asked as each known user, through the header, without the token; never about ghost.
     const probes = kg.gogs.requests.filter((x) => x.url === '/admin');
@@ -263,7 +290,10 @@ describe('Gogs admin API', () => {
     const none = await run(['sync-admins']);
     assert.equal(none.code, 2, show(none));
     assert.match(none.stderr, /^keygate: Syncing would leave Keygate without an administrator.*Nothing was changed\.\n$/);
-    assert.deepEqual((await kg.db.query(`SELECT username FROM users WHERE is_admin ORDER BY username`)).rows.map((u) => u.username), ['boss', 'hana']);
+    assert.deepEqual(
+      (await kg.db.query(`SELECT username FROM users WHERE is_admin ORDER BY username`)).rows.map((u) => u.username),
+      ['boss', 'hana'],
+    );
     kg.gogs.setSiteAdmin('boss', true);
     kg.gogs.setSiteAdmin('hana', true);
 

@@ -17,10 +17,7 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
  * One request with headers given as a raw [name, value, ...] list, so duplicates reach the server.
  * Node adds no Host header to a raw list, and its server answers 400 without one, so add it here.
  */
-function rawRequest(
-  url: string,
-  rawHeaders: string[],
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function rawRequest(url: string, rawHeaders: string[]): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'GET', headers: ['Host', new URL(url).host, ...rawHeaders], agent: false }, (res) => {
       const chunks: Buffer[] = [];

@@ -124,7 +124,10 @@ describe('headers', () => {
           ['account page', await browser.get('/-/account')],
           ['proxy: unreadable path (400)', await anonymous.get('/%zz')],
           ['proxy: unsafe anonymous request (401)', await anonymous.request('/alice/repo', { method: 'POST', body: 'x' })],
-          ['proxy: password refused for git (401)', await anonymous.get('/alice/repo.git/info/refs', { authorization: `Basic ${Buffer.from('alice:pw').toString('base64')}` })],
+          [
+            'proxy: password refused for git (401)',
+            await anonymous.get('/alice/repo.git/info/refs', { authorization: `Basic ${Buffer.from('alice:pw').toString('base64')}` }),
+          ],
         ];
         for (const [what, res] of pages) {
           assert.match(res.headers.get('content-type') ?? '', /^text\/html/, what);
@@ -167,7 +170,7 @@ describe('headers', () => {
         assert.equal(res.headers.get('strict-transport-security'), 'max-age=60');
       });
 
-      test('git pass-through gets the same and keeps Gogs\' challenge', async () => {
+      test("git pass-through gets the same and keeps Gogs' challenge", async () => {
         const res = await new TestClient(kg.url, kg.origin).get('/alice/repo.git/info/refs?service=git-upload-pack');
         assert.equal(res.status, 401);
         assert.equal(res.headers.get('www-authenticate'), 'Basic realm="."');

@@ -11,7 +11,6 @@ import { enrolledUser, invite } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 import { forgotten, secondInstance, sidOf } from './support/instances.js';
 
-
 /** The same browser, its next request routed to another instance. */
 function moveTo(from: TestClient, kg: TestKeygate): TestClient {
   const copy = new TestClient(kg.url, from.origin);

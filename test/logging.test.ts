@@ -39,7 +39,11 @@ describe('logs at LOG_LEVEL=debug', () => {
     client.cookies.set('i_like_gogs', 'gogs-cookie-value-0123456789');
     assert.equal((await client.get(`/-/enroll/${token}?utm=x`, { authorization })).status, 200);
     // A malformed body carrying the token: body-parser's error keeps the raw body.
-    const broken = await client.request('/-/api/enroll/options', { method: 'POST', body: `{"token":"${token}",`, headers: { 'content-type': 'application/json', authorization } });
+    const broken = await client.request('/-/api/enroll/options', {
+      method: 'POST',
+      body: `{"token":"${token}",`,
+      headers: { 'content-type': 'application/json', authorization },
+    });
     assert.equal(broken.status, 400);
     assert.equal((await enroll(client, key, token)).status, 200);
 
@@ -76,7 +80,10 @@ describe('logs at LOG_LEVEL=debug', () => {
       assert.ok(!all.includes(value), `${name} appears in the logs`);
     }
     // The malformed body was logged (at debug, with its cause), its raw text redacted.
-    assert.ok(out.parsed().some((l) => (l.cause as { body?: string } | undefined)?.body === '[redacted]'), 'the refused body was not logged');
+    assert.ok(
+      out.parsed().some((l) => (l.cause as { body?: string } | undefined)?.body === '[redacted]'),
+      'the refused body was not logged',
+    );
   });
 
   test('each Keygate request has an info access line: method, path without query, status, ms, request id', () => {

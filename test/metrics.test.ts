@@ -67,7 +67,8 @@ describe('metrics', () => {
     assert.equal(await sample('keygate_ceremonies_total', { type: 'sign_in', result: 'failure', reason: 'bad_signature' }), 1);
     assert.equal(await sample('keygate_ceremony_duration_seconds_count', { type: 'sign_in', result: 'success' }), 1);
     assert.equal(await sample('keygate_ceremony_duration_seconds_count', { type: 'sign_in', result: 'failure' }), 1);
-    for (const type of ['add_device', 'step_up']) assert.match(text, new RegExp(`keygate_ceremonies_total\\{type="${type}",result="success",reason="none"\\} 0`));
+    for (const type of ['add_device', 'step_up'])
+      assert.match(text, new RegExp(`keygate_ceremonies_total\\{type="${type}",result="success",reason="none"\\} 0`));
   });
 
   test('an unknown failure reason is counted as "other", keeping the label set bounded', async () => {

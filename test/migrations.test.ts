@@ -214,9 +214,7 @@ describe('a failing migration', () => {
     }
     const tables = await database.db.query(`SELECT 1 FROM pg_class WHERE relname = 'half_done'`);
     assert.equal(tables.rows.length, 0, 'the broken migration left a table behind');
-    const column = await database.db.query(
-      `SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'half_done_flag'`,
-    );
+    const column = await database.db.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'half_done_flag'`);
     assert.equal(column.rows.length, 0, 'the broken migration left a column behind');
     const { rows } = await database.db.query<{ name: string }>('SELECT name FROM migrations WHERE id > 0 ORDER BY id');
     assert.ok(rows.length >= 1);
@@ -249,6 +247,9 @@ describe('0005: stored key names cleaned of control and bidi characters', () => 
     // The migration as shipped, run again over these rows.
     await database.db.query(await readFile(path.join(MIGRATIONS_DIR, '0005_clean_nicknames.sql'), 'utf8'));
     const { rows } = await database.db.query('SELECT nickname FROM credentials ORDER BY id');
-    assert.deepEqual(rows.map((r) => r.nickname), names.map(([, cleaned]) => cleaned));
+    assert.deepEqual(
+      rows.map((r) => r.nickname),
+      names.map(([, cleaned]) => cleaned),
+    );
   });
 });

@@ -139,7 +139,7 @@ describe('Gogs goes away, hangs or is slow', () => {
     figures.recoveredAfterGogsBackMs = Date.now() - back;
   });
 
-  test('Gogs too slow: a 504 after GOGS_RESPONSE_TIMEOUT, while Keygate\'s pages answer meanwhile', async () => {
+  test("Gogs too slow: a 504 after GOGS_RESPONSE_TIMEOUT, while Keygate's pages answer meanwhile", async () => {
     kg.gogs.setDelay(5_000);
     try {
       const slow = timed('page', `${kg.url}/root/repo`, { headers: { cookie: admin.client.cookieHeader()! } });
@@ -156,7 +156,11 @@ describe('Gogs goes away, hangs or is slow', () => {
 
   test('Gogs hanging before it accepts a connection: a 504 after GOGS_CONNECT_TIMEOUT', async () => {
     hung = await hungGogs();
-    kgHung = await startKeygate({ database: kg.database, upstream: kg.gogs, env: { GOGS_URL: hung.url, GOGS_CONNECT_TIMEOUT: '500ms', GOGS_RESPONSE_TIMEOUT: '60s' } });
+    kgHung = await startKeygate({
+      database: kg.database,
+      upstream: kg.gogs,
+      env: { GOGS_URL: hung.url, GOGS_CONNECT_TIMEOUT: '500ms', GOGS_RESPONSE_TIMEOUT: '60s' },
+    });
     const answer = await timed('git', `${kgHung.url}/root/repo.git/info/refs?service=git-upload-pack`);
     assert.equal(answer.status, 504, answer.body);
     assert.match(answer.text, /did not answer in time/);

@@ -13,7 +13,19 @@ import { endDevice } from '../server/devices/actions.js';
 import { startFakeGogs, type FakeGogs } from './support/gogs.js';
 import { sleep } from './support/net.js';
 import { createPgCluster, type PgCluster } from './support/pg-cluster.js';
-import { enrolPerson, gitFetch, pageView, signInOnce, startChild, tally, testPool, timed, type ChildKeygate, type Outcome, type Person } from './support/scenario.js';
+import {
+  enrolPerson,
+  gitFetch,
+  pageView,
+  signInOnce,
+  startChild,
+  tally,
+  testPool,
+  timed,
+  type ChildKeygate,
+  type Outcome,
+  type Person,
+} from './support/scenario.js';
 
 const DATABASE_TIMEOUT_MS = 1_500;
 const SESSION_CACHE_TTL_MS = 1_000;
@@ -111,7 +123,9 @@ async function underLoad(
   await Promise.all(workers);
   const after = await counts(db);
   // Keygate's own readiness probe (HEAD /, no identity by design) is not a person's request.
-  const gogsSeen = gogs.requests.filter((r) => !(r.method === 'HEAD' && r.url === '/')).map((r) => ({ path: r.url.split('?')[0], identity: r.authHeaderValues }));
+  const gogsSeen = gogs.requests
+    .filter((r) => !(r.method === 'HEAD' && r.url === '/'))
+    .map((r) => ({ path: r.url.split('?')[0], identity: r.authHeaderValues }));
   return { outcomes, faultStart, faultAt, recoverStart, backAt, before, after, signIns, gogsSeen };
 }
 
@@ -124,7 +138,9 @@ const afterwards = (run: Run, o: Outcome) => o.at >= run.backAt;
  * this kind with this status: PostgreSQL's own start-up time included (liftFaultMs).
  */
 function recoverySeconds(run: Run, kind: string, status: number): number | null {
-  const first = run.outcomes.filter((o) => o.kind === kind && o.status === status && o.at + o.ms >= run.recoverStart).sort((a, b) => a.at + a.ms - (b.at + b.ms))[0];
+  const first = run.outcomes
+    .filter((o) => o.kind === kind && o.status === status && o.at + o.ms >= run.recoverStart)
+    .sort((a, b) => a.at + a.ms - (b.at + b.ms))[0];
   return first ? Math.round(first.at + first.ms - run.recoverStart) / 1000 : null;
 }
 
@@ -231,8 +247,16 @@ describe('PostgreSQL goes away under load, and comes back', () => {
       const unanswered = run.outcomes.filter((o) => o.status === 0);
       assert.deepEqual(unanswered, [], 'every request was answered');
       // /-/readyz names error codes (ECONNREFUSED) by design: README, "Health".
-      assert.deepEqual(run.outcomes.filter((o) => o.leaks && o.kind !== 'readyz'), [], 'no answer leaks a stack trace or internals');
-      assert.deepEqual(run.outcomes.filter((o) => o.status === 500), [], 'a database outage is a 503, never a 500');
+      assert.deepEqual(
+        run.outcomes.filter((o) => o.leaks && o.kind !== 'readyz'),
+        [],
+        'no answer leaks a stack trace or internals',
+      );
+      assert.deepEqual(
+        run.outcomes.filter((o) => o.status === 500),
+        [],
+        'a database outage is a 503, never a 500',
+      );
     }
   });
 
@@ -250,7 +274,11 @@ describe('PostgreSQL goes away under load, and comes back', () => {
     for (const kind of ['page alice', 'account page', 'sign-in-options']) {
       const answers = down.filter((o) => o.kind === kind);
       assert.ok(answers.length > 0, `${kind} was tried during the outage`);
-      assert.deepEqual(answers.filter((o) => o.status !== 503), [], `${kind}: only 503 while down`);
+      assert.deepEqual(
+        answers.filter((o) => o.status !== 503),
+        [],
+        `${kind}: only 503 while down`,
+      );
     }
     const page = down.find((o) => o.kind === 'page alice' && o.status === 503)!;
     assert.match(page.body, /Temporarily unavailable/);
@@ -264,7 +292,7 @@ describe('PostgreSQL goes away under load, and comes back', () => {
     assert.ok(down.filter((o) => o.kind === 'git-info-refs').every((o) => o.status === 200));
   });
 
-  test('fail closed: Gogs never receives a page request without the session\'s own identity, nor any for the revoked session', () => {
+  test("fail closed: Gogs never receives a page request without the session's own identity, nor any for the revoked session", () => {
     for (const run of [crash, freeze]) {
       const pages = run.gogsSeen.filter((r) => !r.path.includes('.git/'));
       assert.ok(pages.length > 0);
@@ -272,8 +300,15 @@ describe('PostgreSQL goes away under load, and comes back', () => {
         const owner = r.path.split('/')[1];
         assert.deepEqual(r.identity, [owner], `${r.path} reached Gogs as ${JSON.stringify(r.identity)}`);
       }
-      assert.deepEqual(pages.filter((r) => r.path.startsWith('/carol/')), [], 'the revoked session never reached Gogs');
-      assert.ok(run.gogsSeen.filter((r) => r.path.includes('.git/')).every((r) => r.identity.length === 0), 'git carries no identity header');
+      assert.deepEqual(
+        pages.filter((r) => r.path.startsWith('/carol/')),
+        [],
+        'the revoked session never reached Gogs',
+      );
+      assert.ok(
+        run.gogsSeen.filter((r) => r.path.includes('.git/')).every((r) => r.identity.length === 0),
+        'git carries no identity header',
+      );
     }
   });
 
@@ -282,7 +317,10 @@ describe('PostgreSQL goes away under load, and comes back', () => {
     assert.ok(lost, 'the listener noticed the outage');
     const servedFromCache = crash.outcomes.filter((o) => o.kind === 'page alice' && o.status === 200 && o.at > lost.time && o.at + o.ms < crash.recoverStart);
     assert.deepEqual(servedFromCache, [], 'no signed-in page was served after the channel was lost');
-    assert.ok(kg.app.logs().some((l) => l.msg?.startsWith('session invalidation channel back') && l.time >= crash.recoverStart), 'the channel came back on its own');
+    assert.ok(
+      kg.app.logs().some((l) => l.msg?.startsWith('session invalidation channel back') && l.time >= crash.recoverStart),
+      'the channel came back on its own',
+    );
   });
 
   test('PostgreSQL hanging: a cached session is trusted at most SESSION_CACHE_TTL, then pages are 503 too', () => {
@@ -290,9 +328,16 @@ describe('PostgreSQL goes away under load, and comes back', () => {
     // A cached entry was read from the database before the freeze, so it expired by faultAt + TTL:
     // a page served while frozen must have been asked for before then.
     const fromCache = alicePages.filter((o) => o.status === 200);
-    assert.deepEqual(fromCache.filter((o) => o.at > freeze.faultAt + SESSION_CACHE_TTL_MS), [], 'no page served from the cache past its TTL');
+    assert.deepEqual(
+      fromCache.filter((o) => o.at > freeze.faultAt + SESSION_CACHE_TTL_MS),
+      [],
+      'no page served from the cache past its TTL',
+    );
     // Past it, a page waits on the database like any lookup, and gets a 503 at DATABASE_TIMEOUT.
-    assert.ok(alicePages.some((o) => o.status === 503), 'pages are 503 once the cache entry is gone');
+    assert.ok(
+      alicePages.some((o) => o.status === 503),
+      'pages are 503 once the cache entry is gone',
+    );
   });
 
   test('a revocation made before the outage holds during it and after it', () => {
@@ -300,7 +345,10 @@ describe('PostgreSQL goes away under load, and comes back', () => {
       const carolAnswers = run.outcomes.filter((o) => o.kind === 'page carol (revoked)');
       assert.ok(carolAnswers.length > 0);
       // 303 to sign-in (known to be signed out) or 503 (cannot tell): never 200.
-      assert.deepEqual(carolAnswers.filter((o) => o.status !== 303 && o.status !== 503), []);
+      assert.deepEqual(
+        carolAnswers.filter((o) => o.status !== 303 && o.status !== 503),
+        [],
+      );
       assert.ok(carolAnswers.filter((o) => afterwards(run, o)).every((o) => o.status === 303));
     }
   });
@@ -313,7 +361,11 @@ describe('PostgreSQL goes away under load, and comes back', () => {
       }
       const lastSecond = run.outcomes.filter((o) => o.at > run.backAt + 2_000);
       assert.ok(lastSecond.length > 0);
-      assert.deepEqual(lastSecond.filter((o) => o.status >= 500), [], 'two seconds after, nothing fails any more');
+      assert.deepEqual(
+        lastSecond.filter((o) => o.status >= 500),
+        [],
+        'two seconds after, nothing fails any more',
+      );
     }
     assert.equal(kg.app.logs().filter((l) => l.msg === 'keygate listening').length, 1, 'the same process throughout');
   });
@@ -326,7 +378,10 @@ describe('PostgreSQL goes away under load, and comes back', () => {
       // runs what it had received): never more than the verifies that got a 5xx.
       const failedVerifies = run.outcomes.filter((o) => o.kind === 'sign-in-verify' && o.status >= 500).length;
       for (const k of ['sign_in_success_audits', 'signed_in_sessions']) {
-        assert.ok(added(k) >= run.signIns && added(k) <= run.signIns + failedVerifies, `${k} added ${added(k)}, sign-ins ${run.signIns}, failed verifies ${failedVerifies}`);
+        assert.ok(
+          added(k) >= run.signIns && added(k) <= run.signIns + failedVerifies,
+          `${k} added ${added(k)}, sign-ins ${run.signIns}, failed verifies ${failedVerifies}`,
+        );
       }
       // The success is audited before the session is written: no session without its audit row.
       assert.ok(added('signed_in_sessions') <= added('sign_in_success_audits'), 'every new session has its sign_in audit row');

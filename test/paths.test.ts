@@ -17,15 +17,13 @@ import { BLOCKED_ROUTES } from './support/gogs-routes.js';
 
 const ORIGIN = 'https://git.example.com';
 const SECRET = 'test-secret-'.repeat(4);
-const config = (env: Record<string, string> = {}): Config =>
-  loadConfig({ PUBLIC_URL: ORIGIN, GOGS_URL: 'http://127.0.0.1:3000', LOG_LEVEL: 'silent', ...env });
+const config = (env: Record<string, string> = {}): Config => loadConfig({ PUBLIC_URL: ORIGIN, GOGS_URL: 'http://127.0.0.1:3000', LOG_LEVEL: 'silent', ...env });
 
 /** normalizePath then classifyPath, the way the handler does it. */
 function route(target: string, method = 'GET'): Route | 'bad' {
   const path = normalizePath(target);
   return path === null ? 'bad' : classifyPath(path, method);
 }
-
 
 describe('normalizePath', () => {
   test('lower-cases a plain path and drops query and fragment', () => {
@@ -104,7 +102,7 @@ describe('normalizePath', () => {
 });
 
 describe('classifyPath', () => {
-  test('/-/ is Keygate\'s own, in any spelling', () => {
+  test("/-/ is Keygate's own, in any spelling", () => {
     for (const t of ['/-', '/-/login', '/-/api/login/options', '/%2D/login', '/%2d/api/x', '//-//login']) assert.equal(route(t), 'keygate', t);
   });
 
@@ -198,7 +196,14 @@ describe('safeReturnPath', () => {
   const origin = 'http://localhost:8080';
 
   test('follows a relative path on this origin, with its query and fragment', () => {
-    for (const v of ['/', '/alice/repo', '/alice/repo/issues?state=closed&page=2', '/alice/repo#L10', '/alice/repo/src/master/a%20b.txt', '/alice/repo?q=%2F%2Fx']) {
+    for (const v of [
+      '/',
+      '/alice/repo',
+      '/alice/repo/issues?state=closed&page=2',
+      '/alice/repo#L10',
+      '/alice/repo/src/master/a%20b.txt',
+      '/alice/repo?q=%2F%2Fx',
+    ]) {
       assert.equal(safeReturnPath(v, origin), v, v);
     }
   });
@@ -247,7 +252,7 @@ describe('safeReturnPath', () => {
     }
   });
 
-  test('falls back to / for non-strings, empty, over-long values and Keygate\'s API', () => {
+  test("falls back to / for non-strings, empty, over-long values and Keygate's API", () => {
     for (const v of [undefined, null, 42, ['/alice'], { a: 1 }, '', `/${'a'.repeat(3000)}`, '/-/api/account', '/-/api/login/verify']) {
       assert.equal(safeReturnPath(v, origin), '/', JSON.stringify(v));
     }
@@ -292,7 +297,11 @@ describe('isSameOrigin', () => {
 describe('upstreamHeaders', () => {
   const client = { ip: '203.0.113.7', requestId: 'req-1' };
   const build = (incoming: IncomingHttpHeaders, identity: string | null, env: Record<string, string> = {}) =>
-    upstreamHeaders(createHeaderPlan(config(env), SECRET), incoming, client, { identity, keygateSid: identity === null ? null : 'sid-1', authorization: undefined });
+    upstreamHeaders(createHeaderPlan(config(env), SECRET), incoming, client, {
+      identity,
+      keygateSid: identity === null ? null : 'sid-1',
+      authorization: undefined,
+    });
   /** Every header whose name, read the way any framework might (case, `_` for `-`), names a user. */
   const identityHeaders = (out: Record<string, unknown>) =>
     Object.keys(out).filter((n) => ['x-webauth-user', 'remote-user', 'x-forwarded-user', 'x-remote-user'].includes(n.toLowerCase().replace(/_/g, '-')));
@@ -315,7 +324,7 @@ describe('upstreamHeaders', () => {
     assert.deepEqual(identityHeaders(build(incoming, null)), []);
   });
 
-  test('with a custom GOGS_AUTH_HEADER, the custom name is asserted and Gogs\' default name is still stripped', () => {
+  test("with a custom GOGS_AUTH_HEADER, the custom name is asserted and Gogs' default name is still stripped", () => {
     const out = build({ 'x-webauth-user': 'eve', 'x-gate-user': 'eve' }, 'alice', { GOGS_AUTH_HEADER: 'X-Gate-User' });
     assert.equal(out['x-gate-user'], 'alice');
     assert.equal(out['x-webauth-user'], undefined);
@@ -328,20 +337,30 @@ describe('upstreamHeaders', () => {
       const names = Object.keys(out).filter((n) => n.toLowerCase().replace(/_/g, '-') === 'x-auth-user');
       assert.deepEqual(names, [configured.toLowerCase()], configured);
       assert.equal(out[configured.toLowerCase()], 'alice');
-      assert.deepEqual(Object.keys(build({ x_auth_user: 'root' }, null, { GOGS_AUTH_HEADER: configured })).filter((n) => n.includes('auth')), [], `${configured}, anonymous`);
+      assert.deepEqual(
+        Object.keys(build({ x_auth_user: 'root' }, null, { GOGS_AUTH_HEADER: configured })).filter((n) => n.includes('auth')),
+        [],
+        `${configured}, anonymous`,
+      );
     }
   });
 
-  test('strips Gogs\' remember-me cookies, Keygate\'s session cookie and an unbound Gogs session cookie; keeps every other cookie', () => {
+  test("strips Gogs' remember-me cookies, Keygate's session cookie and an unbound Gogs session cookie; keeps every other cookie", () => {
     // PUBLIC_URL is https here, so Keygate's cookie is __Host-keygate; over http it is keygate.
-    const out = build({ cookie: '__Host-keygate=s%3Aabc; gogs_awesome=alice; lang=en-US;gogs_incredible=x;  i_like_gogs=sid; my_gogs_awesome=1; keygate_theme=dark; GOGS_AWESOME=x' }, 'alice');
+    const out = build(
+      {
+        cookie:
+          '__Host-keygate=s%3Aabc; gogs_awesome=alice; lang=en-US;gogs_incredible=x;  i_like_gogs=sid; my_gogs_awesome=1; keygate_theme=dark; GOGS_AWESOME=x',
+      },
+      'alice',
+    );
     assert.equal(out.cookie, 'lang=en-US; my_gogs_awesome=1; keygate_theme=dark');
     const http = build({ cookie: 'keygate=s%3Aabc; lang=en' }, null, { PUBLIC_URL: 'http://localhost:8080' });
     assert.equal(http.cookie, 'lang=en');
     assert.equal(build({ cookie: 'gogs_awesome=a; __Host-keygate=b' }, null).cookie, undefined);
   });
 
-  test('Gogs\' session cookie reaches Gogs only when sealed to this Keygate session, unwrapped; a planted or stale one is dropped', () => {
+  test("Gogs' session cookie reaches Gogs only when sealed to this Keygate session, unwrapped; a planted or stale one is dropped", () => {
     const plan = createHeaderPlan(config(), SECRET);
     const sealed = plan.binding.seal('0123abcd', 'sid-1');
     const forwarded = (cookie: string, sid: string | null) =>
@@ -350,7 +369,11 @@ describe('upstreamHeaders', () => {
     assert.equal(forwarded(`i_like_gogs=planted; i_like_gogs=${sealed}`, 'sid-1'), 'i_like_gogs=0123abcd', 'the bound one of two');
     assert.equal(forwarded(`i_like_gogs=${sealed}`, 'sid-2'), undefined, 'another Keygate session');
     assert.equal(forwarded(`i_like_gogs=${sealed}`, null), undefined, 'no Keygate session');
-    assert.equal(forwarded(`i_like_gogs=${createHeaderPlan(config(), 'another-secret'.repeat(3)).binding.seal('0123abcd', 'sid-1')}`, 'sid-1'), undefined, 'another secret');
+    assert.equal(
+      forwarded(`i_like_gogs=${createHeaderPlan(config(), 'another-secret'.repeat(3)).binding.seal('0123abcd', 'sid-1')}`, 'sid-1'),
+      undefined,
+      'another secret',
+    );
     assert.equal(forwarded(`I_LIKE_GOGS=${sealed}`, 'sid-1'), undefined, 'another letter case');
   });
 
@@ -359,16 +382,30 @@ describe('upstreamHeaders', () => {
     assert.equal(out.cookie, 'a=1; b=q; c=spaced; g=ok');
   });
 
-  test('Gogs\' Set-Cookie: its session cookie is sealed to the Keygate session, and its remember-me cookies never reach the browser', () => {
+  test("Gogs' Set-Cookie: its session cookie is sealed to the Keygate session, and its remember-me cookies never reach the browser", () => {
     const plan = createHeaderPlan(config(), SECRET);
     const lines = rewriteSetCookies(
-      ['i_like_gogs=0123abcd; Path=/; HttpOnly', 'gogs_awesome=alice; Path=/', 'gogs_incredible=x; Path=/', '_csrf=tok; Path=/', 'i_like_gogs=; Path=/; Max-Age=0'],
+      [
+        'i_like_gogs=0123abcd; Path=/; HttpOnly',
+        'gogs_awesome=alice; Path=/',
+        'gogs_incredible=x; Path=/',
+        '_csrf=tok; Path=/',
+        'i_like_gogs=; Path=/; Max-Age=0',
+      ],
       { gogsSession: 'i_like_gogs', remember: new Set(GOGS_REMEMBER_COOKIES) },
       plan.binding,
       'sid-1',
     );
-    assert.deepEqual(lines, [`i_like_gogs=${plan.binding.seal('0123abcd', 'sid-1')}; Path=/; HttpOnly`, '_csrf=tok; Path=/', 'i_like_gogs=; Path=/; Max-Age=0']);
-    assert.deepEqual(rewriteSetCookies(['i_like_gogs=0123abcd; Path=/', 'lang=en'], { gogsSession: 'i_like_gogs', remember: new Set() }, plan.binding, null), ['lang=en'], 'pass-through: never handed out');
+    assert.deepEqual(lines, [
+      `i_like_gogs=${plan.binding.seal('0123abcd', 'sid-1')}; Path=/; HttpOnly`,
+      '_csrf=tok; Path=/',
+      'i_like_gogs=; Path=/; Max-Age=0',
+    ]);
+    assert.deepEqual(
+      rewriteSetCookies(['i_like_gogs=0123abcd; Path=/', 'lang=en'], { gogsSession: 'i_like_gogs', remember: new Set() }, plan.binding, null),
+      ['lang=en'],
+      'pass-through: never handed out',
+    );
   });
 
   test('X-Forwarded-*, X-Real-IP, X-Request-Id and Host come from Keygate, never from the client', () => {
@@ -409,7 +446,17 @@ describe('upstreamHeaders', () => {
       },
       null,
     );
-    for (const name of ['connection', 'x-hop-secret', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']) {
+    for (const name of [
+      'connection',
+      'x-hop-secret',
+      'keep-alive',
+      'proxy-connection',
+      'proxy-authorization',
+      'te',
+      'trailer',
+      'transfer-encoding',
+      'upgrade',
+    ]) {
       assert.equal(out[name], undefined, name);
     }
     assert.equal(out['x-kept'], 'yes');
@@ -417,17 +464,35 @@ describe('upstreamHeaders', () => {
 
   test('response headers keep every Set-Cookie and drop hop-by-hop ones', () => {
     // As the upstream client parses them: lower-case names, a repeated header as an array.
-    const out = downstreamHeaders({ 'set-cookie': ['a=1', 'b=2'], connection: 'keep-alive', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'content-type': 'text/html', 'x-content-type-options': 'nosniff' }, false);
+    const out = downstreamHeaders(
+      {
+        'set-cookie': ['a=1', 'b=2'],
+        connection: 'keep-alive',
+        'keep-alive': 'timeout=5',
+        'transfer-encoding': 'chunked',
+        'content-type': 'text/html',
+        'x-content-type-options': 'nosniff',
+      },
+      false,
+    );
     assert.deepEqual(out, ['set-cookie', ['a=1', 'b=2'], 'content-type', 'text/html', 'x-content-type-options', 'nosniff']);
   });
 
   test('response headers get nosniff (and HSTS under https) only where Gogs sent none', () => {
     assert.deepEqual(downstreamHeaders({ 'content-type': 'text/plain' }, false), ['content-type', 'text/plain', 'x-content-type-options', 'nosniff']);
     assert.deepEqual(downstreamHeaders({ 'content-type': 'text/plain' }, true), [
-      'content-type', 'text/plain', 'x-content-type-options', 'nosniff', 'strict-transport-security', 'max-age=31536000',
+      'content-type',
+      'text/plain',
+      'x-content-type-options',
+      'nosniff',
+      'strict-transport-security',
+      'max-age=31536000',
     ]);
     assert.deepEqual(downstreamHeaders({ 'strict-transport-security': 'max-age=5', 'x-content-type-options': 'nosniff' }, true), [
-      'strict-transport-security', 'max-age=5', 'x-content-type-options', 'nosniff',
+      'strict-transport-security',
+      'max-age=5',
+      'x-content-type-options',
+      'nosniff',
     ]);
   });
 });

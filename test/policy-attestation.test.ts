@@ -46,13 +46,27 @@ before(async () => {
   vendor = await createAttestationCa({ organization: 'Keygate Test Vendor' });
   otherVendor = await createAttestationCa({ organization: 'Other Vendor' });
   signer = await createMdsSigner();
-  const entry = (aaguid: string, status?: string) => ({ aaguid, attestationRoots: [vendor.root], status: status as never, description: `Test Key ${aaguid.slice(0, 4)}` });
-  const entries = [entry(CERTIFIED), entry(COMPROMISED, 'ATTESTATION_KEY_COMPROMISE'), entry(UV_BYPASS, 'USER_VERIFICATION_BYPASS'), entry(REVOKED, 'REVOKED'), entry(LATER_COMPROMISED)];
+  const entry = (aaguid: string, status?: string) => ({
+    aaguid,
+    attestationRoots: [vendor.root],
+    status: status as never,
+    description: `Test Key ${aaguid.slice(0, 4)}`,
+  });
+  const entries = [
+    entry(CERTIFIED),
+    entry(COMPROMISED, 'ATTESTATION_KEY_COMPROMISE'),
+    entry(UV_BYPASS, 'USER_VERIFICATION_BYPASS'),
+    entry(REVOKED, 'REVOKED'),
+    entry(LATER_COMPROMISED),
+  ];
   files.blob = path.join(dir, 'blob.jwt');
   files.nextBlob = path.join(dir, 'next.jwt');
   files.root = path.join(dir, 'mds-root.pem');
   await writeFile(files.blob, await createMdsBlob({ signer, entries, no: 1 }));
-  await writeFile(files.nextBlob, await createMdsBlob({ signer, no: 2, entries: [...entries.slice(0, 4), entry(LATER_COMPROMISED, 'USER_KEY_PHYSICAL_COMPROMISE')] }));
+  await writeFile(
+    files.nextBlob,
+    await createMdsBlob({ signer, no: 2, entries: [...entries.slice(0, 4), entry(LATER_COMPROMISED, 'USER_KEY_PHYSICAL_COMPROMISE')] }),
+  );
   await writeFile(files.root, signer.rootPem);
 });
 after(async () => {
@@ -91,7 +105,11 @@ async function refused(kg: TestKeygate, key: SoftwareAuthenticator, reason: stri
 }
 
 const storedRow = async (kg: TestKeygate, key: SoftwareAuthenticator) =>
-  (await kg.db.query('SELECT attestation_format, attestation_trusted FROM credentials WHERE credential_id = $1', [Buffer.from(key.credentials[0].id, 'base64url')])).rows[0];
+  (
+    await kg.db.query('SELECT attestation_format, attestation_trusted FROM credentials WHERE credential_id = $1', [
+      Buffer.from(key.credentials[0].id, 'base64url'),
+    ])
+  ).rows[0];
 
 describe('trusted attestation (REQUIRE_TRUSTED_ATTESTATION with MDS_BLOB)', () => {
   test('a packed attestation whose x5c chain reaches the root the metadata lists for its AAGUID enrols, stored as trusted', async () => {
@@ -129,7 +147,9 @@ describe('trusted attestation (REQUIRE_TRUSTED_ATTESTATION with MDS_BLOB)', () =
   test('required for admins only: an unattested key enrols for a person and is refused for an administrator, whose attested key enrols', async () => {
     const kg = await keygate(TRUST('admins'));
     await enrols(kg, new SoftwareAuthenticator());
-    await refused(kg, new SoftwareAuthenticator(), 'policy_untrusted_attestation', /accepts for administrators only authenticators whose maker vouches/, { admin: true });
+    await refused(kg, new SoftwareAuthenticator(), 'policy_untrusted_attestation', /accepts for administrators only authenticators whose maker vouches/, {
+      admin: true,
+    });
     await enrols(kg, await attestedKey(CERTIFIED), { admin: true });
   });
 
@@ -152,16 +172,35 @@ describe('trusted attestation (REQUIRE_TRUSTED_ATTESTATION with MDS_BLOB)', () =
     const strict = await keygate(TRUST());
     const before = await snapshot(strict);
     const res = await signIn(new TestClient(strict.url), plain);
-    await assertRefused(strict, res, { status: 403, code: 'policy_untrusted_attestation', message: /no longer accepted here.*register an allowed authenticator/, audit: { event: 'sign_in', reason: 'policy_untrusted_attestation' } }, before);
+    await assertRefused(
+      strict,
+      res,
+      {
+        status: 403,
+        code: 'policy_untrusted_attestation',
+        message: /no longer accepted here.*register an allowed authenticator/,
+        audit: { event: 'sign_in', reason: 'policy_untrusted_attestation' },
+      },
+      before,
+    );
     assert.equal((await signIn(new TestClient(strict.url), attested)).status, 200);
   });
 });
 
 describe('metadata status reports', () => {
-  for (const [aaguid, status] of [[COMPROMISED, 'attestation key compromise'], [UV_BYPASS, 'user verification bypass'], [REVOKED, 'revoked']] as const) {
+  for (const [aaguid, status] of [
+    [COMPROMISED, 'attestation key compromise'],
+    [UV_BYPASS, 'user verification bypass'],
+    [REVOKED, 'revoked'],
+  ] as const) {
     test(`a model reported "${status}" is refused at enrolment, even where attestation need not be trusted`, async () => {
       const kg = await keygate({ ...MDS(), ATTESTATION: 'direct' });
-      await refused(kg, await attestedKey(aaguid), 'policy_authenticator_compromised', new RegExp(`reports this authenticator model \\(Test Key ${aaguid.slice(0, 4)}\\) as ${status}`));
+      await refused(
+        kg,
+        await attestedKey(aaguid),
+        'policy_authenticator_compromised',
+        new RegExp(`reports this authenticator model \\(Test Key ${aaguid.slice(0, 4)}\\) as ${status}`),
+      );
       // The model is judged by its AAGUID, however it attests.
       await refused(kg, new SoftwareAuthenticator({ aaguid }), 'policy_authenticator_compromised', /as /);
     });
@@ -177,7 +216,17 @@ describe('metadata status reports', () => {
     const v2 = await keygate({ MDS_BLOB: files.nextBlob, MDS_ROOT_CERT: files.root, ATTESTATION: 'direct' });
     const before = await snapshot(v2);
     const res = await signIn(new TestClient(v2.url), victim);
-    await assertRefused(v2, res, { status: 403, code: 'policy_authenticator_compromised', message: /user key physical compromise.*register an allowed authenticator/, audit: { event: 'sign_in', reason: 'policy_authenticator_compromised' } }, before);
+    await assertRefused(
+      v2,
+      res,
+      {
+        status: 403,
+        code: 'policy_authenticator_compromised',
+        message: /user key physical compromise.*register an allowed authenticator/,
+        audit: { event: 'sign_in', reason: 'policy_authenticator_compromised' },
+      },
+      before,
+    );
     assert.equal((await signIn(new TestClient(v2.url), fine)).status, 200);
   });
   test('a newer BLOB is picked up without a restart (SIGHUP or daily reload); a broken or older one keeps the metadata in use', async () => {
@@ -207,7 +256,7 @@ describe('loading the BLOB (MDS_BLOB, MDS_ROOT_CERT, MDS_ON_ERROR)', () => {
   const lines: string[] = [];
   const capture = () => {
     lines.length = 0;
-    return createLogger('warn', new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }) as never);
+    return createLogger('warn', new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }));
   };
   const configWith = (env: Record<string, string>) => loadConfig({ PUBLIC_URL: 'http://localhost:8080', ...env });
 
@@ -227,8 +276,19 @@ describe('loading the BLOB (MDS_BLOB, MDS_ROOT_CERT, MDS_ON_ERROR)', () => {
   });
 
   const broken: Array<[string, () => Promise<string>, RegExp]> = [
-    ['a BLOB whose payload was altered after signing', async () => alterMdsBlobPayload(await createMdsBlob({ signer, entries: [], no: 3 }), (p) => { p.no = 4; }), /did not verify/],
-    ['a BLOB signed by a chain that does not reach MDS_ROOT_CERT', async () => (await createMdsBlobFromOtherRoot({ entries: [], like: signer })).blob, /did not verify/],
+    [
+      'a BLOB whose payload was altered after signing',
+      async () =>
+        alterMdsBlobPayload(await createMdsBlob({ signer, entries: [], no: 3 }), (p) => {
+          p.no = 4;
+        }),
+      /did not verify/,
+    ],
+    [
+      'a BLOB signed by a chain that does not reach MDS_ROOT_CERT',
+      async () => (await createMdsBlobFromOtherRoot({ entries: [], like: signer })).blob,
+      /did not verify/,
+    ],
     ['an expired BLOB (nextUpdate in the past)', async () => createMdsBlob({ signer, entries: [], nextUpdate: isoDate(-1) }), /expired: its nextUpdate was/],
     ...GARBAGE_MDS_BLOBS.slice(0, 3).map(([name, blob]): [string, () => Promise<string>, RegExp] => [`garbage (${name})`, async () => blob, /did not verify/]),
   ];
@@ -262,10 +322,17 @@ describe('loading the BLOB (MDS_BLOB, MDS_ROOT_CERT, MDS_ON_ERROR)', () => {
     const file = path.join(dir, 'expired.jwt');
     await writeFile(file, await createMdsBlob({ signer, entries: [], nextUpdate: isoDate(-3) }));
     const { database, gogs } = await keygate({});
-    const child = new MainProcess({ DATABASE_URL: database.url, PUBLIC_URL: 'http://localhost:8080', GOGS_URL: gogs.url, PORT: '0', MDS_BLOB: file, MDS_ROOT_CERT: files.root });
+    const child = new MainProcess({
+      DATABASE_URL: database.url,
+      PUBLIC_URL: 'http://localhost:8080',
+      GOGS_URL: gogs.url,
+      PORT: '0',
+      MDS_BLOB: file,
+      MDS_ROOT_CERT: files.root,
+    });
     const exit = await child.waitForExit(60_000);
     assert.ok(exit, 'exits on its own');
-    assert.notEqual(exit!.code, 0);
+    assert.notEqual(exit.code, 0);
     assert.match(child.stderr, /keygate: failed to start: MDS_BLOB: the BLOB from .*expired\.jwt \(serial \d+\) expired/);
   });
 
@@ -305,7 +372,20 @@ describe('the effective policy, shown to admins', () => {
     const admin = await enrols(strict, adminKey, { admin: true });
     const page = await admin.get('/-/admin/policy');
     assert.equal(page.status, 200, page.text);
-    for (const variable of ['ATTESTATION', 'REQUIRE_TRUSTED_ATTESTATION', 'AAGUID_ALLOW', 'AAGUID_DENY', 'SYNCED_PASSKEYS', 'AUTHENTICATOR_ATTACHMENT', 'RESIDENT_KEY', 'USER_VERIFICATION', 'ALGORITHMS', 'CEREMONY_TIMEOUT', 'MAX_CREDENTIALS_PER_USER', 'MDS_BLOB']) {
+    for (const variable of [
+      'ATTESTATION',
+      'REQUIRE_TRUSTED_ATTESTATION',
+      'AAGUID_ALLOW',
+      'AAGUID_DENY',
+      'SYNCED_PASSKEYS',
+      'AUTHENTICATOR_ATTACHMENT',
+      'RESIDENT_KEY',
+      'USER_VERIFICATION',
+      'ALGORITHMS',
+      'CEREMONY_TIMEOUT',
+      'MAX_CREDENTIALS_PER_USER',
+      'MDS_BLOB',
+    ]) {
       assert.match(page.text, new RegExp(`data-variable="${variable}"`), variable);
     }
     assert.match(page.text, /required for everyone/);
@@ -316,7 +396,10 @@ describe('the effective policy, shown to admins', () => {
     assert.match(page.text, new RegExp(`data-credential-id="${plain.credentials[0].id}" data-reasons="policy_untrusted_attestation"`));
     assert.doesNotMatch(page.text, new RegExp(adminKey.credentials[0].id), 'a key that meets the policy is not listed');
     const userPage = await admin.get(`/-/admin/users/${name}`);
-    assert.match(userPage.text, /Refused by the current policy at its next sign-in\.<\/strong> This organisation accepts only authenticators whose maker vouches/);
+    assert.match(
+      userPage.text,
+      /Refused by the current policy at its next sign-in\.<\/strong> This organisation accepts only authenticators whose maker vouches/,
+    );
     // Viewing needs the admin role: a person is refused.
     const person = new TestClient(strict.url);
     assert.notEqual((await person.get('/-/admin/policy')).status, 200);

@@ -44,7 +44,13 @@ async function enrols(kg: TestKeygate, key: AuthenticatorOptions = {}, opts: { a
 }
 
 /** Enrols with a key of this kind and expects the policy to refuse it: 403, the reason, the words, nothing written, audited. */
-async function refusedEnrolment(kg: TestKeygate, key: AuthenticatorOptions, reason: string, message: RegExp, opts: { admin?: boolean; edit?: (r: any) => void } = {}) {
+async function refusedEnrolment(
+  kg: TestKeygate,
+  key: AuthenticatorOptions,
+  reason: string,
+  message: RegExp,
+  opts: { admin?: boolean; edit?: (r: any) => void } = {},
+) {
   const a = await begin(kg, key, opts);
   const response: any = await a.key.register(a.options, kg.origin);
   opts.edit?.(response);
@@ -120,8 +126,21 @@ describe('authenticator policy', () => {
       assert.equal(a.options.authenticatorSelection.userVerification, 'required');
       const before = await snapshot(kg);
       const withoutUv = await begin(kg, { userVerification: false });
-      const res = await withoutUv.browser.post('/-/api/enroll/verify', { token: withoutUv.token, response: await withoutUv.key.register(withoutUv.options, kg.origin) });
-      await assertRefused(kg, res, { status: 403, code: 'user_not_verified', message: /accepts only authenticators that verify you with a PIN, fingerprint or face/, audit: { event: 'invite_redeemed', reason: 'user_not_verified' } }, before);
+      const res = await withoutUv.browser.post('/-/api/enroll/verify', {
+        token: withoutUv.token,
+        response: await withoutUv.key.register(withoutUv.options, kg.origin),
+      });
+      await assertRefused(
+        kg,
+        res,
+        {
+          status: 403,
+          code: 'user_not_verified',
+          message: /accepts only authenticators that verify you with a PIN, fingerprint or face/,
+          audit: { event: 'invite_redeemed', reason: 'user_not_verified' },
+        },
+        before,
+      );
       const signInRes = await signIn(new TestClient(kg.url), a.key, { tamper: { uv: false } });
       assert.equal(signInRes.status, 400);
       assert.equal(signInRes.json.error.code, 'user_not_verified');
@@ -141,7 +160,8 @@ describe('authenticator policy', () => {
       const a = await enrols(kg, { residentKey: true });
       assert.equal(a.options.authenticatorSelection.residentKey, 'required');
       assert.equal(a.options.extensions?.credProps, true);
-      const row = (await kg.db.query('SELECT discoverable FROM credentials WHERE credential_id = $1', [Buffer.from(a.key.credentials[0].id, 'base64url')])).rows[0];
+      const row = (await kg.db.query('SELECT discoverable FROM credentials WHERE credential_id = $1', [Buffer.from(a.key.credentials[0].id, 'base64url')]))
+        .rows[0];
       assert.equal(row.discoverable, true);
       await refusedEnrolment(kg, { residentKey: true }, 'policy_resident_key', /only passkeys stored on the authenticator itself/, {
         edit: (r) => (r.clientExtensionResults = { credProps: { rk: false } }),
@@ -167,7 +187,12 @@ describe('authenticator policy', () => {
       const strict = await keygate({ RESIDENT_KEY: 'required' });
       const before = await snapshot(strict);
       const res = await signIn(new TestClient(strict.url), key, { username: name });
-      await assertRefused(strict, res, { status: 403, code: 'policy_resident_key', message: /no longer accepted here/, audit: { event: 'sign_in', reason: 'policy_resident_key' } }, before);
+      await assertRefused(
+        strict,
+        res,
+        { status: 403, code: 'policy_resident_key', message: /no longer accepted here/, audit: { event: 'sign_in', reason: 'policy_resident_key' } },
+        before,
+      );
     });
   });
 
@@ -210,7 +235,12 @@ describe('authenticator policy', () => {
       const kg = await keygate({ AAGUID_ALLOW: `${MODELS.yubikey.aaguid}, ${MODELS.windowsHello.aaguid}` });
       await enrols(kg, SECURITY_KEY);
       await enrols(kg, PLATFORM);
-      await refusedEnrolment(kg, SYNCED, 'policy_aaguid_not_allowed', new RegExp(`only approved authenticator models, and ${MODELS.applePasswords.name} is not one of them`));
+      await refusedEnrolment(
+        kg,
+        SYNCED,
+        'policy_aaguid_not_allowed',
+        new RegExp(`only approved authenticator models, and ${MODELS.applePasswords.name} is not one of them`),
+      );
     });
 
     test('denied later: a key of that model is refused at sign-in and told to enrol an allowed one; other models sign in', async () => {
@@ -229,7 +259,10 @@ describe('authenticator policy', () => {
       const browser = sameBrowserOn(person.browser, strict);
       const page = await browser.get('/-/account');
       assert.equal(page.status, 200, page.text);
-      assert.match(page.text, /This key will not sign you in again here\.<\/strong> This organisation does not accept this authenticator model \(YubiKey 5 Series\)\. Ask your administrator/);
+      assert.match(
+        page.text,
+        /This key will not sign you in again here\.<\/strong> This organisation does not accept this authenticator model \(YubiKey 5 Series\)\. Ask your administrator/,
+      );
       const fine = await enrols(open, PLATFORM);
       assert.doesNotMatch((await sameBrowserOn(fine.browser, strict).get('/-/account')).text, /will not sign you in again/);
     });
@@ -243,7 +276,12 @@ describe('authenticator policy', () => {
       const b = await begin(kg);
       const before = await snapshot(kg);
       const res = await b.browser.post('/-/api/enroll/verify', { token: b.token, response: await b.key.register(b.options, kg.origin, { alg: 'EdDSA' }) });
-      await assertRefused(kg, res, { status: 400, code: 'algorithm_not_allowed', audit: { event: 'invite_redeemed', reason: 'algorithm_not_allowed' } }, before);
+      await assertRefused(
+        kg,
+        res,
+        { status: 400, code: 'algorithm_not_allowed', audit: { event: 'invite_redeemed', reason: 'algorithm_not_allowed' } },
+        before,
+      );
     });
 
     test('narrowed later: an RS256 key is refused at sign-in, an ES256 key signs in', async () => {
@@ -324,7 +362,10 @@ describe('authenticator policy', () => {
         new SoftwareAuthenticator().register(optionsB.json, kg.origin).then((response) => other.post('/-/api/enroll/verify', { token: recovery, response })),
       ]);
       assert.deepEqual([ra.status, rb.status].sort(), [200, 403], `${ra.text}\n${rb.text}`);
-      const { rows } = await kg.db.query('SELECT count(*)::int AS n FROM credentials c JOIN users u ON u.id = c.user_id WHERE u.username = $1 AND c.revoked_at IS NULL', [name]);
+      const { rows } = await kg.db.query(
+        'SELECT count(*)::int AS n FROM credentials c JOIN users u ON u.id = c.user_id WHERE u.username = $1 AND c.revoked_at IS NULL',
+        [name],
+      );
       assert.equal(rows[0].n, 2);
     });
   });

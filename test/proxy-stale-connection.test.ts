@@ -65,7 +65,11 @@ describe('a stale keep-alive connection to Gogs', () => {
     assert.equal(res.text, 'ok');
     assert.equal(dropped, before.dropped + 1, 'the pooled connection was dropped');
     assert.equal(connections, before.connections + 1, 'and the GET went out again on a new one');
-    assert.deepEqual(received.map((r) => r.split(': ')[1]), ['GET /api/v1/repos/search?q=x HTTP/1.1'], 'Gogs answered it once');
+    assert.deepEqual(
+      received.map((r) => r.split(': ')[1]),
+      ['GET /api/v1/repos/search?q=x HTTP/1.1'],
+      'Gogs answered it once',
+    );
   });
 
   test('a request with a body is never sent twice: on a dropped connection it gets the 502', async () => {

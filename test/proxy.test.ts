@@ -65,7 +65,11 @@ function onlyRequest(kg: TestKeygate): RecordedRequest {
 }
 
 function assertGogsReceivedNothing(kg: TestKeygate, what: string): void {
-  assert.deepEqual(kg.gogs.requests.map((r) => `${r.method} ${r.url}`), [], `${what} reached Gogs`);
+  assert.deepEqual(
+    kg.gogs.requests.map((r) => `${r.method} ${r.url}`),
+    [],
+    `${what} reached Gogs`,
+  );
 }
 
 /** No response may show how Keygate is built: stack frames, file paths, node internals. */
@@ -187,7 +191,18 @@ describe('proxy', () => {
       await send(kg, {
         method: 'POST',
         path: '/alice/repo/issues/new',
-        headers: ['X-WEBAUTH-USER', 'eve', 'x_webauth_user', 'eve', 'Cookie', aliceCookie, 'Origin', kg.origin, 'Content-Type', 'application/x-www-form-urlencoded'],
+        headers: [
+          'X-WEBAUTH-USER',
+          'eve',
+          'x_webauth_user',
+          'eve',
+          'Cookie',
+          aliceCookie,
+          'Origin',
+          kg.origin,
+          'Content-Type',
+          'application/x-www-form-urlencoded',
+        ],
         body,
       });
       const rec = onlyRequest(kg);
@@ -212,7 +227,12 @@ describe('proxy', () => {
     const GIT_REQUESTS: Array<{ method: string; path: string; body?: string; type?: string }> = [
       { method: 'GET', path: '/alice/repo.git/info/refs?service=git-upload-pack' },
       { method: 'GET', path: '/alice/repo/info/refs?service=git-receive-pack' },
-      { method: 'POST', path: '/alice/repo.git/git-upload-pack', body: '0032want 0000000000000000000000000000000000000000\n00000009done\n', type: 'application/x-git-upload-pack-request' },
+      {
+        method: 'POST',
+        path: '/alice/repo.git/git-upload-pack',
+        body: '0032want 0000000000000000000000000000000000000000\n00000009done\n',
+        type: 'application/x-git-upload-pack-request',
+      },
       { method: 'POST', path: '/alice/repo.git/git-receive-pack', body: 'PACK-bytes', type: 'application/x-git-receive-pack-request' },
       { method: 'POST', path: '/alice/repo.git/info/lfs/objects/batch', body: '{"operation":"download","objects":[]}', type: 'application/vnd.git-lfs+json' },
     ];
@@ -229,8 +249,13 @@ describe('proxy', () => {
         const rec = onlyRequest(kg);
         assert.equal(rec.url, r.path, 'the request target reaches Gogs unchanged');
         assert.deepEqual(identityHeaders(rec), []);
-        assert.equal(rec.bodySha256, createHash('sha256').update(r.body ?? '').digest('hex'));
-        assert.ok(!cookieNames(rec).includes(kg.config.sessionCookieName), 'Keygate\'s cookie stays with Keygate');
+        assert.equal(
+          rec.bodySha256,
+          createHash('sha256')
+            .update(r.body ?? '')
+            .digest('hex'),
+        );
+        assert.ok(!cookieNames(rec).includes(kg.config.sessionCookieName), "Keygate's cookie stays with Keygate");
       }
     });
 
@@ -327,7 +352,12 @@ describe('proxy', () => {
 
     test('an anonymous unsafe request to a page gets a 401 page and never reaches Gogs', async () => {
       for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
-        const res = await send(kg, { method, path: '/alice/repo/settings', headers: ['Origin', kg.origin, 'Content-Type', 'application/x-www-form-urlencoded'], body: 'x=1' });
+        const res = await send(kg, {
+          method,
+          path: '/alice/repo/settings',
+          headers: ['Origin', kg.origin, 'Content-Type', 'application/x-www-form-urlencoded'],
+          body: 'x=1',
+        });
         assert.equal(res.status, 401, method);
         assert.match(res.headers['content-type'] ?? '', /^text\/html/);
         assert.match(res.text, /Sign-in needed/);
@@ -444,7 +474,23 @@ describe('proxy', () => {
     });
 
     test('a path that cannot be normalised gets a 400 page and never reaches Gogs', async () => {
-      for (const path of ['/%zz', '/%', '/a%00b', '/%0a', '/a%09b', '/..', '/../x', '/a/../../b', '/%2e%2e/user/login', '/%5C..%5C..', '/%C0%AF', '/%2500', '/%252e%252e/x', '/%25zz', 'http://evil.example/alice']) {
+      for (const path of [
+        '/%zz',
+        '/%',
+        '/a%00b',
+        '/%0a',
+        '/a%09b',
+        '/..',
+        '/../x',
+        '/a/../../b',
+        '/%2e%2e/user/login',
+        '/%5C..%5C..',
+        '/%C0%AF',
+        '/%2500',
+        '/%252e%252e/x',
+        '/%25zz',
+        'http://evil.example/alice',
+      ]) {
         for (const cookie of [[], ['Cookie', aliceCookie]]) {
           const res = await send(kg, { path, headers: [...cookie] });
           assert.equal(res.status, 400, path);
@@ -481,7 +527,7 @@ describe('proxy', () => {
       });
     }
 
-    test('a cross-site POST to Gogs\' sign-out is refused and leaves the session alive', async () => {
+    test("a cross-site POST to Gogs' sign-out is refused and leaves the session alive", async () => {
       const { name, cookie } = await newUser('tom');
       for (const route of GOGS_SIGN_OUT_ROUTES) {
         const res = await send(kg, { method: 'POST', path: route, headers: ['Cookie', cookie, 'Origin', 'https://evil.example'] });
@@ -496,14 +542,16 @@ describe('proxy', () => {
 
   // -------------------------------------------------------------------------------------------
   describe('cookies', () => {
-    test('Gogs\' remember-me cookies and Keygate\'s session cookie never reach Gogs; other cookies do', async () => {
+    test("Gogs' remember-me cookies and Keygate's session cookie never reach Gogs; other cookies do", async () => {
       for (const path of ['/alice/repo', '/api/v1/user', '/alice/repo.git/info/refs?service=git-upload-pack']) {
         kg.gogs.clear();
         await send(kg, {
           path,
           headers: [
-            'Cookie', `${aliceCookie}; gogs_awesome=alice; lang=en-US; gogs_incredible=0123abcd; my_gogs_awesome=1; keygate_theme=dark`,
-            'Cookie', ' gogs_awesome=admin ;_csrf=t0k3n',
+            'Cookie',
+            `${aliceCookie}; gogs_awesome=alice; lang=en-US; gogs_incredible=0123abcd; my_gogs_awesome=1; keygate_theme=dark`,
+            'Cookie',
+            ' gogs_awesome=admin ;_csrf=t0k3n',
           ],
         });
         const names = cookieNames(onlyRequest(kg)).sort();
@@ -522,7 +570,10 @@ describe('proxy', () => {
       client.cookies.set('i_like_gogs', kg.gogs.createGogsSession('mallory'));
       const res = await signIn(client, key);
       assert.equal(res.status, 200, res.text);
-      assert.ok(res.setCookies.some((c) => /^i_like_gogs=;.*max-age=0/i.test(c)), res.setCookies.join(' | '));
+      assert.ok(
+        res.setCookies.some((c) => /^i_like_gogs=;.*max-age=0/i.test(c)),
+        res.setCookies.join(' | '),
+      );
       assert.equal(client.cookies.has('i_like_gogs'), false);
 
       kg.gogs.clear();
@@ -545,18 +596,26 @@ describe('proxy', () => {
 
   // -------------------------------------------------------------------------------------------
   describe('forwarded headers', () => {
-    test('X-Forwarded-For/-Proto/-Host, X-Real-IP and X-Request-Id are Keygate\'s own, and Host is the upstream\'s', async () => {
+    test("X-Forwarded-For/-Proto/-Host, X-Real-IP and X-Request-Id are Keygate's own, and Host is the upstream's", async () => {
       await send(kg, {
         path: '/alice/repo',
         headers: [
-          'Cookie', aliceCookie,
-          'X-Forwarded-For', '6.6.6.6',
-          'X-Forwarded-For', '7.7.7.7',
-          'X-Forwarded-Proto', 'https',
-          'X-Forwarded-Host', 'evil.example',
-          'X-Real-IP', '6.6.6.6',
-          'Forwarded', 'for=6.6.6.6;proto=https',
-          'X-Request-Id', 'chosen-by-client',
+          'Cookie',
+          aliceCookie,
+          'X-Forwarded-For',
+          '6.6.6.6',
+          'X-Forwarded-For',
+          '7.7.7.7',
+          'X-Forwarded-Proto',
+          'https',
+          'X-Forwarded-Host',
+          'evil.example',
+          'X-Real-IP',
+          '6.6.6.6',
+          'Forwarded',
+          'for=6.6.6.6;proto=https',
+          'X-Request-Id',
+          'chosen-by-client',
         ],
       });
       const rec = onlyRequest(kg);
@@ -575,14 +634,22 @@ describe('proxy', () => {
       await send(kg, {
         path: '/alice/repo',
         headers: [
-          'Cookie', aliceCookie,
-          'Connection', 'keep-alive, X-Hop-Secret',
-          'X-Hop-Secret', 'do-not-forward',
-          'Keep-Alive', 'timeout=5',
-          'Proxy-Connection', 'keep-alive',
-          'Proxy-Authorization', 'Basic Zm9vOmJhcg==',
-          'TE', 'trailers',
-          'X-Kept', 'yes',
+          'Cookie',
+          aliceCookie,
+          'Connection',
+          'keep-alive, X-Hop-Secret',
+          'X-Hop-Secret',
+          'do-not-forward',
+          'Keep-Alive',
+          'timeout=5',
+          'Proxy-Connection',
+          'keep-alive',
+          'Proxy-Authorization',
+          'Basic Zm9vOmJhcg==',
+          'TE',
+          'trailers',
+          'X-Kept',
+          'yes',
         ],
       });
       const rec = onlyRequest(kg);
@@ -620,7 +687,7 @@ describe('proxy', () => {
       });
       const expected = downloadSha256(size); // the same k % 251 pattern
       assert.equal(res?.status, 200, res?.text);
-      assert.deepEqual(JSON.parse(res!.text), { bytes: size, sha256: expected });
+      assert.deepEqual(JSON.parse(res.text), { bytes: size, sha256: expected });
       const rec = onlyRequest(kg);
       assert.equal(rec.bodyBytes, size);
       assert.equal(rec.bodySha256, expected);
@@ -668,7 +735,13 @@ describe('proxy', () => {
             port,
             method: 'POST',
             path: '/alice/repo.git/git-receive-pack',
-            headers: { Host: host, Expect: '100-continue', Authorization: basic('alice', token), 'Content-Type': 'application/x-git-receive-pack-request', 'Content-Length': String(body.length) },
+            headers: {
+              Host: host,
+              Expect: '100-continue',
+              Authorization: basic('alice', token),
+              'Content-Type': 'application/x-git-receive-pack-request',
+              'Content-Length': String(body.length),
+            },
             agent: false,
           },
           (r) => {
@@ -691,7 +764,7 @@ describe('proxy', () => {
       assert.deepEqual(received(rec, 'expect'), [], 'Expect is between the browser and Keygate');
     });
 
-    test('a browser that gives up on a large download stops Gogs\' transfer too', { timeout: 30_000 }, async () => {
+    test("a browser that gives up on a large download stops Gogs' transfer too", { timeout: 30_000 }, async () => {
       const size = 512 * MB;
       const { port } = new URL(kg.url);
       let got = 0;
@@ -711,11 +784,11 @@ describe('proxy', () => {
         req.on('error', (err) => (req.destroyed ? resolve() : reject(err)));
       });
       const rec = onlyRequest(kg);
-      assert.equal(await rec.responded, false, 'Gogs\' response was cut, not sent whole into the void');
+      assert.equal(await rec.responded, false, "Gogs' response was cut, not sent whole into the void");
       assert.ok(got < size);
     });
 
-    test('a signed-in HEAD gets Gogs\' headers and no body, and the connection carries on', async () => {
+    test("a signed-in HEAD gets Gogs' headers and no body, and the connection carries on", async () => {
       const { port, host } = new URL(kg.url);
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       const head = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; bytes: number }>((resolve, reject) => {
@@ -763,10 +836,18 @@ describe('proxy', () => {
     });
 
     test('sequential proxied requests reuse one keep-alive connection to Gogs: one for signed-in pages, one for pass-through', async () => {
-      for (const path of ['/alice/repo', '/api/v1/user', '/alice/repo.git/info/refs?service=git-upload-pack', '/alice/repo/issues', '/alice', '/api/v1/repos']) {
+      for (const path of [
+        '/alice/repo',
+        '/api/v1/user',
+        '/alice/repo.git/info/refs?service=git-upload-pack',
+        '/alice/repo/issues',
+        '/alice',
+        '/api/v1/repos',
+      ]) {
         await alice.get(path);
       }
-      const ports = (kind: 'page' | 'passthrough') => kg.gogs.requests.filter((r) => (r.url.startsWith('/api/') || r.url.includes('.git/')) === (kind === 'passthrough')).map((r) => r.peerPort);
+      const ports = (kind: 'page' | 'passthrough') =>
+        kg.gogs.requests.filter((r) => (r.url.startsWith('/api/') || r.url.includes('.git/')) === (kind === 'passthrough')).map((r) => r.peerPort);
       assert.equal(kg.gogs.requests.length, 6);
       assert.equal(new Set(ports('page')).size, 1, `pages: upstream peer ports ${ports('page').join(', ')}`);
       assert.equal(new Set(ports('passthrough')).size, 1, `pass-through: upstream peer ports ${ports('passthrough').join(', ')}`);
@@ -805,11 +886,20 @@ describe('proxy', () => {
       assertGogsReceivedNothing(kg, 'a cross-site request');
     });
 
-    test('a same-origin unsafe request is forwarded with the session\'s identity', async () => {
-      for (const headers of [['Origin', kg.origin], ['Sec-Fetch-Site', 'same-origin'], ['Origin', 'null', 'Sec-Fetch-Site', 'same-origin']]) {
+    test("a same-origin unsafe request is forwarded with the session's identity", async () => {
+      for (const headers of [
+        ['Origin', kg.origin],
+        ['Sec-Fetch-Site', 'same-origin'],
+        ['Origin', 'null', 'Sec-Fetch-Site', 'same-origin'],
+      ]) {
         for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
           kg.gogs.clear();
-          await send(kg, { method, path: '/alice/repo/settings', headers: ['Cookie', aliceCookie, 'Content-Type', 'application/x-www-form-urlencoded', ...headers], body: 'action=rename' });
+          await send(kg, {
+            method,
+            path: '/alice/repo/settings',
+            headers: ['Cookie', aliceCookie, 'Content-Type', 'application/x-www-form-urlencoded', ...headers],
+            body: 'action=rename',
+          });
           const rec = onlyRequest(kg);
           assert.equal(rec.method, method);
           assert.deepEqual(rec.authHeaderValues, ['alice']);
@@ -818,7 +908,7 @@ describe('proxy', () => {
       }
     });
 
-    test('Keygate\'s own endpoints refuse cross-site POSTs with 403 (JSON for /-/api)', async () => {
+    test("Keygate's own endpoints refuse cross-site POSTs with 403 (JSON for /-/api)", async () => {
       for (const [label, headers] of crossSite(kg)) {
         const res = await send(kg, { method: 'POST', path: '/-/api/login/options', headers: ['Content-Type', 'application/json', ...headers], body: '{}' });
         assert.equal(res.status, 403, label);
@@ -837,12 +927,22 @@ describe('proxy', () => {
   // -------------------------------------------------------------------------------------------
   describe('errors', () => {
     test('malformed or oversized JSON, unknown API routes and static traversal give plain errors, never a stack trace', async () => {
-      const malformed = await send(kg, { method: 'POST', path: '/-/api/login/verify', headers: ['Origin', kg.origin, 'Content-Type', 'application/json'], body: '{"response": {' });
+      const malformed = await send(kg, {
+        method: 'POST',
+        path: '/-/api/login/verify',
+        headers: ['Origin', kg.origin, 'Content-Type', 'application/json'],
+        body: '{"response": {',
+      });
       assert.equal(malformed.status, 400);
       assert.equal(JSON.parse(malformed.text).error.code, 'malformed_json');
       assertNoStackTrace(malformed.text);
 
-      const large = await send(kg, { method: 'POST', path: '/-/api/login/verify', headers: ['Origin', kg.origin, 'Content-Type', 'application/json'], body: JSON.stringify({ x: 'a'.repeat(200_000) }) });
+      const large = await send(kg, {
+        method: 'POST',
+        path: '/-/api/login/verify',
+        headers: ['Origin', kg.origin, 'Content-Type', 'application/json'],
+        body: JSON.stringify({ x: 'a'.repeat(200_000) }),
+      });
       assert.equal(large.status, 413);
       assertNoStackTrace(large.text);
 
@@ -879,7 +979,7 @@ describe('proxy with Gogs unreachable', () => {
   });
   after(() => kg.close());
 
-  test('a proxied request gets a clear 502 page without internals, and Keygate\'s own pages keep working', async () => {
+  test("a proxied request gets a clear 502 page without internals, and Keygate's own pages keep working", async () => {
     const client = new TestClient(kg.url);
     // Keygate's own pages and API do not need Gogs: enrolment and sign-in work.
     const enrolled = await enroll(client, new SoftwareAuthenticator(), await invite(kg, 'ursula'));

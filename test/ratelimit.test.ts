@@ -47,7 +47,14 @@ function assertJson429(res: ClientResponse, what: string, maxRetryAfter: number)
 }
 
 async function rateLimitedAudits(kg: TestKeygate, where: { ip?: string; username?: string }) {
-  const { rows } = await kg.db.query<{ actor: string; outcome: string; reason: string; subject_username: string | null; ip: string | null; details: Record<string, unknown> }>(
+  const { rows } = await kg.db.query<{
+    actor: string;
+    outcome: string;
+    reason: string;
+    subject_username: string | null;
+    ip: string | null;
+    details: Record<string, unknown>;
+  }>(
     `SELECT actor, outcome, reason, subject_username, host(ip) AS ip, details FROM audit_events
       WHERE event = 'rate_limited' AND ($1::text IS NULL OR host(ip) = $1) AND ($2::text IS NULL OR subject_username = $2) ORDER BY id`,
     [where.ip ?? null, where.username ?? null],
@@ -94,7 +101,10 @@ describe('rate limits', () => {
         await browser.post('/-/api/step-up/options', {}),
         await browser.post('/-/api/account/devices/options', {}),
       ];
-      assert.deepEqual(spent.map((r) => r.status), [200, 200, 200, 401, 401]);
+      assert.deepEqual(
+        spent.map((r) => r.status),
+        [200, 200, 200, 401, 401],
+      );
 
       // Invite redemption: the message page, not JSON, with the same Retry-After.
       const page = await browser.get(`/-/enroll/${token}`);
@@ -139,10 +149,10 @@ describe('rate limits', () => {
       assert.equal((await here.post('/-/api/login/options', {})).status, 200);
       assertJson429(await there.post('/-/api/login/options', {}), 'the sixth, on the other instance', 60);
       const { rows } = await kg.db.query<{ points: number }>(`SELECT points FROM rate_limits WHERE key = $1`, [`ip:${address}`]);
-      assert.equal(rows[0]?.points, IP_LIMIT + 1, 'one row in PostgreSQL holds both instances\' count');
+      assert.equal(rows[0]?.points, IP_LIMIT + 1, "one row in PostgreSQL holds both instances' count");
     });
 
-    test('a client cannot pick its own address: only the last X-Forwarded-For entry (the front proxy\'s) counts', async () => {
+    test("a client cannot pick its own address: only the last X-Forwarded-For entry (the front proxy's) counts", async () => {
       const address = newAddress();
       for (let i = 0; i < IP_LIMIT; i++) {
         const spoofing = new HeaderClient(kg.url, kg.origin, { 'x-forwarded-for': `203.0.113.${i}, ${address}` });
@@ -165,16 +175,20 @@ describe('rate limits', () => {
       const other = await browserAt(kg, newAddress()).post('/-/api/login/options', { username: 'frank' });
       assert.equal(other.status, 200, 'another name has its own budget');
       const rows = await rateLimitedAudits(kg, { username: 'erin' });
-      assert.deepEqual(rows.map((r) => r.reason), ['username']);
+      assert.deepEqual(
+        rows.map((r) => r.reason),
+        ['username'],
+      );
     });
 
     test('an unknown name is limited exactly like a known one, so the limit tells nothing about who exists', async () => {
       const statuses = [];
-      for (let i = 0; i <= USERNAME_LIMIT; i++) statuses.push((await browserAt(kg, newAddress()).post('/-/api/login/options', { username: 'nobody-here' })).status);
+      for (let i = 0; i <= USERNAME_LIMIT; i++)
+        statuses.push((await browserAt(kg, newAddress()).post('/-/api/login/options', { username: 'nobody-here' })).status);
       assert.deepEqual(statuses, [200, 200, 200, 429]);
     });
 
-    test('failed sign-ins count against the credential\'s owner: past the limit a failure is 429, yet the key\'s holder still signs in', async () => {
+    test("failed sign-ins count against the credential's owner: past the limit a failure is 429, yet the key's holder still signs in", async () => {
       const key = new SoftwareAuthenticator();
       await enrolledUser(kg, browserAt(kg, newAddress()), key, 'gina');
       const statuses: number[] = [];
@@ -186,7 +200,10 @@ describe('rate limits', () => {
       assert.deepEqual(statuses, [400, 400, 400, 429]);
       assertJson429(last!, 'the fourth failure', 15 * 60);
       const rows = await rateLimitedAudits(kg, { username: 'gina' });
-      assert.deepEqual(rows.map((r) => [r.reason, r.details.route]), [['sign_in_failures', '/-/api/login/verify']]);
+      assert.deepEqual(
+        rows.map((r) => [r.reason, r.details.route]),
+        [['sign_in_failures', '/-/api/login/verify']],
+      );
 
       // No lock-out: a valid assertion is never refused by this limit (ASVS 6.1.1).
       const ok = await signIn(browserAt(kg, newAddress()), key);
@@ -216,7 +233,13 @@ describe('rate limits', () => {
       } finally {
         rateLimitEvents.off('rejected', listener);
       }
-      assert.deepEqual(seen.map((e) => [e.limit, e.route]), [['ip', '/-/api/enroll'], ['ip', '/-/api/enroll']]);
+      assert.deepEqual(
+        seen.map((e) => [e.limit, e.route]),
+        [
+          ['ip', '/-/api/enroll'],
+          ['ip', '/-/api/enroll'],
+        ],
+      );
       assert.ok(seen.every((e) => e.retryAfterSeconds >= 1 && e.retryAfterSeconds <= 60));
     });
   });

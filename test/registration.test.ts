@@ -119,7 +119,11 @@ describe('registration', () => {
     test('the stored credential keeps public key, counter, transports, backup flags, AAGUID and attestation format', async () => {
       const aaguid = 'adce0002-35bc-c60a-648b-0b25f1f05503';
       const { token, browser, key, options } = await begin(undefined, {
-        aaguid, backupEligible: true, backedUp: true, attachment: 'platform', transports: ['internal', 'hybrid'],
+        aaguid,
+        backupEligible: true,
+        backedUp: true,
+        attachment: 'platform',
+        transports: ['internal', 'hybrid'],
       });
       const response = await key.register(options, kg.origin);
       const res = await verify(browser, token, response);
@@ -153,7 +157,12 @@ describe('registration', () => {
       let beforeCounts = await snapshot(kg);
       // B has its own challenge: A's does not match it.
       const res = await verify(b.browser, a.token, answerToA);
-      await assertRefused(kg, res, { status: 400, code: 'challenge_mismatch', message: NOT_VERIFIED, audit: { event: 'invite_redeemed', reason: 'challenge_mismatch' } }, beforeCounts);
+      await assertRefused(
+        kg,
+        res,
+        { status: 400, code: 'challenge_mismatch', message: NOT_VERIFIED, audit: { event: 'invite_redeemed', reason: 'challenge_mismatch' } },
+        beforeCounts,
+      );
       // A browser with no ceremony at all has nothing to match.
       beforeCounts = await snapshot(kg);
       const stranger = await verify(new TestClient(kg.url), a.token, answerToA);
@@ -191,7 +200,10 @@ describe('registration', () => {
     });
 
     test('a response without user verification (UV) is refused, since Keygate requires it by default', async () => {
-      await refusedEnrolment({ uv: false }, { status: 403, code: 'user_not_verified', message: /only authenticators that verify you with a PIN, fingerprint or face/ });
+      await refusedEnrolment(
+        { uv: false },
+        { status: 403, code: 'user_not_verified', message: /only authenticators that verify you with a PIN, fingerprint or face/ },
+      );
     });
 
     test('backed up (BS) without backup eligible (BE) is refused', async () => {
@@ -203,14 +215,24 @@ describe('registration', () => {
       const response = forgeAttestedCredential(await key.register(options, kg.origin), { alg: -65535 });
       const beforeCounts = await snapshot(kg);
       const res = await verify(browser, token, response);
-      await assertRefused(kg, res, {
-        status: 400, code: 'algorithm_not_allowed', message: "This key's signature algorithm is not accepted here.",
-        audit: { event: 'invite_redeemed', reason: 'algorithm_not_allowed' },
-      }, beforeCounts);
+      await assertRefused(
+        kg,
+        res,
+        {
+          status: 400,
+          code: 'algorithm_not_allowed',
+          message: "This key's signature algorithm is not accepted here.",
+          audit: { event: 'invite_redeemed', reason: 'algorithm_not_allowed' },
+        },
+        beforeCounts,
+      );
     });
 
     test('a 1024-byte credential id is refused, and 1023 bytes is accepted', async () => {
-      await refusedEnrolment({ credentialIdLength: 1024 }, { status: 400, code: 'credential_id_too_long', message: 'This key returned an invalid credential.' });
+      await refusedEnrolment(
+        { credentialIdLength: 1024 },
+        { status: 400, code: 'credential_id_too_long', message: 'This key returned an invalid credential.' },
+      );
       const { token, browser, key, options } = await begin();
       const res = await verify(browser, token, await key.register(options, kg.origin, { credentialIdLength: 1023 }));
       assert.equal(res.status, 200, res.text);
@@ -223,18 +245,26 @@ describe('registration', () => {
       const response = forgeAttestedCredential(honest, { credentialId: Buffer.alloc(1024, 1), claimedId: honest.id });
       const beforeCounts = await snapshot(kg);
       const res = await verify(browser, token, response);
-      await assertRefused(kg, res, { status: 400, code: 'credential_id_too_long', audit: { event: 'invite_redeemed', reason: 'credential_id_too_long' } }, beforeCounts);
+      await assertRefused(
+        kg,
+        res,
+        { status: 400, code: 'credential_id_too_long', audit: { event: 'invite_redeemed', reason: 'credential_id_too_long' } },
+        beforeCounts,
+      );
     });
   });
 
   describe('a credential id is registered once', () => {
-    test('add-device options exclude the user\'s keys, and the same credential again is refused with already_registered', async () => {
+    test("add-device options exclude the user's keys, and the same credential again is refused with already_registered", async () => {
       const browser = new TestClient(kg.url);
       const first = new SoftwareAuthenticator();
       await enrolledUser(kg, browser, first, nextName());
       const options = await browser.post('/-/api/account/devices/options', {});
       assert.equal(options.status, 200, options.text);
-      assert.deepEqual(options.json.excludeCredentials.map((c: { id: string }) => c.id), [first.credentials[0].id]);
+      assert.deepEqual(
+        options.json.excludeCredentials.map((c: { id: string }) => c.id),
+        [first.credentials[0].id],
+      );
       // An honest authenticator holding that key refuses to make another (InvalidStateError)...
       await assert.rejects(first.register(options.json, kg.origin), /InvalidStateError/);
       // ...and a client that ignores excludeCredentials is refused by the server.
@@ -244,10 +274,17 @@ describe('registration', () => {
       });
       const beforeCounts = await snapshot(kg);
       const res = await browser.post('/-/api/account/devices/verify', { response });
-      await assertRefused(kg, res, {
-        status: 409, code: 'already_registered', message: /already registered here/,
-        audit: { event: 'credential_registered', reason: 'already_registered' },
-      }, beforeCounts);
+      await assertRefused(
+        kg,
+        res,
+        {
+          status: 409,
+          code: 'already_registered',
+          message: /already registered here/,
+          audit: { event: 'credential_registered', reason: 'already_registered' },
+        },
+        beforeCounts,
+      );
     });
 
     test('another user registering an existing credential id is refused, and no account or invite use is left behind', async () => {
@@ -259,10 +296,17 @@ describe('registration', () => {
       });
       const beforeCounts = await snapshot(kg);
       const res = await verify(browser, token, response);
-      await assertRefused(kg, res, {
-        status: 409, code: 'already_registered', message: /already registered here/,
-        audit: { event: 'invite_redeemed', reason: 'already_registered' },
-      }, beforeCounts);
+      await assertRefused(
+        kg,
+        res,
+        {
+          status: 409,
+          code: 'already_registered',
+          message: /already registered here/,
+          audit: { event: 'invite_redeemed', reason: 'already_registered' },
+        },
+        beforeCounts,
+      );
     });
 
     test('one invite redeemed at once by two browsers stores exactly one credential', async () => {
@@ -280,7 +324,13 @@ describe('registration', () => {
       assert.deepEqual(results.map((r) => r.status).sort(), [200, 410], results.map((r) => r.text).join('\n'));
       assert.equal(results.find((r) => r.status === 410)!.json.error.code, 'invite_used');
       const afterCounts = (await snapshot(kg)).counts;
-      assert.deepEqual(afterCounts, { ...beforeCounts.counts, users: beforeCounts.counts.users + 1, credentials: beforeCounts.counts.credentials + 1, invites_used: beforeCounts.counts.invites_used + 1, sessions: beforeCounts.counts.sessions + 1 });
+      assert.deepEqual(afterCounts, {
+        ...beforeCounts.counts,
+        users: beforeCounts.counts.users + 1,
+        credentials: beforeCounts.counts.credentials + 1,
+        invites_used: beforeCounts.counts.invites_used + 1,
+        sessions: beforeCounts.counts.sessions + 1,
+      });
     });
 
     test('one ceremony submitted twice at once by the same browser stores exactly one credential', async () => {
@@ -328,7 +378,12 @@ describe('registration', () => {
       ]);
       const beforeCounts = await snapshot(kg);
       const res = await verify(browser, token, response);
-      await assertRefused(kg, res, { status: 410, code: 'invite_expired', message: /has expired/, audit: { event: 'invite_redeemed', reason: 'invite_expired' } }, beforeCounts);
+      await assertRefused(
+        kg,
+        res,
+        { status: 410, code: 'invite_expired', message: /has expired/, audit: { event: 'invite_redeemed', reason: 'invite_expired' } },
+        beforeCounts,
+      );
     });
 
     test('a used invite gets a clear page (410) and a JSON error', async () => {
@@ -367,7 +422,10 @@ describe('registration', () => {
       const token = await invite(kg, username);
       const browser = new TestClient(kg.url);
       const options = await browser.post('/-/api/enroll/options', { token });
-      assert.deepEqual(options.json.excludeCredentials.map((c: { id: string }) => c.id), [oldKey.credentials[0].id]);
+      assert.deepEqual(
+        options.json.excludeCredentials.map((c: { id: string }) => c.id),
+        [oldKey.credentials[0].id],
+      );
       assert.equal(options.json.user.id, oldKey.credentials[0].userHandle, 'the same account');
       const newKey = new SoftwareAuthenticator();
       const res = await verify(browser, token, await newKey.register(options.json, kg.origin));
@@ -428,7 +486,12 @@ describe('registration', () => {
       const response = await second.key.register(second.options, kg.origin);
       const beforeCounts = await snapshot(kg);
       const res = await verify(second.browser, second.token, response);
-      await assertRefused(kg, res, { status: 409, code: 'enrolment_conflict', audit: { event: 'invite_redeemed', reason: 'enrolment_conflict' } }, beforeCounts);
+      await assertRefused(
+        kg,
+        res,
+        { status: 409, code: 'enrolment_conflict', audit: { event: 'invite_redeemed', reason: 'enrolment_conflict' } },
+        beforeCounts,
+      );
       const { rows: users } = await kg.db.query('SELECT username FROM users WHERE lower(username) = lower($1)', [lower]);
       assert.deepEqual(users, [{ username: lower }]);
       await assert.rejects(

@@ -21,10 +21,14 @@ import { streamingPost } from './support/streaming.js';
 
 /** A git push (git-receive-pack POST) streamed in 64 KiB chunks with an access token. */
 function gitPush(kg: ChildKeygate, person: Person) {
-  return streamingPost(`${kg.url}/${person.name}/repo.git/git-receive-pack`, {
-    authorization: `Basic ${Buffer.from(`${person.token}:x`).toString('base64')}`,
-    'content-type': 'application/x-git-receive-pack-request',
-  }, 20);
+  return streamingPost(
+    `${kg.url}/${person.name}/repo.git/git-receive-pack`,
+    {
+      authorization: `Basic ${Buffer.from(`${person.token}:x`).toString('base64')}`,
+      'content-type': 'application/x-git-receive-pack-request',
+    },
+    20,
+  );
 }
 
 let database: TestDatabase;
@@ -35,7 +39,9 @@ const holdLock = (sql: string, params: unknown[]) => holdLockOn(database.url, sq
 
 async function blockedAt(pattern: RegExp): Promise<void> {
   for (let i = 0; i < 500; i++) {
-    const { rows } = await admin.query(`SELECT query FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'keygate' AND wait_event_type = 'Lock'`);
+    const { rows } = await admin.query(
+      `SELECT query FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'keygate' AND wait_event_type = 'Lock'`,
+    );
     if (rows.some((r) => pattern.test(r.query))) return;
     await sleep(20);
   }
@@ -118,44 +124,48 @@ describe('SIGTERM with a git push and a sign-in in flight (SHUTDOWN_TIMEOUT=10s)
 });
 
 describe('SIGTERM with an enrolment stuck in the database past SHUTDOWN_TIMEOUT=1s (DATABASE_TIMEOUT=3s)', () => {
-  test('the enrolment gets a 503 at the bound, Keygate still exits 0, and neither the credential nor the used invite is stored', { timeout: 60_000 }, async () => {
-    const kg = await startChild(database.url, gogs, { SHUTDOWN_TIMEOUT: '1s', DATABASE_TIMEOUT: '3s' });
-    try {
-      const { token, invite } = await createInvite(admin, kg.config, { username: 'stuck', createdBy: 'test' });
-      const browser = new TestClient(kg.url);
-      const options = await browser.post('/-/api/enroll/options', { token });
-      assert.equal(options.status, 200);
-      const key = new SoftwareAuthenticator();
-      const response = await key.register(options.json, browser.origin);
-      const lock = await holdLock('LOCK TABLE credentials IN SHARE MODE', []);
-      const verify = browser.post('/-/api/enroll/verify', { token, response }).then(
-        (r) => `${r.status} ${r.json?.error?.code}`,
-        () => 'cut',
-      );
-      await blockedAt(/INSERT INTO credentials/);
-      const stopping = Date.now();
-      kg.app.child.kill('SIGTERM');
-      const answer = await verify;
-      figures.stuckCeremonyAnsweredMs = Date.now() - stopping;
-      figures.stuckCeremonyAnswer = answer;
-      assert.equal(answer, '503 shutting_down', 'at SHUTDOWN_TIMEOUT the browser is told Keygate is restarting');
-      const exit = await kg.app.waitForExit(20_000);
-      figures.stuckExitMs = Date.now() - stopping;
-      await lock.release();
-      assert.deepEqual(exit, { code: 0, signal: null }, kg.app.stderr);
-      assert.ok(kg.app.logs().some((l) => String(l.msg).startsWith('SHUTDOWN_TIMEOUT reached')));
-      const { rows } = await admin.query(`SELECT used_at FROM invites WHERE id = $1`, [invite.id]);
-      assert.equal(rows[0].used_at, null, 'the invite is unused');
-      assert.equal((await admin.query(`SELECT 1 FROM users WHERE username = 'stuck'`)).rowCount, 0, 'no user, no credential');
-      // And the same invite works on the next start.
-      const next = await startChild(database.url, gogs);
+  test(
+    'the enrolment gets a 503 at the bound, Keygate still exits 0, and neither the credential nor the used invite is stored',
+    { timeout: 60_000 },
+    async () => {
+      const kg = await startChild(database.url, gogs, { SHUTDOWN_TIMEOUT: '1s', DATABASE_TIMEOUT: '3s' });
       try {
-        assert.equal((await enroll(new TestClient(next.url), new SoftwareAuthenticator(), token)).status, 200);
+        const { token, invite } = await createInvite(admin, kg.config, { username: 'stuck', createdBy: 'test' });
+        const browser = new TestClient(kg.url);
+        const options = await browser.post('/-/api/enroll/options', { token });
+        assert.equal(options.status, 200);
+        const key = new SoftwareAuthenticator();
+        const response = await key.register(options.json, browser.origin);
+        const lock = await holdLock('LOCK TABLE credentials IN SHARE MODE', []);
+        const verify = browser.post('/-/api/enroll/verify', { token, response }).then(
+          (r) => `${r.status} ${r.json?.error?.code}`,
+          () => 'cut',
+        );
+        await blockedAt(/INSERT INTO credentials/);
+        const stopping = Date.now();
+        kg.app.child.kill('SIGTERM');
+        const answer = await verify;
+        figures.stuckCeremonyAnsweredMs = Date.now() - stopping;
+        figures.stuckCeremonyAnswer = answer;
+        assert.equal(answer, '503 shutting_down', 'at SHUTDOWN_TIMEOUT the browser is told Keygate is restarting');
+        const exit = await kg.app.waitForExit(20_000);
+        figures.stuckExitMs = Date.now() - stopping;
+        await lock.release();
+        assert.deepEqual(exit, { code: 0, signal: null }, kg.app.stderr);
+        assert.ok(kg.app.logs().some((l) => String(l.msg).startsWith('SHUTDOWN_TIMEOUT reached')));
+        const { rows } = await admin.query(`SELECT used_at FROM invites WHERE id = $1`, [invite.id]);
+        assert.equal(rows[0].used_at, null, 'the invite is unused');
+        assert.equal((await admin.query(`SELECT 1 FROM users WHERE username = 'stuck'`)).rowCount, 0, 'no user, no credential');
+        // And the same invite works on the next start.
+        const next = await startChild(database.url, gogs);
+        try {
+          assert.equal((await enroll(new TestClient(next.url), new SoftwareAuthenticator(), token)).status, 200);
+        } finally {
+          await next.app.kill();
+        }
       } finally {
-        await next.app.kill();
+        await kg.app.kill();
       }
-    } finally {
-      await kg.app.kill();
-    }
-  });
+    },
+  );
 });

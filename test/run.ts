@@ -35,7 +35,7 @@ async function main(): Promise<number> {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'keygate-test-pg-'));
     const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
     url = pg.url;
-    stop = pg.stop;
+    stop = () => pg.stop();
   }
   try {
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files], {

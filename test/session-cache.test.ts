@@ -117,7 +117,9 @@ describe('session cache', () => {
     assert.ok(b.gateway.sessionCache.isLive);
 
     // Cut b's listening connection, as a network blip or a PostgreSQL restart would.
-    await a.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'keygate-session-listener' AND datname = current_database()`);
+    await a.db.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'keygate-session-listener' AND datname = current_database()`,
+    );
     const deadline = Date.now() + 2000;
     while (b.gateway.sessionCache.isLive && Date.now() < deadline) await sleep(10);
     assert.equal(b.gateway.sessionCache.isLive, false, 'b noticed the channel is gone');

@@ -22,11 +22,10 @@ describe('session store', () => {
   });
   after(() => database.drop());
 
-  const signedIn = (sid: string): session.SessionData =>
-    ({
-      cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000), httpOnly: true, path: '/' },
-      auth: { userId: '1', username: 'alice', credentialId: `cred-${sid}`, signedInAt: Date.now(), lastSeenAt: Date.now() },
-    }) as unknown as session.SessionData;
+  const signedIn = (sid: string): session.SessionData => ({
+    cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000), httpOnly: true, path: '/' },
+    auth: { userId: '1', username: 'alice', credentialId: `cred-${sid}`, signedInAt: Date.now(), lastSeenAt: Date.now() },
+  });
 
   /** Rows are stored under the session's key, never its id. */
   const rows = async (sid: string) => (await database.db.query('SELECT sess FROM session WHERE sid = $1', [sessionKey(sid)])).rows;
@@ -40,8 +39,8 @@ describe('session store', () => {
     await database.db.query('DELETE FROM session WHERE sid = $1', [sessionKey('held')]);
 
     // The in-flight request changed it (e.g. its last-seen touch) and express-session saves it.
-    loaded!.auth!.lastSeenAt = Date.now();
-    await call((cb) => store.set('held', loaded!, cb));
+    loaded.auth.lastSeenAt = Date.now();
+    await call((cb) => store.set('held', loaded, cb));
     assert.deepEqual(await rows('held'), [], 'the ended session stays ended');
   });
 
@@ -52,7 +51,11 @@ describe('session store', () => {
     await call((cb) => store.set('live', loaded!, cb));
     const [row] = await rows('live');
     assert.equal(row.sess.auth.lastSeenAt, 42);
-    assert.equal(Object.keys(row.sess).some((k) => k.startsWith('_')), false, 'no internal mark is stored');
+    assert.equal(
+      Object.keys(row.sess).some((k) => k.startsWith('_')),
+      false,
+      'no internal mark is stored',
+    );
   });
 
   test('a new session (sign-in regenerates the id) is inserted', async () => {

@@ -29,10 +29,12 @@ function setCookie(res: ClientResponse, name: string): { value: string; attribut
   const line = res.setCookies.find((c) => c.startsWith(`${name}=`));
   assert.ok(line, `Set-Cookie ${name} in: ${res.setCookies.join(' | ')}`);
   const [pair, ...rest] = line.split(';');
-  const attributes = new Map(rest.map((a) => {
-    const [k, ...v] = a.trim().split('=');
-    return [k.toLowerCase(), v.join('=')] as [string, string];
-  }));
+  const attributes = new Map(
+    rest.map((a) => {
+      const [k, ...v] = a.trim().split('=');
+      return [k.toLowerCase(), v.join('=')] as [string, string];
+    }),
+  );
   return { value: pair.slice(name.length + 1), attributes };
 }
 
@@ -107,7 +109,10 @@ describe('sessions', () => {
     test('a visitor who has not started a ceremony gets no session cookie', async () => {
       const res = await new TestClient(kg.url).get('/-/login');
       assert.equal(res.status, 200);
-      assert.deepEqual(res.setCookies.filter((c) => c.startsWith('keygate')), []);
+      assert.deepEqual(
+        res.setCookies.filter((c) => c.startsWith('keygate')),
+        [],
+      );
     });
 
     test('an anonymous visitor asking for sign-in options gets a session row and cookie that end with the ceremony, not after SESSION_ABSOLUTE_TIMEOUT', async () => {
@@ -118,7 +123,10 @@ describe('sessions', () => {
       const { rows } = await kg.db.query<{ seconds: number }>('SELECT extract(epoch FROM expire - now())::float AS seconds FROM session WHERE sid = $1', [sid]);
       // Twice the ceremony, so a late answer is told it came too late.
       const ceremonySeconds = (2 * kg.config.ceremonyTimeoutMs) / 1000;
-      assert.ok(rows[0].seconds <= ceremonySeconds + 1 && rows[0].seconds > ceremonySeconds - 30, `the row expires in ${rows[0].seconds} s, not with the ceremony (${ceremonySeconds} s)`);
+      assert.ok(
+        rows[0].seconds <= ceremonySeconds + 1 && rows[0].seconds > ceremonySeconds - 30,
+        `the row expires in ${rows[0].seconds} s, not with the ceremony (${ceremonySeconds} s)`,
+      );
       const cookie = res.setCookies.find((c) => c.startsWith('keygate=')) ?? '';
       const expires = Date.parse(/Expires=([^;]+)/i.exec(cookie)?.[1] ?? '');
       assert.ok(Number.isFinite(expires) && expires - Date.now() <= 2 * kg.config.ceremonyTimeoutMs + 2000, `the cookie outlives the ceremony: ${cookie}`);
@@ -127,7 +135,9 @@ describe('sessions', () => {
       await enrolledUser(kg, new TestClient(kg.url), key, nextName());
       const signedInRes = await signIn(visitor, key);
       assert.equal(signedInRes.status, 200);
-      const after = await kg.db.query<{ hours: number }>('SELECT extract(epoch FROM expire - now())::float / 3600 AS hours FROM session WHERE sid = $1', [sessionIdOf(visitor.cookies.get('keygate'))]);
+      const after = await kg.db.query<{ hours: number }>('SELECT extract(epoch FROM expire - now())::float / 3600 AS hours FROM session WHERE sid = $1', [
+        sessionIdOf(visitor.cookies.get('keygate')),
+      ]);
       assert.ok(after.rows[0].hours > 11, `a signed-in session expires in ${after.rows[0].hours} h`);
     });
 
@@ -253,12 +263,15 @@ describe('sessions', () => {
       const raw = decodeURIComponent(browser.cookies.get('keygate')!);
       const id = raw.slice(2, raw.lastIndexOf('.'));
       const { rows } = await kg.db.query<{ sid: string }>(`SELECT sid FROM session WHERE sess -> 'auth' IS NOT NULL`);
-      assert.ok(rows.some((r) => r.sid === sid), 'the row is stored under the key');
+      assert.ok(
+        rows.some((r) => r.sid === sid),
+        'the row is stored under the key',
+      );
       assert.ok(!rows.some((r) => r.sid === id), 'never under the id the cookie carries');
       // Someone who read the session table and the secret signs a cookie for a stored key.
       const { rows: secret } = await kg.db.query<{ value: string }>(`SELECT value FROM settings WHERE key = 'session_secret'`);
       const forged = new TestClient(kg.url);
-      forged.cookies.set('keygate', encodeURIComponent(`s:${signature.sign(sid, secret[0]!.value)}`));
+      forged.cookies.set('keygate', encodeURIComponent(`s:${signature.sign(sid, secret[0].value)}`));
       assert.equal(await isSignedIn(forged), false);
       assert.equal(await isSignedIn(browser), true);
     });
@@ -273,7 +286,7 @@ describe('sessions', () => {
       assert.equal(await isSignedIn(browser), false, 'a row under the raw id is not found');
       await kg.db.query(`UPDATE session SET sid = encode(sha256(convert_to(sid, 'UTF8')), 'hex') WHERE sid = $1`, [id]);
       const migration = await readFile(path.join(MIGRATIONS_DIR, '0006_session_keys.sql'), 'utf8');
-      assert.match(migration, /UPDATE session SET sid = encode\(sha256\(convert_to\(sid, 'UTF8'\)\), 'hex'\);/, 'the statement above is the migration\'s');
+      assert.match(migration, /UPDATE session SET sid = encode\(sha256\(convert_to\(sid, 'UTF8'\)\), 'hex'\);/, "the statement above is the migration's");
       // Migrations run before instances start; this one remembers the miss, so it forgets it.
       kg.gateway.sessionCache.forget(sid);
       assert.equal(await isSignedIn(browser), true);
@@ -281,7 +294,7 @@ describe('sessions', () => {
   });
 
   describe('the session secret', () => {
-    test('without SESSION_SECRET one is generated once and stored; a second instance on the same database accepts the first one\'s cookie', async () => {
+    test("without SESSION_SECRET one is generated once and stored; a second instance on the same database accepts the first one's cookie", async () => {
       assert.equal(kg.config.sessionSecret, undefined);
       const { browser } = await signedIn();
       const stored = async () => (await kg.db.query(`SELECT value FROM settings WHERE key = 'session_secret'`)).rows;

@@ -20,7 +20,15 @@ async function startSignedIn(env: Record<string, string>) {
   const database = await createTestDatabase({ migrate: false });
   const gogs = await startFakeGogs();
   const url = `http://localhost:${await freePort()}`;
-  const app = new MainProcess({ DATABASE_URL: database.url, PORT: new URL(url).port, HOST: '127.0.0.1', PUBLIC_URL: url, GOGS_URL: gogs.url, LOG_LEVEL: 'info', ...env });
+  const app = new MainProcess({
+    DATABASE_URL: database.url,
+    PORT: new URL(url).port,
+    HOST: '127.0.0.1',
+    PUBLIC_URL: url,
+    GOGS_URL: gogs.url,
+    LOG_LEVEL: 'info',
+    ...env,
+  });
   await app.waitForLog('keygate listening', 45_000);
   const { token } = await createInvite(database.db, loadConfig({ PUBLIC_URL: url }), { username: 'alice', createdBy: 'test' });
   const client = new TestClient(url);

@@ -85,7 +85,9 @@ describe('revocation and disabling are atomic with a sign-in in flight', () => {
     assert.equal(await sessionsOf('credentialId', alice.credentialId), 0, 'no session of the revoked key');
     assert.equal(await reachesGogs(browser, 'race-alice'), false, 'the racing browser reaches Gogs as nobody');
     assert.equal(await reachesGogs(alice.client, 'race-alice'), false, 'the first browser was signed out by the revocation');
-    const { rows } = await kg.db.query(`SELECT outcome, reason FROM audit_events WHERE event = 'sign_in' AND subject_username = 'race-alice' ORDER BY id DESC LIMIT 1`);
+    const { rows } = await kg.db.query(
+      `SELECT outcome, reason FROM audit_events WHERE event = 'sign_in' AND subject_username = 'race-alice' ORDER BY id DESC LIMIT 1`,
+    );
     assert.deepEqual(rows[0], { outcome: 'failure', reason: 'access_ended' }, 'the refused sign-in is audited with its reason');
   });
 

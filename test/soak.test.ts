@@ -29,8 +29,19 @@ test('mixed load with a revocation halfway: every answer is what the scenario ex
   assert.deepEqual(result.unexpected, [], 'no unexpected answers');
   assert.equal(result.keygateExited, false);
   assert.equal(result.stderr, '');
-  for (const kind of ['page view', 'sign-in-verify', 'page view (new session)', 'git-info-refs', 'git-upload-pack', 'account page', 'page view (revoked halfway)']) {
-    assert.ok(result.kinds.some((k) => k.kind === kind && k.expected > 0), `${kind} ran`);
+  for (const kind of [
+    'page view',
+    'sign-in-verify',
+    'page view (new session)',
+    'git-info-refs',
+    'git-upload-pack',
+    'account page',
+    'page view (revoked halfway)',
+  ]) {
+    assert.ok(
+      result.kinds.some((k) => k.kind === kind && k.expected > 0),
+      `${kind} ran`,
+    );
   }
 });
 

@@ -14,8 +14,7 @@ describe('unreadable ceremony bodies', () => {
   });
   after(() => kg?.close());
 
-  const lastAudit = async () =>
-    (await kg.db.query('SELECT event, outcome, reason, request_id FROM audit_events ORDER BY id DESC LIMIT 1')).rows[0];
+  const lastAudit = async () => (await kg.db.query('SELECT event, outcome, reason, request_id FROM audit_events ORDER BY id DESC LIMIT 1')).rows[0];
 
   for (const [path, event] of [
     ['/-/api/login/verify', 'sign_in'],
@@ -25,7 +24,11 @@ describe('unreadable ceremony bodies', () => {
   ] as const) {
     test(`${path}: a body over 64 KiB is 413 and audited as ${event} body_too_large; malformed JSON is 400 and audited as malformed_json`, async () => {
       const browser = new TestClient(kg.url);
-      const big = await browser.request(path, { method: 'POST', body: JSON.stringify({ pad: 'x'.repeat(70 * 1024) }), headers: { 'content-type': 'application/json' } });
+      const big = await browser.request(path, {
+        method: 'POST',
+        body: JSON.stringify({ pad: 'x'.repeat(70 * 1024) }),
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(big.status, 413);
       assert.equal(big.json.error.code, 'body_too_large');
       assert.deepEqual({ ...(await lastAudit()), request_id: undefined }, { event, outcome: 'failure', reason: 'body_too_large', request_id: undefined });
@@ -41,7 +44,11 @@ describe('unreadable ceremony bodies', () => {
 
   test('an unreadable body elsewhere under /-/api is refused without an audit row', async () => {
     const before = (await kg.db.query('SELECT count(*)::int AS n FROM audit_events')).rows[0].n;
-    const res = await new TestClient(kg.url).request('/-/api/login/options', { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });
+    const res = await new TestClient(kg.url).request('/-/api/login/options', {
+      method: 'POST',
+      body: '{nope',
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(res.status, 400);
     assert.equal((await kg.db.query('SELECT count(*)::int AS n FROM audit_events')).rows[0].n, before);
   });

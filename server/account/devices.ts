@@ -19,8 +19,7 @@ import { expireGogsSession } from '../session/gogs-cookie.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireStepUp } from '../stepup/require.js';
 
-export const LAST_DEVICE_MESSAGE =
-  'This is your last key. If you remove it you will need a new invite from your administrator to get back in.';
+export const LAST_DEVICE_MESSAGE = 'This is your last key. If you remove it you will need a new invite from your administrator to get back in.';
 
 const renameBody = z.object({ nickname: z.string({ error: 'the new name must be text' }) });
 const removeBody = z.object({ confirmLast: z.boolean({ error: 'confirmLast must be true or false' }).optional() });
@@ -32,27 +31,43 @@ export function accountDeviceRouter(deps: RouterDeps): Router {
   const freshlyVerified = requireStepUp(deps);
   const actorOf = (req: Request) => userActor({ id: req.auth!.userId, username: req.auth!.username }, requestContext(req));
 
-  router.post('/-/api/account/devices/:credentialId/rename', deps.limits.perIp('/-/api/account/devices'), jsonBody, signedIn, freshlyVerified, validateBody(renameBody), async (req, res) => {
-    const { nickname } = req.body as z.infer<typeof renameBody>;
-    const renamed = await renameDevice(db, credentialIdOf(req), nickname, actorOf(req), { ownerId: req.auth!.userId });
-    res.json({ ok: true, nickname: renamed.nickname });
-  });
+  router.post(
+    '/-/api/account/devices/:credentialId/rename',
+    deps.limits.perIp('/-/api/account/devices'),
+    jsonBody,
+    signedIn,
+    freshlyVerified,
+    validateBody(renameBody),
+    async (req, res) => {
+      const { nickname } = req.body as z.infer<typeof renameBody>;
+      const renamed = await renameDevice(db, credentialIdOf(req), nickname, actorOf(req), { ownerId: req.auth!.userId });
+      res.json({ ok: true, nickname: renamed.nickname });
+    },
+  );
 
-  router.post('/-/api/account/devices/:credentialId/remove', deps.limits.perIp('/-/api/account/devices'), jsonBody, signedIn, freshlyVerified, validateBody(removeBody), async (req, res) => {
-    const auth = req.auth!;
-    const { confirmLast } = req.body as z.infer<typeof removeBody>;
-    const ended = await endDevice(db, credentialIdOf(req), actorOf(req), {
-      event: 'credential_removed',
-      ownerId: auth.userId,
-      // Removing the only active key locks the person out: it needs `confirmLast: true`.
-      refuseLast: confirmLast ? undefined : new AppError('last_device', 409, LAST_DEVICE_MESSAGE),
-    });
-    deps.sessionCache.forgetAll(ended.endedSessionIds);
-    // The key this session signed in with is gone, and with it this session (already deleted).
-    const signedOut = ended.credential.credentialId === auth.credentialId;
-    if (signedOut) await endThisSession(req, res, deps);
-    res.json({ ok: true, signedOut });
-  });
+  router.post(
+    '/-/api/account/devices/:credentialId/remove',
+    deps.limits.perIp('/-/api/account/devices'),
+    jsonBody,
+    signedIn,
+    freshlyVerified,
+    validateBody(removeBody),
+    async (req, res) => {
+      const auth = req.auth!;
+      const { confirmLast } = req.body as z.infer<typeof removeBody>;
+      const ended = await endDevice(db, credentialIdOf(req), actorOf(req), {
+        event: 'credential_removed',
+        ownerId: auth.userId,
+        // Removing the only active key locks the person out: it needs `confirmLast: true`.
+        refuseLast: confirmLast ? undefined : new AppError('last_device', 409, LAST_DEVICE_MESSAGE),
+      });
+      deps.sessionCache.forgetAll(ended.endedSessionIds);
+      // The key this session signed in with is gone, and with it this session (already deleted).
+      const signedOut = ended.credential.credentialId === auth.credentialId;
+      if (signedOut) await endThisSession(req, res, deps);
+      res.json({ ok: true, signedOut });
+    },
+  );
 
   return router;
 }

@@ -72,32 +72,45 @@ export function accountRouter(deps: RouterDeps): Router {
     res.json(options);
   });
 
-  router.post('/-/api/account/devices/verify', limits.perIp('/-/api/account/devices'), jsonBody, auditUnreadableBody(db, 'credential_registered'), signedIn, async (req: Request, res: Response) => {
-    const auth = req.auth!;
-    const ctx = requestContext(req);
-    const base = { event: 'credential_registered' as const, actor: `user:${auth.username}`, subjectUserId: auth.userId, subjectUsername: auth.username, ...ctx };
-    try {
-      const ceremony = await consumeCeremony(db, req, 'add-device');
-      if (ceremony.userId !== auth.userId) throw new CeremonyFailure('wrong_ceremony');
-      const parsed = verifyBody.safeParse(req.body);
-      if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
-      const response = parsed.data.response as RegistrationResponseJSON;
-      const { credential: verified, facts } = await verifyRegistration(config, deps.policy, ceremony, response);
-      const credential = await withTransaction(db, async (tx) => {
-        const owner = await findUserById(tx, auth.userId);
-        if (!owner || owner.disabledAt) throw unauthorized();
-        enforceRegistrationPolicy(deps.policy, facts, { admin: owner.isAdmin }, await countActiveCredentials(tx, owner.id, { lock: true }));
-        const stored = await storeCredential(tx, { ...verified, userId: auth.userId, nickname: cleanNickname(parsed.data.nickname, response) });
-        await recordEvent(tx, { ...base, outcome: 'success', credentialId: stored.id, details: { nickname: stored.nickname, aaguid: stored.aaguid } });
-        return stored;
-      });
-      res.json({ ok: true, credentialId: credential.credentialId });
-    } catch (err) {
-      const reason = err instanceof CeremonyFailure ? err.reason : (err as { code?: string }).code ?? 'internal';
-      await recordEvent(db, { ...base, outcome: 'failure', reason });
-      throw err;
-    }
-  });
+  router.post(
+    '/-/api/account/devices/verify',
+    limits.perIp('/-/api/account/devices'),
+    jsonBody,
+    auditUnreadableBody(db, 'credential_registered'),
+    signedIn,
+    async (req: Request, res: Response) => {
+      const auth = req.auth!;
+      const ctx = requestContext(req);
+      const base = {
+        event: 'credential_registered' as const,
+        actor: `user:${auth.username}`,
+        subjectUserId: auth.userId,
+        subjectUsername: auth.username,
+        ...ctx,
+      };
+      try {
+        const ceremony = await consumeCeremony(db, req, 'add-device');
+        if (ceremony.userId !== auth.userId) throw new CeremonyFailure('wrong_ceremony');
+        const parsed = verifyBody.safeParse(req.body);
+        if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
+        const response = parsed.data.response as RegistrationResponseJSON;
+        const { credential: verified, facts } = await verifyRegistration(config, deps.policy, ceremony, response);
+        const credential = await withTransaction(db, async (tx) => {
+          const owner = await findUserById(tx, auth.userId);
+          if (!owner || owner.disabledAt) throw unauthorized();
+          enforceRegistrationPolicy(deps.policy, facts, { admin: owner.isAdmin }, await countActiveCredentials(tx, owner.id, { lock: true }));
+          const stored = await storeCredential(tx, { ...verified, userId: auth.userId, nickname: cleanNickname(parsed.data.nickname, response) });
+          await recordEvent(tx, { ...base, outcome: 'success', credentialId: stored.id, details: { nickname: stored.nickname, aaguid: stored.aaguid } });
+          return stored;
+        });
+        res.json({ ok: true, credentialId: credential.credentialId });
+      } catch (err) {
+        const reason = err instanceof CeremonyFailure ? err.reason : ((err as { code?: string }).code ?? 'internal');
+        await recordEvent(db, { ...base, outcome: 'failure', reason });
+        throw err;
+      }
+    },
+  );
 
   router.use(accountDeviceRouter(deps));
   return router;

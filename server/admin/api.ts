@@ -28,7 +28,11 @@ import { requireAdmin } from './require-admin.js';
 
 const inviteBody = z
   .object({
-    username: z.string({ error: 'enter the username the invite is for' }).trim().min(1, 'enter the username the invite is for').max(35, 'a Gogs username has at most 35 characters'),
+    username: z
+      .string({ error: 'enter the username the invite is for' })
+      .trim()
+      .min(1, 'enter the username the invite is for')
+      .max(35, 'a Gogs username has at most 35 characters'),
     admin: z.boolean({ error: 'must be true or false' }).optional(),
     ttl: z.string({ error: 'must be a duration such as 24h' }).trim().max(16, 'must be a duration such as 24h').optional(),
     // Used only with GOGS_ADMIN_TOKEN, to create a missing Gogs account.
@@ -81,7 +85,12 @@ export function adminApiRouter(deps: RouterDeps): Router {
     const body = req.body as z.infer<typeof inviteBody>;
     const ttlMs = inviteTtl(body.ttl);
     try {
-      const created = await issueInvite(db, config, { username: body.username, grantsAdmin: body.admin ?? false, ttlMs, email: body.email || undefined }, actor(req));
+      const created = await issueInvite(
+        db,
+        config,
+        { username: body.username, grantsAdmin: body.admin ?? false, ttlMs, email: body.email || undefined },
+        actor(req),
+      );
       // The link exists only in this answer: the database keeps the token's hash.
       res.json({
         url: created.url,

@@ -20,7 +20,10 @@ const auditQuery = z.object({
   event: z.union([z.literal(''), z.enum(AUDIT_EVENTS)], { error: 'is not an event Keygate records' }).optional(),
   from: text(40),
   to: text(40),
-  before: z.string({ error: 'give it once' }).regex(/^[1-9]\d{0,17}$/, 'must be an audit entry number').optional(),
+  before: z
+    .string({ error: 'give it once' })
+    .regex(/^[1-9]\d{0,17}$/, 'must be an audit entry number')
+    .optional(),
 });
 
 /** Audit rows name credentials by row id; people recognise them by nickname and credential id. */
@@ -43,7 +46,7 @@ function asFormTime(at: Date | undefined): string {
 /** The page's own address with these filters (and optionally a page), for the paging links. */
 export function auditHref(filters: AuditFilters, before?: string): string {
   const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
+  for (const [key, value] of Object.entries(filters) as Array<[string, string | undefined]>) if (value) params.set(key, value);
   if (before) params.set('before', before);
   const query = params.toString();
   return `/-/admin/audit${query ? `?${query}` : ''}`;

@@ -28,7 +28,10 @@ export function requireAdmin(deps: AppDeps) {
     } else if (wantsJson(req)) {
       next(forbidden(NOT_ADMIN, 'not_admin'));
     } else {
-      res.status(403).type('html').send(messagePage({ title: 'Not allowed', message: NOT_ADMIN, action: { href: '/-/account', label: 'Back to your account' } }));
+      res
+        .status(403)
+        .type('html')
+        .send(messagePage({ title: 'Not allowed', message: NOT_ADMIN, action: { href: '/-/account', label: 'Back to your account' } }));
     }
   };
 }

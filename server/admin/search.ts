@@ -26,7 +26,15 @@ export const USERS_PER_PAGE = 50;
  */
 export async function searchUsers(db: Queryable, opts: { q: string; page: number; perPage?: number }): Promise<UserSearch> {
   const perPage = opts.perPage ?? USERS_PER_PAGE;
-  const { rows } = await db.query<{ id: string; username: string; is_admin: boolean; disabled_at: Date | null; created_at: Date; active: string; revoked: string }>(
+  const { rows } = await db.query<{
+    id: string;
+    username: string;
+    is_admin: boolean;
+    disabled_at: Date | null;
+    created_at: Date;
+    active: string;
+    revoked: string;
+  }>(
     `SELECT u.id, u.username, u.is_admin, u.disabled_at, u.created_at,
             count(c.id) FILTER (WHERE c.revoked_at IS NULL) AS active,
             count(c.id) FILTER (WHERE c.revoked_at IS NOT NULL) AS revoked

@@ -42,7 +42,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
   router.get('/-/admin', ...admin, async (req, res) => {
     const { q, page } = parseQuery(listQuery, req);
     const { users, more } = await searchUsers(db, { q, page });
-    const href = (p: number) => `/-/admin?${new URLSearchParams({ ...(q ? { q } : {}), ...(p > 1 ? { page: String(p) } : {}) })}`;
+    const href = (p: number) => `/-/admin?${new URLSearchParams({ ...(q ? { q } : {}), ...(p > 1 ? { page: String(p) } : {}) }).toString()}`;
     res.type('html').send(
       adminUsersPage({
         q,

@@ -28,6 +28,23 @@ export interface AuditFilter {
   limit?: number;
 }
 
+/** An audit_events row as the query below reads it. */
+interface AuditEventRow {
+  id: string;
+  at: Date;
+  actor: string;
+  subject_user_id: string | null;
+  subject_username: string | null;
+  credential_id: string | null;
+  event: string;
+  outcome: 'success' | 'failure';
+  reason: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  details: Record<string, unknown>;
+}
+
 export async function queryAudit(db: Queryable, f: AuditFilter): Promise<AuditRow[]> {
   const where: string[] = [];
   const params: unknown[] = [];
@@ -41,7 +58,7 @@ export async function queryAudit(db: Queryable, f: AuditFilter): Promise<AuditRo
   if (f.until) add('at < ?', f.until);
   if (f.beforeId) add('id < ?', f.beforeId);
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 1000);
-  const { rows } = await db.query(
+  const { rows } = await db.query<AuditEventRow>(
     `SELECT id, at, actor, subject_user_id, subject_username, credential_id, event, outcome, reason, host(ip) AS ip, user_agent, request_id, details
        FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY id DESC LIMIT ${limit}`,

@@ -38,9 +38,15 @@ export function auditOversizedCeremonyBody(db: Db, log: Logger, trustProxy: bool
     const event = path.startsWith('/-/api/') ? eventOf(path.slice('/-/api'.length)) : undefined;
     if (!event) return;
     const ua = req.headers['user-agent'];
-    await recordEvent(db, { event, outcome: 'failure', actor: 'anonymous', reason: 'body_too_large', ip: peerAddress(req, trustProxy), userAgent: ua ?? null, requestId: assignRequestId(req, trustProxy) }).catch(
-      (err: unknown) => log.warn({ err }, 'could not audit a refused ceremony body'),
-    );
+    await recordEvent(db, {
+      event,
+      outcome: 'failure',
+      actor: 'anonymous',
+      reason: 'body_too_large',
+      ip: peerAddress(req, trustProxy),
+      userAgent: ua ?? null,
+      requestId: assignRequestId(req, trustProxy),
+    }).catch((err: unknown) => log.warn({ err }, 'could not audit a refused ceremony body'));
   };
 }
 

@@ -50,7 +50,12 @@ export async function renameDevice(db: Db, credentialId: string, nickname: strin
   const owner = await findUserById(db, credential.userId);
   return withTransaction(db, async (tx) => {
     await tx.query('UPDATE credentials SET nickname = $2 WHERE id = $1', [credential.id, name]);
-    await recordEvent(tx, { ...auditBase(actor, credential, owner?.username ?? null), event: 'credential_renamed', outcome: 'success', details: { from: credential.nickname, to: name } });
+    await recordEvent(tx, {
+      ...auditBase(actor, credential, owner?.username ?? null),
+      event: 'credential_renamed',
+      outcome: 'success',
+      details: { from: credential.nickname, to: name },
+    });
     return { ...credential, nickname: name };
   });
 }

@@ -34,18 +34,27 @@ export function redeemInvite(db: Db, policy: AuthenticatorPolicy, input: Redempt
     // The row lock serialises concurrent redemptions of one invite: exactly one stores a key.
     const { state, invite } = await findInvite(tx, input.token, { lock: true });
     if (state !== 'valid' || !invite) throw inviteProblem(state as Exclude<InviteState, 'valid'>);
-    if (invite.id !== input.ceremony.inviteId) throw new CeremonyError('wrong_ceremony', 'This attempt does not match the enrolment link. Please reload the page and try again.');
+    if (invite.id !== input.ceremony.inviteId)
+      throw new CeremonyError('wrong_ceremony', 'This attempt does not match the enrolment link. Please reload the page and try again.');
     const handle = Buffer.from(input.ceremony.userHandle ?? '', 'base64url');
     const user = await createOrGetUser(tx, input.ceremony.username ?? invite.username, handle, invite.grantsAdmin);
     // The authenticator stored the ceremony's user handle; if someone else created this user meanwhile, they differ.
-    if (!user.userHandle.equals(handle)) throw new AppError('enrolment_conflict', 409, 'This account changed while you were enrolling. Please reload the page and try again.');
+    if (!user.userHandle.equals(handle))
+      throw new AppError('enrolment_conflict', 409, 'This account changed while you were enrolling. Please reload the page and try again.');
     if (user.disabledAt) throw new AppError('user_disabled', 403, 'This account is disabled. Ask your administrator.');
     const active = await countActiveCredentials(tx, user.id, { lock: true });
     enforceRegistrationPolicy(policy, input.facts, { admin: user.isAdmin || invite.grantsAdmin }, active);
     if (invite.grantsAdmin && !user.isAdmin) await grantAdmin(tx, user.id);
     const credential = await storeCredential(tx, { ...input.verified, userId: user.id, nickname: input.nickname });
     await markInviteUsed(tx, invite.id, credential.id);
-    const base = { actor: `user:${user.username}`, subjectUserId: user.id, subjectUsername: user.username, credentialId: credential.id, outcome: 'success' as const, ...input.ctx };
+    const base = {
+      actor: `user:${user.username}`,
+      subjectUserId: user.id,
+      subjectUsername: user.username,
+      credentialId: credential.id,
+      outcome: 'success' as const,
+      ...input.ctx,
+    };
     await recordEvent(tx, { ...base, event: 'invite_redeemed', details: { inviteId: invite.id, recovery: invite.userId !== null } });
     await recordEvent(tx, { ...base, event: 'credential_registered', details: { nickname: credential.nickname, aaguid: credential.aaguid } });
     return { user, credential };

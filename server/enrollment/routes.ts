@@ -31,7 +31,6 @@ const tokenSchema = z.string().min(1).max(128);
 const optionsBody = z.object({ token: tokenSchema });
 const verifyBody = z.object({ token: tokenSchema, response: registrationResponseSchema, nickname: z.string().max(200).optional() });
 
-
 export function enrollmentRouter(deps: RouterDeps): Router {
   const { config, db, policy, limits } = deps;
   const router = Router();
@@ -42,12 +41,17 @@ export function enrollmentRouter(deps: RouterDeps): Router {
     res.set('Referrer-Policy', 'no-referrer');
     if (state !== 'valid' || !invite) {
       const m = INVITE_MESSAGES[state as Exclude<InviteState, 'valid'>];
-      res.status(m.status).type('html').send(messagePage({ title: m.title, message: m.message, action: { href: '/-/login', label: 'Go to sign-in' } }));
+      res
+        .status(m.status)
+        .type('html')
+        .send(messagePage({ title: m.title, message: m.message, action: { href: '/-/login', label: 'Go to sign-in' } }));
       return;
     }
     const existing = invite.userId ? await findUserById(db, invite.userId) : null;
     const requirements = policy.requirements({ admin: invite.grantsAdmin || Boolean(existing?.isAdmin) });
-    res.type('html').send(enrollPage({ token: String(req.params.token), username: invite.username, recovery: invite.userId !== null, rpName: config.rpName, requirements }));
+    res
+      .type('html')
+      .send(enrollPage({ token: String(req.params.token), username: invite.username, recovery: invite.userId !== null, rpName: config.rpName, requirements }));
   });
 
   router.post('/-/api/enroll/options', limits.perIp('/-/api/enroll'), jsonBody, validateBody(optionsBody), async (req, res) => {
@@ -74,37 +78,43 @@ export function enrollmentRouter(deps: RouterDeps): Router {
     res.json(options);
   });
 
-  router.post('/-/api/enroll/verify', limits.perIp('/-/api/enroll'), jsonBody, auditUnreadableBody(db, 'invite_redeemed'), async (req: Request, res: Response) => {
-    const ctx = requestContext(req);
-    let inviteUsername: string | undefined;
-    try {
-      const ceremony = await consumeCeremony(db, req, 'enroll');
-      inviteUsername = ceremony.username;
-      const parsed = verifyBody.safeParse(req.body);
-      if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
-      const response = parsed.data.response as RegistrationResponseJSON;
-      const { credential: verified, userVerified, facts } = await verifyRegistration(config, policy, ceremony, response);
+  router.post(
+    '/-/api/enroll/verify',
+    limits.perIp('/-/api/enroll'),
+    jsonBody,
+    auditUnreadableBody(db, 'invite_redeemed'),
+    async (req: Request, res: Response) => {
+      const ctx = requestContext(req);
+      let inviteUsername: string | undefined;
+      try {
+        const ceremony = await consumeCeremony(db, req, 'enroll');
+        inviteUsername = ceremony.username;
+        const parsed = verifyBody.safeParse(req.body);
+        if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
+        const response = parsed.data.response as RegistrationResponseJSON;
+        const { credential: verified, userVerified, facts } = await verifyRegistration(config, policy, ceremony, response);
 
-      const { user, credential } = await redeemInvite(db, policy, {
-        token: parsed.data.token,
-        ceremony,
-        verified,
-        facts,
-        nickname: cleanNickname(parsed.data.nickname, response),
-        ctx,
-      });
-      if (!(await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified))) {
-        // The key is stored, but it was revoked (or the person disabled) before the session could start.
-        throw new CeremonyFailure('access_ended', undefined, 403);
+        const { user, credential } = await redeemInvite(db, policy, {
+          token: parsed.data.token,
+          ceremony,
+          verified,
+          facts,
+          nickname: cleanNickname(parsed.data.nickname, response),
+          ctx,
+        });
+        if (!(await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified))) {
+          // The key is stored, but it was revoked (or the person disabled) before the session could start.
+          throw new CeremonyFailure('access_ended', undefined, 403);
+        }
+        expireGogsSession(res, config);
+        res.json({ ok: true, redirect: '/' });
+      } catch (err) {
+        const reason = err instanceof CeremonyFailure ? err.reason : err instanceof AppError ? err.code : 'internal';
+        await recordEvent(db, { event: 'invite_redeemed', outcome: 'failure', actor: 'anonymous', subjectUsername: inviteUsername, reason, ...ctx });
+        throw err;
       }
-      expireGogsSession(res, config);
-      res.json({ ok: true, redirect: '/' });
-    } catch (err) {
-      const reason = err instanceof CeremonyFailure ? err.reason : err instanceof AppError ? err.code : 'internal';
-      await recordEvent(db, { event: 'invite_redeemed', outcome: 'failure', actor: 'anonymous', subjectUsername: inviteUsername, reason, ...ctx });
-      throw err;
-    }
-  });
+    },
+  );
 
   return router;
 }

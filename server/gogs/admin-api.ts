@@ -77,7 +77,12 @@ export class GogsAdminApi {
       const text = await res.text();
       return { status: res.status, text };
     } catch (err) {
-      throw new AppError('gogs_unreachable', 502, `Gogs did not answer while Keygate was ${opts.what} (${describe(err)}). Check GOGS_URL and that Gogs is running.`, describe(err));
+      throw new AppError(
+        'gogs_unreachable',
+        502,
+        `Gogs did not answer while Keygate was ${opts.what} (${describe(err)}). Check GOGS_URL and that Gogs is running.`,
+        describe(err),
+      );
     }
   }
 
@@ -97,7 +102,8 @@ export class GogsAdminApi {
     if (status !== 200) throw new AppError('gogs_error', 502, `Gogs answered HTTP ${status} when Keygate looked up ${username}.`);
     try {
       const u = JSON.parse(text) as { id?: unknown; username?: unknown; login?: unknown; email?: unknown };
-      return { id: Number(u.id), username: String(u.username ?? u.login ?? username), email: typeof u.email === 'string' ? u.email : '' };
+      const name = typeof u.username === 'string' ? u.username : typeof u.login === 'string' ? u.login : username;
+      return { id: Number(u.id), username: name, email: typeof u.email === 'string' ? u.email : '' };
     } catch {
       throw new AppError('gogs_error', 502, `Gogs answered ${username}'s lookup with something that is not JSON.`);
     }
@@ -116,7 +122,7 @@ export class GogsAdminApi {
     if (status === 201 || status === 200) {
       try {
         const u = JSON.parse(text) as { id?: unknown; username?: unknown };
-        return { id: Number(u.id), username: String(u.username ?? username), email };
+        return { id: Number(u.id), username: typeof u.username === 'string' ? u.username : username, email };
       } catch {
         return { id: NaN, username, email };
       }
@@ -143,7 +149,7 @@ export class GogsAdminApi {
 function gogsReason(status: number, text: string): string {
   try {
     const body = JSON.parse(text) as unknown;
-    if (body && typeof body === 'object' && 'message' in body && typeof (body as { message: unknown }).message === 'string') {
+    if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') {
       return `${(body as { message: string }).message} (HTTP ${status})`.slice(0, 300);
     }
     if (Array.isArray(body)) {

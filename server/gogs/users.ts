@@ -20,13 +20,21 @@ export type GogsAccount = 'not_checked' | 'exists' | 'created';
  * With GOGS_ADMIN_TOKEN: makes sure the Gogs user exists, creating it (random password, the
  * given email) if not. Without the token: does nothing. Throws before anything is stored.
  */
-export async function ensureGogsUser(db: Db, config: Config, input: { username: string; email?: string }, actor: Actor, api: GogsAdminApi | undefined = gogsAdminApi(config)): Promise<GogsAccount> {
+export async function ensureGogsUser(
+  db: Db,
+  config: Config,
+  input: { username: string; email?: string },
+  actor: Actor,
+  api: GogsAdminApi | undefined = gogsAdminApi(config),
+): Promise<GogsAccount> {
   if (!api) return 'not_checked';
   const email = input.email?.trim() || undefined;
   if (email !== undefined && !isValidEmail(email)) throw new GogsInviteInputError(`"${email}" is not an email address`);
   if (await api.findUser(input.username)) return 'exists';
   if (email === undefined) {
-    throw new GogsInviteInputError(`${input.username} does not exist in Gogs yet: give an email address (--email on the command line) so Keygate can create the account`);
+    throw new GogsInviteInputError(
+      `${input.username} does not exist in Gogs yet: give an email address (--email on the command line) so Keygate can create the account`,
+    );
   }
   const audit = (outcome: 'success' | 'failure', reason?: string, details: Record<string, unknown> = {}) =>
     recordEvent(db, {
@@ -67,7 +75,7 @@ export async function syncAdminsFromGogs(db: Db, config: Config, actor: Actor, a
   if (!config.gogsSyncAdmins) {
     throw new AppError('sync_admins_off', 409, 'Syncing the admin flag from Gogs is off: set GOGS_SYNC_ADMINS=true (and GOGS_ADMIN_TOKEN) to turn it on.');
   }
-  if (!api) throw new AppError('sync_admins_off', 409, 'Syncing the admin flag from Gogs needs GOGS_ADMIN_TOKEN (a Gogs site administrator\'s access token).');
+  if (!api) throw new AppError('sync_admins_off', 409, "Syncing the admin flag from Gogs needs GOGS_ADMIN_TOKEN (a Gogs site administrator's access token).");
   const users = await listUsers(db);
   const result: AdminSyncResult = { changed: [], unchanged: [], skipped: [] };
   const wanted = new Map<string, boolean>();
@@ -94,7 +102,11 @@ export async function syncAdminsFromGogs(db: Db, config: Config, actor: Actor, a
   }
   const activeAdminsAfter = users.filter((u) => !u.disabledAt && (wanted.get(u.id) ?? u.isAdmin)).length;
   if (activeAdminsAfter === 0) {
-    throw new AppError('sync_admins_no_admin_left', 409, 'Syncing would leave Keygate without an administrator: make at least one enrolled person a Gogs site admin first. Nothing was changed.');
+    throw new AppError(
+      'sync_admins_no_admin_left',
+      409,
+      'Syncing would leave Keygate without an administrator: make at least one enrolled person a Gogs site admin first. Nothing was changed.',
+    );
   }
   await withTransaction(db, async (tx) => {
     for (const u of users) {

@@ -7,6 +7,7 @@ export function safeReturnPath(value: unknown, origin: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return '/';
   if (!value.startsWith('/')) return '/';
   // Browsers treat `\` as `/` and strip tabs/newlines inside URLs: either can turn `/x` into `//host`.
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/[\\\u0000-\u0020\u007f]/.test(value)) return '/';
   if (/^\/(\/|%2f|%5c)/i.test(value)) return '/';
   let decoded: string;
@@ -15,6 +16,7 @@ export function safeReturnPath(value: unknown, origin: string): string {
   } catch {
     return '/';
   }
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/^[\\/]{2}/.test(decoded) || /^\/[\\/]/.test(decoded) || /[\u0000-\u001f\u007f]/.test(decoded)) return '/';
   // Dot segments (also %2e-encoded) are resolved by the URL parser: `/..//evil` would become
   // `//evil`, another host. A browser never sends them, so a path that has them is refused.

@@ -75,44 +75,54 @@ export function loginRouter(deps: RouterDeps): Router {
   });
 
   // Past the failure limit a failed sign-in is answered 429 (limits.perFailedSignIn, the last handler here).
-  router.post('/-/api/login/verify', limits.perIp('/-/api/login'), jsonBody, auditUnreadableBody(db, 'sign_in'), async (req: Request, res: Response) => {
-    const ctx = requestContext(req);
-    const auditEvent = (outcome: 'success' | 'failure', extra: { reason?: string; userId?: string; username?: string; credentialId?: string; actor?: string }): AuditEvent => ({
-      event: 'sign_in',
-      outcome,
-      actor: extra.actor ?? 'anonymous',
-      subjectUserId: extra.userId,
-      subjectUsername: extra.username,
-      credentialId: extra.credentialId,
-      reason: extra.reason,
-      ...ctx,
-    });
-    const audit = (outcome: 'success' | 'failure', extra: Parameters<typeof auditEvent>[1]) => recordEvent(db, auditEvent(outcome, extra));
-    try {
-      // The challenge is consumed before anything else: one attempt per challenge, pass or fail.
-      const ceremony = await consumeCeremony(db, req, 'login');
-      const parsed = verifyBody.safeParse(req.body);
-      if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
-      const { user, credential, userVerified } = await verifySignIn(db, config, deps.policy, ceremony, parsed.data.response as never, ctx);
-      // Audited no later than the session exists: the success row is written by the statement that
-      // writes the session (or before it, with another store), so the person is never signed in
-      // without a trace (docs/reliability.md, "kill -9 mid-sign-in").
-      const success = auditEvent('success', { userId: user.id, username: user.username, credentialId: credential.id, actor: `user:${user.username}` });
-      if (!(await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified, { event: success }))) {
-        // Revoked or disabled while this ceremony was in flight: no session was written.
-        throw new SignInFailure('access_ended', user, credential);
+  router.post(
+    '/-/api/login/verify',
+    limits.perIp('/-/api/login'),
+    jsonBody,
+    auditUnreadableBody(db, 'sign_in'),
+    async (req: Request, res: Response) => {
+      const ctx = requestContext(req);
+      const auditEvent = (
+        outcome: 'success' | 'failure',
+        extra: { reason?: string; userId?: string; username?: string; credentialId?: string; actor?: string },
+      ): AuditEvent => ({
+        event: 'sign_in',
+        outcome,
+        actor: extra.actor ?? 'anonymous',
+        subjectUserId: extra.userId,
+        subjectUsername: extra.username,
+        credentialId: extra.credentialId,
+        reason: extra.reason,
+        ...ctx,
+      });
+      const audit = (outcome: 'success' | 'failure', extra: Parameters<typeof auditEvent>[1]) => recordEvent(db, auditEvent(outcome, extra));
+      try {
+        // The challenge is consumed before anything else: one attempt per challenge, pass or fail.
+        const ceremony = await consumeCeremony(db, req, 'login');
+        const parsed = verifyBody.safeParse(req.body);
+        if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
+        const { user, credential, userVerified } = await verifySignIn(db, config, deps.policy, ceremony, parsed.data.response, ctx);
+        // Audited no later than the session exists: the success row is written by the statement that
+        // writes the session (or before it, with another store), so the person is never signed in
+        // without a trace (docs/reliability.md, "kill -9 mid-sign-in").
+        const success = auditEvent('success', { userId: user.id, username: user.username, credentialId: credential.id, actor: `user:${user.username}` });
+        if (!(await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified, { event: success }))) {
+          // Revoked or disabled while this ceremony was in flight: no session was written.
+          throw new SignInFailure('access_ended', user, credential);
+        }
+        expireGogsSession(res, config);
+        res.json({ ok: true, redirect: safeReturnPath(parsed.data.returnTo, config.origin) });
+      } catch (err) {
+        if (err instanceof SignInFailure) {
+          await audit('failure', { reason: err.reason, userId: err.user?.id, username: err.user?.username, credentialId: err.credential?.id });
+        } else if (err instanceof CeremonyFailure || err instanceof CeremonyError) {
+          await audit('failure', { reason: err instanceof CeremonyFailure ? err.reason : err.code });
+        }
+        throw err;
       }
-      expireGogsSession(res, config);
-      res.json({ ok: true, redirect: safeReturnPath(parsed.data.returnTo, config.origin) });
-    } catch (err) {
-      if (err instanceof SignInFailure) {
-        await audit('failure', { reason: err.reason, userId: err.user?.id, username: err.user?.username, credentialId: err.credential?.id });
-      } else if (err instanceof CeremonyFailure || err instanceof CeremonyError) {
-        await audit('failure', { reason: err instanceof CeremonyFailure ? err.reason : err.code });
-      }
-      throw err;
-    }
-  }, limits.perFailedSignIn());
+    },
+    limits.perFailedSignIn(),
+  );
 
   router.get('/-/logout', (_req, res) => {
     res.type('html').send(logoutPage());
@@ -122,7 +132,14 @@ export function loginRouter(deps: RouterDeps): Router {
     const auth = req.session?.auth;
     await signOut(req);
     if (auth) {
-      await recordEvent(db, { event: 'sign_out', outcome: 'success', actor: `user:${auth.username}`, subjectUserId: auth.userId, subjectUsername: auth.username, ...requestContext(req) });
+      await recordEvent(db, {
+        event: 'sign_out',
+        outcome: 'success',
+        actor: `user:${auth.username}`,
+        subjectUserId: auth.userId,
+        subjectUsername: auth.username,
+        ...requestContext(req),
+      });
     }
     res.clearCookie(config.sessionCookieName, sessionCookieOptions(config));
     expireGogsSession(res, config);

@@ -102,7 +102,7 @@ export function createHealth({ db, gogsUrl, log, timeoutMs = 2_000 }: HealthDeps
       // Which dependency is down is for the operator: shown to a probe on this machine that no
       // proxy relayed; anyone else gets the status alone (the reasons are in the log).
       const detailed = isLoopback(req.socket.remoteAddress) && req.headers['x-forwarded-for'] === undefined && req.headers.forwarded === undefined;
-      readiness().then((r) => res.writeHead(r.status === 'ready' ? 200 : 503, headers).end(JSON.stringify(detailed ? r : { status: r.status })));
+      void readiness().then((r) => res.writeHead(r.status === 'ready' ? 200 : 503, headers).end(JSON.stringify(detailed ? r : { status: r.status })));
     }
     return true;
   }

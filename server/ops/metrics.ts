@@ -22,22 +22,56 @@ const CEREMONY_TYPES: readonly CeremonyType[] = ['sign_in', 'enrolment', 'add_de
 
 /** Every ceremony failure reason (tsc fails here when one is added to FailureReason and not here). */
 const FAILURE_REASONS: Record<FailureReason, true> = {
-  no_ceremony: true, wrong_ceremony: true, challenge_expired: true, malformed_response: true, unknown_credential: true,
-  not_allowed_credential: true, revoked_credential: true, access_ended: true, user_disabled: true, user_handle_mismatch: true,
-  counter_regression: true, concurrent_use: true, bad_origin: true, bad_rp_id: true, bad_type: true, challenge_mismatch: true,
-  user_not_present: true, user_not_verified: true, bad_backup_flags: true, algorithm_not_allowed: true,
-  credential_id_too_long: true, already_registered: true, bad_signature: true, verification_failed: true,
-  policy_attachment: true, policy_resident_key: true, policy_synced_passkey: true, policy_aaguid_denied: true,
-  policy_aaguid_not_allowed: true, policy_untrusted_attestation: true, policy_authenticator_compromised: true,
-  policy_algorithm: true, policy_too_many_credentials: true,
+  no_ceremony: true,
+  wrong_ceremony: true,
+  challenge_expired: true,
+  malformed_response: true,
+  unknown_credential: true,
+  not_allowed_credential: true,
+  revoked_credential: true,
+  access_ended: true,
+  user_disabled: true,
+  user_handle_mismatch: true,
+  counter_regression: true,
+  concurrent_use: true,
+  bad_origin: true,
+  bad_rp_id: true,
+  bad_type: true,
+  challenge_mismatch: true,
+  user_not_present: true,
+  user_not_verified: true,
+  bad_backup_flags: true,
+  algorithm_not_allowed: true,
+  credential_id_too_long: true,
+  already_registered: true,
+  bad_signature: true,
+  verification_failed: true,
+  policy_attachment: true,
+  policy_resident_key: true,
+  policy_synced_passkey: true,
+  policy_aaguid_denied: true,
+  policy_aaguid_not_allowed: true,
+  policy_untrusted_attestation: true,
+  policy_authenticator_compromised: true,
+  policy_algorithm: true,
+  policy_too_many_credentials: true,
 };
 
 /** The `reason` label's values; anything else is counted as `other`. */
 export const CEREMONY_REASONS: ReadonlySet<string> = new Set([
   ...Object.keys(FAILURE_REASONS),
   ...Object.keys(INVITE_MESSAGES).map((state) => `invite_${state}`),
-  'enrolment_conflict', 'step_up_required', 'unauthorized', 'cross_origin', 'rate_limited', 'unavailable',
-  'malformed_json', 'body_too_large', 'unsupported_encoding', 'bad_request', 'internal',
+  'enrolment_conflict',
+  'step_up_required',
+  'unauthorized',
+  'cross_origin',
+  'rate_limited',
+  'unavailable',
+  'malformed_json',
+  'body_too_large',
+  'unsupported_encoding',
+  'bad_request',
+  'internal',
 ]);
 
 /** keygate_proxy_request_duration_seconds' buckets (upper bounds, seconds). */
@@ -59,7 +93,7 @@ function scrapedMetric(name: string, help: string, type: 'counter' | 'histogram'
     help,
     type,
     aggregator: 'sum' as const,
-    get: async () => ({ name, help, type, aggregator: 'sum' as const, values: values() }),
+    get: () => Promise.resolve({ name, help, type, aggregator: 'sum' as const, values: values() }),
     reset: () => {},
   };
   return metric as unknown as Counter;
@@ -89,7 +123,9 @@ export class Metrics {
     // request, costs a few array writes) and turned into samples only when scraped.
     this.registry.registerMetric(
       scrapedMetric('keygate_proxy_requests_total', 'Requests Keygate answered on the proxy path, by route kind and status class', 'counter', () =>
-        ROUTE_KINDS.flatMap((kind, k) => STATUS_CLASSES.map((cls, c) => ({ labels: { kind, status_class: cls }, value: this.proxied[k * STATUS_CLASSES.length + c] ?? 0 }))),
+        ROUTE_KINDS.flatMap((kind, k) =>
+          STATUS_CLASSES.map((cls, c) => ({ labels: { kind, status_class: cls }, value: this.proxied[k * STATUS_CLASSES.length + c] ?? 0 })),
+        ),
       ),
     );
     const latencyName = 'keygate_proxy_request_duration_seconds';
@@ -109,7 +145,12 @@ export class Metrics {
       ),
     );
 
-    this.ceremonies = new Counter({ name: 'keygate_ceremonies_total', help: 'WebAuthn ceremonies completed (verify step), by type, result and failure reason', labelNames: ['type', 'result', 'reason'], registers });
+    this.ceremonies = new Counter({
+      name: 'keygate_ceremonies_total',
+      help: 'WebAuthn ceremonies completed (verify step), by type, result and failure reason',
+      labelNames: ['type', 'result', 'reason'],
+      registers,
+    });
     this.ceremonyLatency = new Histogram({
       name: 'keygate_ceremony_duration_seconds',
       help: 'Server time of a ceremony verify request',
@@ -119,7 +160,12 @@ export class Metrics {
     });
     // Present from the start (at 0), so a rate over them works before the first ceremony.
     for (const type of CEREMONY_TYPES) this.ceremonies.labels(type, 'success', 'none').inc(0);
-    this.rateLimitRejections = new Counter({ name: 'keygate_rate_limit_rejections_total', help: 'Requests refused (429) by a rate limit', labelNames: ['limit'], registers });
+    this.rateLimitRejections = new Counter({
+      name: 'keygate_rate_limit_rejections_total',
+      help: 'Requests refused (429) by a rate limit',
+      labelNames: ['limit'],
+      registers,
+    });
     for (const limit of RATE_LIMIT_NAMES) this.rateLimitRejections.labels(limit).inc(0);
 
     const { db, sessionCache } = deps;
@@ -133,10 +179,38 @@ export class Metrics {
         this.set(n);
       },
     });
-    new Gauge({ name: 'keygate_session_cache_entries', help: "This instance's in-memory session cache size", registers, collect() { this.set(sessionCache.size); } });
-    new Gauge({ name: 'keygate_db_pool_total', help: 'Connections in the pool', registers, collect() { this.set(db.totalCount); } });
-    new Gauge({ name: 'keygate_db_pool_idle', help: 'Idle connections in the pool', registers, collect() { this.set(db.idleCount); } });
-    new Gauge({ name: 'keygate_db_pool_waiting', help: 'Queries waiting for a pool connection', registers, collect() { this.set(db.waitingCount); } });
+    new Gauge({
+      name: 'keygate_session_cache_entries',
+      help: "This instance's in-memory session cache size",
+      registers,
+      collect() {
+        this.set(sessionCache.size);
+      },
+    });
+    new Gauge({
+      name: 'keygate_db_pool_total',
+      help: 'Connections in the pool',
+      registers,
+      collect() {
+        this.set(db.totalCount);
+      },
+    });
+    new Gauge({
+      name: 'keygate_db_pool_idle',
+      help: 'Idle connections in the pool',
+      registers,
+      collect() {
+        this.set(db.idleCount);
+      },
+    });
+    new Gauge({
+      name: 'keygate_db_pool_waiting',
+      help: 'Queries waiting for a pool connection',
+      registers,
+      collect() {
+        this.set(db.waitingCount);
+      },
+    });
   }
 
   /** One proxied request, by route kind and HTTP status; seconds from its start. */

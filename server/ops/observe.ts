@@ -31,7 +31,15 @@ export function proxyObserver(metrics: Metrics, log: Logger): (res: ServerRespon
     if (debug) {
       const req = this.req;
       log.debug(
-        { reqId: req.id, method: req.method, path: logPath(req.url), status: this.statusCode, ms: Math.round(seconds * 1000), kind: this[KIND], completed: this.writableFinished },
+        {
+          reqId: req.id,
+          method: req.method,
+          path: logPath(req.url),
+          status: this.statusCode,
+          ms: Math.round(seconds * 1000),
+          kind: this[KIND],
+          completed: this.writableFinished,
+        },
         'proxied',
       );
     }
@@ -78,10 +86,14 @@ export function keygateObserver(metrics: Metrics, log: Logger): RequestHandler {
 export const noteFailure: ErrorRequestHandler = (err, _req, res, next) => {
   const e = err as { reason?: unknown; type?: unknown };
   res.locals.failureReason =
-    typeof e?.reason === 'string' ? e.reason
-    : err instanceof AppError ? err.code
-    : e?.type === 'entity.too.large' ? 'body_too_large'
-    : e?.type === 'entity.parse.failed' ? 'malformed_json'
-    : 'internal';
+    typeof e?.reason === 'string'
+      ? e.reason
+      : err instanceof AppError
+        ? err.code
+        : e?.type === 'entity.too.large'
+          ? 'body_too_large'
+          : e?.type === 'entity.parse.failed'
+            ? 'malformed_json'
+            : 'internal';
   next(err);
 };

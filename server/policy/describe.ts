@@ -20,7 +20,11 @@ export function describePolicy(policy: AuthenticatorPolicy): PolicyLine[] {
   const models = (list: readonly string[]) => (list.length ? list.map((a) => `${policy.modelName(a)} (${a})`).join('; ') : 'none');
   const who = { no: 'not required', admins: 'required for administrators', everyone: 'required for everyone' } as const;
   const synced = { allow: 'allowed', 'refuse-for-admins': 'refused for administrators', refuse: 'refused for everyone' } as const;
-  const attachment = { any: 'security keys and built-in authenticators', platform: 'built-in (platform) authenticators only', 'cross-platform': 'security keys (cross-platform) only' } as const;
+  const attachment = {
+    any: 'security keys and built-in authenticators',
+    platform: 'built-in (platform) authenticators only',
+    'cross-platform': 'security keys (cross-platform) only',
+  } as const;
   let mds = 'not configured';
   if (m.enabled) mds = `${m.source}: serial ${m.serial}, next update ${m.nextUpdate}, ${m.entries} authenticator models`;
   else if (m.source) mds = `DISABLED: ${m.source} was refused (${m.disabledReason})`;

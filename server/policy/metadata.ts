@@ -209,7 +209,10 @@ export async function loadMetadata(config: Config, log: Logger): Promise<Authent
   } catch (err) {
     const reason = err instanceof MetadataError ? err.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
     if (onError === 'fail') throw new MetadataError(`MDS_BLOB: ${reason} (set MDS_ON_ERROR=warn to start without metadata)`, { cause: err });
-    log.warn({ source, reason }, `MDS_BLOB: ${reason}; FIDO metadata is DISABLED (MDS_ON_ERROR=warn): no attestation chain is trusted and no status report is checked`);
+    log.warn(
+      { source, reason },
+      `MDS_BLOB: ${reason}; FIDO metadata is DISABLED (MDS_ON_ERROR=warn): no attestation chain is trusted and no status report is checked`,
+    );
     return AuthenticatorMetadata.none(source, reason);
   }
 }

@@ -117,7 +117,10 @@ export class AuthenticatorPolicy {
     if (s.aaguidDeny.includes(facts.aaguid.toLowerCase())) {
       out.push({ reason: 'policy_aaguid_denied', message: `This organisation does not accept this authenticator model (${model}).` });
     } else if (s.aaguidAllow.length > 0 && !s.aaguidAllow.includes(facts.aaguid.toLowerCase())) {
-      out.push({ reason: 'policy_aaguid_not_allowed', message: `This organisation accepts only approved authenticator models, and ${model} is not one of them.` });
+      out.push({
+        reason: 'policy_aaguid_not_allowed',
+        message: `This organisation accepts only approved authenticator models, and ${model} is not one of them.`,
+      });
     }
     const trustNeeded = s.trustedAttestation === 'everyone' || (s.trustedAttestation === 'admins' && holder.admin);
     if (trustNeeded && !facts.attestationTrusted) {
@@ -138,14 +141,15 @@ export class AuthenticatorPolicy {
         reason: 'policy_attachment',
         message:
           s.attachment === 'cross-platform'
-            ? "This organisation accepts only security keys (such as a YubiKey), not the authenticator built into a computer or phone."
+            ? 'This organisation accepts only security keys (such as a YubiKey), not the authenticator built into a computer or phone.'
             : 'This organisation accepts only the authenticator built into your device (Touch ID, Windows Hello or your phone’s screen lock), not a separate security key.',
       });
     }
     if (s.residentKey === 'required' && facts.discoverable !== true && (facts.discoverable !== null || stage === 'registration')) {
       out.push({
         reason: 'policy_resident_key',
-        message: 'This organisation accepts only passkeys stored on the authenticator itself (discoverable credentials), and this authenticator did not store one.',
+        message:
+          'This organisation accepts only passkeys stored on the authenticator itself (discoverable credentials), and this authenticator did not store one.',
       });
     }
     if (facts.alg !== null && !this.algorithmIds.includes(facts.alg)) {
@@ -162,11 +166,14 @@ export class AuthenticatorPolicy {
     const s = this.settings;
     const out: string[] = [];
     if (s.attachment === 'cross-platform') out.push('Security keys (such as a YubiKey) only, not the authenticator built into a computer or phone.');
-    if (s.attachment === 'platform') out.push('Only the authenticator built into your device (Touch ID, Windows Hello or your phone’s screen lock), not a separate security key.');
+    if (s.attachment === 'platform')
+      out.push('Only the authenticator built into your device (Touch ID, Windows Hello or your phone’s screen lock), not a separate security key.');
     if (s.userVerification === 'required') out.push('Authenticators that verify you with a PIN, fingerprint or face.');
     if (s.residentKey === 'required') out.push('Passkeys stored on the authenticator itself.');
-    if (s.syncedPasskeys === 'refuse' || (s.syncedPasskeys === 'refuse-for-admins' && holder.admin)) out.push('No synced passkeys (passkeys copied to a cloud account).');
-    if (s.trustedAttestation === 'everyone' || (s.trustedAttestation === 'admins' && holder.admin)) out.push('Only authenticators whose maker vouches for them (certified by the FIDO Alliance); your browser may ask to share its make and model.');
+    if (s.syncedPasskeys === 'refuse' || (s.syncedPasskeys === 'refuse-for-admins' && holder.admin))
+      out.push('No synced passkeys (passkeys copied to a cloud account).');
+    if (s.trustedAttestation === 'everyone' || (s.trustedAttestation === 'admins' && holder.admin))
+      out.push('Only authenticators whose maker vouches for them (certified by the FIDO Alliance); your browser may ask to share its make and model.');
     if (s.aaguidAllow.length) out.push(`Only these models: ${s.aaguidAllow.map((a) => this.modelName(a)).join(', ')}.`);
     if (s.aaguidDeny.length) out.push(`Not these models: ${s.aaguidDeny.map((a) => this.modelName(a)).join(', ')}.`);
     return out;

@@ -39,14 +39,10 @@ export type AuthorizationRefusal = 'non_ascii' | 'malformed' | 'empty_password' 
 
 export type AuthorizationVerdict =
   /** `header`: what Gogs gets (undefined: no Authorization header at all). */
-  | { ok: true; header: string | undefined; credentials: ForwardedCredentials }
-  | { ok: false; reason: AuthorizationRefusal; message: string };
+  { ok: true; header: string | undefined; credentials: ForwardedCredentials } | { ok: false; reason: AuthorizationRefusal; message: string };
 
 /** What Keygate understood and lets Gogs read: the differential tests compare Go's reading with this. */
-export type ForwardedCredentials =
-  | { kind: 'none' }
-  | { kind: 'basic'; username: string; password: string }
-  | { kind: 'token'; token: string };
+export type ForwardedCredentials = { kind: 'none' } | { kind: 'basic'; username: string; password: string } | { kind: 'token'; token: string };
 
 const MESSAGES: Record<AuthorizationRefusal, string> = {
   non_ascii: 'The Authorization header may only contain plain ASCII characters. For git and the API, use a Gogs access token as the password.',
@@ -66,7 +62,7 @@ const NONE: AuthorizationVerdict = { ok: true, header: undefined, credentials: {
  */
 export function judgeAuthorization(header: string | undefined, opts: { allowPasswords: boolean }): AuthorizationVerdict {
   if (header === undefined || header === '') return NONE;
-  // eslint-disable-next-line no-control-regex
+
   if (/[^\x20-\x7e\t]/.test(header)) return refuse('non_ascii');
   const fields = TWO_FIELDS.exec(header);
   if (!fields) return refuse('malformed');

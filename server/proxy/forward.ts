@@ -28,7 +28,13 @@ export interface Upstream {
    * @param headers a flat [name, value, …] list (see headers.ts upstreamHeaderList)
    * @param keygateSid the request's Keygate session, for Gogs' Set-Cookie (null: none)
    */
-  forward(req: IncomingMessage, res: ServerResponse, headers: Array<string | string[]>, onUnreachable: (res: ServerResponse, err: Error) => void, keygateSid: string | null): void;
+  forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: Array<string | string[]>,
+    onUnreachable: (res: ServerResponse, err: Error) => void,
+    keygateSid: string | null,
+  ): void;
   close(): Promise<void>;
 }
 
@@ -122,11 +128,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private mayRetry(code: string | undefined): boolean {
     const method = this.req.method;
     return (
-      !this.retried &&
-      code !== undefined &&
-      DROPPED.has(code) &&
-      this.options.body === null &&
-      (method === 'GET' || method === 'HEAD' || method === 'OPTIONS')
+      !this.retried && code !== undefined && DROPPED.has(code) && this.options.body === null && (method === 'GET' || method === 'HEAD' || method === 'OPTIONS')
     );
   }
 }
@@ -172,7 +174,13 @@ class UndiciUpstream implements Upstream {
     this.pool.dispatch(x.options, x);
   }
 
-  forward(req: IncomingMessage, res: ServerResponse, headers: Array<string | string[]>, onUnreachable: (res: ServerResponse, err: Error) => void, keygateSid: string | null): void {
+  forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: Array<string | string[]>,
+    onUnreachable: (res: ServerResponse, err: Error) => void,
+    keygateSid: string | null,
+  ): void {
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     const options: Dispatcher.DispatchOptions = {
       origin: this.origin,
@@ -181,7 +189,7 @@ class UndiciUpstream implements Upstream {
       headers: headers as string[],
       body: hasBody ? req : null,
     };
-    const x = new Exchange(this, req, res as Downstream, options, onUnreachable, keygateSid);
+    const x = new Exchange(this, req, res, options, onUnreachable, keygateSid);
     (res as Downstream)[EXCHANGE] = x;
     res.on('drain', onDownstreamDrain);
     res.on('close', onDownstreamClose);

@@ -64,14 +64,21 @@ export function createProxyHandler(deps: ProxyDeps) {
   const plan = createHeaderPlan(config, deps.secret);
   const cookieRules = { gogsSession: config.gogsSessionCookie, remember: new Set(GOGS_REMEMBER_COOKIES) };
   const setCookies = (lines: string[], sid: string | null) => rewriteSetCookies(lines, cookieRules, plan.binding, sid);
-  const pool = { connectMs: config.gogsConnectTimeoutMs, responseMs: config.gogsResponseTimeoutMs, connections: config.gogsConnections, localAddress: config.gogsSourceAddress };
+  const pool = {
+    connectMs: config.gogsConnectTimeoutMs,
+    responseMs: config.gogsResponseTimeoutMs,
+    connections: config.gogsConnections,
+    localAddress: config.gogsSourceAddress,
+  };
   // Two pools: signed-in pages never wait behind anonymous traffic (git, LFS, API without a
   // session), however much of it there is.
   const signedInUpstream = createUpstream(config.gogsUrl, config.https, setCookies, pool);
   const passthroughUpstream = createUpstream(config.gogsUrl, config.https, setCookies, pool);
   const passthroughPerClient = new InFlightLimit(config.maxPassthroughPerClient);
   // Keygate's own answers on this path: nosniff always, HSTS under https (response-headers.ts).
-  const security: Record<string, string> = config.https ? { 'x-content-type-options': 'nosniff', 'strict-transport-security': HSTS_VALUE } : { 'x-content-type-options': 'nosniff' };
+  const security: Record<string, string> = config.https
+    ? { 'x-content-type-options': 'nosniff', 'strict-transport-security': HSTS_VALUE }
+    : { 'x-content-type-options': 'nosniff' };
   const sendPage = (res: ServerResponse, status: number, title: string, message: string, extra: Record<string, string | string[]> = {}): void => {
     const body = messagePage({ title, message, action: { href: '/-/login', label: 'Go to sign-in' } });
     res.writeHead(status, { ...PAGE_HEADERS, ...security, ...extra, 'content-length': Buffer.byteLength(body) });
@@ -82,10 +89,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     res.end();
   };
   const authorizationPolicy = { allowPasswords: config.allowGitPasswords };
-  const clearCookies = [
-    expiredCookie(config.sessionCookieName, config),
-    gogsSessionExpiry(config),
-  ];
+  const clearCookies = [expiredCookie(config.sessionCookieName, config), gogsSessionExpiry(config)];
 
   const unreachable = (res: ServerResponse, err: Error): void => {
     if (err instanceof UnsendableRequest) {
@@ -96,11 +100,21 @@ export function createProxyHandler(deps: ProxyDeps) {
     }
     if (err instanceof UpstreamTimeout) {
       log.warn({ phase: err.phase }, 'gogs too slow');
-      sendPage(res, 504, 'Gogs is too slow to answer', 'Keygate is running, but the Git service behind it did not answer in time. Try again in a moment; if it persists, tell your administrator.');
+      sendPage(
+        res,
+        504,
+        'Gogs is too slow to answer',
+        'Keygate is running, but the Git service behind it did not answer in time. Try again in a moment; if it persists, tell your administrator.',
+      );
       return;
     }
     log.warn({ err: err.message }, 'gogs unreachable');
-    sendPage(res, 502, 'Gogs is unreachable', 'Keygate is running, but the Git service behind it did not answer. Try again in a moment; if it persists, tell your administrator.');
+    sendPage(
+      res,
+      502,
+      'Gogs is unreachable',
+      'Keygate is running, but the Git service behind it did not answer. Try again in a moment; if it persists, tell your administrator.',
+    );
   };
 
   const send = (req: IncomingMessage, res: ServerResponse, upstream: Upstream, identity: Identity | null, authorization: string | undefined): void => {
@@ -127,7 +141,9 @@ export function createProxyHandler(deps: ProxyDeps) {
     }
     if (!passthroughPerClient.enter(rateLimitSubject(peerAddress(req, config.trustProxy) ?? ''), res)) {
       req.resume();
-      sendPage(res, 429, 'Too many requests', 'Too many requests from your address are still in progress. Wait for them to finish, then try again.', { 'retry-after': '5' });
+      sendPage(res, 429, 'Too many requests', 'Too many requests from your address are still in progress. Wait for them to finish, then try again.', {
+        'retry-after': '5',
+      });
       return;
     }
     send(req, res, passthroughUpstream, null, verdict.header);
@@ -140,7 +156,12 @@ export function createProxyHandler(deps: ProxyDeps) {
       return;
     }
     if (identity && !isSafeMethod(req.method) && !isSameOrigin(req, config.origin)) {
-      sendPage(res, 403, 'Request refused', 'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.');
+      sendPage(
+        res,
+        403,
+        'Request refused',
+        'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.',
+      );
       return;
     }
     // Gogs' own sign-out ends the Keygate session too.
@@ -166,7 +187,12 @@ export function createProxyHandler(deps: ProxyDeps) {
   /** A Gogs page: only for a signed-in session, and unsafe methods only from Keygate's origin. */
   function servePage(req: IncomingMessage, res: ServerResponse, identity: Identity | null, path: string): void {
     if (identity && !isSafeMethod(req.method) && !isSameOrigin(req, config.origin)) {
-      sendPage(res, 403, 'Request refused', 'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.');
+      sendPage(
+        res,
+        403,
+        'Request refused',
+        'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.',
+      );
       return;
     }
     if (identity && changesStateOnGet(path) && !isOwnNavigation(req, config.origin)) {
@@ -230,7 +256,8 @@ export function createProxyHandler(deps: ProxyDeps) {
         handleWithSession(req, res, route, path).catch((err) => {
           // Fail closed: without the session store, nobody is let through.
           log.error({ err }, 'session lookup failed');
-          if (!res.headersSent) sendPage(res, 503, 'Temporarily unavailable', 'Keygate cannot check your session right now. Try again in a moment.', { 'retry-after': '5' });
+          if (!res.headersSent)
+            sendPage(res, 503, 'Temporarily unavailable', 'Keygate cannot check your session right now. Try again in a moment.', { 'retry-after': '5' });
           else res.destroy();
         });
       }

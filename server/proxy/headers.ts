@@ -45,7 +45,9 @@ export const comparableHeaderName = (name: string): string => name.toLowerCase()
  * would otherwise reach Gogs and be believed.
  */
 export function identityHeaderNames(config: Config): Set<string> {
-  return new Set([config.gogsAuthHeader, 'x-webauth-user', 'remote-user', 'x-forwarded-user', 'x-remote-user', ...config.stripHeaders].map(comparableHeaderName));
+  return new Set(
+    [config.gogsAuthHeader, 'x-webauth-user', 'remote-user', 'x-forwarded-user', 'x-remote-user', ...config.stripHeaders].map(comparableHeaderName),
+  );
 }
 
 /** Gogs 0.14 remember-me cookies sign a person in by themselves: never forwarded, never set. */
@@ -121,7 +123,13 @@ export function upstreamHeaderList(
   const out: Array<string | string[]> = [];
   // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
   const connection = incoming.connection;
-  const extraHop = connection && connection !== 'keep-alive' && connection !== 'close' ? connection.toLowerCase().split(',').map((s) => s.trim()) : null;
+  const extraHop =
+    connection && connection !== 'keep-alive' && connection !== 'close'
+      ? connection
+          .toLowerCase()
+          .split(',')
+          .map((s) => s.trim())
+      : null;
   for (const name in incoming) {
     if (HOP_BY_HOP.has(name)) continue;
     if (plan.identityNames.has(name.includes('_') ? name.replace(/_/g, '-') : name)) continue;
@@ -139,12 +147,18 @@ export function upstreamHeaderList(
   }
   const ip = client.ip ?? '';
   out.push(
-    'host', plan.upstreamHost,
-    'x-forwarded-for', ip,
-    'x-real-ip', ip,
-    'x-forwarded-proto', plan.forwardedProto,
-    'x-forwarded-host', plan.forwardedHost,
-    'x-request-id', client.requestId,
+    'host',
+    plan.upstreamHost,
+    'x-forwarded-for',
+    ip,
+    'x-real-ip',
+    ip,
+    'x-forwarded-proto',
+    plan.forwardedProto,
+    'x-forwarded-host',
+    plan.forwardedHost,
+    'x-request-id',
+    client.requestId,
   );
   if (forwarding.authorization !== undefined) out.push('authorization', forwarding.authorization);
   if (forwarding.identity !== null) out.push(plan.config.gogsAuthHeader, forwarding.identity);

@@ -19,7 +19,10 @@ export function clientAddress(req: IncomingMessage, trustProxy: boolean): string
 
 /** `1.2.3.4` for IPv4 (also when IPv4-mapped), `2001:db8:1:2::/64` for IPv6; anything else as given. */
 export function rateLimitSubject(address: string): string {
-  const bare = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '').toLowerCase();
+  const bare = address
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '')
+    .toLowerCase();
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(bare);
   if (mapped) return mapped[1]!;
   if (isIP(bare) !== 6) return bare || 'unknown';
@@ -39,6 +42,6 @@ function expandIpv6(address: string): string[] {
   const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
   const left = head ? head.split(':') : [];
   const right = tail === undefined ? [] : tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : new Array(8 - left.length - right.length).fill('0');
+  const fill: string[] = tail === undefined ? [] : new Array<string>(8 - left.length - right.length).fill('0');
   return [...left, ...fill, ...right].map((g) => parseInt(g, 16).toString(16));
 }

@@ -10,7 +10,6 @@ import type { ReplacingStore, SessionAuth } from './types.js';
 
 export type { SessionAuth } from './types.js';
 
-
 /**
  * How often last-seen is written back: sliding idle expiry without a write per request. With an
  * idle timeout under a few minutes it is written more often (a quarter of the timeout), or a
@@ -68,7 +67,9 @@ export async function signIn(
 /** Ends the session on the server (the row is deleted), whatever the cookie says afterwards. */
 export async function signOut(req: Request): Promise<void> {
   if (!req.session) return;
-  await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    req.session.destroy((err: unknown) => (err ? reject(err instanceof Error ? err : new Error('the session could not be ended')) : resolve())),
+  );
 }
 
 /** The signed-in person on a Keygate page, or null. Ends a timed-out session on the way. */

@@ -40,7 +40,6 @@ const WRITTEN = Symbol('keygate.written');
 type StoredSession = session.SessionData & { [LOADED]?: boolean; [WRITTEN]?: string };
 type Callback = (err?: unknown) => void;
 
-
 /** The sid and the session's content without its cookie, as compared for WRITTEN. */
 function contentKey(sid: string, data: session.SessionData): string {
   const { cookie: _cookie, ...content } = data;
@@ -79,7 +78,7 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
 
     override set(sid: string, sess: StoredSession, callback?: Callback): void {
       const { [LOADED]: loaded, ...data } = sess;
-      const key = contentKey(sid, data as session.SessionData);
+      const key = contentKey(sid, data);
       if (sess[WRITTEN] === key) {
         callback?.();
         return;
@@ -89,10 +88,14 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
         callback?.(err);
       };
       if (!loaded || !data.auth) {
-        super.set(sessionKey(sid), data as session.SessionData, done);
+        super.set(sessionKey(sid), data, done);
         return;
       }
-      db.query({ name: 'keygate-session-update', text: 'UPDATE session SET sess = $1, expire = $2 WHERE sid = $3', values: [JSON.stringify(data), expireOf(data), sessionKey(sid)] }).then(
+      db.query({
+        name: 'keygate-session-update',
+        text: 'UPDATE session SET sess = $1, expire = $2 WHERE sid = $3',
+        values: [JSON.stringify(data), expireOf(data), sessionKey(sid)],
+      }).then(
         () => done(),
         (err: unknown) => done(err),
       );
@@ -137,7 +140,7 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
       });
       if (oldKey) cache?.forget(oldKey);
       if (!rowCount) return false;
-      markWritten(sess, contentKey(sid, data as session.SessionData));
+      markWritten(sess, contentKey(sid, data));
       return true;
     }
 

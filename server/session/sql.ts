@@ -74,7 +74,11 @@ export async function listSessionsOfUser(
 
 /** The sign-in held by a live session row, or null. */
 export async function loadSessionAuth(db: Queryable, key: string): Promise<SessionAuth | null> {
-  const { rows } = await db.query<{ auth: SessionAuth | null }>({ name: 'keygate-session-auth', text: `SELECT sess -> 'auth' AS auth FROM session WHERE sid = $1 AND expire > now()`, values: [key] });
+  const { rows } = await db.query<{ auth: SessionAuth | null }>({
+    name: 'keygate-session-auth',
+    text: `SELECT sess -> 'auth' AS auth FROM session WHERE sid = $1 AND expire > now()`,
+    values: [key],
+  });
   return rows[0]?.auth ?? null;
 }
 

@@ -44,26 +44,39 @@ export function stepUpRouter(deps: RouterDeps): Router {
     res.json(options);
   });
 
-  router.post('/-/api/step-up/verify', limits.perIp('/-/api/step-up'), jsonBody, auditUnreadableBody(db, 'step_up_failed'), signedIn, async (req: Request, res: Response) => {
-    const auth = req.auth!;
-    const ctx = requestContext(req);
-    const base = { actor: `user:${auth.username}`, subjectUserId: auth.userId, subjectUsername: auth.username, ...ctx };
-    try {
-      const ceremony = await consumeCeremony(db, req, 'step-up');
-      const parsed = verifyBody.safeParse(req.body);
-      if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
-      const { user, credential } = await verifySignIn(db, config, deps.policy, ceremony, parsed.data.response as never, ctx, { requireUserVerification: true });
-      // The ceremony offered only this person's keys; check the owner all the same.
-      if (user.id !== auth.userId) throw new SignInFailure('not_allowed_credential', user, credential);
-      req.session.stepUpAt = Date.now();
-      await recordEvent(db, { ...base, event: 'step_up_passed', outcome: 'success', credentialId: credential.id });
-      res.json({ ok: true });
-    } catch (err) {
-      const reason = err instanceof CeremonyFailure ? err.reason : ((err as { code?: string }).code ?? 'internal');
-      await recordEvent(db, { ...base, event: 'step_up_failed', outcome: 'failure', reason, credentialId: err instanceof SignInFailure ? err.credential?.id : null });
-      throw err;
-    }
-  });
+  router.post(
+    '/-/api/step-up/verify',
+    limits.perIp('/-/api/step-up'),
+    jsonBody,
+    auditUnreadableBody(db, 'step_up_failed'),
+    signedIn,
+    async (req: Request, res: Response) => {
+      const auth = req.auth!;
+      const ctx = requestContext(req);
+      const base = { actor: `user:${auth.username}`, subjectUserId: auth.userId, subjectUsername: auth.username, ...ctx };
+      try {
+        const ceremony = await consumeCeremony(db, req, 'step-up');
+        const parsed = verifyBody.safeParse(req.body);
+        if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
+        const { user, credential } = await verifySignIn(db, config, deps.policy, ceremony, parsed.data.response, ctx, { requireUserVerification: true });
+        // The ceremony offered only this person's keys; check the owner all the same.
+        if (user.id !== auth.userId) throw new SignInFailure('not_allowed_credential', user, credential);
+        req.session.stepUpAt = Date.now();
+        await recordEvent(db, { ...base, event: 'step_up_passed', outcome: 'success', credentialId: credential.id });
+        res.json({ ok: true });
+      } catch (err) {
+        const reason = err instanceof CeremonyFailure ? err.reason : ((err as { code?: string }).code ?? 'internal');
+        await recordEvent(db, {
+          ...base,
+          event: 'step_up_failed',
+          outcome: 'failure',
+          reason,
+          credentialId: err instanceof SignInFailure ? err.credential?.id : null,
+        });
+        throw err;
+      }
+    },
+  );
 
   return router;
 }

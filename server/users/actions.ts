@@ -31,7 +31,12 @@ export async function disableUser(db: Db, username: string, actor: Actor): Promi
     await tx.query('UPDATE users SET disabled_at = coalesce(disabled_at, now()), updated_at = now() WHERE id = $1', [user.id]);
     const endedSessionIds = await endSessionsOfUser(tx, user.id);
     const sessionsEnded = endedSessionIds.length;
-    await recordEvent(tx, { ...audit(actor, user), event: 'user_disabled', outcome: 'success', details: { sessionsEnded, alreadyDisabled: user.disabledAt !== null } });
+    await recordEvent(tx, {
+      ...audit(actor, user),
+      event: 'user_disabled',
+      outcome: 'success',
+      details: { sessionsEnded, alreadyDisabled: user.disabledAt !== null },
+    });
     return { user: { ...user, disabledAt: user.disabledAt ?? new Date() }, sessionsEnded, endedSessionIds };
   });
 }

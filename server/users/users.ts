@@ -89,7 +89,9 @@ export interface UserSummary extends User {
 
 export async function listUsers(db: Queryable): Promise<UserSummary[]> {
   const { rows } = await db.query<UserRow & { active: string }>(
-    `SELECT ${USER_COLUMNS.split(', ').map((c) => `u.${c}`).join(', ')},
+    `SELECT ${USER_COLUMNS.split(', ')
+      .map((c) => `u.${c}`)
+      .join(', ')},
             (SELECT count(*) FROM credentials c WHERE c.user_id = u.id AND c.revoked_at IS NULL) AS active
        FROM users u ORDER BY lower(u.username)`,
   );

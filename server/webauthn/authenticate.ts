@@ -45,7 +45,16 @@ export class SignInFailure extends CeremonyFailure {
 const NOBODYS_KEY = (() => {
   const jwk = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
   // kty OKP (1: 1), alg EdDSA (3: -8), crv Ed25519 (-1: 6), x (-2)
-  return new Uint8Array(isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 1], [3, -8], [-1, 6], [-2, new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url'))]])));
+  return new Uint8Array(
+    isoCBOR.encode(
+      new Map<number, number | Uint8Array>([
+        [1, 1],
+        [3, -8],
+        [-1, 6],
+        [-2, new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url'))],
+      ]),
+    ),
+  );
 })();
 
 export async function verifySignIn(
@@ -86,7 +95,7 @@ export async function verifySignIn(
       expectedRPID: config.rpId,
       expectedType: 'webauthn.get',
       requireUserVerification: opts.requireUserVerification ?? policy.settings.userVerification === 'required',
-      credential: { id: response.id, publicKey, counter: 0, transports: credential?.transports as never },
+      credential: { id: response.id, publicKey, counter: 0, transports: credential?.transports },
     });
   let verification;
   try {
@@ -95,7 +104,12 @@ export async function verifySignIn(
     // An EC2 key throws on a signature that is not DER, where other keys just fail to verify. If
     // the same response gets through every check against an Ed25519 key, only the signature was
     // wrong, and that is how it is reported, whatever kind of key the credential has.
-    const keyIndependent = credential ? await check(NOBODYS_KEY).then(() => null, (again: unknown) => again) : err;
+    const keyIndependent = credential
+      ? await check(NOBODYS_KEY).then(
+          () => null,
+          (again: unknown) => again,
+        )
+      : err;
     if (keyIndependent) throw new SignInFailure(classifyLibraryError(keyIndependent), user, credential, keyIndependent);
     verification = { verified: false as const };
   }
@@ -130,7 +144,13 @@ export async function verifySignIn(
   const [first] = broken;
   if (first) {
     const why = broken.map((v) => v.message).join(' ');
-    throw new SignInFailure(first.reason, user, credential, undefined, `This key is no longer accepted here. ${why} Ask your administrator for an enrolment link and register an allowed authenticator.`);
+    throw new SignInFailure(
+      first.reason,
+      user,
+      credential,
+      undefined,
+      `This key is no longer accepted here. ${why} Ask your administrator for an enrolment link and register an allowed authenticator.`,
+    );
   }
 
   const written = await recordCredentialUse(db, credential.id, {

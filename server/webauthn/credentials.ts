@@ -123,7 +123,14 @@ export async function findCredentialWithOwner(db: Queryable, credentialId: Buffe
   if (!r) return null;
   return {
     credential: toCredential(r),
-    user: userFromRow({ id: r.u_id, username: r.u_username, user_handle: r.u_user_handle, is_admin: r.u_is_admin, disabled_at: r.u_disabled_at, created_at: r.u_created_at }),
+    user: userFromRow({
+      id: r.u_id,
+      username: r.u_username,
+      user_handle: r.u_user_handle,
+      is_admin: r.u_is_admin,
+      disabled_at: r.u_disabled_at,
+      created_at: r.u_created_at,
+    }),
   };
 }
 
@@ -157,8 +164,21 @@ export async function insertCredential(db: Queryable, c: NewCredential): Promise
     `INSERT INTO credentials (credential_id, user_id, public_key, sign_count, transports, aaguid, device_type, backed_up, attestation_format,
                               attachment, discoverable, attestation_trusted, nickname)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${COLUMNS}`,
-    [c.credentialId, c.userId, Buffer.from(c.publicKey), c.signCount, c.transports, c.aaguid, c.deviceType, c.backedUp, c.attestationFormat,
-      c.attachment, c.discoverable, c.attestationTrusted, c.nickname],
+    [
+      c.credentialId,
+      c.userId,
+      Buffer.from(c.publicKey),
+      c.signCount,
+      c.transports,
+      c.aaguid,
+      c.deviceType,
+      c.backedUp,
+      c.attestationFormat,
+      c.attachment,
+      c.discoverable,
+      c.attestationTrusted,
+      c.nickname,
+    ],
   );
   return toCredential(oneRow(rows));
 }

@@ -40,10 +40,7 @@ export async function registrationOptions(
   return options;
 }
 
-export function authenticationOptions(
-  config: Config,
-  allow: Array<{ id: string; transports?: string[] }>,
-): Promise<PublicKeyCredentialRequestOptionsJSON> {
+export function authenticationOptions(config: Config, allow: Array<{ id: string; transports?: string[] }>): Promise<PublicKeyCredentialRequestOptionsJSON> {
   return generateAuthenticationOptions({
     rpID: config.rpId,
     timeout: config.policy.ceremonyTimeoutMs,

@@ -2,7 +2,11 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { z } from 'zod';
 
-const b64url = z.string().min(1).max(1 << 16).regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url');
+const b64url = z
+  .string()
+  .min(1)
+  .max(1 << 16)
+  .regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url');
 
 export const registrationResponseSchema = z.object({
   id: b64url,

@@ -11,12 +11,12 @@ import { CeremonyFailure } from './failures.js';
 export function refuseCrossOriginFrame(clientDataJSON: string): void {
   let data: { crossOrigin?: unknown; topOrigin?: unknown };
   try {
-    data = JSON.parse(Buffer.from(clientDataJSON, 'base64url').toString('utf8'));
+    data = JSON.parse(Buffer.from(clientDataJSON, 'base64url').toString('utf8')) as typeof data;
   } catch (err) {
     throw new CeremonyFailure('malformed_response', err);
   }
   if (data === null || typeof data !== 'object') throw new CeremonyFailure('malformed_response');
   if (data.crossOrigin === true || data.topOrigin !== undefined) {
-    throw new CeremonyFailure('bad_origin', undefined, 400, 'This key answered inside a frame of another site. Sign in on this site\'s own page.');
+    throw new CeremonyFailure('bad_origin', undefined, 400, "This key answered inside a frame of another site. Sign in on this site's own page.");
   }
 }

@@ -69,7 +69,7 @@ export function isWellFormedAttestation(attestationObject: Uint8Array): boolean 
   if (cborItemEnd(attestationObject, 0) !== attestationObject.length) return false;
   let authData: unknown;
   try {
-    authData = (isoCBOR.decodeFirst(new Uint8Array(attestationObject)) as Map<string, unknown>).get('authData');
+    authData = isoCBOR.decodeFirst<Map<string, unknown>>(new Uint8Array(attestationObject)).get('authData');
   } catch {
     return false;
   }
@@ -93,7 +93,7 @@ export function isWellFormedAttestation(attestationObject: Uint8Array): boolean 
 /** True when a COSE public key (as stored) is a usable key of its type. */
 export function isUsablePublicKey(cose: Uint8Array): boolean {
   try {
-    const key = isoCBOR.decodeFirst(new Uint8Array(cose)) as Map<number, unknown>;
+    const key = isoCBOR.decodeFirst<Map<number, unknown>>(new Uint8Array(cose));
     const b64 = (label: number) => {
       const v = key.get(label);
       if (!(v instanceof Uint8Array)) throw new Error('missing key parameter');

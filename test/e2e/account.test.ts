@@ -10,9 +10,7 @@ import type { Page } from 'playwright-core';
 import { auditSince, maxAuditId } from '../support/audit.js';
 import { invite } from '../support/flows.js';
 import { startKeygate, type TestKeygate } from '../support/keygate.js';
-import {
-  assertHumanSentence, assertPageHealthy, errorMessage, PLATFORM_PASSKEY, useBrowser, webAuthnCalls, withPage, type E2ePage,
-} from './support.js';
+import { assertHumanSentence, assertPageHealthy, errorMessage, PLATFORM_PASSKEY, useBrowser, webAuthnCalls, withPage, type E2ePage } from './support.js';
 
 const LAST_KEY = 'This is your last key. If you remove it you will need a new invite from your administrator to get back in.';
 /** A USB security key that keeps passkeys (resident credentials), so it can sign in without a username. */
@@ -90,7 +88,8 @@ describe('the account page in a real browser', () => {
   }
 
   const device = (page: Page, credentialId: string) => page.locator(`#device-list li[data-credential-id="${credentialId}"]`);
-  const deviceIds = (page: Page) => page.locator('#device-list li[data-credential-id]').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-credential-id')));
+  const deviceIds = (page: Page) =>
+    page.locator('#device-list li[data-credential-id]').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-credential-id')));
 
   async function userHandle(username: string): Promise<string> {
     const { rows } = await kg.db.query('SELECT user_handle FROM users WHERE username = $1', [username]);
@@ -127,7 +126,12 @@ describe('the account page in a real browser', () => {
 
       await waitUntil(() => signals.some((s) => s.name === 'signalCurrentUserDetails'));
       const handle = await userHandle('rhea');
-      assert.deepEqual(signals.find((s) => s.name === 'signalCurrentUserDetails')?.options, { rpId: 'localhost', userId: handle, name: 'rhea', displayName: 'rhea' });
+      assert.deepEqual(signals.find((s) => s.name === 'signalCurrentUserDetails')?.options, {
+        rpId: 'localhost',
+        userId: handle,
+        name: 'rhea',
+        displayName: 'rhea',
+      });
       assertPageHealthy(p);
     });
   });
@@ -176,7 +180,10 @@ describe('the account page in a real browser', () => {
       await p.page.click('#passkey-button');
       assert.equal(await errorMessage(p.page, /not registered/), 'This key is not registered here.');
       await waitUntil(() => signals.some((s) => s.name === 'signalUnknownCredential'));
-      assert.deepEqual(signals.filter((s) => s.name === 'signalUnknownCredential').map((s) => s.options), [{ rpId: 'localhost', credentialId: usbId }]);
+      assert.deepEqual(
+        signals.filter((s) => s.name === 'signalUnknownCredential').map((s) => s.options),
+        [{ rpId: 'localhost', credentialId: usbId }],
+      );
       if (await hasSignalApi(p.page)) await waitUntilAsync(async () => (await usb.credentials()).length === 0);
       assertPageHealthy(p);
     });
@@ -200,7 +207,8 @@ describe('the account page in a real browser', () => {
       // "Keep it" changes nothing.
       await panel.locator('.panel-cancel').click();
       assert.equal(await panel.isHidden(), true);
-      const revoked = async () => (await kg.db.query('SELECT revoked_at FROM credentials WHERE credential_id = $1', [Buffer.from(id, 'base64url')])).rows[0].revoked_at;
+      const revoked = async () =>
+        (await kg.db.query('SELECT revoked_at FROM credentials WHERE credential_id = $1', [Buffer.from(id, 'base64url')])).rows[0].revoked_at;
       assert.equal(await revoked(), null);
 
       await item.locator('.remove-button').click();

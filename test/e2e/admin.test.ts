@@ -14,7 +14,6 @@ import { startKeygate, type TestKeygate } from '../support/keygate.js';
 import { sleep } from '../support/net.js';
 import { assertNoHorizontalOverflow, assertPageHealthy, PHONE, PLATFORM_PASSKEY, USB_KEY_NO_RESIDENT, useBrowser, withPage, type E2ePage } from './support.js';
 
-
 /** DevTools reports credential ids in base64; Keygate's pages use base64url. */
 const base64url = (base64: string) => Buffer.from(base64, 'base64').toString('base64url');
 
@@ -123,14 +122,14 @@ describe('admin area in a real browser', () => {
       assert.equal(await admin.page.locator('#invite-result').isVisible(), false);
       for (const path of ['/-/admin', '/-/admin/audit']) {
         await admin.page.goto(`${kg.url}${path}`);
-        assert.ok(!(await admin.page.content()).includes(token!), `${path} does not show the link`);
+        assert.ok(!(await admin.page.content()).includes(token), `${path} does not show the link`);
       }
       assertPageHealthy(admin);
 
       // And the link works.
       await withPage(browser(), { name: 'admin-invitee' }, async (invitee) => {
         await invitee.addAuthenticator(PLATFORM_PASSKEY);
-        await enrollFromInvite(invitee, token!, 'mira');
+        await enrollFromInvite(invitee, token, 'mira');
       });
     });
   });

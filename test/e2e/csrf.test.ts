@@ -39,18 +39,22 @@ describe('cross-site forms in a real browser', () => {
       await p.page.goto(`${kg.url}/-/enroll/${await invite(kg, 'victim')}`);
       await p.page.click('#enroll-button');
       await p.page.waitForURL((u) => !u.pathname.startsWith('/-/'));
-      assert.match(await p.page.textContent('body') ?? '', /Signed in as victim/);
+      assert.match((await p.page.textContent('body')) ?? '', /Signed in as victim/);
 
       kg.gogs.clear();
       await p.page.goto(attackerUrl);
       await p.page.click('#go');
       await p.page.waitForURL(`${kg.url}/victim/repo/settings/delete`);
-      assert.match(await p.page.textContent('body') ?? '', /This request came from another site/);
-      assert.deepEqual(kg.gogs.requests.filter((r) => r.method === 'POST'), [], 'Gogs received no POST');
+      assert.match((await p.page.textContent('body')) ?? '', /This request came from another site/);
+      assert.deepEqual(
+        kg.gogs.requests.filter((r) => r.method === 'POST'),
+        [],
+        'Gogs received no POST',
+      );
 
       // The person is still signed in: only the forged request was refused.
       await p.page.goto(`${kg.url}/victim/repo`);
-      assert.match(await p.page.textContent('body') ?? '', /Signed in as victim/);
+      assert.match((await p.page.textContent('body')) ?? '', /Signed in as victim/);
     });
   });
 });

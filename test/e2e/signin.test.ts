@@ -112,10 +112,12 @@ describe('sign-in in a real browser', () => {
       await enrollFromInvite(p, 'alice2');
       const optionBodies = recordLoginOptionBodies(p.page);
       await signOutFromAccount(p.page).catch(() => undefined); // autofill may already have moved on
-      const signedIn = await p.page.waitForURL((u) => !u.pathname.startsWith('/-/'), { timeout: 3000 }).then(
-        () => true,
-        () => false,
-      );
+      const signedIn = await p.page
+        .waitForURL((u) => !u.pathname.startsWith('/-/'), { timeout: 3000 })
+        .then(
+          () => true,
+          () => false,
+        );
       if (!signedIn) {
         // A person would pick the passkey from the autofill list; some Chromium builds never let a
         // virtual authenticator answer that list by itself.
@@ -123,7 +125,11 @@ describe('sign-in in a real browser', () => {
         return;
       }
       await expectGogsAs(p.page, 'alice2');
-      assert.deepEqual(optionBodies.filter((b) => b.mode === undefined), [], 'only autofill asked for options');
+      assert.deepEqual(
+        optionBodies.filter((b) => b.mode === undefined),
+        [],
+        'only autofill asked for options',
+      );
       assert.ok(optionBodies.length > 0);
       for (const body of optionBodies) assert.equal(body.username, undefined);
       assertPageHealthy(p);
@@ -261,7 +267,10 @@ describe('sign-in in a real browser', () => {
       await otherTab.bringToFront();
       await otherTab.click('#enroll-button');
       const stale = await errorMessage(otherTab);
-      assert.equal(stale, 'This enrolment link has already been used. Each link registers one key. If that was you, sign in with your key; otherwise ask your administrator for a new link.');
+      assert.equal(
+        stale,
+        'This enrolment link has already been used. Each link registers one key. If that was you, sign in with your key; otherwise ask your administrator for a new link.',
+      );
       await otherTab.close();
 
       const cases = [
@@ -362,7 +371,10 @@ describe('sign-in in a real browser', () => {
       });
       await waitUntil(() => p.cspViolations.length > 0);
       assert.equal(await p.page.evaluate(() => (window as unknown as { inlineRan?: boolean }).inlineRan), undefined);
-      assert.ok(p.cspViolations.some((v) => /script-src/.test(v)), p.cspViolations.join('\n'));
+      assert.ok(
+        p.cspViolations.some((v) => /script-src/.test(v)),
+        p.cspViolations.join('\n'),
+      );
     });
   });
 });

@@ -65,7 +65,7 @@ export class VirtualAuthenticator {
 
   async credentials(): Promise<VirtualCredential[]> {
     const { credentials } = await this.cdp.send('WebAuthn.getCredentials', { authenticatorId: this.id });
-    return credentials as VirtualCredential[];
+    return credentials;
   }
 
   /** Copies credentials (e.g. exported from another context's authenticator) into this one. */
@@ -201,9 +201,7 @@ export function webAuthnCalls(page: Page): Promise<string[]> {
 
 /** Waits until the login page's passkey autofill request has reached the browser's WebAuthn. */
 export async function waitForAutofillArmed(page: Page): Promise<void> {
-  await page.waitForFunction(() =>
-    ((window as unknown as { __keygateWebAuthnCalls?: string[] }).__keygateWebAuthnCalls ?? []).includes('get:conditional'),
-  );
+  await page.waitForFunction(() => ((window as unknown as { __keygateWebAuthnCalls?: string[] }).__keygateWebAuthnCalls ?? []).includes('get:conditional'));
 }
 
 /**
@@ -220,7 +218,11 @@ export async function errorMessage(page: Page, expected?: string | RegExp): Prom
 /** Asserts a message is a sentence meant for a person: no stack trace, error class or JSON. */
 export function assertHumanSentence(text: string): void {
   assert.match(text, /^[A-Z].{10,300}[.…!?]$/s, `not a sentence: ${JSON.stringify(text)}`);
-  assert.doesNotMatch(text, /\bat .+:\d+:\d+|Error:|Exception|undefined|null|\{|\}|NotAllowedError|DOMException/, `technical text shown: ${JSON.stringify(text)}`);
+  assert.doesNotMatch(
+    text,
+    /\bat .+:\d+:\d+|Error:|Exception|undefined|null|\{|\}|NotAllowedError|DOMException/,
+    `technical text shown: ${JSON.stringify(text)}`,
+  );
 }
 
 /**

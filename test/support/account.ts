@@ -12,8 +12,7 @@ export const MODELS = {
   googlePasswords: { aaguid: 'ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4', name: 'Google Password Manager' },
 } as const;
 
-export const CHROME_120_MAC =
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.109 Safari/537.36';
+export const CHROME_120_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.109 Safari/537.36';
 export const SAFARI_17_IPHONE =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1';
 
@@ -28,7 +27,11 @@ export async function addDevice(browser: TestClient, key: SoftwareAuthenticator,
 }
 
 /** The step-up ceremony with `key`; returns the verify answer. */
-export async function stepUp(browser: TestClient, key: SoftwareAuthenticator, opts: { tamper?: Tamper; ignoreAllowList?: boolean } = {}): Promise<ClientResponse> {
+export async function stepUp(
+  browser: TestClient,
+  key: SoftwareAuthenticator,
+  opts: { tamper?: Tamper; ignoreAllowList?: boolean } = {},
+): Promise<ClientResponse> {
   const options = await browser.post('/-/api/step-up/options', {});
   assert.equal(options.status, 200, `step-up options: ${options.text}`);
   // A client that ignores allowCredentials offers whatever key it holds.
@@ -59,7 +62,12 @@ export function deviceText(html: string, credentialId: string): string | null {
   const item = html.slice(start, html.indexOf('</li>', start));
   // What the entry says about the key: everything before its buttons and hidden panels.
   const visible = item.slice(0, item.indexOf('<div class="device-actions">'));
-  return visible.replace(/<[^>]+>/g, ' ').replace(/&quot;/g, '"').replace(/&amp;/g, '&').replace(/\s+/g, ' ').trim();
+  return visible
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** The credential ids the page lists, in order. */
@@ -72,9 +80,10 @@ export async function credentialRow(
   kg: TestKeygate,
   credentialId: string,
 ): Promise<{ id: string; nickname: string; revoked: boolean; created_at: Date; last_used_at: Date | null }> {
-  const { rows } = await kg.db.query('SELECT id::text, nickname, revoked_at IS NOT NULL AS revoked, created_at, last_used_at FROM credentials WHERE credential_id = $1', [
-    Buffer.from(credentialId, 'base64url'),
-  ]);
+  const { rows } = await kg.db.query(
+    'SELECT id::text, nickname, revoked_at IS NOT NULL AS revoked, created_at, last_used_at FROM credentials WHERE credential_id = $1',
+    [Buffer.from(credentialId, 'base64url')],
+  );
   assert.ok(rows[0], `no credential ${credentialId}`);
   return rows[0];
 }

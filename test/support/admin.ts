@@ -19,7 +19,12 @@ export function browserOn(kg: TestKeygate): TestClient {
 
 /** Invites and enrols someone (signed in afterwards on a fresh browser); their key is "<name> key". */
 export function person(kg: TestKeygate, name: string, opts: { admin?: boolean; aaguid?: string } = {}): Promise<Person> {
-  return signedInPerson(kg, name, { admin: opts.admin, client: browserOn(kg), key: new SoftwareAuthenticator({ aaguid: opts.aaguid }), nickname: `${name} key` });
+  return signedInPerson(kg, name, {
+    admin: opts.admin,
+    client: browserOn(kg),
+    key: new SoftwareAuthenticator({ aaguid: opts.aaguid }),
+    nickname: `${name} key`,
+  });
 }
 
 /** A second device for an existing person: a recovery invite redeemed on another browser. */

@@ -161,9 +161,27 @@ function coseKey(alg: Alg, publicKey: KeyObject): Uint8Array {
   const bytes = (field: string | undefined): Uint8Array => new Uint8Array(Buffer.from(field ?? '', 'base64url'));
   // Labels: 1 kty, 3 alg; for EC2/OKP -1 crv, -2 x, -3 y; for RSA -1 n, -2 e.
   const entries: Array<[number, CBORType]> =
-    alg === 'ES256' ? [[1, 2], [3, COSE_ALG.ES256], [-1, 1], [-2, bytes(jwk.x)], [-3, bytes(jwk.y)]] // EC2, P-256
-    : alg === 'EdDSA' ? [[1, 1], [3, COSE_ALG.EdDSA], [-1, 6], [-2, bytes(jwk.x)]] // OKP, Ed25519
-    : [[1, 3], [3, COSE_ALG.RS256], [-1, bytes(jwk.n)], [-2, bytes(jwk.e)]]; // RSA
+    alg === 'ES256'
+      ? [
+          [1, 2],
+          [3, COSE_ALG.ES256],
+          [-1, 1],
+          [-2, bytes(jwk.x)],
+          [-3, bytes(jwk.y)],
+        ] // EC2, P-256
+      : alg === 'EdDSA'
+        ? [
+            [1, 1],
+            [3, COSE_ALG.EdDSA],
+            [-1, 6],
+            [-2, bytes(jwk.x)],
+          ] // OKP, Ed25519
+        : [
+            [1, 3],
+            [3, COSE_ALG.RS256],
+            [-1, bytes(jwk.n)],
+            [-2, bytes(jwk.e)],
+          ]; // RSA
   return encodeCBOR(new Map<number, CBORType>(entries));
 }
 
@@ -181,12 +199,7 @@ function signWith(alg: Alg, privateKey: KeyObject, data: Uint8Array): Buffer {
 // Client data and authenticator data
 
 /** Build clientDataJSON (§5.8.1), with the members in the order browsers serialize them. */
-function clientDataJSON(
-  type: 'webauthn.create' | 'webauthn.get',
-  challenge: string,
-  origin: string,
-  tamper: Tamper,
-): Buffer {
+function clientDataJSON(type: 'webauthn.create' | 'webauthn.get', challenge: string, origin: string, tamper: Tamper): Buffer {
   const data = {
     type: tamper.type ?? type,
     challenge: tamper.challenge ?? challenge,
@@ -245,21 +258,13 @@ const ALG_BY_COSE = new Map<number, Alg>(Object.entries(COSE_ALG).map(([name, id
  * "public-key" with -7 (ES256) and "public-key" with -257 (RS256). The authenticator then
  * takes the first entry, in the RP's order of preference, that it supports.
  */
-function chooseAlg(
-  params: PublicKeyCredentialCreationOptionsJSON['pubKeyCredParams'],
-  only: Alg | undefined,
-): Alg {
-  const offered = params.length === 0
-    ? [COSE_ALG.ES256, COSE_ALG.RS256]
-    : params.filter((p) => p.type === 'public-key').map((p) => p.alg);
+function chooseAlg(params: PublicKeyCredentialCreationOptionsJSON['pubKeyCredParams'], only: Alg | undefined): Alg {
+  const offered = params.length === 0 ? [COSE_ALG.ES256, COSE_ALG.RS256] : params.filter((p) => p.type === 'public-key').map((p) => p.alg);
   for (const id of offered) {
     const alg = ALG_BY_COSE.get(id);
     if (alg && (only === undefined || alg === only)) return alg;
   }
-  throw new Error(
-    `NotSupportedError: none of pubKeyCredParams [${offered.join(', ')}] is supported` +
-      (only ? ` (this authenticator only does ${only})` : ''),
-  );
+  throw new Error(`NotSupportedError: none of pubKeyCredParams [${offered.join(', ')}] is supported` + (only ? ` (this authenticator only does ${only})` : ''));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,7 +307,12 @@ export class SoftwareAuthenticator {
   /** The credentials this authenticator holds (a snapshot; private keys are not exposed). */
   get credentials(): ReadonlyArray<StoredCredentialInfo> {
     return this.store.map(({ id, rpId, userHandle, signCount, alg, resident }) => ({
-      id, rpId, userHandle, signCount, alg, resident,
+      id,
+      rpId,
+      userHandle,
+      signCount,
+      alg,
+      resident,
     }));
   }
 
@@ -332,17 +342,12 @@ export class SoftwareAuthenticator {
    * Extensions: credProps (§10.1.3) is answered with {rk} when options.extensions.credProps is true;
    * no other extension is processed.
    */
-  async register(
-    options: PublicKeyCredentialCreationOptionsJSON,
-    origin: string,
-    tamper: Tamper = {},
-  ): Promise<RegistrationResponseJSON> {
+  async register(options: PublicKeyCredentialCreationOptionsJSON, origin: string, tamper: Tamper = {}): Promise<RegistrationResponseJSON> {
     // The RP ID defaults to the origin's effective domain (§5.1.3).
     const rpId = options.rp.id ?? new URL(origin).hostname;
     this.checkExcluded(options, rpId);
     const selection = options.authenticatorSelection;
-    if ((selection?.residentKey === 'required' || (selection?.residentKey === undefined && selection?.requireResidentKey === true))
-      && !this.opts.residentKey) {
+    if ((selection?.residentKey === 'required' || (selection?.residentKey === undefined && selection?.requireResidentKey === true)) && !this.opts.residentKey) {
       throw new Error('NotAllowedError: the RP requires a discoverable credential and this authenticator cannot make one');
     }
     const alg = tamper.alg ?? chooseAlg(options.pubKeyCredParams, this.opts.alg);
@@ -365,12 +370,11 @@ export class SoftwareAuthenticator {
     this.store.push(source);
 
     const clientData = clientDataJSON('webauthn.create', options.challenge, origin, tamper);
-    const authData = authenticatorData(
-      tamper.rpId ?? rpId,
-      flagsByte({ ...this.honestFlags(), at: true }, tamper),
-      tamper.signCount ?? source.signCount,
-      { aaguid: uuidToBytes(this.opts.aaguid), credentialId, cosePublicKey: coseKey(alg, publicKey) },
-    );
+    const authData = authenticatorData(tamper.rpId ?? rpId, flagsByte({ ...this.honestFlags(), at: true }, tamper), tamper.signCount ?? source.signCount, {
+      aaguid: uuidToBytes(this.opts.aaguid),
+      credentialId,
+      cosePublicKey: coseKey(alg, publicKey),
+    });
     const attestationObject = this.attestationObject(options, source, authData, clientData, tamper);
     // §10.1.3: credProps.rk is true if the credential is discoverable (a client-side credential).
     const extensions = (options.extensions ?? {}) as { credProps?: boolean };
@@ -400,11 +404,7 @@ export class SoftwareAuthenticator {
    * tamper.credentialId is set and nothing matches, any credential of ours for the RP signs.
    * Throws Error('no credential') when there is nothing to use.
    */
-  async authenticate(
-    options: PublicKeyCredentialRequestOptionsJSON,
-    origin: string,
-    tamper: Tamper = {},
-  ): Promise<AuthenticationResponseJSON> {
+  async authenticate(options: PublicKeyCredentialRequestOptionsJSON, origin: string, tamper: Tamper = {}): Promise<AuthenticationResponseJSON> {
     const rpId = options.rpId ?? new URL(origin).hostname;
     const source = this.select(options, rpId, tamper);
 
@@ -414,19 +414,13 @@ export class SoftwareAuthenticator {
     source.signCount += this.opts.counterStep;
 
     const clientData = clientDataJSON('webauthn.get', options.challenge, origin, tamper);
-    const authData = authenticatorData(
-      tamper.rpId ?? rpId,
-      flagsByte({ ...this.honestFlags(), at: false }, tamper),
-      tamper.signCount ?? source.signCount,
-    );
+    const authData = authenticatorData(tamper.rpId ?? rpId, flagsByte({ ...this.honestFlags(), at: false }, tamper), tamper.signCount ?? source.signCount);
     // §6.3.3: the signature covers authenticatorData ‖ SHA-256(clientDataJSON).
     const signature = signWith(source.alg, source.privateKey, Buffer.concat([authData, sha256(clientData)]));
     if (tamper.badSignature) signature[signature.length - 1] ^= 0x01; // stays well-formed DER
 
     // §6.3.3: the user handle is returned for discoverable credentials; it may be null otherwise.
-    const userHandle = tamper.userHandle !== undefined
-      ? tamper.userHandle
-      : source.resident ? source.userHandle : null;
+    const userHandle = tamper.userHandle !== undefined ? tamper.userHandle : source.resident ? source.userHandle : null;
     const id = tamper.credentialId ?? source.id;
 
     return {
@@ -471,16 +465,10 @@ export class SoftwareAuthenticator {
   }
 
   /** Pick the credential source for an assertion (authenticatorGetAssertion, §6.3.3). */
-  private select(
-    options: PublicKeyCredentialRequestOptionsJSON,
-    rpId: string,
-    tamper: Tamper,
-  ): CredentialSource {
+  private select(options: PublicKeyCredentialRequestOptionsJSON, rpId: string, tamper: Tamper): CredentialSource {
     const forRp = this.store.filter((c) => c.rpId === rpId);
     const allowed = options.allowCredentials ?? [];
-    const source = allowed.length > 0
-      ? forRp.find((c) => allowed.some((d) => d.id === c.id))
-      : forRp.find((c) => c.resident);
+    const source = allowed.length > 0 ? forRp.find((c) => allowed.some((d) => d.id === c.id)) : forRp.find((c) => c.resident);
     const chosen = source ?? (tamper.credentialId !== undefined ? forRp[0] : undefined);
     if (!chosen) throw new Error('no credential');
     return chosen;
@@ -503,23 +491,29 @@ export class SoftwareAuthenticator {
     clientData: Buffer,
     tamper: Tamper,
   ): Uint8Array {
-    const full = this.attestationKey !== undefined
-      && (options.attestation === 'direct' || options.attestation === 'enterprise' || options.attestation === 'indirect');
+    const full =
+      this.attestationKey !== undefined && (options.attestation === 'direct' || options.attestation === 'enterprise' || options.attestation === 'indirect');
     const wantsAttestation = full || options.attestation === 'direct' || options.attestation === 'enterprise';
     const attStmt = new Map<string, CBORType>();
     if (wantsAttestation) {
       const signed = Buffer.concat([authData, sha256(clientData)]);
       const sig = full
-        ? signWith(this.attestationKey!.alg, this.attestationKey!.privateKey, signed) // ES256: DER
+        ? signWith(this.attestationKey.alg, this.attestationKey.privateKey, signed) // ES256: DER
         : signWith(source.alg, source.privateKey, signed);
       if (tamper.badAttestationSignature) sig[sig.length - 1] ^= 0x01;
-      attStmt.set('alg', COSE_ALG[full ? this.attestationKey!.alg : source.alg]).set('sig', new Uint8Array(sig));
-      if (full) attStmt.set('x5c', (tamper.x5c ?? this.attestationKey!.chain).map((c) => new Uint8Array(c)));
+      attStmt.set('alg', COSE_ALG[full ? this.attestationKey.alg : source.alg]).set('sig', new Uint8Array(sig));
+      if (full)
+        attStmt.set(
+          'x5c',
+          (tamper.x5c ?? this.attestationKey.chain).map((c) => new Uint8Array(c)),
+        );
     }
-    return encodeCBOR(new Map<string, CBORType>([
-      ['fmt', wantsAttestation ? 'packed' : 'none'],
-      ['attStmt', attStmt],
-      ['authData', new Uint8Array(authData)],
-    ]));
+    return encodeCBOR(
+      new Map<string, CBORType>([
+        ['fmt', wantsAttestation ? 'packed' : 'none'],
+        ['attStmt', attStmt],
+        ['authData', new Uint8Array(authData)],
+      ]),
+    );
   }
 }

@@ -17,7 +17,7 @@ export interface CliResult {
 export async function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
+  const clean: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
   const code = await runCliInProcess(args, { env: clean, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
   return { code, signal: null, stdout, stderr };
 }

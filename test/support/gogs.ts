@@ -174,7 +174,11 @@ function firstCookie(rawHeaders: string[], name: string): string | undefined {
     for (const part of header.split(';')) {
       const eq = part.indexOf('=');
       if (eq < 0) continue;
-      if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+      if (part.slice(0, eq).trim() === name)
+        return part
+          .slice(eq + 1)
+          .trim()
+          .replace(/^"(.*)"$/, '$1');
     }
   }
   return undefined;
@@ -239,7 +243,14 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
   const ensureAccount = (name: string, init: Partial<FakeGogsAccount> = {}): FakeGogsAccount => {
     const existing = accounts.get(name.toLowerCase());
     if (existing) return existing;
-    const account: FakeGogsAccount = { name, email: `${randomBytes(8).toString('hex')}@localhost`, password: '', isAdmin: false, autoRegistered: false, ...init };
+    const account: FakeGogsAccount = {
+      name,
+      email: `${randomBytes(8).toString('hex')}@localhost`,
+      password: '',
+      isAdmin: false,
+      autoRegistered: false,
+      ...init,
+    };
     accounts.set(name.toLowerCase(), account);
     userIds.set(account, nextUserId++);
     return account;
@@ -328,12 +339,7 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
     });
   };
 
-  const send = async (
-    res: ServerResponse,
-    status: number,
-    headers: Record<string, string | string[]>,
-    body: string,
-  ): Promise<void> => {
+  const send = async (res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: string): Promise<void> => {
     await delay();
     if (res.destroyed) return;
     res.writeHead(status, { 'Content-Length': Buffer.byteLength(body), ...headers });
@@ -343,12 +349,9 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
     send(res, status, { 'Content-Type': 'text/html; charset=utf-8', ...headers }, `<!DOCTYPE html><html><body>${body}</body></html>\n`);
   const json = (res: ServerResponse, status: number, value: unknown, headers: Record<string, string | string[]> = {}) =>
     send(res, status, { 'Content-Type': 'application/json; charset=utf-8', ...headers }, JSON.stringify(value));
-  const notFound = (res: ServerResponse, path: string) =>
-    send(res, 404, { 'Content-Type': 'text/plain; charset=utf-8' }, `Not found: ${path}`);
-  const page = (res: ServerResponse, who: Who) =>
-    html(res, 200, who.identity === null ? 'Not signed in' : `Signed in as ${escapeHtml(who.identity)}`);
-  const loginPage = (res: ServerResponse, message = '') =>
-    html(res, 200, `GOGS PASSWORD LOGIN PAGE${message ? ` <p>${escapeHtml(message)}</p>` : ''}`);
+  const notFound = (res: ServerResponse, path: string) => send(res, 404, { 'Content-Type': 'text/plain; charset=utf-8' }, `Not found: ${path}`);
+  const page = (res: ServerResponse, who: Who) => html(res, 200, who.identity === null ? 'Not signed in' : `Signed in as ${escapeHtml(who.identity)}`);
+  const loginPage = (res: ServerResponse, message = '') => html(res, 200, `GOGS PASSWORD LOGIN PAGE${message ? ` <p>${escapeHtml(message)}</p>` : ''}`);
   const expire = (name: string) => `${name}=; Path=/; Max-Age=0; HttpOnly`;
 
   const download = async (res: ServerResponse, n: number): Promise<void> => {
@@ -547,7 +550,7 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
     } catch {
       return json(res, 400, [{ classification: 'DeserializationError', message: 'invalid JSON' }]);
     }
-    const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : '');
+    const str = (k: string) => (typeof body[k] === 'string' ? body[k] : '');
     const username = str('username');
     const email = str('email');
     const password = str('password');

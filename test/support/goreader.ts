@@ -48,7 +48,9 @@ export async function goCommand(): Promise<string> {
       // try the next
     }
   }
-  throw new Error('Go (1.25 or newer) is needed for the tests that read forwarded requests with Go and run the real Gogs; install it, then run `npm run gogs:install`.');
+  throw new Error(
+    'Go (1.25 or newer) is needed for the tests that read forwarded requests with Go and run the real Gogs; install it, then run `npm run gogs:install`.',
+  );
 }
 
 let built: Promise<string> | undefined;

@@ -10,7 +10,11 @@ import { startKeygate, type StartOptions, type TestKeygate } from './keygate.js'
 import { sleep } from './net.js';
 
 /** Another instance of `a`: same database, same Gogs, same PUBLIC_URL (the balancer's). */
-export function secondInstance(a: TestKeygate, env: Record<string, string> = {}, opts: Omit<StartOptions, 'database' | 'upstream' | 'env'> = {}): Promise<TestKeygate> {
+export function secondInstance(
+  a: TestKeygate,
+  env: Record<string, string> = {},
+  opts: Omit<StartOptions, 'database' | 'upstream' | 'env'> = {},
+): Promise<TestKeygate> {
   return startKeygate({ ...opts, database: a.database, upstream: a.gogs, env: { PUBLIC_URL: a.origin, ...env } });
 }
 

@@ -75,7 +75,7 @@ export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate
     gogs,
     server,
     gateway,
-    settle: () => gateway!.syncSessions(),
+    settle: () => gateway.syncSessions(),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -15,14 +15,7 @@
  */
 import { webcrypto } from 'node:crypto';
 import { MetadataService, SettingsService } from '@simplewebauthn/server';
-import type {
-  AlgSign,
-  AuthenticatorStatus,
-  MetadataBLOBPayloadEntry,
-  MetadataStatement,
-  MDSJWTPayload,
-  StatusReport,
-} from '@simplewebauthn/server';
+import type { AlgSign, AuthenticatorStatus, MetadataBLOBPayloadEntry, MetadataStatement, MDSJWTPayload, StatusReport } from '@simplewebauthn/server';
 import { createCertificateAuthority, issueCertificate } from './pki.js';
 import type { CertificateAuthority, TestCertificate, Validity } from './pki.js';
 
@@ -84,7 +77,10 @@ export function useMdsRoot(root: string | MdsSigner): () => void {
  */
 export function resetMetadataService(): void {
   const service = MetadataService as unknown as {
-    mdsCache: object; statementCache: object; state: number; verificationMode: string;
+    mdsCache: object;
+    statementCache: object;
+    state: number;
+    verificationMode: string;
   };
   service.mdsCache = {};
   service.statementCache = {};
@@ -231,9 +227,7 @@ function isEntry(e: MetadataBLOBPayloadEntry | MdsEntryOptions): e is MetadataBL
 
 /** The payload createMdsBlob signs. */
 export function mdsPayload(opts: Omit<MdsBlobOptions, 'signer' | 'alg' | 'x5c'>): MDSJWTPayload {
-  const nextUpdate = opts.nextUpdate instanceof Date
-    ? opts.nextUpdate.toISOString().slice(0, 10)
-    : opts.nextUpdate ?? isoDate(30);
+  const nextUpdate = opts.nextUpdate instanceof Date ? opts.nextUpdate.toISOString().slice(0, 10) : (opts.nextUpdate ?? isoDate(30));
   return {
     legalHeader: opts.legalHeader ?? LEGAL_HEADER,
     no: opts.no ?? 1,
@@ -248,11 +242,7 @@ export async function signJws(signer: MdsSigner, payload: unknown, header: { alg
   const body = b64url(JSON.stringify(payload));
   const signingInput = `${head}.${body}`;
   // WebCrypto ECDSA signatures are already raw r ‖ s, the JWS (RFC 7518 §3.4) encoding.
-  const sig = await crypto.subtle.sign(
-    { name: 'ECDSA', hash: 'SHA-256' },
-    signer.signing.keys.privateKey,
-    new TextEncoder().encode(signingInput),
-  );
+  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, signer.signing.keys.privateKey, new TextEncoder().encode(signingInput));
   return `${signingInput}.${b64url(new Uint8Array(sig))}`;
 }
 
@@ -271,9 +261,12 @@ export async function createMdsBlob(opts: MdsBlobOptions): Promise<string> {
 export function alterMdsBlobPayload(blob: string, change?: (payload: MDSJWTPayload) => void): string {
   const [head, body, sig] = blob.split('.');
   const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as MDSJWTPayload;
-  (change ?? ((p) => {
-    for (const e of p.entries) e.statusReports = [{ status: 'FIDO_CERTIFIED_L3', effectiveDate: isoDate() }];
-  }))(payload);
+  (
+    change ??
+    ((p) => {
+      for (const e of p.entries) e.statusReports = [{ status: 'FIDO_CERTIFIED_L3', effectiveDate: isoDate() }];
+    })
+  )(payload);
   const altered = b64url(JSON.stringify(payload));
   if (altered === body) throw new Error('alterMdsBlobPayload: the change left the payload as it was');
   return `${head}.${altered}.${sig}`;
@@ -283,9 +276,7 @@ export function alterMdsBlobPayload(blob: string, change?: (payload: MDSJWTPaylo
  * A correctly signed BLOB from a PKI that does not chain to the configured root: a fresh MDS
  * signer with the same names as `like` (so only signatures tell them apart).
  */
-export async function createMdsBlobFromOtherRoot(
-  opts: Omit<MdsBlobOptions, 'signer'> & { like?: MdsSigner },
-): Promise<{ blob: string; signer: MdsSigner }> {
+export async function createMdsBlobFromOtherRoot(opts: Omit<MdsBlobOptions, 'signer'> & { like?: MdsSigner }): Promise<{ blob: string; signer: MdsSigner }> {
   const organization = opts.like?.root.certificate.subjectName.getField('O')[0];
   const signer = await createMdsSigner({ organization });
   return { blob: await createMdsBlob({ ...opts, signer }), signer };

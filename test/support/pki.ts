@@ -64,9 +64,7 @@ export type DistinguishedName = Partial<Record<'C' | 'O' | 'OU' | 'CN', string>>
 
 function jsonName(dn: DistinguishedName): JsonName {
   // Emitted in the conventional C, O, OU, CN order whatever the key order of `dn`.
-  return (['C', 'O', 'OU', 'CN'] as const)
-    .filter((k) => dn[k] !== undefined)
-    .map((k) => ({ [k]: [dn[k] as string] }));
+  return (['C', 'O', 'OU', 'CN'] as const).filter((k) => dn[k] !== undefined).map((k) => ({ [k]: [dn[k] as string] }));
 }
 
 /** A certificate with its key pair, in every form tests need. */
@@ -90,7 +88,7 @@ function wrap(certificate: X509Certificate, keys: CryptoKeyPair): TestCertificat
 
 /** A fresh, extractable ES256 (P-256) key pair. */
 export async function generateEs256KeyPair(): Promise<CryptoKeyPair> {
-  return crypto.subtle.generateKey(ES256_KEY, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+  return crypto.subtle.generateKey(ES256_KEY, true, ['sign', 'verify']);
 }
 
 interface IssueOptions {
@@ -109,47 +107,46 @@ interface IssueOptions {
 function caOrLeafExtensions(opts: IssueOptions): Extension[] {
   return [
     new BasicConstraintsExtension(opts.ca, opts.ca ? opts.pathLength : undefined, true),
-    new KeyUsagesExtension(
-      opts.ca ? KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign : KeyUsageFlags.digitalSignature,
-      true,
-    ),
+    new KeyUsagesExtension(opts.ca ? KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign : KeyUsageFlags.digitalSignature, true),
   ];
 }
 
 /** A self-signed certificate (a root, or something posing as one). */
 export async function createSelfSigned(opts: IssueOptions): Promise<TestCertificate> {
   const keys = opts.keys ?? (await generateEs256KeyPair());
-  const certificate = await X509CertificateGenerator.createSelfSigned({
-    name: jsonName(opts.subject),
-    keys,
-    signingAlgorithm: ES256_SIGN,
-    ...validityWindow(opts.validity),
-    extensions: [
-      ...caOrLeafExtensions(opts),
-      await SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-      ...(opts.extensions ?? []),
-    ],
-  }, crypto);
+  const certificate = await X509CertificateGenerator.createSelfSigned(
+    {
+      name: jsonName(opts.subject),
+      keys,
+      signingAlgorithm: ES256_SIGN,
+      ...validityWindow(opts.validity),
+      extensions: [...caOrLeafExtensions(opts), await SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto), ...(opts.extensions ?? [])],
+    },
+    crypto,
+  );
   return wrap(certificate, keys);
 }
 
 /** A certificate signed by `issuer`'s key, naming `issuer`'s subject as its issuer. */
 export async function issueCertificate(issuer: TestCertificate, opts: IssueOptions): Promise<TestCertificate> {
   const keys = opts.keys ?? (await generateEs256KeyPair());
-  const certificate = await X509CertificateGenerator.create({
-    subject: jsonName(opts.subject),
-    issuer: issuer.certificate.subjectName,
-    publicKey: keys.publicKey,
-    signingKey: issuer.keys.privateKey,
-    signingAlgorithm: ES256_SIGN,
-    ...validityWindow(opts.validity),
-    extensions: [
-      ...caOrLeafExtensions(opts),
-      await SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-      await AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey, false, crypto),
-      ...(opts.extensions ?? []),
-    ],
-  }, crypto);
+  const certificate = await X509CertificateGenerator.create(
+    {
+      subject: jsonName(opts.subject),
+      issuer: issuer.certificate.subjectName,
+      publicKey: keys.publicKey,
+      signingKey: issuer.keys.privateKey,
+      signingAlgorithm: ES256_SIGN,
+      ...validityWindow(opts.validity),
+      extensions: [
+        ...caOrLeafExtensions(opts),
+        await SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+        await AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey, false, crypto),
+        ...(opts.extensions ?? []),
+      ],
+    },
+    crypto,
+  );
   return wrap(certificate, keys);
 }
 
@@ -234,7 +231,7 @@ export interface AttestationCa extends CertificateAuthority {
   attestation(aaguid: string, opts?: Omit<AttestationLeafOptions, 'aaguid'>): Promise<{ chain: Uint8Array[]; privateKey: CryptoKey; alg: 'ES256' }>;
 }
 
-export interface AttestationCaOptions extends CertificateAuthorityOptions {}
+export type AttestationCaOptions = CertificateAuthorityOptions;
 
 async function issueAttestationLeaf(
   issuer: TestCertificate,
@@ -257,9 +254,7 @@ async function issueAttestationLeaf(
   return { ...leaf, chain: [leaf.der, ...chainAfterLeaf], privateKey: leaf.keys.privateKey };
 }
 
-function attestationHelpers(
-  issue: (opts: AttestationLeafOptions) => Promise<AttestationLeaf>,
-): Pick<AttestationCa, 'issueLeaf' | 'attestation'> {
+function attestationHelpers(issue: (opts: AttestationLeafOptions) => Promise<AttestationLeaf>): Pick<AttestationCa, 'issueLeaf' | 'attestation'> {
   return {
     issueLeaf: issue,
     async attestation(aaguid, opts = {}) {
@@ -280,8 +275,7 @@ export async function createAttestationCa(opts: AttestationCaOptions = {}): Prom
   const ca = await createCertificateAuthority({ ...opts, organization, country });
   return {
     ...ca,
-    ...attestationHelpers((leafOpts) =>
-      issueAttestationLeaf(ca.intermediate, [ca.intermediate.der], organization, country, leafOpts)),
+    ...attestationHelpers((leafOpts) => issueAttestationLeaf(ca.intermediate, [ca.intermediate.der], organization, country, leafOpts)),
   };
 }
 
@@ -300,17 +294,20 @@ export interface FakeRoot {
  */
 export async function createFakeRoot(real: { root: TestCertificate }, opts: { validity?: Validity } = {}): Promise<FakeRoot> {
   const keys = await generateEs256KeyPair();
-  const certificate = await X509CertificateGenerator.createSelfSigned({
-    name: real.root.certificate.subjectName.toJSON(),
-    keys,
-    signingAlgorithm: ES256_SIGN,
-    ...validityWindow(opts.validity),
-    extensions: [
-      new BasicConstraintsExtension(true, undefined, true),
-      new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
-      await SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-    ],
-  }, crypto);
+  const certificate = await X509CertificateGenerator.createSelfSigned(
+    {
+      name: real.root.certificate.subjectName.toJSON(),
+      keys,
+      signingAlgorithm: ES256_SIGN,
+      ...validityWindow(opts.validity),
+      extensions: [
+        new BasicConstraintsExtension(true, undefined, true),
+        new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
+        await SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
   const root = wrap(certificate, keys);
   const subject = real.root.certificate.subjectName;
   const organization = subject.getField('O')[0] ?? 'Keygate Test Vendor';

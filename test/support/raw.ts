@@ -13,10 +13,7 @@ export interface RawResponse {
   text: string;
 }
 
-export function sendRaw(
-  baseUrl: string,
-  opts: { method?: string; path: string; headers?: string[]; body?: string | Readable },
-): Promise<RawResponse> {
+export function sendRaw(baseUrl: string, opts: { method?: string; path: string; headers?: string[]; body?: string | Readable }): Promise<RawResponse> {
   const { port, host } = new URL(baseUrl);
   const headers = ['Host', host, ...(opts.headers ?? [])];
   if (typeof opts.body === 'string') headers.push('Content-Length', String(Buffer.byteLength(opts.body)));

@@ -21,8 +21,14 @@ export interface ChildKeygate {
 }
 
 /** Starts server/main.ts on DATABASE_URL=dbUrl in front of gogs; resolves once it listens. */
-export async function startChild(dbUrl: string, gogs: FakeGogs, env: Record<string, string> = {}, reuse?: { url: string; env: Record<string, string> }): Promise<ChildKeygate> {
-  const listening = reuse ?? (await listenEnv(gogs.url, { DATABASE_URL: dbUrl, RATE_LIMIT_IP_PER_MINUTE: '1000000', RATE_LIMIT_USERNAME_PER_15MIN: '1000000', ...env }));
+export async function startChild(
+  dbUrl: string,
+  gogs: FakeGogs,
+  env: Record<string, string> = {},
+  reuse?: { url: string; env: Record<string, string> },
+): Promise<ChildKeygate> {
+  const listening =
+    reuse ?? (await listenEnv(gogs.url, { DATABASE_URL: dbUrl, RATE_LIMIT_IP_PER_MINUTE: '1000000', RATE_LIMIT_USERNAME_PER_15MIN: '1000000', ...env }));
   const app = new MainProcess(listening.env);
   await app.waitForLog('keygate listening', 45_000);
   return { app, url: listening.url, config: loadConfig({ PUBLIC_URL: listening.url }), env: listening.env };
@@ -118,14 +124,23 @@ export async function signInOnce(kg: { url: string }, person: Person): Promise<{
   const headers = { 'content-type': 'application/json', origin: kg.url };
   const options = await timed('sign-in-options', `${kg.url}/-/api/login/options`, { method: 'POST', headers, body: '{}' });
   if (options.status !== 200) return { outcomes: [options] };
-  const cookie = options.headers?.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = options.headers
+    ?.getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   const response = await person.key.authenticate(JSON.parse(options.text), kg.url);
   const verify = await timed('sign-in-verify', `${kg.url}/-/api/login/verify`, {
     method: 'POST',
     headers: { ...headers, ...(cookie ? { cookie } : {}) },
     body: JSON.stringify({ response }),
   });
-  const signedIn = verify.status === 200 ? verify.headers?.getSetCookie().map((c) => c.split(';')[0]).join('; ') : undefined;
+  const signedIn =
+    verify.status === 200
+      ? verify.headers
+          ?.getSetCookie()
+          .map((c) => c.split(';')[0])
+          .join('; ')
+      : undefined;
   return { outcomes: [options, verify], cookie: signedIn };
 }
 

@@ -14,7 +14,20 @@ import type { Db } from '../../server/db/pool.js';
 import { endDevice } from '../../server/devices/actions.js';
 import { startFakeGogs, type FakeGogs } from './gogs.js';
 import { freePort, sleep } from './net.js';
-import { enrolPerson, gitFetch, pageView, percentile, processFootprint, signInOnce, startChild, testPool, timed, type ChildKeygate, type Outcome, type Person } from './scenario.js';
+import {
+  enrolPerson,
+  gitFetch,
+  pageView,
+  percentile,
+  processFootprint,
+  signInOnce,
+  startChild,
+  testPool,
+  timed,
+  type ChildKeygate,
+  type Outcome,
+  type Person,
+} from './scenario.js';
 
 export interface SoakOptions {
   /** DATABASE_URL Keygate uses (a fresh database: it is migrated by Keygate). */
@@ -60,7 +73,20 @@ export interface SoakResult {
   /** From the revocation's commit until the victim's first refused page, and its page answers after. */
   revocation: { atS: number; firstRefusedAfterMs: number | null; servedAfterMs: number[]; refusedAfter: number };
   /** First and last sample after the warm-up (the first fifth), and the range over it. */
-  flatness: { rssFirstMiB: number; rssLastMiB: number; rssMinMiB: number; rssMaxMiB: number; heapFirstMiB: number; heapLastMiB: number; heapMinMiB: number; heapMaxMiB: number; fdsFirst: number; fdsLast: number; fdsMin: number; fdsMax: number };
+  flatness: {
+    rssFirstMiB: number;
+    rssLastMiB: number;
+    rssMinMiB: number;
+    rssMaxMiB: number;
+    heapFirstMiB: number;
+    heapLastMiB: number;
+    heapMinMiB: number;
+    heapMaxMiB: number;
+    fdsFirst: number;
+    fdsLast: number;
+    fdsMin: number;
+    fdsMax: number;
+  };
   keygateExited: boolean;
   stderr: string;
   signIns: number;
@@ -79,7 +105,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const metricsPort = await freePort();
     kg = await startChild(opts.databaseUrl, gogs, { LOG_LEVEL: 'warn', METRICS_PORT: String(metricsPort) });
     const heapMiB = async () => {
-      const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => '');
+      const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      );
       const used = /^keygate_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1];
       return used ? Math.round((Number(used) / 1048576) * 10) / 10 : 0;
     };
@@ -196,7 +225,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
 
     const kinds = [...counts.entries()].map(([kind, c]) => {
       const l = latencies.get(kind) ?? [];
-      return { kind, count: c.count, expected: c.expected, unexpected: c.count - c.expected, p50ms: Math.round(percentile(l, 50) * 10) / 10, p99ms: Math.round(percentile(l, 99) * 10) / 10, maxms: Math.round(Math.max(0, ...l)) };
+      return {
+        kind,
+        count: c.count,
+        expected: c.expected,
+        unexpected: c.count - c.expected,
+        p50ms: Math.round(percentile(l, 50) * 10) / 10,
+        p99ms: Math.round(percentile(l, 99) * 10) / 10,
+        maxms: Math.round(Math.max(0, ...l)),
+      };
     });
     const steady = samples.slice(Math.floor(samples.length / 5));
     const rss = steady.map((s) => s.rssMiB);
@@ -213,7 +250,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       revocation: {
         atS: t(revokedAt),
         firstRefusedAfterMs: refused[0] ? Math.max(0, Math.round(refused[0].at + refused[0].ms - revokedAt)) : null,
-        servedAfterMs: victimAfter.filter((o) => o.status === 200).map((o) => Math.round(o.at - revokedAt!)),
+        servedAfterMs: victimAfter.filter((o) => o.status === 200).map((o) => Math.round(o.at - revokedAt)),
         refusedAfter: refused.length,
       },
       flatness: {
@@ -261,7 +298,13 @@ export function soakMarkdown(r: SoakResult, how: string): string {
     '|---:|---:|---:|---:|---:|',
     ...thin(r.samples, 13).map((s) => `| ${s.t} | ${s.rssMiB} | ${s.heapMiB} | ${s.fds} | ${s.requests} |`),
   ];
-  if (r.unexpected.length) lines.push('', 'Unexpected answers (first 50):', '', ...r.unexpected.map((u) => `- ${u.t.toFixed(1)} s ${u.kind}: ${u.status || u.error} ${JSON.stringify(u.body.slice(0, 120))}`));
+  if (r.unexpected.length)
+    lines.push(
+      '',
+      'Unexpected answers (first 50):',
+      '',
+      ...r.unexpected.map((u) => `- ${u.t.toFixed(1)} s ${u.kind}: ${u.status || u.error} ${JSON.stringify(u.body.slice(0, 120))}`),
+    );
   return lines.join('\n');
 }
 

@@ -27,7 +27,11 @@ function devices(): HTMLLIElement[] {
 /** Tells the passkey manager which of this person's passkeys still count (see signal.ts). */
 export function signalAcceptedCredentials(): void {
   if (!rpId || !userId) return;
-  void signalAllAcceptedCredentials(rpId, userId, devices().map((li) => li.dataset.credentialId!));
+  void signalAllAcceptedCredentials(
+    rpId,
+    userId,
+    devices().map((li) => li.dataset.credentialId!),
+  );
 }
 
 function part<T extends HTMLElement>(li: HTMLElement, selector: string): T {
@@ -36,9 +40,10 @@ function part<T extends HTMLElement>(li: HTMLElement, selector: string): T {
   return el;
 }
 
-/** The name as the server will store it: control characters dropped, trimmed. */
+/** The name as the server will store it (server/text/safe-text.ts): control and bidi characters dropped, trimmed. */
 function cleanName(input: string): string {
-  return input.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  // eslint-disable-next-line no-control-regex -- control characters are what this removes
+  return input.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g, '').trim();
 }
 
 function deviceUrl(li: HTMLElement, action: 'rename' | 'remove'): string {
@@ -67,7 +72,11 @@ async function busyWhile(active: HTMLButtonElement, change: () => Promise<void |
   } catch (e) {
     explain(e);
   } finally {
-    if (!leaving) setBusy(buttons.filter((b) => b.isConnected), false);
+    if (!leaving)
+      setBusy(
+        buttons.filter((b) => b.isConnected),
+        false,
+      );
   }
 }
 
@@ -111,7 +120,8 @@ function openRemove(li: HTMLLIElement, last?: string): void {
   const panel = part(li, '.remove-confirm');
   const name = part(li, '.device-nickname').textContent ?? 'this key';
   const current = li.dataset.current === 'true' ? ' You signed in with it, so you will be signed out.' : '';
-  part(panel, '.remove-text').textContent = last ?? `Remove “${name}”? It will no longer sign you in, and any browser signed in with it is signed out.${current}`;
+  part(panel, '.remove-text').textContent =
+    last ?? `Remove “${name}”? It will no longer sign you in, and any browser signed in with it is signed out.${current}`;
   panel.dataset.last = last ? 'true' : '';
   panel.classList.toggle('device-panel-warning', Boolean(last));
   part(panel, '.remove-confirm-button').textContent = last ? 'Remove my last key' : 'Remove';
