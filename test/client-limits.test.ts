@@ -167,3 +167,61 @@ describe('one client cannot starve the others', () => {
     assert.equal(anonymousAgain.status, 200);
   });
 });
+
+describe('pipelined requests and bodies that wait their turn (review findings)', () => {
+  let kg: TestKeygate;
+  before(async () => {
+    kg = await startKeygate({ env: { GOGS_CONNECTIONS: '2', MAX_PASSTHROUGH_PER_CLIENT: '3', CLIENT_BODY_TIMEOUT: '1s' } });
+    kg.gogs.addToken('alice', TOKEN);
+  });
+  after(() => kg.close());
+
+  test('a client that pipelines large downloads and leaves holds no Gogs connection: signed-in pages are still served', async () => {
+    const mallory = await signedInPerson(kg, 'mallory');
+    const alice = await signedInPerson(kg, 'alice');
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: localhost\r\nCookie: ${mallory.client.cookieHeader()}\r\n\r\n`;
+    const r = await openRequest(kg, '127.0.0.12', [1, 2, 3, 4].map(() => get('/download/5000000')).join(''));
+    r.socket.pause();
+    await sleep(200);
+    r.socket.destroy();
+    await r.closed;
+    for (let i = 0; i < 3; i++) {
+      const page = await Promise.race([alice.client.get('/alice/repo'), sleep(10_000).then(() => ({ status: 0 }))]);
+      assert.equal(page.status, 200, 'a signed-in page is served (within 10 s) after the pipelining client left');
+    }
+  });
+
+  test('pass-through requests pipelined by a client that leaves are not counted against it for good', async () => {
+    const get = `GET /alice/repo.git/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basic}\r\n\r\n`;
+    const r = await openRequest(kg, '127.0.0.13', get.repeat(3));
+    r.socket.pause();
+    r.socket.destroy();
+    await r.closed;
+    for (let i = 0; i < 4; i++) {
+      const again = await openRequest(kg, '127.0.0.13', get.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
+      await again.closed;
+      assert.equal(statusOf(again.answer()), 200, `request ${i + 1} after the pipelining client left: ${again.answer().slice(0, 120)}`);
+    }
+  });
+
+  test('a body sent whole that waits for a Gogs connection is not cut as stalled: it is served once one is free', async () => {
+    const alice = await signedInPerson(kg, 'alice-upload');
+    const cookie = alice.client.cookieHeader()!;
+    // Two downloads nobody reads hold both of the signed-in pool's connections.
+    const holders = await Promise.all([1, 2].map(() => openRequest(kg, '127.0.0.14', `GET /download/50000000 HTTP/1.1\r\nHost: localhost\r\nCookie: ${cookie}\r\n\r\n`)));
+    for (const h of holders) h.socket.pause();
+    await sleep(300);
+    const upload = await openRequest(
+      kg,
+      '127.0.0.15',
+      `POST /upload HTTP/1.1\r\nHost: localhost\r\nOrigin: ${kg.origin}\r\nCookie: ${cookie}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`,
+    );
+    // Longer than CLIENT_BODY_TIMEOUT: the body arrived whole, it only waits.
+    await sleep(1500);
+    assert.equal(upload.socket.destroyed, false, 'the waiting request was cut');
+    for (const h of holders) h.socket.destroy();
+    await upload.closed;
+    assert.equal(statusOf(upload.answer()), 200, upload.answer().slice(0, 200));
+    assert.match(upload.answer(), /"bytes":5/);
+  });
+});

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { safeReturnPath } from '../server/http/return-path.js';
 import { changesStateOnGet, normalizePath } from '../server/proxy/paths.js';
 import { sendRaw } from './support/raw.js';
 import { signedInPerson, type SignedInPerson } from './support/flows.js';
@@ -68,15 +69,39 @@ describe('state-changing GETs from another site', () => {
   test('the Continue link is the same request on this origin, and from there (or the address bar) it reaches Gogs', async () => {
     const res = await alice.client.get('/alice/repo/milestones/3/close?x=1', { 'sec-fetch-site': 'cross-site' });
     assert.match(res.text, /href="\/alice\/repo\/milestones\/3\/close\?x=1"/);
-    for (const headers of [{ 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { referer: `${kg.origin}/alice/repo/milestones` }] as Array<
-      Record<string, string>
-    >) {
+    const navigation = { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
+    for (const headers of [
+      { 'sec-fetch-site': 'same-origin', ...navigation },
+      { 'sec-fetch-site': 'none', 'sec-fetch-user': '?1', ...navigation },
+      { referer: `${kg.origin}/alice/repo/milestones` },
+    ] as Array<Record<string, string>>) {
       kg.gogs.clear();
-      const through = await alice.client.get('/alice/repo/milestones/3/close?x=1', headers);
+      // Raw: Node's fetch sets Sec-Fetch-Mode itself.
+      const through = await sendRaw(kg.url, { path: '/alice/repo/milestones/3/close?x=1', headers: ['Cookie', alice.client.cookieHeader()!, ...Object.entries(headers).flat()] });
       assert.equal(through.status, 200, JSON.stringify(headers));
       assert.equal(kg.gogs.last()?.url, '/alice/repo/milestones/3/close?x=1');
       assert.deepEqual(kg.gogs.last()?.authHeaderValues, ['alice']);
     }
+  });
+
+  test('a same-origin subresource (an image in a Gogs issue pointing at the route) gets the confirmation, never Gogs', async () => {
+    kg.gogs.clear();
+    const res = await sendRaw(kg.url, {
+      path: '/alice/repo/milestones/3/close',
+      headers: ['Cookie', alice.client.cookieHeader()!, 'Sec-Fetch-Site', 'same-origin', 'Sec-Fetch-Mode', 'no-cors', 'Sec-Fetch-Dest', 'image'],
+    });
+    assert.match(res.text, /Continue to Gogs\?/);
+    assert.deepEqual(kg.gogs.requests, []);
+    const typedWithoutUser = await sendRaw(kg.url, {
+      path: '/admin/notices/empty',
+      headers: ['Cookie', alice.client.cookieHeader()!, 'Sec-Fetch-Site', 'none', 'Sec-Fetch-Mode', 'navigate', 'Sec-Fetch-Dest', 'document'],
+    });
+    assert.match(typedWithoutUser.text, /Continue to Gogs\?/, 'Sec-Fetch-Site none without a user activation');
+  });
+
+  test('signing in never lands on such a route: return_to falls back to /, so the sign-in redirect cannot carry it out', () => {
+    for (const path of STATE_CHANGING) assert.equal(safeReturnPath(path, 'https://git.example.com'), '/', path);
+    assert.equal(safeReturnPath('/alice/repo/milestones', 'https://git.example.com'), '/alice/repo/milestones');
   });
 
   test('a confirmation for a path that starts with two slashes never links off this origin', async () => {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { DecoyCredentials } from '../server/login/decoy.js';
 import { addDevice } from './support/account.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
@@ -47,4 +48,22 @@ test('a decoy for an unknown name has the shape of a real account (keys, id leng
     seen.add(shapeOf(decoy));
   }
   assert.ok(seen.size >= 2, `decoys all have one shape: ${[...seen].join(' ')}`);
+});
+
+test('a new account changes no decoy but those that now resemble it (rendezvous, not a reshuffle)', async () => {
+  const names = Array.from({ length: 40 }, (_, i) => `someone-${i}`);
+  const shapes = async () => {
+    // A fresh instance reads the accounts anew (the router's refreshes every 10 minutes).
+    const decoys = new DecoyCredentials(kg.db, 'decoy-test-secret'.repeat(2));
+    return Promise.all(names.map(async (n) => shapeOf(await decoys.forUsername(n))));
+  };
+  const before = await shapes();
+  const browser = new TestClient(kg.url);
+  await enrolledUser(kg, browser, new SoftwareAuthenticator({ transports: ['ble'] }), 'newcomer');
+  await addDevice(browser, new SoftwareAuthenticator({ transports: ['nfc'] }));
+  const newcomer = shapeOf(await allowFor('newcomer'));
+  const after = await shapes();
+  const changed = names.filter((_, i) => before[i] !== after[i]);
+  for (const name of changed) assert.equal(after[names.indexOf(name)], newcomer, `${name} changed to a shape that is not the newcomer's`);
+  assert.ok(changed.length < names.length / 2, `${changed.length} of ${names.length} decoys changed`);
 });

@@ -1,8 +1,11 @@
 /**
  * Where to send a person after sign-in. Only a relative path on this origin is followed (ASVS
  * 3.7.2): anything that a browser could read as another origin (`//evil`, `/\evil`, encoded
- * slashes or backslashes, control characters, schemes) falls back to `/`.
+ * slashes or backslashes, control characters, schemes) falls back to `/`, and so does a Gogs route
+ * that changes something on a GET (proxy/paths.ts).
  */
+import { changesStateOnGet, normalizePath } from '../proxy/paths.js';
+
 export function safeReturnPath(value: unknown, origin: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return '/';
   if (!value.startsWith('/')) return '/';
@@ -32,5 +35,9 @@ export function safeReturnPath(value: unknown, origin: string): string {
   if (!path.startsWith('/') || /^\/[\\/]/.test(path)) return '/';
   // Keygate's own API endpoints are never a place to land.
   if (path.startsWith('/-/api/')) return '/';
+  // Nor a Gogs GET that changes something: the redirect after sign-in is a same-origin navigation,
+  // which would carry out what another site's link asked for without the confirmation page.
+  const normalised = normalizePath(path);
+  if (normalised === null || changesStateOnGet(normalised)) return '/';
   return path;
 }

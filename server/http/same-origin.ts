@@ -22,12 +22,17 @@ export function isSameOrigin(req: IncomingMessage, origin: string): boolean {
 }
 
 /**
- * A navigation the person started on this origin, or by themselves (address bar, bookmark:
- * Sec-Fetch-Site `none`). Without Sec-Fetch-Site (older browsers), a Referer on this origin.
+ * A top-level navigation the person started on this origin, or by themselves (address bar,
+ * bookmark: Sec-Fetch-Site `none` with Sec-Fetch-User). Never a subresource: an image in a Gogs
+ * issue pointing at such a route is same-origin too, but not a navigation to a document. Without
+ * Sec-Fetch-Site (older browsers), a Referer on this origin.
  */
 export function isOwnNavigation(req: IncomingMessage, origin: string): boolean {
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined) return site === 'same-origin' || site === 'none';
+  if (site !== undefined) {
+    if (req.headers['sec-fetch-mode'] !== 'navigate' || req.headers['sec-fetch-dest'] !== 'document') return false;
+    return site === 'same-origin' || (site === 'none' && req.headers['sec-fetch-user'] === '?1');
+  }
   const referer = req.headers.referer;
   return referer !== undefined && (referer === origin || referer.startsWith(`${origin}/`));
 }

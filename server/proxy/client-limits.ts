@@ -66,26 +66,29 @@ export class InFlightLimit {
 }
 
 /**
- * Cuts the connection if the request body stops moving for `ms` (no byte arrives). The socket's
- * own inactivity timer does the counting; it is cleared once the body has arrived, so Gogs taking
- * its time to answer is judged by GOGS_RESPONSE_TIMEOUT instead.
+ * Cuts the connection if the request body stops moving for `ms` (no byte arrives). Call it once
+ * the body is being read (the request has a connection to Gogs, forward.ts): before that, Keygate
+ * is not reading, and a client whose body waits for its turn is not stalling. The socket's own
+ * inactivity timer does the counting; it is cleared once the body has arrived, so Gogs taking its
+ * time to answer is judged by GOGS_RESPONSE_TIMEOUT instead, and a body that arrived whole is never
+ * cut.
  */
 export function cutStalledBody(req: IncomingMessage, ms: number): void {
   if (req.complete) return;
-  const socket = req.socket as Socket & { [WATCHED]?: boolean };
-  if (!socket[WATCHED]) {
-    socket[WATCHED] = true;
-    socket.on('timeout', destroyStalled);
-  }
+  const socket = req.socket as WatchedSocket;
+  if (!socket[WATCHED]) socket.on('timeout', destroyStalled);
+  socket[WATCHED] = req;
   socket.setTimeout(ms);
   req.once('end', stopWatching);
   req.once('close', stopWatching);
 }
 
 const WATCHED = Symbol('keygate.stalledBodyWatch');
+type WatchedSocket = Socket & { [WATCHED]?: IncomingMessage };
 
-function destroyStalled(this: Socket): void {
-  this.destroy();
+function destroyStalled(this: WatchedSocket): void {
+  if (this[WATCHED]?.complete === false) this.destroy();
+  else this.setTimeout(0);
 }
 
 function stopWatching(this: IncomingMessage): void {

@@ -10,6 +10,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
+import { cutStalledBody } from './client-limits.js';
 import { downstreamHeaders } from './headers.js';
 
 /** Gogs did not connect, or did not start answering, in time: the request gets a 504. */
@@ -75,6 +76,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    // The body is read from now on: only now can it stall (client-limits.ts).
+    if (this.options.body !== null) cutStalledBody(this.req, this.upstream.stalledBodyMs);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
@@ -150,6 +153,8 @@ class UndiciUpstream implements Upstream {
   private readonly pool: Pool;
   private readonly origin: string;
 
+  readonly stalledBodyMs: number;
+
   constructor(
     target: URL,
     readonly hsts: boolean,
@@ -157,6 +162,7 @@ class UndiciUpstream implements Upstream {
     opts: UpstreamOptions,
   ) {
     this.origin = target.origin;
+    this.stalledBodyMs = opts.stalledBodyMs;
     this.pool = new Pool(target.origin, {
       connections: opts.connections,
       ...(opts.localAddress ? { connect: { localAddress: opts.localAddress } } : {}),
@@ -209,6 +215,8 @@ export interface UpstreamOptions {
   responseMs: number;
   /** Most connections to Gogs this pool opens; requests beyond wait in line. */
   connections: number;
+  /** A request body that stops moving this long, once Keygate reads it, is cut (CLIENT_BODY_TIMEOUT). */
+  stalledBodyMs: number;
   /** Source address of connections to Gogs (GOGS_SOURCE_ADDRESS), for Gogs' TRUSTED_PROXY_IPS. */
   localAddress?: string;
 }

@@ -20,7 +20,7 @@ import type { Db } from '../db/pool.js';
 import type { RouteKind } from '../ops/metrics.js';
 import { rateLimitSubject } from '../ratelimit/client-address.js';
 import { judgeAuthorization } from './authorization.js';
-import { cutStalledBody, InFlightLimit } from './client-limits.js';
+import { InFlightLimit } from './client-limits.js';
 import { createUpstream, UnsendableRequest, UpstreamTimeout, type Upstream } from './forward.js';
 import { rewriteSetCookies } from './gogs-session.js';
 import { createHeaderPlan, GOGS_REMEMBER_COOKIES, upstreamHeaderList } from './headers.js';
@@ -68,6 +68,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     connectMs: config.gogsConnectTimeoutMs,
     responseMs: config.gogsResponseTimeoutMs,
     connections: config.gogsConnections,
+    stalledBodyMs: config.clientBodyTimeoutMs,
     localAddress: config.gogsSourceAddress,
   };
   // Two pools: signed-in pages never wait behind anonymous traffic (git, LFS, API without a
@@ -81,11 +82,13 @@ export function createProxyHandler(deps: ProxyDeps) {
     : { 'x-content-type-options': 'nosniff' };
   const sendPage = (res: ServerResponse, status: number, title: string, message: string, extra: Record<string, string | string[]> = {}): void => {
     const body = messagePage({ title, message, action: { href: '/-/login', label: 'Go to sign-in' } });
-    res.writeHead(status, { ...PAGE_HEADERS, ...security, ...extra, 'content-length': Buffer.byteLength(body) });
+    // A client still waiting for "100 Continue" never sends its body here: the connection goes with the answer.
+    const close = res.req[EXPECTS_CONTINUE] ? { connection: 'close' } : {};
+    res.writeHead(status, { ...PAGE_HEADERS, ...security, ...extra, ...close, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   };
   const redirect = (res: ServerResponse, location: string, extra: Record<string, string | string[]> = {}): void => {
-    res.writeHead(303, { location, 'cache-control': 'no-store', ...security, 'content-length': 0, ...extra });
+    res.writeHead(303, { location, 'cache-control': 'no-store', ...security, 'content-length': 0, ...extra, ...(res.req[EXPECTS_CONTINUE] ? { connection: 'close' } : {}) });
     res.end();
   };
   const authorizationPolicy = { allowPasswords: config.allowGitPasswords };
@@ -118,7 +121,7 @@ export function createProxyHandler(deps: ProxyDeps) {
   };
 
   const send = (req: IncomingMessage, res: ServerResponse, upstream: Upstream, identity: Identity | null, authorization: string | undefined): void => {
-    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) cutStalledBody(req, config.clientBodyTimeoutMs);
+    if (req[EXPECTS_CONTINUE]) res.writeContinue();
     const keygateSid = identity?.key ?? null;
     const headers = upstreamHeaderList(
       plan,
@@ -221,6 +224,13 @@ export function createProxyHandler(deps: ProxyDeps) {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    // A pipelined request's response waits for those before it on the connection. Until it owns
+    // the socket nothing is forwarded or counted: a client that leaves meanwhile never gets a
+    // 'close' for it, and a request sent to Gogs for it would hold a pooled connection for good.
+    if (!res.socket) {
+      res.once('socket', () => handle(req, res));
+      return;
+    }
     const path = normalizePath(req.url ?? '/');
     if (path === null) {
       observe?.(res, 'blocked');
@@ -228,8 +238,9 @@ export function createProxyHandler(deps: ProxyDeps) {
       return;
     }
     const route = classifyPath(path, req.method ?? 'GET');
-    // "Expect: 100-continue" (see Gateway.attach): the body is wanted, except one Keygate will refuse for its size.
-    if (req[EXPECTS_CONTINUE] && !(route === 'keygate' && declaresTooMuch(req))) res.writeContinue();
+    // "Expect: 100-continue" (see Gateway.attach): a body is asked for only where it will be read,
+    // Keygate's own routes (unless refused for its size) here, a request forwarded to Gogs in send().
+    if (req[EXPECTS_CONTINUE] && route === 'keygate' && !declaresTooMuch(req)) res.writeContinue();
     if (observe && route !== 'keygate') observe(res, route === 'passthrough' || route === 'blocked' ? route : 'page');
     switch (route) {
       case 'keygate':
