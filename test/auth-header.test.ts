@@ -1,8 +1,8 @@
 /**
  * GOGS_AUTH_HEADER through the running proxy: with Gogs' REVERSE_PROXY_AUTHENTICATION_HEADER set
  * to another name, Keygate asserts the signed-in person under that name, once, and neither that
- * name nor Gogs' default one ever comes through from a client (gogs.md: the header is believed
- * from any trusted peer, so a Gogs left on its default while Keygate uses another name must still
+ * name nor Gogs' default one ever comes through from a client (Gogs believes the header from any
+ * trusted peer, internal/context/auth.go in Gogs 0.14.3, so a Gogs left on its default while Keygate uses another name must still
  * never see a forged X-WEBAUTH-USER).
  */
 import assert from 'node:assert/strict';

@@ -208,7 +208,9 @@ describe('pipelined requests and bodies that wait their turn (review findings)',
     const alice = await signedInPerson(kg, 'alice-upload');
     const cookie = alice.client.cookieHeader()!;
     // Two downloads nobody reads hold both of the signed-in pool's connections.
-    const holders = await Promise.all([1, 2].map(() => openRequest(kg, '127.0.0.14', `GET /download/50000000 HTTP/1.1\r\nHost: localhost\r\nCookie: ${cookie}\r\n\r\n`)));
+    const holders = await Promise.all(
+      [1, 2].map(() => openRequest(kg, '127.0.0.14', `GET /download/50000000 HTTP/1.1\r\nHost: localhost\r\nCookie: ${cookie}\r\n\r\n`)),
+    );
     for (const h of holders) h.socket.pause();
     await sleep(300);
     const upload = await openRequest(

@@ -77,7 +77,10 @@ describe('state-changing GETs from another site', () => {
     ] as Array<Record<string, string>>) {
       kg.gogs.clear();
       // Raw: Node's fetch sets Sec-Fetch-Mode itself.
-      const through = await sendRaw(kg.url, { path: '/alice/repo/milestones/3/close?x=1', headers: ['Cookie', alice.client.cookieHeader()!, ...Object.entries(headers).flat()] });
+      const through = await sendRaw(kg.url, {
+        path: '/alice/repo/milestones/3/close?x=1',
+        headers: ['Cookie', alice.client.cookieHeader()!, ...Object.entries(headers).flat()],
+      });
       assert.equal(through.status, 200, JSON.stringify(headers));
       assert.equal(kg.gogs.last()?.url, '/alice/repo/milestones/3/close?x=1');
       assert.deepEqual(kg.gogs.last()?.authHeaderValues, ['alice']);

@@ -88,7 +88,14 @@ export function createProxyHandler(deps: ProxyDeps) {
     res.end(body);
   };
   const redirect = (res: ServerResponse, location: string, extra: Record<string, string | string[]> = {}): void => {
-    res.writeHead(303, { location, 'cache-control': 'no-store', ...security, 'content-length': 0, ...extra, ...(res.req[EXPECTS_CONTINUE] ? { connection: 'close' } : {}) });
+    res.writeHead(303, {
+      location,
+      'cache-control': 'no-store',
+      ...security,
+      'content-length': 0,
+      ...extra,
+      ...(res.req[EXPECTS_CONTINUE] ? { connection: 'close' } : {}),
+    });
     res.end();
   };
   const authorizationPolicy = { allowPasswords: config.allowGitPasswords };

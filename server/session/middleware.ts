@@ -119,7 +119,7 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
         // a disable (which UPDATE them, then delete the sessions) that commits first is seen here
         // (READ COMMITTED re-checks a locked row that changed), and nothing is written; one that
         // comes later waits for this commit, and its DELETE then finds this session. Either way,
-        // once it returns, no session of that key or person exists (webauthn-checklist.md).
+        // once it returns, no session of that key or person exists (test/signin-race.test.ts).
         text: `WITH allowed AS (
                  SELECT 1 FROM credentials c JOIN users u ON u.id = c.user_id
                   WHERE $5::bytea IS NULL

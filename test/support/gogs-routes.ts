@@ -1,6 +1,6 @@
 /**
- * Gogs routes that sign people in with a password or hand out a Gogs session (see
- * /work/shared/gogs.md, "Gogs routes Keygate must intercept"): none of them may ever reach Gogs.
+ * Gogs routes that sign people in with a password or hand out a Gogs session (Gogs 0.14.3's
+ * internal/cmd/web.go and the 0.15 line's web.go and webapi.go): none of them may ever reach Gogs.
  */
 export const BLOCKED_ROUTES = [
   // 0.14.x

@@ -1,6 +1,7 @@
 /**
  * A fake Gogs for tests: a real HTTP server on 127.0.0.1 that decides who a request is
- * from the way Gogs 0.14 does (see /work/shared/gogs.md, "Who is signed in, in order")
+ * from the way Gogs 0.14 does (internal/context/auth.go, authenticatedUser: API token, session
+ * uid, the proxy header from a trusted peer, then Basic)
  * and records exactly what it received, so tests can prove what Keygate forwarded.
  *
  * Deliberate simplifications (a fake, not a Gogs):

@@ -48,33 +48,33 @@ function lastUsed(d: AccountDevice) {
 /** The rename form and the removal confirmation stay hidden until their button is pressed. */
 function deviceItem(d: AccountDevice, i: number) {
   const name = d.nickname || 'Unnamed key';
-  return html`<li class="device" data-credential-id="${d.id}" ${d.current && html` data-current="true"`}>
-    <div class="device-name"><span class="device-nickname">${name}</span>${d.current && html` <span class="badge">(this device)</span>`}</div>
-    <div class="device-meta device-model">${d.model}</div>
-    <div class="device-meta device-kind">${d.kind}</div>
-    ${d.policyProblems.length > 0 && html`<div class="notice notice-error device-policy"><strong>This key will not sign you in again here.</strong> ${d.policyProblems.join(' ')} Ask your administrator for a link to enrol an allowed authenticator.</div>`}
-    <div class="device-meta device-created">Added ${time(d.createdAt)}</div>
-    <div class="device-meta device-last-used">Last used ${lastUsed(d)}</div>
-    <div class="device-actions">
-      <button type="button" class="button button-small button-secondary rename-button" aria-label="Rename ${name}">Rename</button>
-      <button type="button" class="button button-small button-danger-outline remove-button" aria-label="Remove ${name}">Remove</button>
-    </div>
-    <form class="device-panel rename-form" hidden novalidate>
-      <label for="rename-${i}">New name</label>
-      <input id="rename-${i}" class="rename-input" name="nickname" type="text" maxlength="64" autocomplete="off" value="${d.nickname}" />
-      <div class="device-actions">
-        <button type="submit" class="button button-small button-primary rename-save">Save name</button>
-        <button type="button" class="button button-small button-secondary panel-cancel">Cancel</button>
-      </div>
-    </form>
-    <div class="device-panel remove-confirm" role="group" aria-label="Confirm removal" hidden>
-      <p class="remove-text"></p>
-      <div class="device-actions">
-        <button type="button" class="button button-small button-danger remove-confirm-button">Remove</button>
-        <button type="button" class="button button-small button-secondary panel-cancel">Keep it</button>
-      </div>
-    </div>
-  </li>`;
+  return html`<li class="device" data-credential-id="${d.id}"${d.current && html` data-current="true"`}>
+<div class="device-name"><span class="device-nickname">${name}</span>${d.current && html` <span class="badge">(this device)</span>`}</div>
+<div class="device-meta device-model">${d.model}</div>
+<div class="device-meta device-kind">${d.kind}</div>
+${d.policyProblems.length > 0 && html`<div class="notice notice-error device-policy"><strong>This key will not sign you in again here.</strong> ${d.policyProblems.join(' ')} Ask your administrator for a link to enrol an allowed authenticator.</div>`}
+<div class="device-meta device-created">Added ${time(d.createdAt)}</div>
+<div class="device-meta device-last-used">Last used ${lastUsed(d)}</div>
+<div class="device-actions">
+<button type="button" class="button button-small button-secondary rename-button" aria-label="Rename ${name}">Rename</button>
+<button type="button" class="button button-small button-danger-outline remove-button" aria-label="Remove ${name}">Remove</button>
+</div>
+<form class="device-panel rename-form" hidden novalidate>
+<label for="rename-${i}">New name</label>
+<input id="rename-${i}" class="rename-input" name="nickname" type="text" maxlength="64" autocomplete="off" value="${d.nickname}">
+<div class="device-actions">
+<button type="submit" class="button button-small button-primary rename-save">Save name</button>
+<button type="button" class="button button-small button-secondary panel-cancel">Cancel</button>
+</div>
+</form>
+<div class="device-panel remove-confirm" role="group" aria-label="Confirm removal" hidden>
+<p class="remove-text"></p>
+<div class="device-actions">
+<button type="button" class="button button-small button-danger remove-confirm-button">Remove</button>
+<button type="button" class="button button-small button-secondary panel-cancel">Keep it</button>
+</div>
+</div>
+</li>`;
 }
 
 /** The account page (/-/account): registered keys (rename, remove), adding another one, and signing out. */
@@ -87,32 +87,30 @@ export function accountPage({
   requirements = [],
 }: AccountPageOptions & { isAdmin?: boolean; requirements?: string[] }): string {
   const body = html`
-    <p class="lead">Signed in as <strong>${username}</strong>.</p>
-    <section aria-labelledby="devices-heading">
-      <h2 id="devices-heading">Your keys</h2>
-      ${
-        devices.length > 0
-          ? html`<ul id="device-list" class="device-list">
-              ${devices.map(deviceItem)}
-            </ul>`
-          : html`<ul id="device-list" class="device-list"></ul>
-              <p class="hint">No keys are registered.</p>`
-      }
-      <p class="hint">Renaming or removing a key asks you to confirm with one of your keys if you haven't in the last few minutes.</p>
-    </section>
-    <section class="stack" aria-labelledby="add-heading">
-      <h2 id="add-heading">Add another key</h2>
-      <p>A second key lets you sign in if you lose or forget the first.</p>
-      ${policyRequirements(requirements)}
-      <label for="nickname">Name for the new key <span class="optional">(optional)</span></label>
-      <input id="nickname" name="nickname" type="text" maxlength="64" autocomplete="off" placeholder="For example: Work laptop" />
-      <button type="button" id="add-device-button" class="button button-primary">Add a key</button>
-    </section>
-    <div class="stack">
-      <form id="logout-form" method="post" action="/-/logout"><button type="submit" class="button button-secondary">Sign out</button></form>
-      <a class="button button-link" href="/">Back to Gogs</a>
-      ${isAdmin && html`<a class="button button-link" href="/-/admin">Administration</a>`}
-    </div>
-  `;
+<p class="lead">Signed in as <strong>${username}</strong>.</p>
+<section aria-labelledby="devices-heading">
+<h2 id="devices-heading">Your keys</h2>
+${
+  devices.length > 0
+    ? html`<ul id="device-list" class="device-list">${devices.map(deviceItem)}</ul>`
+    : html`<ul id="device-list" class="device-list"></ul><p class="hint">No keys are registered.</p>`
+}
+<p class="hint">Renaming or removing a key asks you to confirm with one of your keys if you haven't in the last few minutes.</p>
+</section>
+<section class="stack" aria-labelledby="add-heading">
+<h2 id="add-heading">Add another key</h2>
+<p>A second key lets you sign in if you lose or forget the first.</p>
+${policyRequirements(requirements)}
+<label for="nickname">Name for the new key <span class="optional">(optional)</span></label>
+<input id="nickname" name="nickname" type="text" maxlength="64" autocomplete="off"
+ placeholder="For example: Work laptop">
+<button type="button" id="add-device-button" class="button button-primary">Add a key</button>
+</section>
+<div class="stack">
+<form id="logout-form" method="post" action="/-/logout"><button type="submit" class="button button-secondary">Sign out</button></form>
+<a class="button button-link" href="/">Back to Gogs</a>
+${isAdmin && html`<a class="button button-link" href="/-/admin">Administration</a>`}
+</div>
+`;
   return layout({ title: 'Your account', body, script: 'account', data: { rpId, userId: userHandle, username } });
 }

@@ -26,59 +26,35 @@ export interface AdminUsersPageOptions {
 function userRow(u: AdminUserRow) {
   const devices = `${u.activeDevices} key${u.activeDevices === 1 ? '' : 's'}${u.revokedDevices ? ` (${u.revokedDevices} revoked)` : ''}`;
   return html`<tr data-username="${u.username}">
-    <td><a href="/-/admin/users/${encodeURIComponent(u.username)}">${u.username}</a></td>
-    <td>${u.isAdmin ? html`<span class="tag">Admin</span>` : 'User'}</td>
-    <td>${u.disabledAt ? html`<span class="tag tag-warn">Disabled</span>` : 'Active'}</td>
-    <td>${devices}</td>
-    <td>${utc(u.createdAt)}</td>
-  </tr>`;
+<td><a href="/-/admin/users/${encodeURIComponent(u.username)}">${u.username}</a></td>
+<td>${u.isAdmin ? html`<span class="tag">Admin</span>` : 'User'}</td>
+<td>${u.disabledAt ? html`<span class="tag tag-warn">Disabled</span>` : 'Active'}</td>
+<td>${devices}</td>
+<td>${utc(u.createdAt)}</td>
+</tr>`;
 }
 
 /** The admin home (/-/admin): find people, open one, or invite someone. */
 export function adminUsersPage({ q, users, previousHref, nextHref, defaultTtl, gogsEmail }: AdminUsersPageOptions): string {
   const body = html`
-    <form class="admin-search" method="get" action="/-/admin" role="search">
-      <label for="q" class="visually-hidden">Search users by name</label>
-      <input
-        id="q"
-        name="q"
-        type="search"
-        value="${q}"
-        maxlength="64"
-        placeholder="Search users by name"
-        autocomplete="off"
-        autocapitalize="none"
-        spellcheck="false"
-      />
-      <button type="submit" class="button button-secondary button-inline">Search</button>
-    </form>
-    ${
-      users.length
-        ? html`<div class="table-scroll">
-            <table id="user-list" class="admin-table">
-              <thead>
-                <tr>
-                  <th scope="col">User</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Keys</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${users.map(userRow)}
-              </tbody>
-            </table>
-          </div>`
-        : html`<p id="user-list-empty" class="hint">${q ? `No user's name contains “${q}”.` : 'No users yet.'}</p>`
-    }
-    <nav class="pager" aria-label="Pages">
-      ${previousHref && html`<a href="${previousHref}" rel="prev">Previous page</a>`}${nextHref && html`<a href="${nextHref}" rel="next">Next page</a>`}
-    </nav>
-    <section aria-labelledby="invite-heading">
-      <h2 id="invite-heading">Invite someone</h2>
-      ${inviteForm({ defaultTtl, email: gogsEmail })}
-    </section>
-  `;
+<form class="admin-search" method="get" action="/-/admin" role="search">
+<label for="q" class="visually-hidden">Search users by name</label>
+<input id="q" name="q" type="search" value="${q}" maxlength="64" placeholder="Search users by name" autocomplete="off" autocapitalize="none" spellcheck="false">
+<button type="submit" class="button button-secondary button-inline">Search</button>
+</form>
+${
+  users.length
+    ? html`<div class="table-scroll"><table id="user-list" class="admin-table">
+<thead><tr><th scope="col">User</th><th scope="col">Role</th><th scope="col">State</th><th scope="col">Keys</th><th scope="col">Created</th></tr></thead>
+<tbody>${users.map(userRow)}</tbody>
+</table></div>`
+    : html`<p id="user-list-empty" class="hint">${q ? `No user's name contains “${q}”.` : 'No users yet.'}</p>`
+}
+<nav class="pager" aria-label="Pages">${previousHref && html`<a href="${previousHref}" rel="prev">Previous page</a>`}${nextHref && html`<a href="${nextHref}" rel="next">Next page</a>`}</nav>
+<section aria-labelledby="invite-heading">
+<h2 id="invite-heading">Invite someone</h2>
+${inviteForm({ defaultTtl, email: gogsEmail })}
+</section>
+`;
   return adminLayout({ title: 'Administration', section: 'users', body });
 }

@@ -25,11 +25,7 @@ const LOGO = raw(
 );
 
 // Every scripted page talks to the security key from the browser, so say plainly why nothing works without JS.
-const NOSCRIPT = html`<noscript
-  ><p class="notice notice-error">
-    Keygate needs JavaScript to talk to your security key or passkey. Turn JavaScript on for this site and reload the page.
-  </p></noscript
->`;
+const NOSCRIPT = html`<noscript><p class="notice notice-error">Keygate needs JavaScript to talk to your security key or passkey. Turn JavaScript on for this site and reload the page.</p></noscript>`;
 
 function dataAttributes(data: Record<string, string>): Raw {
   return html`${Object.entries(data).map(([key, value]) => {
@@ -48,25 +44,27 @@ function dataAttributes(data: Record<string, string>): Raw {
 export function layout({ title, body, script, data = {} }: LayoutOptions): string {
   if (script !== undefined && !SCRIPTS.has(script)) throw new Error(`layout: unknown script "${script}"`);
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="color-scheme" content="light dark" />
-        <meta name="referrer" content="same-origin" />
-        <title>${title} · Keygate</title>
-        <link rel="stylesheet" href="/-/static/keygate.css" />
-        ${script && html`<script type="module" src="/-/static/${script}.js"></script>`}
-      </head>
-      <body>
-        <header class="site-header">
-          <span class="brand">${LOGO}Keygate</span>
-        </header>
-        <main id="app" ${dataAttributes(data)}>
-          <h1>${title}</h1>
-          <div id="message" class="message" role="alert" aria-live="polite"></div>
-          ${script && NOSCRIPT} ${body}
-        </main>
-      </body>
-    </html> `.toString();
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<meta name="referrer" content="same-origin">
+<title>${title} · Keygate</title>
+<link rel="stylesheet" href="/-/static/keygate.css">
+${script && html`<script type="module" src="/-/static/${script}.js"></script>`}
+</head>
+<body>
+<header class="site-header">
+<span class="brand">${LOGO}Keygate</span>
+</header>
+<main id="app"${dataAttributes(data)}>
+<h1>${title}</h1>
+<div id="message" class="message" role="alert" aria-live="polite"></div>
+${script && NOSCRIPT}
+${body}
+</main>
+</body>
+</html>
+`.toString();
 }

@@ -20,26 +20,17 @@ export interface LoginPageOptions {
  */
 export function loginPage({ returnTo, rpName, rpId, notice }: LoginPageOptions): string {
   const body = html`
-    ${notice && html`<p class="notice notice-info" role="status">${notice}</p>`}
-    <p class="lead">Sign in to ${rpName} with your security key or passkey. No password needed.</p>
-    <button type="button" id="passkey-button" class="button button-primary">Sign in with a passkey</button>
-    <div class="divider"><span>or</span></div>
-    <form id="username-form" class="stack" novalidate>
-      <label for="username">Username</label>
-      <input
-        id="username"
-        name="username"
-        type="text"
-        required
-        autocomplete="username webauthn"
-        autocapitalize="none"
-        autocorrect="off"
-        spellcheck="false"
-        enterkeyhint="go"
-      />
-      <button type="submit" id="username-button" class="button button-secondary">Continue with security key</button>
-    </form>
-    <p class="hint">No key registered yet? Ask your administrator for an enrolment link.</p>
-  `;
+${notice && html`<p class="notice notice-info" role="status">${notice}</p>`}
+<p class="lead">Sign in to ${rpName} with your security key or passkey. No password needed.</p>
+<button type="button" id="passkey-button" class="button button-primary">Sign in with a passkey</button>
+<div class="divider"><span>or</span></div>
+<form id="username-form" class="stack" novalidate>
+<label for="username">Username</label>
+<input id="username" name="username" type="text" required autocomplete="username webauthn"
+ autocapitalize="none" autocorrect="off" spellcheck="false" enterkeyhint="go">
+<button type="submit" id="username-button" class="button button-secondary">Continue with security key</button>
+</form>
+<p class="hint">No key registered yet? Ask your administrator for an enrolment link.</p>
+`;
   return layout({ title: 'Sign in', body, script: 'login', data: { returnTo, rpId } });
 }

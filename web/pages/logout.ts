@@ -7,11 +7,11 @@ import { layout } from './layout.js';
  */
 export function logoutPage(): string {
   const body = html`
-    <p class="lead">Sign out of Keygate? You'll need your security key or passkey to sign in again.</p>
-    <form id="logout-form" method="post" action="/-/logout" class="stack">
-      <button type="submit" class="button button-primary">Sign out</button>
-    </form>
-    <a class="button button-link" href="/">Cancel</a>
-  `;
+<p class="lead">Sign out of Keygate? You'll need your security key or passkey to sign in again.</p>
+<form id="logout-form" method="post" action="/-/logout" class="stack">
+<button type="submit" class="button button-primary">Sign out</button>
+</form>
+<a class="button button-link" href="/">Cancel</a>
+`;
   return layout({ title: 'Sign out', body });
 }

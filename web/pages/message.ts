@@ -13,8 +13,8 @@ export interface MessagePageOptions {
 /** A script-free page that explains something (expired invite, error, signed out) and offers a way on. */
 export function messagePage({ title, message, action }: MessagePageOptions): string {
   const body = html`
-    <p class="lead">${message}</p>
-    ${action && html`<a class="button button-primary" href="${action.href}">${action.label}</a>`}
-  `;
+<p class="lead">${message}</p>
+${action && html`<a class="button button-primary" href="${action.href}">${action.label}</a>`}
+`;
   return layout({ title, body });
 }
