@@ -19,6 +19,15 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript (the esbuild script) is not in any tsconfig: no type information for it.
+    files: ['**/*.mjs', '**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { console: 'readonly', process: 'readonly' },
+    },
+  },
+  {
     // Tests read JSON answers (any) and assert on them; node:test's test() and describe() return
     // promises the runner itself awaits.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
