@@ -38,7 +38,7 @@ async function main(): Promise<number> {
     stop = () => pg.stop();
   }
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, '--test-timeout=120000', ...files], {
       cwd: root,
       stdio: 'inherit',
       env: { ...process.env, KEYGATE_TEST_ADMIN_URL: url, NODE_ENV: 'test' },
