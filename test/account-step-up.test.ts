@@ -1,6 +1,7 @@
 /**
- * Credential changes need a fresh, user-verified assertion. With STEP_UP_MAX_AGE=1s, once a second
- * has passed, renaming, removing and adding a key answer step_up_required (audited step_up_prompted);
+ * Credential changes need a fresh, user-verified assertion. Once the last one is older than
+ * STEP_UP_MAX_AGE (moved back in the session row, test/support/age.ts), renaming, removing and
+ * adding a key answer step_up_required (audited step_up_prompted);
  * a step-up with one of the person's own keys, user-verified, lets the same action through (audited
  * step_up_passed). A step-up without user verification, or with someone else's key, is refused.
  */
@@ -12,15 +13,15 @@ import { SoftwareAuthenticator } from './support/authenticator.js';
 import type { ClientResponse } from './support/client.js';
 import { assertRefused, lastAudit, signedInPerson, snapshot } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
-import { sleep } from './support/net.js';
+import { ageStepUp } from './support/age.js';
 
 const STEP_UP_MESSAGE = 'Confirm it is you with your security key or passkey to continue.';
 
-describe('step-up before credential changes (STEP_UP_MAX_AGE=1s)', () => {
+describe('step-up before credential changes (past STEP_UP_MAX_AGE)', () => {
   let kg: TestKeygate;
   let n = 0;
   before(async () => {
-    kg = await startKeygate({ env: { STEP_UP_MAX_AGE: '1s' } });
+    kg = await startKeygate({ env: { STEP_UP_MAX_AGE: '1m' } });
   });
   after(() => kg.close());
 
@@ -29,7 +30,7 @@ describe('step-up before credential changes (STEP_UP_MAX_AGE=1s)', () => {
     const username = `stepup${++n}`;
     const { client: browser, key } = await signedInPerson(kg, username);
     const spareId = await addDevice(browser, new SoftwareAuthenticator(), 'Spare');
-    await sleep(1100);
+    await ageStepUp(kg, browser);
     const { rows } = await kg.db.query('SELECT id::text FROM users WHERE username = $1', [username]);
     return { username, userId: rows[0].id as string, browser, key, id: key.credentials[0].id, spareId };
   }
