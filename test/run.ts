@@ -38,11 +38,15 @@ async function main(): Promise<number> {
     stop = () => pg.stop();
   }
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, '--test-timeout=120000', ...files], {
-      cwd: root,
-      stdio: 'inherit',
-      env: { ...process.env, KEYGATE_TEST_ADMIN_URL: url, NODE_ENV: 'test' },
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, '--test-timeout=120000', ...files],
+      {
+        cwd: root,
+        stdio: 'inherit',
+        env: { ...process.env, KEYGATE_TEST_ADMIN_URL: url, NODE_ENV: 'test' },
+      },
+    );
     return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
   } finally {
     await stop();
