@@ -79,9 +79,9 @@ function createKeygateApp(deps: RouterDeps): express.Express {
 
 export interface Gateway {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
-  /** Options for http.createServer: the client header timeout, checked every second. */
+  /** Options for http.createServer that can only be given there (the rest is set by attach). */
   serverOptions: http.ServerOptions;
-  /** Applies the client bounds to the server that serves `handle` (connections per client, "100 Continue"). */
+  /** Applies the client bounds to the server that serves `handle`: header timeout, connections per client, "100 Continue". */
   attach: (server: http.Server) => void;
   /** Resolves once the session-invalidation channel is listening (until then the cache is bypassed). */
   ready: Promise<void>;
@@ -124,15 +124,12 @@ export function createApp(deps: AppDeps): Gateway {
     },
     serverOptions: {
       keepAliveTimeout: 65_000,
-      headersTimeout: deps.config.clientHeaderTimeoutMs,
-      // Whole requests are not timed: a large push may take long. Bodies that stall are cut (proxy/client-limits.ts).
-      requestTimeout: 0,
       // How often Node looks for connections past the header timeout (its default is 30 s).
       connectionsCheckingInterval: 1000,
     },
     attach(server) {
-      // Also for a server created before the configuration was known (the tests' harness).
       server.headersTimeout = deps.config.clientHeaderTimeoutMs;
+      // Whole requests are not timed: a large push may take long. Bodies that stall are cut (proxy/client-limits.ts).
       server.requestTimeout = 0;
       if (!deps.config.trustProxy) limitConnectionsPerClient(server, deps.config.maxConnectionsPerClient);
       // Node would answer "100 Continue" before Keygate sees the request; the handler decides instead.

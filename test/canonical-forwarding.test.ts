@@ -20,6 +20,7 @@ import { judgeAuthorization, type ForwardedCredentials } from '../server/proxy/a
 import { classifyPath, normalizePath } from '../server/proxy/paths.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
+import { Rng } from './support/rng.js';
 import { enrolledUser } from './support/flows.js';
 import { startGoReader, type GoReader, type GoReading } from './support/goreader.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
@@ -254,26 +255,6 @@ describe('canonical forwarding, read by Go as Gogs reads it', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Differential fuzz
-
-class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)];
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
 
 const PATHS = [
   '/alice/repo',

