@@ -61,7 +61,7 @@ function startChild(script: string, args: string[] = []): Promise<{ port: number
 }
 
 async function startKeygate(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...KEYGATE_NODE_ARGS, '--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, [...KEYGATE_NODE_ARGS, 'dist/main.js'], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

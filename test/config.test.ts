@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig, parseDuration } from '../server/config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, parseDuration } from '../server/config.js';
 
 /** Runs loadConfig and returns the ConfigError it must throw. */
 function configError(env: Record<string, string>): ConfigError {
@@ -148,6 +148,7 @@ describe('config validation names the bad variable', () => {
     ['GOGS_AUTH_HEADER', { GOGS_AUTH_HEADER: 'X WEBAUTH USER' }],
     ['TRUST_PROXY', { TRUST_PROXY: 'maybe' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['LOG_FORMAT', { LOG_FORMAT: 'xml' }],
     // Authenticator policy: a typo must never weaken it silently.
     ['ATTESTATION', { ATTESTATION: 'full' }],
     ['REQUIRE_TRUSTED_ATTESTATION', { REQUIRE_TRUSTED_ATTESTATION: 'yes' }],
@@ -188,6 +189,26 @@ describe('config validation names the bad variable', () => {
         err.problems.some((p) => p.startsWith(`${variable}:`)),
         `${variable} missing from ${JSON.stringify(err.problems)}`,
       );
+    }
+  });
+
+  test('no variable given a bad value gets a message without its name, or one that says "undefined"', () => {
+    for (const variable of CONFIG_VARIABLES) {
+      for (const bad of ['\u0000', 'x', '-1', 'https://a b']) {
+        let err: unknown;
+        try {
+          loadConfig({ [variable]: bad });
+        } catch (e) {
+          err = e;
+        }
+        if (err === undefined) continue;
+        assert.ok(err instanceof ConfigError, `${variable}=${JSON.stringify(bad)}: ${err instanceof Error ? err.message : 'not an Error'}`);
+        assert.ok(err.problems.length > 0);
+        for (const problem of err.problems) {
+          assert.match(problem, /^[A-Z0-9_]+: \S/, `${variable}=${JSON.stringify(bad)}: "${problem}"`);
+          assert.doesNotMatch(problem, /undefined|\[object /, `${variable}=${JSON.stringify(bad)}: "${problem}"`);
+        }
+      }
     }
   });
 
@@ -244,6 +265,72 @@ describe('config policy and CONFIG_FILE', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('config: the .env file of the working directory, PORT without PUBLIC_URL', () => {
+  const withFolder = async (body: (dir: string) => Promise<void>) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'keygate-dotenv-'));
+    try {
+      await body(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  test('the .env file supplies variables, the environment wins, and the file read is reported', () =>
+    withFolder(async (dir) => {
+      const dotenvFile = path.join(dir, '.env');
+      await writeFile(dotenvFile, 'PUBLIC_URL=https://git.example.com\nRP_NAME=From .env\nSYNCED_PASSKEYS=refuse\n');
+      const c = loadConfig({ RP_NAME: 'From env' }, { dotenvFile });
+      assert.equal(c.origin, 'https://git.example.com');
+      assert.equal(c.policy.syncedPasskeys, 'refuse');
+      assert.equal(c.rpName, 'From env');
+      assert.equal(c.configFile, dotenvFile);
+      assert.deepEqual([...c.notices], []);
+      // No .env file: nothing read, nothing reported.
+      assert.equal(loadConfig({}, { dotenvFile: path.join(dir, 'missing', '.env') }).configFile, undefined);
+    }));
+
+  test("a .env file may hold other programs' variables (noticed), but a near miss of a Keygate variable is an error naming it", () =>
+    withFolder(async (dir) => {
+      const dotenvFile = path.join(dir, '.env');
+      await writeFile(dotenvFile, 'POSTGRES_PASSWORD=compose-reads-this\nGOGS_SECRET_KEY=and-this\n');
+      const c = loadConfig({}, { dotenvFile });
+      assert.deepEqual([...c.notices], [`${dotenvFile} also sets GOGS_SECRET_KEY, POSTGRES_PASSWORD, which Keygate does not read`]);
+      await writeFile(dotenvFile, 'REQUIRE_TRUSTED_ATTESTATON=everyone\n');
+      let err: unknown;
+      try {
+        loadConfig({}, { dotenvFile });
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.problems, [
+        `.env: "${dotenvFile}" sets REQUIRE_TRUSTED_ATTESTATON, which is not a Keygate variable; did you mean REQUIRE_TRUSTED_ATTESTATION?`,
+      ]);
+    }));
+
+  test('CONFIG_FILE, when set, is read instead of the .env file', () =>
+    withFolder(async (dir) => {
+      const dotenvFile = path.join(dir, '.env');
+      const configFile = path.join(dir, 'keygate.env');
+      await writeFile(dotenvFile, 'RP_NAME=From .env\nATTESTATION=direct\n');
+      await writeFile(configFile, 'RP_NAME=From CONFIG_FILE\n');
+      const c = loadConfig({ CONFIG_FILE: configFile }, { dotenvFile });
+      assert.equal(c.rpName, 'From CONFIG_FILE');
+      assert.equal(c.policy.attestation, 'none', 'the .env file was read too');
+      assert.equal(c.configFile, configFile);
+    }));
+
+  test('PORT without PUBLIC_URL: the public URL follows PORT, with a notice saying to set PUBLIC_URL behind anything else', () => {
+    const c = loadConfig({ PORT: '9000' });
+    assert.equal(c.origin, 'http://localhost:9000');
+    assert.equal(c.notices.length, 1);
+    assert.match(c.notices[0], /^PORT is 9000 and PUBLIC_URL is not set: links and WebAuthn use http:\/\/localhost:9000; .* set PUBLIC_URL/);
+    assert.deepEqual([...loadConfig({ PORT: '9000', PUBLIC_URL: 'https://git.example.com' }).notices], []);
+    assert.equal(loadConfig({}).origin, 'http://localhost:8080');
+    assert.deepEqual([...loadConfig({}).notices], []);
   });
 });
 

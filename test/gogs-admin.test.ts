@@ -6,48 +6,24 @@
  * expose it) to Keygate's admins.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../server/log.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
+import { runCliProcess, type CliResult } from './support/cli.js';
 import { TestClient } from './support/client.js';
 import { enrolledUser } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TOKEN = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 const OTHER_TOKEN = 'ffffffffffffffffffffffffffffffffffffffff';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliResult;
 
-/** The CLI in its own process, with only `env` (plus PATH and HOME). */
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** The CLI in its own process, with only `env` (plus what node needs). */
+const cli = (args: string[], env: Record<string, string>): Promise<Run> => runCliProcess(args, env);
 const show = (r: Run) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 
 describe('Gogs admin API', () => {

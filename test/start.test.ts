@@ -1,5 +1,5 @@
 /**
- * `npm start` as deployed: the real entry (`node --import tsx server/main.ts`) in its own process,
+ * `npm start` as deployed: the compiled entry (`node dist/main.js`) in its own process,
  * with an external database or its own embedded PostgreSQL under DATA_DIR, judged by its logs,
  * what it serves, and how it stops.
  */
@@ -88,6 +88,43 @@ describe('npm start with DATABASE_URL', () => {
     assert.ok(app.logs().some((l) => l.msg === 'stopped'));
     assert.equal(await isListening(Number(new URL(url).port)), false);
     gogs.setDelay(0);
+  });
+});
+
+describe('LOG_FORMAT', () => {
+  let database: TestDatabase;
+  let gogs: FakeGogs;
+  before(async () => {
+    database = await createTestDatabase({ migrate: false });
+    gogs = await startFakeGogs();
+  });
+  after(async () => {
+    await gogs?.close();
+    await database?.drop();
+  });
+
+  test('pretty: one readable line per event (time, level, message), its fields below; never JSON', { timeout: 60_000 }, async () => {
+    const { env } = await listenEnv(gogs.url, { DATABASE_URL: database.url, LOG_FORMAT: 'pretty' });
+    const app = new MainProcess(env);
+    try {
+      for (let i = 0; i < 450 && !app.stdout.includes('keygate listening'); i++) await sleep(100);
+      assert.match(app.stdout, /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] INFO: keygate listening\n {4}url: "http:\/\/localhost:\d+"$/m);
+      assert.equal(app.logs().length, 0, 'JSON lines in pretty output');
+    } finally {
+      await app.kill();
+    }
+  });
+
+  test('auto (the default) on a pipe, as under a service manager: JSON lines', { timeout: 60_000 }, async () => {
+    const { env } = await listenEnv(gogs.url, { DATABASE_URL: database.url });
+    const app = new MainProcess(env);
+    try {
+      const line = await app.waitForLog('keygate listening', 45_000);
+      assert.equal(line.level, 30);
+      assert.doesNotMatch(app.stdout, /INFO: /);
+    } finally {
+      await app.kill();
+    }
   });
 });
 

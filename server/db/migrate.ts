@@ -4,11 +4,12 @@
  * that several instances starting at once do not race. postgres-migrations does exactly this.
  */
 import { readdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { migrate } from 'postgres-migrations';
+import { ROOT } from '../root.js';
 import type { Db } from './pool.js';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../db/migrations/', import.meta.url));
+export const MIGRATIONS_DIR = path.join(ROOT, 'db', 'migrations');
 
 /** Applies pending migrations; returns the names of those applied now. */
 export async function runMigrations(db: Db): Promise<string[]> {

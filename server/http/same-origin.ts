@@ -22,6 +22,24 @@ export function isSameOrigin(req: IncomingMessage, origin: string): boolean {
 }
 
 /**
+ * What to tell a person whose unsafe request isSameOrigin refused. When the page that sent it was
+ * served by this Keygate under another origin (Origin names the very host the request was sent
+ * to: a PORT changed without PUBLIC_URL, a front proxy's host name that PUBLIC_URL does not
+ * name), that is a configuration mistake, and the message names the origin Keygate expects.
+ */
+export function crossOriginMessage(req: IncomingMessage, origin: string, refused: string): string {
+  const given = req.headers.origin;
+  let host: string | undefined;
+  try {
+    host = given && given !== 'null' ? new URL(given).host : undefined;
+  } catch {
+    host = undefined;
+  }
+  if (host === undefined || host !== req.headers.host) return refused;
+  return `This page was opened at ${given}, but Keygate is set up for ${origin} (its PUBLIC_URL), and WebAuthn only works there. Open ${origin} instead; if people reach Keygate at ${given}, its operator must set PUBLIC_URL to that.`;
+}
+
+/**
  * A top-level navigation the person started on this origin, or by themselves (address bar,
  * bookmark: Sec-Fetch-Site `none` with Sec-Fetch-User). Never a subresource: an image in a Gogs
  * issue pointing at such a route is same-origin too, but not a navigation to a document. Without

@@ -4,7 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { runCli as runCliInProcess } from '../../server/cli.js';
-import { cleanEnv, ROOT } from './main-process.js';
+import path from 'node:path';
+import { cleanEnv, emptyFolder, ROOT } from './main-process.js';
 
 export interface CliResult {
   code: number | null;
@@ -22,10 +23,14 @@ export async function runCli(args: string[], env: Record<string, string | undefi
   return { code, signal: null, stdout, stderr };
 }
 
-/** Runs the CLI program itself with a clean environment (only `env`, plus what node needs); kills it after 60 s. */
-export function runCliProcess(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+/** Runs the CLI program itself with a clean environment (only `env`, plus what node needs), from `cwd` (default: an empty folder); kills it after 60 s. */
+export function runCliProcess(args: string[], env: Record<string, string | undefined>, cwd = emptyFolder()): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--enable-source-maps', path.join(ROOT, 'dist', 'cli.js'), ...args], {
+      cwd,
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -1,12 +1,22 @@
-/** `node --import tsx server/main.ts` in its own process, judged by its JSON logs and its exit. */
+/** `node dist/main.js` (the compiled server, as production runs it) in its own process, judged by its JSON logs and its exit. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, sleep } from './net.js';
 
 export { freePort, sleep } from './net.js';
 
-/** The repository root: where `server/main.ts` and `server/cli.ts` are run from. */
+/** The repository root: where `dist/main.js` and `dist/cli.js` are run from (test/run.ts builds them first). */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+let empty: string | undefined;
+/** An empty folder to run processes from: a .env in the checkout or the test's folder is not theirs to read. */
+export function emptyFolder(): string {
+  empty ??= mkdtempSync(path.join(os.tmpdir(), 'keygate-cwd-'));
+  return empty;
+}
 
 /** A clean environment for a child process: only what is given, plus what node needs (PATH, HOME, TMPDIR). */
 export function cleanEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
@@ -38,9 +48,14 @@ export class MainProcess {
   readonly exited: Promise<Exit>;
   readonly child: ChildProcess;
 
-  /** Only `env` and what node needs (PATH, HOME, TMPDIR) reach the process. */
-  constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * Only `env` and what node needs (PATH, HOME, TMPDIR) reach the process. By default it runs
+   * `node dist/main.js` of this checkout from a folder of its own (so no .env is picked up);
+   * `how` runs another command (e.g. `npm start` in another clone), from another folder, as another user.
+   */
+  constructor(env: Record<string, string>, how: { command?: string[]; cwd?: string; uid?: number; gid?: number } = {}) {
+    const [file, ...args] = how.command ?? [process.execPath, '--enable-source-maps', path.join(ROOT, 'dist', 'main.js')];
+    this.child = spawn(file, args, { cwd: how.cwd ?? emptyFolder(), env: cleanEnv(env), uid: how.uid, gid: how.gid, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve((this.exit = { code, signal }))));

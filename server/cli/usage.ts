@@ -1,0 +1,26 @@
+/** What `keygate-cli --help` prints: kept apart so that help needs no other module. */
+export const USAGE = `Usage: npm run cli -- <command> [options]
+
+Commands:
+  migrate                                         apply database migrations
+  invite <username> [--admin] [--ttl <duration>] [--email <address>]
+                                                  print a one-time enrolment URL (ttl e.g. 30m, 24h, 7d);
+                                                  with GOGS_ADMIN_TOKEN, a missing Gogs user is created
+                                                  with that email and a random password
+  sync-admins                                     set each user's admin flag from Gogs' site admins
+                                                  (needs GOGS_SYNC_ADMINS=true and GOGS_ADMIN_TOKEN)
+  users                                           list users
+  devices <username>                              list a user's credentials, one per line
+  revoke <credential-id>                          revoke a credential and end its sessions
+  rename <credential-id> <name>                   rename a credential
+  disable <username>                              disable a user and end all their sessions
+  enable <username>                               enable a disabled user
+  sessions <username>                             list a user's signed-in sessions
+  logout-everywhere <username>                    end every session of a user
+  policy                                          print the effective authenticator policy, then every
+                                                  active key it refuses (run it with a tightened
+                                                  configuration to see who must re-enrol first)
+  audit [--user U] [--event E] [--since T] [--until T] [--limit N] [--json]
+                                                  print the audit log, newest first (T: ISO time or a
+                                                  duration ago, e.g. 24h); --json gives JSON lines
+`;
