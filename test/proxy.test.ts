@@ -630,6 +630,18 @@ describe('proxy', () => {
       assert.deepEqual(received(rec, 'host'), [`127.0.0.1:${kg.gogs.port}`]);
     });
 
+    test("with TRUST_PROXY, Gogs is told the address the front proxy saw (X-Forwarded-For's last entry), never one the client wrote before it", async () => {
+      const behindProxy = await startKeygate({ env: { TRUST_PROXY: 'true' } });
+      try {
+        await send(behindProxy, { path: '/alice/repo.git/info/refs?service=git-upload-pack', headers: ['X-Forwarded-For', '6.6.6.6, 203.0.113.9'] });
+        const rec = onlyRequest(behindProxy);
+        assert.deepEqual(received(rec, 'x-forwarded-for'), ['203.0.113.9']);
+        assert.deepEqual(received(rec, 'x-real-ip'), ['203.0.113.9']);
+      } finally {
+        await behindProxy.close();
+      }
+    });
+
     test('hop-by-hop headers and headers named in Connection are not forwarded', async () => {
       await send(kg, {
         path: '/alice/repo',

@@ -61,6 +61,14 @@ export class MainProcess {
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve((this.exit = { code, signal }))));
   }
 
+  /**
+   * stderr without the first-admin block that every start prints while no admin exists
+   * (server/main.ts): what is left would be a crash or a warning from node.
+   */
+  unexpectedStderr(): string {
+    return this.stderr.replace(/\n-{72}\n {2}Keygate has no admin yet\.[\s\S]*?\n-{72}\n\n/g, '');
+  }
+
   /** The JSON log lines written so far. */
   logs(): LogLine[] {
     return this.stdout

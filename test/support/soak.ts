@@ -268,7 +268,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         fdsMax: Math.max(...fds),
       },
       keygateExited: kg.app.exit !== undefined,
-      stderr: kg.app.stderr,
+      stderr: kg.app.unexpectedStderr(),
       signIns,
     };
   } finally {
