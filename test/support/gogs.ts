@@ -20,6 +20,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { serveWithGitHttpBackend } from './git-http-backend.js';
 import { rawValues } from './raw.js';
 
 /** One request as the fake Gogs saw it. */
@@ -59,6 +60,15 @@ export interface FakeGogsOptions {
   trustedProxyIps?: string[];
   /** `[session] COOKIE_NAME`; default 'i_like_gogs'. */
   sessionCookieName?: string;
+  /**
+   * Opt-in real git: git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`) from an
+   * authenticated client is served by the real `git http-backend` (./git-http-backend.ts) for the
+   * bare repository `<gitRoot>/<owner>/<repo>.git`, with REMOTE_USER the identity resolved here.
+   * The request body streams into git and is still counted and hashed in `requests`, recorded
+   * once it has ended (the response may have begun). Authentication, LFS and every other path
+   * are unchanged. Unset (the default): the canned empty-repository answers below.
+   */
+  gitRoot?: string;
 }
 
 /** A Gogs account as the fake's admin API knows it. */
@@ -138,6 +148,9 @@ const PASSWORD_PAGES = new Set([
 
 /** Gogs 0.14 remember-me cookies; its sign-out expires them along with the session. */
 const REMEMBER_COOKIES = ['gogs_awesome', 'gogs_incredible'];
+
+/** The git smart HTTP endpoints `gitRoot` hands to git http-backend. */
+const GIT_SERVICES = new Set(['info/refs', 'git-upload-pack', 'git-receive-pack']);
 
 // /{owner}/{repo}[.git]/(info/refs | git-upload-pack | git-receive-pack | info/lfs[/...])
 const GIT_PATH = /^\/([^/]+)\/([^/]+?)(?:\.git)?\/(info\/refs|git-upload-pack|git-receive-pack|info\/lfs(?:\/.*)?)$/;
@@ -401,6 +414,10 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
     const isGit = git !== null && git[1] !== '-' && !path.startsWith('/api/');
     const who = isGit ? resolveGit(req) : resolveWeb(req, path, peer);
 
+    if (options.gitRoot !== undefined && git && isGit && who.identity !== null && GIT_SERVICES.has(git[3])) {
+      return serveGit(req, res, { owner: git[1], repo: git[2], action: git[3], query: target.search.slice(1), who, peer });
+    }
+
     // Read the whole body before answering: it is hashed as it streams and only a small
     // prefix is kept, for the sign-in form.
     const hash = createHash('sha256');
@@ -540,6 +557,51 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
 
     if (isRead) return page(res, who);
     return notFound(res, path);
+  };
+
+  /** `gitRoot` set: one git smart HTTP request through the real git http-backend, recorded like any other. */
+  const serveGit = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: { owner: string; repo: string; action: string; query: string; who: Who; peer: string },
+  ): Promise<void> => {
+    const hash = createHash('sha256');
+    let bodyBytes = 0;
+    let recorded = false;
+    const record = () => {
+      if (recorded) return;
+      recorded = true;
+      requests.push({
+        method: req.method ?? 'GET',
+        url: req.url ?? '',
+        rawHeaders: [...req.rawHeaders],
+        headers: req.headers,
+        peer: r.peer,
+        peerPort: req.socket.remotePort ?? 0,
+        identity: r.who.identity,
+        identitySource: r.who.source,
+        authHeaderValues: rawValues(req.rawHeaders, authHeader),
+        bodyBytes,
+        bodySha256: hash.digest('hex'),
+        responded,
+      });
+    };
+    const responded = new Promise<boolean>((resolve) => res.once('close', () => resolve(res.writableFinished)));
+    // Recorded when the body has ended, or when the request closes without ending (cut off).
+    if (req.readableEnded) record();
+    else req.once('end', record).once('close', record);
+    await serveWithGitHttpBackend({
+      req,
+      res,
+      gitRoot: options.gitRoot!,
+      pathInfo: `/${r.owner}/${r.repo}.git/${r.action}`,
+      query: r.query,
+      remoteUser: r.who.identity!,
+      observe: (chunk) => {
+        hash.update(chunk);
+        bodyBytes += chunk.length;
+      },
+    });
   };
 
   /** admin.CreateUser behind binding.Bind(api.CreateUserOption{}). */
