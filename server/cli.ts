@@ -12,9 +12,10 @@ import { USAGE } from './cli/usage.js';
 export type { CliIo } from './cli/io.js';
 
 /**
- * Runs one CLI command and returns its exit code: 0, 2 for bad input or configuration (with the
- * reason on stderr). Unexpected errors are thrown. The entry point below is a thin wrapper; the
- * tests call this in-process.
+ * Runs one CLI command and returns its exit code: 0; 2 for bad input or configuration; 1 when
+ * something else failed (Gogs refused, the database went away). The reason goes to stderr as
+ * one line, never a stack trace. The entry point below is a thin wrapper; the tests call this
+ * in-process.
  */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [name] = argv;
@@ -22,22 +23,21 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stdout(USAGE);
     return name ? 0 : 2;
   }
-  const { runCommand } = await import('./cli/commands.js');
-  return runCommand(argv, io);
+  try {
+    const { runCommand } = await import('./cli/commands.js');
+    return await runCommand(argv, io);
+  } catch (err) {
+    io.stderr(`keygate: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
 }
 
 // Run as a program (`npm run cli`), not when imported.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runCli(process.argv.slice(2), {
+  void runCli(process.argv.slice(2), {
     env: process.env,
     dotenvFile: path.resolve('.env'),
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
-  }).then(
-    (code) => process.exit(code),
-    (err) => {
-      process.stderr.write(`keygate: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  }).then((code) => process.exit(code));
 }

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../server/log.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
-import { runCliProcess, type CliResult } from './support/cli.js';
+import { runCli, type CliResult } from './support/cli.js';
 import { TestClient } from './support/client.js';
 import { enrolledUser } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
@@ -22,8 +22,8 @@ const OTHER_TOKEN = 'ffffffffffffffffffffffffffffffffffffffff';
 
 type Run = CliResult;
 
-/** The CLI in its own process, with only `env` (plus what node needs). */
-const cli = (args: string[], env: Record<string, string>): Promise<Run> => runCliProcess(args, env);
+/** The CLI, in-process, with only `env` (test/cli.test.ts runs the real program). */
+const cli = (args: string[], env: Record<string, string>): Promise<Run> => runCli(args, env);
 const show = (r: Run) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 
 describe('Gogs admin API', () => {

@@ -140,7 +140,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     const headers = upstreamHeaderList(
       plan,
       req.headers,
-      { ip: peerAddress(req, config.trustProxy), requestId: assignRequestId(req, config.trustProxy) },
+      { ip: peerAddress(req, config.trustProxy) ?? undefined, requestId: assignRequestId(req, config.trustProxy) },
       { identity: identity?.auth.username ?? null, keygateSid, authorization },
     );
     upstream.forward(req, res, headers, unreachable, keygateSid);
