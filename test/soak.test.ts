@@ -3,14 +3,14 @@
  * a bounded mixed load against Keygate as a child process, with an admin revocation halfway.
  * It proves no answer other than what the scenario expects, and that Keygate's memory and open
  * file descriptors stay within generous bounds (counts, not timings). SOAK_CI_SECONDS overrides
- * the length (default 12).
+ * the length (default 6).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { runSoak, soakMarkdown, type SoakResult } from './support/soak.js';
 
-const SECONDS = Number(process.env.SOAK_CI_SECONDS ?? 12);
+const SECONDS = Number(process.env.SOAK_CI_SECONDS ?? 6);
 
 let database: TestDatabase;
 let result: SoakResult;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { auditSince, maxAuditId } from '../support/audit.js';
+import { ageStepUpInBrowser } from '../support/age.js';
 import { invite } from '../support/flows.js';
 import { startKeygate, type TestKeygate } from '../support/keygate.js';
 import { assertHumanSentence, assertPageHealthy, errorMessage, PLATFORM_PASSKEY, useBrowser, webAuthnCalls, withPage, type E2ePage } from './support.js';
@@ -230,7 +231,7 @@ describe('the account page in a real browser', () => {
         await enrollFromInvite(p, 'ulla', 'Laptop', strict);
         const id = base64url((await passkey.credentials())[0].credentialId);
         await p.page.goto(`${strict.url}/-/account`);
-        await new Promise((r) => setTimeout(r, 1200));
+        await ageStepUpInBrowser(strict, p.context);
         const item = device(p.page, id);
         const since = await maxAuditId(strict);
         const before = (await webAuthnCalls(p.page)).length;

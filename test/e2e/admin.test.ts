@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { invite } from '../support/flows.js';
 import { startKeygate, type TestKeygate } from '../support/keygate.js';
-import { sleep } from '../support/net.js';
+import { ageStepUpInBrowser } from '../support/age.js';
 import { assertNoHorizontalOverflow, assertPageHealthy, PHONE, PLATFORM_PASSKEY, USB_KEY_NO_RESIDENT, useBrowser, withPage, type E2ePage } from './support.js';
 
 /** DevTools reports credential ids in base64; Keygate's pages use base64url. */
@@ -53,7 +53,7 @@ describe('admin area in a real browser', () => {
           await enrollFromInvite(phone, await invite(kg, 'lena'), 'lena'); // a recovery link: a second key
           await admin.addAuthenticator(PLATFORM_PASSKEY);
           await enrollFromInvite(admin, await invite(kg, 'root', { admin: true }), 'root');
-          await sleep(1100); // the admin's sign-in no longer counts as a fresh step-up
+          await ageStepUpInBrowser(kg, admin.context); // the admin's sign-in no longer counts as a fresh step-up
 
           await admin.page.goto(`${kg.url}/-/admin`);
           await admin.page.click('#user-list a[href="/-/admin/users/lena"]');
@@ -92,7 +92,7 @@ describe('admin area in a real browser', () => {
       await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: kg.url });
       await admin.addAuthenticator(PLATFORM_PASSKEY);
       await enrollFromInvite(admin, await invite(kg, 'chief', { admin: true }), 'chief');
-      await sleep(1100);
+      await ageStepUpInBrowser(kg, admin.context);
 
       await admin.page.goto(`${kg.url}/-/admin`);
       await admin.page.fill('#invite-username', 'mira');

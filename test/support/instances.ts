@@ -20,7 +20,12 @@ export function secondInstance(
 
 /** The key of the session in a browser's signed session cookie: how its row, cache entry and NOTIFY name it. */
 export function sidOf(client: TestClient, kg: TestKeygate): string {
-  const raw = decodeURIComponent(client.cookies.get(kg.config.sessionCookieName) ?? '');
+  return sidOfCookie(client.cookies.get(kg.config.sessionCookieName));
+}
+
+/** The stored session key of a session cookie's value (`s:<id>.<signature>`, maybe percent-encoded). */
+export function sidOfCookie(value: string | undefined): string {
+  const raw = decodeURIComponent(value ?? '');
   assert.ok(raw.startsWith('s:'), 'a signed session cookie');
   return sessionKey(raw.slice(2, raw.lastIndexOf('.')));
 }
