@@ -15,7 +15,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 async function testFiles(filter: string[]): Promise<string[]> {
   const found: string[] = [];
-  for (const dir of ['test', 'test/e2e']) {
+  for (const dir of ['test/unit', 'test', 'test/e2e']) {
     const entries = await readdir(path.join(root, dir)).catch(() => [] as string[]);
     for (const f of entries.sort()) if (f.endsWith('.test.ts')) found.push(path.join(dir, f));
   }

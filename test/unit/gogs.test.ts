@@ -7,8 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
 
-import { downloadSha256, startFakeGogs } from './support/gogs.js';
-import type { FakeGogs } from './support/gogs.js';
+import { downloadSha256, startFakeGogs } from '../support/gogs.js';
+import type { FakeGogs } from '../support/gogs.js';
 
 const TOKEN = 'a'.repeat(40);
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { SessionAuth } from '../server/session/auth.js';
-import { SessionCache } from '../server/session/cache.js';
+import type { SessionAuth } from '../../server/session/auth.js';
+import { SessionCache } from '../../server/session/cache.js';
 
 const auth: SessionAuth = { userId: '1', username: 'alice', credentialId: 'abc', signedInAt: 0, lastSeenAt: 0 };
 

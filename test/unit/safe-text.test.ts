@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { cleanText, forTerminal } from '../server/text/safe-text.js';
+import { cleanText, forTerminal } from '../../server/text/safe-text.js';
 
 describe('safe text', () => {
   test('cleanText drops C0, DEL, C1, bidi overrides, isolates, marks and separators, and keeps letters and emoji joiners', () => {

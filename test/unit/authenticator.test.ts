@@ -17,10 +17,10 @@ import {
 } from '@simplewebauthn/server';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON, WebAuthnCredential } from '@simplewebauthn/server';
 import { verifyMDSBlob } from '@simplewebauthn/server/helpers';
-import { SoftwareAuthenticator } from './support/authenticator.js';
-import type { Alg, Tamper } from './support/authenticator.js';
-import { createAttestationCa, createFakeRoot } from './support/pki.js';
-import type { AttestationCa } from './support/pki.js';
+import { SoftwareAuthenticator } from '../support/authenticator.js';
+import type { Alg, Tamper } from '../support/authenticator.js';
+import { createAttestationCa, createFakeRoot } from '../support/pki.js';
+import type { AttestationCa } from '../support/pki.js';
 import {
   GARBAGE_MDS_BLOBS,
   alterMdsBlobPayload,
@@ -30,8 +30,8 @@ import {
   isoDate,
   resetMetadataService,
   useMdsRoot,
-} from './support/mds.js';
-import type { MdsEntryOptions, MdsSigner } from './support/mds.js';
+} from '../support/mds.js';
+import type { MdsEntryOptions, MdsSigner } from '../support/mds.js';
 
 const rpID = 'localhost';
 const origin = 'http://localhost:8080';

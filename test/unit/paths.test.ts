@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
-import { loadConfig, type Config } from '../server/config.js';
-import { safeReturnPath } from '../server/http/return-path.js';
-import { isSafeMethod, isSameOrigin } from '../server/http/same-origin.js';
-import { rewriteSetCookies } from '../server/proxy/gogs-session.js';
-import { createHeaderPlan, downstreamHeaders, GOGS_REMEMBER_COOKIES, upstreamHeaders } from '../server/proxy/headers.js';
-import { classifyPath, normalizePath, type Route } from '../server/proxy/paths.js';
-import { BLOCKED_ROUTES } from './support/gogs-routes.js';
+import { loadConfig, type Config } from '../../server/config.js';
+import { safeReturnPath } from '../../server/http/return-path.js';
+import { isSafeMethod, isSameOrigin } from '../../server/http/same-origin.js';
+import { rewriteSetCookies } from '../../server/proxy/gogs-session.js';
+import { createHeaderPlan, downstreamHeaders, GOGS_REMEMBER_COOKIES, upstreamHeaders } from '../../server/proxy/headers.js';
+import { classifyPath, normalizePath, type Route } from '../../server/proxy/paths.js';
+import { BLOCKED_ROUTES } from '../support/gogs-routes.js';
 
 const ORIGIN = 'https://git.example.com';
 const SECRET = 'test-secret-'.repeat(4);

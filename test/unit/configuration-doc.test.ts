@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { CONFIG_VARIABLES, loadConfig } from '../server/config.js';
+import { CONFIG_VARIABLES, loadConfig } from '../../server/config.js';
 
-const doc = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
+const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
 
 /** The table's rows: `| \`NAME\` | default | meaning |`. */
 const rows = [...doc.matchAll(/^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|([^|]*)\|/gm)].map((m) => ({ name: m[1], defaultCell: m[2].trim() }));

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { CONFIG_VARIABLES, ConfigError, loadConfig, parseDuration } from '../server/config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, parseDuration } from '../../server/config.js';
 
 /** Runs loadConfig and returns the ConfigError it must throw. */
 function configError(env: Record<string, string>): ConfigError {
