@@ -236,7 +236,10 @@ export type Config = ReturnType<typeof loadConfig>;
 /** The authenticator policy settings, as configured (enforced by server/policy/). */
 export type PolicySettings = Config['policy'];
 
-/** Every environment variable Keygate reads (docs/configuration.md must list exactly these). */
+/** A variable Keygate reads. */
+export type ConfigVariable = keyof typeof schema.shape;
+
+/** Every environment variable Keygate reads (server/config-reference.ts describes exactly these). */
 export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
 
 export class ConfigError extends Error {

@@ -1,19 +1,24 @@
 /**
- * docs/configuration.md and the config schema agree: the same variables, and every default the
- * document gives as a literal (`in code`) is the schema's default, proved by setting it
- * explicitly and getting the very same configuration as leaving it unset.
+ * docs/configuration.md is what server/config-reference.ts generates, and that reference agrees
+ * with the config schema: the same variables (also enforced by its type), and every default it
+ * gives as a literal (`in code`) is the schema's default, proved by setting it explicitly and
+ * getting the very same configuration as leaving it unset.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { CONFIG_VARIABLES, loadConfig } from '../../server/config.js';
+import { CONFIG_REFERENCE, CONFIGURATION_DOC, regeneratedDoc } from '../../server/config-reference.js';
 
-const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+const doc = readFileSync(CONFIGURATION_DOC, 'utf8');
 
-/** The table's rows: `| \`NAME\` | default | meaning |`. */
-const rows = [...doc.matchAll(/^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|([^|]*)\|/gm)].map((m) => ({ name: m[1], defaultCell: m[2].trim() }));
+const rows = Object.entries(CONFIG_REFERENCE).map(([name, r]) => ({ name, defaultCell: r.default }));
 
 describe('docs/configuration.md', () => {
+  test('its table is the one server/config-reference.ts generates (run npm run docs:config)', () => {
+    assert.equal(doc, regeneratedDoc(doc));
+  });
+
   test('lists every variable of the config schema, once', () => {
     const documented = rows.map((r) => r.name);
     assert.equal(new Set(documented).size, documented.length, 'a variable is listed twice');
