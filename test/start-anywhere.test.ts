@@ -23,7 +23,7 @@ import pg from 'pg';
 import { runCliProcess } from './support/cli.js';
 import { TestClient } from './support/client.js';
 import { startFakeGogs, type FakeGogs } from './support/gogs.js';
-import { cleanEnv, MainProcess, ROOT } from './support/main-process.js';
+import { cleanEnv, MainProcess, ROOT, stopLeftCluster } from './support/main-process.js';
 import { freePort, isListening, sleep } from './support/net.js';
 
 const run = promisify(execFile);
@@ -52,21 +52,6 @@ async function cloneInto(folder: string): Promise<string> {
     run('cp', ['-a', path.join(ROOT, 'node_modules'), path.join(target, 'node_modules')]),
   );
   return target;
-}
-
-/** Stops a postmaster a killed test may have left on `port` (its data directory's postmaster.pid). */
-async function stopLeftCluster(pgDir: string, port: number): Promise<void> {
-  if (!(await isListening(port))) return;
-  const pidFile = path.join(pgDir, 'postmaster.pid');
-  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
-  if (pid > 0) {
-    try {
-      process.kill(pid, 'SIGINT');
-    } catch {
-      // already gone
-    }
-    for (let i = 0; i < 100 && (await isListening(port)); i++) await sleep(100);
-  }
 }
 
 describe('npm start from a clone inside a folder only its owner may enter (mode 700)', () => {

@@ -16,7 +16,7 @@ import { TestClient } from './support/client.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { enroll } from './support/flows.js';
 import { startFakeGogs, type FakeGogs } from './support/gogs.js';
-import { listenEnv, MainProcess } from './support/main-process.js';
+import { listenEnv, MainProcess, stopLeftCluster } from './support/main-process.js';
 import { freePort, isListening, sleep } from './support/net.js';
 
 describe('npm start with DATABASE_URL', () => {
@@ -162,18 +162,7 @@ describe('npm start with embedded PostgreSQL (no DATABASE_URL)', () => {
   after(async () => {
     for (const app of started) await app.kill();
     // If a Keygate process died without stopping its cluster, stop the postmaster it left.
-    const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
-    if (dataDir && existsSync(pidFile) && (await isListening(pgPort))) {
-      const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-      if (pid > 0) {
-        try {
-          process.kill(pid, 'SIGINT');
-        } catch {
-          // already gone
-        }
-        for (let i = 0; i < 100 && (await isListening(pgPort)); i++) await sleep(100);
-      }
-    }
+    if (dataDir) await stopLeftCluster(path.join(dataDir, 'postgres'), pgPort);
     await gogs?.close();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });

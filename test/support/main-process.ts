@@ -1,10 +1,11 @@
 /** `node dist/main.js` (the compiled server, as production runs it) in its own process, judged by its JSON logs and its exit. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, sleep } from './net.js';
+import { freePort, isListening, sleep } from './net.js';
 
 export { freePort, sleep } from './net.js';
 
@@ -116,5 +117,20 @@ export class MainProcess {
     if (await this.waitForExit(10_000)) return;
     this.child.kill('SIGKILL');
     await this.waitForExit(5_000);
+  }
+}
+
+/** Stops a postmaster a killed test may have left on `port` (its data directory's postmaster.pid). */
+export async function stopLeftCluster(pgDir: string, port: number): Promise<void> {
+  if (!(await isListening(port))) return;
+  const pidFile = path.join(pgDir, 'postmaster.pid');
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+  if (pid > 0) {
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      // already gone
+    }
+    for (let i = 0; i < 100 && (await isListening(port)); i++) await sleep(100);
   }
 }
