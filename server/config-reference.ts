@@ -250,6 +250,11 @@ export const CONFIG_REFERENCE: Record<ConfigVariable, VariableReference> = {
     default: '`20s`',
     meaning: 'a client must send its request headers within this, or the connection is closed',
   },
+  WORKERS: {
+    default: '`1`',
+    meaning:
+      "processes serving requests on `PORT`: a number, or `auto` for one per available core. Above 1, the main process keeps the embedded PostgreSQL, migrations, the first-run link and the metrics listener (summed over the workers), and node's cluster module shares the port; each worker has its own database pool (up to 10 connections) and session cache, kept exact by PostgreSQL NOTIFY. SIGTERM drains every worker",
+  },
   SHUTDOWN_TIMEOUT: {
     default: '`30s`',
     meaning:

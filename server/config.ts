@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import os from 'node:os';
 import { parseEnv } from 'node:util';
 import { closest, distance } from 'fastest-levenshtein';
 import ms from 'ms';
@@ -212,6 +213,20 @@ const schema = z.object({
   METRICS_PORT: portNumber(1).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   SHUTDOWN_TIMEOUT: duration('30s'),
+  // Processes serving requests: a whole number, or `auto` for one per available core (server/workers.ts).
+  WORKERS: z
+    .string()
+    .default('1')
+    .transform((value, ctx) => {
+      const trimmed = value.trim();
+      if (trimmed === 'auto') return os.availableParallelism();
+      const n = Number(trimmed);
+      if (!/^\d{1,3}$/.test(trimmed) || n < 1 || n > 256) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a number of workers (1-256) or auto` });
+        return z.NEVER;
+      }
+      return n;
+    }),
   GOGS_CONNECT_TIMEOUT: duration('5s'),
   GOGS_RESPONSE_TIMEOUT: duration('60s'),
   // Bounded resources (server/proxy/client-limits.ts): one client cannot starve the others.
@@ -388,6 +403,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, sources: Config
     metricsHost: e.METRICS_HOST,
     /** On SIGTERM, in-flight requests get this long to finish before their connections are cut. */
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    /** Processes serving requests (1: this one; more: server/workers.ts). */
+    workers: e.WORKERS,
     /** Connecting to Gogs may take this long before the request gets a 504. */
     gogsConnectTimeoutMs: e.GOGS_CONNECT_TIMEOUT,
     /** After the request is sent, Gogs' response headers may take this long (504 after); a flowing body is never cut. */

@@ -88,7 +88,7 @@ describe('metrics', () => {
   });
 
   test('served by their own listener; never on the public port', async () => {
-    const server = await startMetricsServer(kg.gateway.metrics, '127.0.0.1', 0);
+    const server = await startMetricsServer(kg.gateway.metrics.scrape, '127.0.0.1', 0);
     try {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const res = await fetch(`${base}/metrics`);

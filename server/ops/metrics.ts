@@ -106,6 +106,8 @@ export interface MetricsDeps {
 
 export class Metrics {
   readonly registry = new Registry();
+  /** The registry as a Prometheus scrape reads it (what startMetricsServer serves). */
+  readonly scrape = async () => ({ body: await this.registry.metrics(), contentType: this.registry.contentType });
   /** One per request a rate limit refuses (wired to RateLimits.events in app.ts); `limit` is one of RATE_LIMIT_NAMES. */
   readonly rateLimitRejections: Counter<'limit'>;
   /** Proxied requests by [kind][status class], kept in plain arrays and read at scrape time. */
@@ -173,6 +175,8 @@ export class Metrics {
       name: 'keygate_active_sessions',
       help: 'Signed-in, unexpired sessions in PostgreSQL (all instances), counted at scrape time',
       registers,
+      // Every worker counts the same rows: with WORKERS > 1 the figure is taken once, not summed.
+      aggregator: 'max',
       async collect() {
         // A scrape must still answer (with the pool and process figures) while the database is down.
         const n = await countSignedInSessions(db).catch(() => NaN);
@@ -239,14 +243,14 @@ export class Metrics {
 }
 
 /** Serves GET /metrics from the registry on its own listener. */
-export async function startMetricsServer(metrics: Metrics, host: string, port: number): Promise<http.Server> {
+export async function startMetricsServer(scrape: () => Promise<{ body: string; contentType: string }>, host: string, port: number): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    metrics.registry.metrics().then(
-      (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+    scrape().then(
+      ({ body, contentType }) => res.writeHead(200, { 'content-type': contentType }).end(body),
       () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics failed\n'),
     );
   });

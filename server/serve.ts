@@ -1,0 +1,99 @@
+/**
+ * One HTTP server for Keygate: the gateway (createApp) listening on HOST:PORT, and its graceful
+ * drain. server/main.ts runs one in its own process (WORKERS=1), or one in each worker process
+ * (server/workers.ts), where node's cluster module shares the port between them.
+ */
+import http, { type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { messagePage } from '../web/pages/message.js';
+import { createApp, type Gateway } from './app.js';
+import type { AppDeps } from './deps.js';
+import { HSTS_VALUE, MESSAGE_PAGE_CSP } from './proxy/response-headers.js';
+
+export interface Serving {
+  gateway: Gateway;
+  /**
+   * Stops accepting connections and lets in-flight requests finish, for at most SHUTDOWN_TIMEOUT;
+   * then answers what can still be answered with a 503 and cuts the rest; closes the gateway.
+   */
+  drain(): Promise<void>;
+}
+
+export async function serve(deps: AppDeps): Promise<Serving> {
+  const { config, log } = deps;
+  const gateway = createApp(deps);
+  await gateway.ready;
+  const server = http.createServer(gateway.serverOptions, gateway.handle);
+  gateway.attach(server);
+  // Open connections, so that at SHUTDOWN_TIMEOUT a request still being worked on can be told so.
+  const connections = new Set<Socket>();
+  server.on('connection', (socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  return {
+    gateway,
+    async drain() {
+      const forced = setTimeout(() => {
+        const answered = answerUnfinished(connections, config.https);
+        log.warn({ timeoutMs: config.shutdownTimeoutMs, answered503: answered }, 'SHUTDOWN_TIMEOUT reached: closing the connections still open');
+        // A moment for those 503 pages to leave, then cut everything (transfers still flowing too).
+        setTimeout(() => server.closeAllConnections(), answered ? 100 : 0).unref();
+      }, config.shutdownTimeoutMs);
+      forced.unref();
+      // close() only closes the connections idle right now; a keep-alive connection whose request
+      // finishes later would hold it open until the forced close. Close those as they go idle.
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      clearInterval(idle);
+      clearTimeout(forced);
+      await gateway.close();
+    },
+  };
+}
+
+/**
+ * At SHUTDOWN_TIMEOUT: every request Keygate has read in full but not started to answer (a
+ * ceremony waiting on the database, a page waiting on Gogs) gets a 503 saying Keygate is
+ * restarting, instead of a cut connection. Whatever its handler writes later goes nowhere.
+ * Transfers whose body is still arriving, or whose answer has started, are only cut.
+ */
+function answerUnfinished(connections: Set<Socket>, https: boolean): number {
+  let answered = 0;
+  for (const socket of connections) {
+    const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!res || res.headersSent || res.writableEnded || !res.req?.complete) continue;
+    const message = 'Keygate is restarting and could not finish this request in time. Try again in a moment.';
+    const json = (res.req.url ?? '').startsWith('/-/api/');
+    const body = json
+      ? JSON.stringify({ error: { code: 'shutting_down', message } })
+      : messagePage({ title: 'Temporarily unavailable', message, action: { href: '/-/login', label: 'Go to sign-in' } });
+    res.writeHead(503, {
+      'content-type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': MESSAGE_PAGE_CSP,
+      ...(https ? { 'strict-transport-security': HSTS_VALUE } : {}),
+      'retry-after': '5',
+      connection: 'close',
+    });
+    res.end(body);
+    const ignore = () => res;
+    Object.assign(res, {
+      writeHead: ignore,
+      setHeader: ignore,
+      removeHeader: ignore,
+      appendHeader: ignore,
+      write: () => true,
+      end: ignore,
+      flushHeaders: () => {},
+    });
+    answered++;
+  }
+  return answered;
+}
