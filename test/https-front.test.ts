@@ -123,7 +123,7 @@ function nginxSite(tls: TlsFiles, dir: string, ports: { https: number; http: num
 
 /**
  * The main nginx.conf around the site file, standing in for Debian's /etc/nginx/nginx.conf (which
- * includes conf.d/*.conf in its http block): one worker, temp files in `dir`. pid, error_log and
+ * includes conf.d/*.conf in its http block): one worker, temp and log files in `dir`. pid, error_log and
  * `daemon off` come from -g.
  */
 function nginxMain(dir: string): string {
@@ -132,6 +132,8 @@ function nginxMain(dir: string): string {
     'events { worker_connections 256; }',
     'http {',
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${path.join(dir, `${t}_temp`)};`),
+    // Debian's own nginx.conf sets it; without it the port-80 server would open /var/log/nginx/access.log (root's).
+    `    access_log ${path.join(dir, 'default.access.log')};`,
     `    include ${path.join(dir, 'keygate.conf')};`,
     '}',
     '',

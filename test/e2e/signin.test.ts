@@ -19,6 +19,7 @@ import {
   errorMessage,
   PHONE,
   PLATFORM_PASSKEY,
+  screenshotPath,
   USB_KEY_NO_RESIDENT,
   useBrowser,
   withPage,
@@ -332,20 +333,20 @@ describe('sign-in in a real browser', () => {
       assert.match(csp, /script-src 'self'(;|$)/);
       await p.page.locator('#passkey-button').waitFor();
       await assertNoHorizontalOverflow(p.page, PHONE.width);
-      await p.page.screenshot({ path: '/tmp/keygate-e2e-login-phone.png', fullPage: true });
+      await p.page.screenshot({ path: screenshotPath('login-phone'), fullPage: true });
 
       // The login page with a message showing, still within the screen.
       await p.page.click('#username-button');
       assertHumanSentence(await errorMessage(p.page));
       await assertNoHorizontalOverflow(p.page, PHONE.width);
-      await p.page.screenshot({ path: '/tmp/keygate-e2e-login-error-phone.png', fullPage: true });
+      await p.page.screenshot({ path: screenshotPath('login-error-phone'), fullPage: true });
 
       await p.addAuthenticator(PLATFORM_PASSKEY);
       const token = await invite(kg, 'ivan_with_a_rather_long_name.x');
       await p.page.goto(`${kg.url}/-/enroll/${token}`);
       await p.page.locator('#enroll-button').waitFor();
       await assertNoHorizontalOverflow(p.page, PHONE.width);
-      await p.page.screenshot({ path: '/tmp/keygate-e2e-enroll-phone.png', fullPage: true });
+      await p.page.screenshot({ path: screenshotPath('enroll-phone'), fullPage: true });
       await p.page.fill('#nickname', 'A phone with a long descriptive nickname for testing');
       await p.page.click('#enroll-button');
       await expectGogsAs(p.page, 'ivan_with_a_rather_long_name.x');
@@ -353,13 +354,13 @@ describe('sign-in in a real browser', () => {
       await p.page.goto(`${kg.url}/-/account`);
       await p.page.locator('#device-list li[data-credential-id]').waitFor();
       await assertNoHorizontalOverflow(p.page, PHONE.width);
-      await p.page.screenshot({ path: '/tmp/keygate-e2e-account-phone.png', fullPage: true });
+      await p.page.screenshot({ path: screenshotPath('account-phone'), fullPage: true });
 
       await p.page.goto(`${kg.url}/-/logout`);
       await assertNoHorizontalOverflow(p.page, PHONE.width);
       await p.page.goto(`${kg.url}/-/enroll/expired-or-not`);
       await assertNoHorizontalOverflow(p.page, PHONE.width);
-      await p.page.screenshot({ path: '/tmp/keygate-e2e-invite-invalid-phone.png', fullPage: true });
+      await p.page.screenshot({ path: screenshotPath('invite-invalid-phone'), fullPage: true });
       assertPageHealthy(p);
 
       // The checker itself works: an inline script is refused and reported.

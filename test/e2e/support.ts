@@ -7,6 +7,9 @@
  * reports and `securitypolicyviolation` events) so a test can assert the pages hold under the CSP.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 
@@ -174,7 +177,17 @@ export async function openPage(browser: Browser, opts: OpenOptions = {}): Promis
 }
 
 /**
- * Runs `body` with a fresh page; on failure saves a full-page screenshot to /tmp (its path is added to
+ * Where screenshots go: a folder of this user's under the temporary directory (another user's
+ * run, say root's in CI, must not own the files this run writes).
+ */
+export function screenshotPath(name: string): string {
+  const dir = path.join(os.tmpdir(), `keygate-e2e-${process.getuid?.() ?? 'user'}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`);
+}
+
+/**
+ * Runs `body` with a fresh page; on failure saves a full-page screenshot (screenshotPath; its path is added to
  * the error) and always closes the context, so nothing is left running.
  */
 export async function withPage<T>(browser: Browser, opts: OpenOptions, body: (p: E2ePage) => Promise<T>): Promise<T> {
@@ -182,7 +195,7 @@ export async function withPage<T>(browser: Browser, opts: OpenOptions, body: (p:
   try {
     return await body(p);
   } catch (err) {
-    const file = `/tmp/keygate-e2e-${(opts.name ?? 'failure').replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`;
+    const file = screenshotPath(opts.name ?? 'failure');
     const saved = await p.page.screenshot({ path: file, fullPage: true, timeout: 3000 }).then(
       () => true,
       () => false,
