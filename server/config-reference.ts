@@ -105,8 +105,9 @@ export const CONFIG_REFERENCE: Record<ConfigVariable, VariableReference> = {
     meaning: 'credential changes and admin actions need a user-verified assertion at most this old; older, the page asks for the key again and then carries on',
   },
   FIRST_ADMIN_USERNAME: {
-    default: '`admin`',
-    meaning: 'while no admin exists, each start logs a one-time enrolment link for this Gogs user, with admin rights',
+    default: '`siteadmin`',
+    meaning:
+      'while no admin exists, each start prints a one-time enrolment link for this Gogs user, with admin rights. Not a name Gogs reserves (`admin`, `api`, `explore`, `*.keys`…): Gogs could never have that user',
   },
   INVITE_TTL: {
     default: '`24h`',

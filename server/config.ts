@@ -11,6 +11,7 @@ import ms from 'ms';
 import { parse as parseDomain } from 'tldts';
 import { z } from 'zod';
 import { INVITE_TTL_RULE, isValidInviteTtl } from './enrollment/limits.js';
+import { isReservedByGogs, USERNAME_PATTERN } from './users/users.js';
 
 /**
  * Parses a duration such as `30m`, `12h`, `7d`, or a plain number of seconds (`90`, `1.5`), into
@@ -169,8 +170,11 @@ const schema = z.object({
   STEP_UP_MAX_AGE: duration('5m'),
   FIRST_ADMIN_USERNAME: z
     .string()
-    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,34}$/, 'must be a valid Gogs username')
-    .default('admin'),
+    .regex(USERNAME_PATTERN, 'must be a valid Gogs username')
+    .refine((name) => !isReservedByGogs(name), {
+      error: (issue) => `"${String(issue.input)}" is a name Gogs reserves (it can never be a Gogs user): choose another, e.g. siteadmin`,
+    })
+    .default('siteadmin'),
   INVITE_TTL: duration('24h'),
   USER_VERIFICATION: z.enum(['required', 'preferred', 'discouraged']).default('required'),
   // Authenticator policy (server/policy/): what may enrol, and what may keep signing in.

@@ -486,17 +486,17 @@ describe('first-run admin link', () => {
   });
 
   test(
-    'with no admin, start-up logs a warning and prints plainly on stderr a one-time enrolment link for "admin"; a second start replaces the first link',
+    'with no admin, start-up logs a warning and prints plainly on stderr a one-time enrolment link for "siteadmin"; a second start replaces the first link',
     { timeout: 90_000 },
     async () => {
       const first = start();
       const line = await first.waitForLog(isLink, 45_000, 'the first-run link');
       assert.equal(line.level, 40, 'a warn line');
-      assert.equal(line.username, 'admin');
+      assert.equal(line.username, 'siteadmin');
       firstToken = tokenOf(line);
       assert.ok(line.msg.includes(line.enrolUrl), 'the message itself carries the link');
       // And plainly, framed on stderr, whatever the log format: the person starting Keygate must see it.
-      assert.match(first.stderr, /^-{72}\n {2}Keygate has no admin yet\. Enrol the first admin, "admin", with a security key or passkey:\n\n/m);
+      assert.match(first.stderr, /^-{72}\n {2}Keygate has no admin yet\. Enrol the first admin, "siteadmin", with a security key or passkey:\n\n/m);
       assert.ok(first.stderr.includes(`\n\n    ${line.enrolUrl}\n\n  The link works once, until `), `no plain link on stderr:\n${first.stderr}`);
       const lifetime = Date.parse(line.expiresAt) - Date.now();
       assert.ok(lifetime > 23 * 3600_000 && lifetime <= 24 * 3600_000, `expires in ${lifetime} ms, not INVITE_TTL (24h)`);
@@ -520,27 +520,27 @@ describe('first-run admin link', () => {
         `SELECT username, user_id, grants_admin, created_by, expires_at > now() AS valid FROM invites ORDER BY invites.id`,
       );
       assert.deepEqual(rows, [
-        { username: 'admin', user_id: null, grants_admin: true, created_by: 'system', valid: false },
-        { username: 'admin', user_id: null, grants_admin: true, created_by: 'system', valid: true },
+        { username: 'siteadmin', user_id: null, grants_admin: true, created_by: 'system', valid: false },
+        { username: 'siteadmin', user_id: null, grants_admin: true, created_by: 'system', valid: true },
       ]);
       const audit = await database.db.query(`SELECT event, actor, subject_username FROM audit_events ORDER BY audit_events.id`);
       assert.deepEqual(audit.rows, [
-        { event: 'invite_created', actor: 'system', subject_username: 'admin' },
-        { event: 'invite_created', actor: 'system', subject_username: 'admin' },
+        { event: 'invite_created', actor: 'system', subject_username: 'siteadmin' },
+        { event: 'invite_created', actor: 'system', subject_username: 'siteadmin' },
       ]);
     },
   );
 
-  test('the link enrols a key for "admin", who becomes an administrator; it works only once', { timeout: 30_000 }, async () => {
+  test('the link enrols a key for "siteadmin", who becomes an administrator; it works only once', { timeout: 30_000 }, async () => {
     assert.ok(secondToken, 'needs the link from the test before');
     const browser = new TestClient(url);
     const res = await enroll(browser, new SoftwareAuthenticator(), secondToken);
     assert.equal(res.status, 200, res.text);
     const { rows } = await database.db.query(`SELECT username, is_admin, disabled_at FROM users`);
-    assert.deepEqual(rows, [{ username: 'admin', is_admin: true, disabled_at: null }]);
+    assert.deepEqual(rows, [{ username: 'siteadmin', is_admin: true, disabled_at: null }]);
     gogs.clear();
     assert.equal((await browser.get('/')).status, 200);
-    assert.deepEqual(gogs.last()?.authHeaderValues, ['admin']);
+    assert.deepEqual(gogs.last()?.authHeaderValues, ['siteadmin']);
 
     const again = await new TestClient(url).post('/-/api/enroll/options', { token: secondToken });
     assert.equal(again.status, 410);

@@ -305,7 +305,7 @@ describe('one place for settings: the .env file that the server and the CLI both
         const { rows } = await db.query<{ username: string }>('SELECT username FROM invites ORDER BY username');
         assert.deepEqual(
           rows.map((r) => r.username),
-          ['admin', 'dora'],
+          ['dora', 'siteadmin'],
           'only the first-run link and the invite made with the right settings',
         );
       } finally {

@@ -43,6 +43,43 @@ export function isValidUsername(name: string): boolean {
   return USERNAME_PATTERN.test(name);
 }
 
+/** Names Gogs 0.14 refuses to give a user (internal/database/users.go, reservedUsernames and `*.keys`). */
+const GOGS_RESERVED = new Set([
+  '-',
+  'explore',
+  'create',
+  'assets',
+  'css',
+  'img',
+  'js',
+  'less',
+  'plugins',
+  'debug',
+  'raw',
+  'install',
+  'api',
+  'avatar',
+  'user',
+  'org',
+  'help',
+  'stars',
+  'issues',
+  'pulls',
+  'commits',
+  'repo',
+  'template',
+  'admin',
+  'new',
+  '.',
+  '..',
+]);
+
+/** Whether Gogs refuses this name for a user (any letter case): nobody can be signed in to Gogs under it. */
+export function isReservedByGogs(name: string): boolean {
+  const lower = name.trim().toLowerCase();
+  return GOGS_RESERVED.has(lower) || lower.endsWith('.keys');
+}
+
 /** 32 random bytes: WebAuthn §14.6.1 wants the handle to carry no personal information. */
 export function newUserHandle(): Buffer {
   return randomBytes(32);

@@ -149,6 +149,9 @@ describe('config validation names the bad variable', () => {
     ['TRUST_PROXY', { TRUST_PROXY: 'maybe' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['LOG_FORMAT', { LOG_FORMAT: 'xml' }],
+    // Gogs reserves it: that user could never exist in Gogs.
+    ['FIRST_ADMIN_USERNAME', { FIRST_ADMIN_USERNAME: 'admin' }],
+    ['FIRST_ADMIN_USERNAME', { FIRST_ADMIN_USERNAME: 'alice.keys' }],
     // Authenticator policy: a typo must never weaken it silently.
     ['ATTESTATION', { ATTESTATION: 'full' }],
     ['REQUIRE_TRUSTED_ATTESTATION', { REQUIRE_TRUSTED_ATTESTATION: 'yes' }],
