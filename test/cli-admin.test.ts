@@ -106,11 +106,12 @@ describe('cli admin commands', () => {
 
   test('sessions <user> prints one line per session, newest first: an 8-character id prefix, the credential id and the times', async () => {
     for (const b of [alice1, alice2]) assert.equal((await b.get('/')).status, 200);
-    const [r, none] = await Promise.all([cli('sessions', 'alice'), cli('sessions', 'carol')]);
+    const [r, none, json] = await Promise.all([cli('sessions', 'alice'), cli('sessions', 'carol'), cli('sessions', 'alice', '--json')]);
     assert.equal(r.code, 0, show(r));
     assert.equal(r.stderr, '');
     const sids = [sessionIdOf(alice2), sessionIdOf(alice1)]; // newest first
-    const lines = r.stdout.trimEnd().split('\n');
+    const [header, ...lines] = r.stdout.trimEnd().split('\n');
+    assert.equal(header, 'SESSION\tCREDENTIAL ID\tSIGNED IN\tLAST SEEN\tEXPIRES');
     assert.equal(lines.length, 2, show(r));
     const now = Date.now();
     lines.forEach((line, i) => {
@@ -119,14 +120,13 @@ describe('cli admin commands', () => {
       const [prefix, credential, signedIn, lastSeen, expires] = fields;
       assert.match(prefix, /^[A-Za-z0-9_-]{8}$/);
       assert.equal(prefix, sids[i].slice(0, 8));
-      assert.equal(credential, `credential ${[ids.alice2, ids.alice1][i]}`);
+      assert.equal(credential, [ids.alice2, ids.alice1][i]);
       for (const [label, value] of [
         ['signed in', signedIn],
         ['last seen', lastSeen],
         ['expires', expires],
       ]) {
-        assert.ok(value.startsWith(`${label} `), line);
-        const t = Date.parse(value.slice(label.length + 1));
+        const t = Date.parse(value);
         assert.ok(Number.isFinite(t), `${label}: not a time in ${line}`);
         if (label === 'expires') assert.ok(t > now);
         else assert.ok(t >= testStart.getTime() && t <= now, `${label} ${value}`);
@@ -134,15 +134,28 @@ describe('cli admin commands', () => {
     });
     for (const sid of sids) assert.ok(sid.length > 8 && !r.stdout.includes(sid), 'a whole session id was printed');
 
+    // --json: the same sessions, one object per line, no header, still no whole session id.
+    assert.equal(json.code, 0, show(json));
+    const objects = json.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      objects.map((o) => [o.idPrefix, o.credentialId]),
+      lines.map((l) => l.split('\t').slice(0, 2)),
+    );
+    for (const o of objects) assert.deepEqual(Object.keys(o).sort(), ['credentialId', 'expiresAt', 'idPrefix', 'lastSeenAt', 'signedInAt']);
+    for (const sid of sids) assert.ok(!json.stdout.includes(sid), 'a whole session id was printed');
+
     assert.equal(none.code, 0, show(none));
-    assert.equal(none.stdout, '');
+    assert.equal(none.stdout, '', 'no rows, no header');
     assert.match(none.stderr, /carol has no active sessions/);
   });
 
   test('rename <id> <name> renames the credential and audits it as the CLI', async () => {
     const r = await cliAudited('rename', 'rename', ids.alice1, '  Work key ');
     assert.equal(r.code, 0, show(r));
-    assert.equal(r.stdout, `renamed ${ids.alice1} to "Work key"\n`);
+    assert.equal(r.stdout, `Renamed ${ids.alice1} to "Work key"\n`);
     const { rows } = await kg.db.query(`SELECT nickname FROM credentials WHERE id = $1`, [ids.alice1Row]);
     assert.equal(rows[0].nickname, 'Work key');
     const audit = cliRows.rename;
@@ -164,7 +177,7 @@ describe('cli admin commands', () => {
     for (const b of [alice1, alice2, bob]) assert.equal((await b.get('/')).status, 200);
     const r = await cliAudited('logout-everywhere', 'logout-everywhere', 'alice');
     assert.equal(r.code, 0, show(r));
-    assert.equal(r.stdout, 'ended 2 session(s) of alice\n');
+    assert.equal(r.stdout, 'Ended 2 session(s) of alice\n');
     await assertSentToLogin(alice1, '/alice/repo');
     await assertSentToLogin(alice2, '/');
     assert.deepEqual(await sessionsOf(ids.alice), []);
@@ -188,7 +201,7 @@ describe('cli admin commands', () => {
     assert.equal((await bob.get('/')).status, 200);
     const r = await cliAudited('disable', 'disable', 'bob');
     assert.equal(r.code, 0, show(r));
-    assert.equal(r.stdout, 'disabled bob; ended 1 session(s)\n');
+    assert.equal(r.stdout, 'Disabled bob; ended 1 session(s)\n');
     await assertSentToLogin(bob, '/bob/repo');
     const { rows } = await kg.db.query(`SELECT disabled_at FROM users WHERE id = $1`, [ids.bob]);
     assert.ok(rows[0].disabled_at instanceof Date);
@@ -209,7 +222,7 @@ describe('cli admin commands', () => {
   test('enable <user> lets the user sign in again', async () => {
     const r = await cliAudited('enable', 'enable', 'bob');
     assert.equal(r.code, 0, show(r));
-    assert.equal(r.stdout, 'enabled bob\n');
+    assert.equal(r.stdout, 'Enabled bob\n');
     const { rows } = await kg.db.query(`SELECT disabled_at FROM users WHERE id = $1`, [ids.bob]);
     assert.equal(rows[0].disabled_at, null);
     assert.equal((await signIn(bob, bobKey)).status, 200);
@@ -223,7 +236,7 @@ describe('cli admin commands', () => {
   describe('audit', () => {
     const iso = (d: Date | string) => new Date(d).toISOString();
 
-    test('audit prints tab-separated lines, newest first; --json prints one JSON object per line with every field', async () => {
+    test('audit prints tab-separated lines under a header, newest first; --json prints one JSON object per line with every field', async () => {
       // A refused sign-in, so that the log has a reason and a failure in it.
       assert.equal((await signIn(new TestClient(kg.url), aliceKey, { origin: 'https://evil.example' })).status, 400);
       const [plain, json] = await Promise.all([cli('audit'), cli('audit', '--json')]);
@@ -231,7 +244,8 @@ describe('cli admin commands', () => {
       assert.ok(expected.length > 10);
 
       assert.equal(plain.code, 0, show(plain));
-      const lines = plain.stdout.trimEnd().split('\n');
+      const [header, ...lines] = plain.stdout.trimEnd().split('\n');
+      assert.equal(header, 'TIME\tEVENT\tOUTCOME\tREASON\tACTOR\tUSERNAME\tIP\tREQUEST ID');
       assert.equal(lines.length, expected.length);
       lines.forEach((line, i) => {
         const r = expected[i];
@@ -302,6 +316,7 @@ describe('cli admin commands', () => {
       const lines = recent.stdout
         .trimEnd()
         .split('\n')
+        .slice(1) // the header
         .map((l) => l.split('\t'));
       assert.deepEqual(
         lines.map((f) => [f[0], f[1], f[2], f[3], f[5]]),

@@ -47,7 +47,7 @@ describe('cli', () => {
     const r = await cli('migrate');
     assert.equal(r.code, 0, show(r));
     const files = (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
-    assert.equal(r.stdout, `applied: ${files.join(', ')}\n`);
+    assert.equal(r.stdout, `Applied: ${files.join(', ')}\n`);
     const { rows } = await database.db.query<{ name: string }>('SELECT name FROM migrations WHERE id > 0 ORDER BY id');
     assert.deepEqual(
       rows.map((x) => x.name),
@@ -135,6 +135,7 @@ describe('cli', () => {
   describe('bad input', () => {
     const cases: Record<string, { args: string[]; env?: Record<string, string>; stderr: RegExp }> = {
       'an invalid username': { args: ['invite', 'bad name'], stderr: /"bad name" is not a valid Gogs username/ },
+      'a name Gogs reserves': { args: ['invite', 'admin'], stderr: /"admin" is a name Gogs reserves/ },
       '--ttl nope': { args: ['invite', 'bob', '--ttl', 'nope'], stderr: /--ttl "nope" is not a duration/ },
       '--ttl shorter than a second': { args: ['invite', 'bob', '--ttl', '500ms'], stderr: /--ttl "500ms"/ },
       '--ttl longer than 30 days': { args: ['invite', 'bob', '--ttl', '31d'], stderr: /30 ?d/ },
@@ -143,7 +144,7 @@ describe('cli', () => {
       'devices without a username': { args: ['devices'], stderr: /devices needs exactly one <username>/ },
       'revoke without an id': { args: ['revoke'], stderr: /revoke needs exactly one <credential-id>/ },
       'revoke of something that is not a credential id': { args: ['revoke', 'not base64!'], stderr: /is not a credential id/ },
-      'an unknown command': { args: ['frobnicate'], stderr: /unknown command "frobnicate"[\s\S]*Usage:/ },
+      'an unknown command': { args: ['frobnicate'], stderr: /Unknown command "frobnicate"[\s\S]*Usage:/ },
       'an invalid configuration': { args: ['users'], env: { PUBLIC_URL: 'ftp://git.example.com' }, stderr: /PUBLIC_URL/ },
     };
     const results: Record<string, CliResult> = {};
@@ -213,27 +214,59 @@ describe('cli', () => {
       await database.db.query(`INSERT INTO users (username, user_handle, disabled_at) VALUES ('erin', $1, now())`, [randomBytes(32)]);
       const r = await cli('users');
       assert.equal(r.code, 0, show(r));
-      const lines = r.stdout.trimEnd().split('\n');
+      const [header, ...lines] = r.stdout.trimEnd().split('\n');
+      assert.equal(header, 'USERNAME\tROLE\tSTATE\tDEVICES\tCREATED');
       assert.equal(lines.length, 3, show(r));
       const byName = Object.fromEntries(lines.map((l) => [l.split('\t')[0], l.split('\t')]));
       assert.deepEqual(Object.keys(byName).sort(), ['alice', 'dave', 'erin']);
-      assert.deepEqual(byName.alice.slice(1, 4), ['user', 'active', '3 device(s)']);
-      assert.deepEqual(byName.dave.slice(1, 4), ['admin', 'active', '1 device(s)']);
-      assert.deepEqual(byName.erin.slice(1, 4), ['user', 'disabled', '0 device(s)']);
+      assert.deepEqual(byName.alice.slice(1, 4), ['user', 'active', '3']);
+      assert.deepEqual(byName.dave.slice(1, 4), ['admin', 'active', '1']);
+      assert.deepEqual(byName.erin.slice(1, 4), ['user', 'disabled', '0']);
+      for (const fields of lines.map((l) => l.split('\t'))) assert.match(fields[4], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    });
+
+    test('users --json prints one JSON object per user and no header', async () => {
+      const r = await cli('users', '--json');
+      assert.equal(r.code, 0, show(r));
+      const objects = r.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(
+        objects.map((o) => [o.username, o.isAdmin, o.disabledAt === null, o.activeDevices]),
+        [
+          ['alice', false, true, 3],
+          ['dave', true, true, 1],
+          ['erin', false, false, 0],
+        ],
+      );
+      for (const o of objects) assert.deepEqual(Object.keys(o).sort(), ['activeDevices', 'createdAt', 'disabledAt', 'isAdmin', 'username']);
     });
 
     test('devices <username> prints one line per credential, each beginning with its base64url id', async () => {
-      const r = await cli('devices', 'ALICE');
+      const [r, json] = await Promise.all([cli('devices', 'ALICE'), cli('devices', 'alice', '--json')]);
       assert.equal(r.code, 0, show(r));
-      const lines = r.stdout.trimEnd().split('\n');
+      const [header, ...lines] = r.stdout.trimEnd().split('\n');
+      assert.equal(header, 'CREDENTIAL ID\tNAME\tMODEL\tSTATE\tCREATED\tLAST USED\tREVOKED');
       assert.equal(lines.length, creds.length, show(r));
       assert.deepEqual(
         lines.map((l) => l.split('\t')[0]),
         creds.map((c) => c.credentialId),
       );
       for (const l of lines) assert.match(l.split('\t')[0], /^[A-Za-z0-9_-]+$/);
-      assert.match(lines[1], /\tLaptop\tUnknown authenticator \(no AAGUID\)\tactive\t/);
-      assert.match(lines[2], /\tSpare\tUnknown authenticator \(no AAGUID\)\tactive\t/);
+      assert.match(lines[1], /\tLaptop\tUnknown authenticator \(no AAGUID\)\tactive\t[^\t]+\t[^\t]+\t-$/);
+      assert.match(lines[2], /\tSpare\tUnknown authenticator \(no AAGUID\)\tactive\t[^\t]+\t[^\t]+\t-$/);
+
+      // --json: the same credentials, one object per line.
+      assert.equal(json.code, 0, show(json));
+      const objects = json.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(
+        objects.map((o) => [o.credentialId, o.nickname, o.model, o.revokedAt]),
+        creds.map((c, i) => [c.credentialId, lines[i].split('\t')[1], 'Unknown authenticator (no AAGUID)', null]),
+      );
     });
 
     test('devices of an unknown user exits non-zero and says so', async () => {
@@ -255,7 +288,7 @@ describe('cli', () => {
 
       const r = await cli('revoke', target.credentialId);
       assert.equal(r.code, 0, show(r));
-      assert.match(r.stdout, new RegExp(`^revoked ${target.credentialId} \\(Laptop\\); ended 1 session\\(s\\)\\n$`));
+      assert.match(r.stdout, new RegExp(`^Revoked ${target.credentialId} \\(Laptop\\); ended 1 session\\(s\\)\\n$`));
 
       const { rows } = await database.db.query<{ id: string; revoked: boolean }>(
         `SELECT id::text AS id, revoked_at IS NOT NULL AS revoked FROM credentials WHERE id = ANY ($1::bigint[]) ORDER BY id`,
@@ -299,7 +332,7 @@ describe('cli', () => {
 
       const listed = await cli('devices', 'alice');
       const line = listed.stdout.split('\n').find((l) => l.startsWith(`${target.credentialId}\t`));
-      assert.match(line ?? '', /\trevoked \d{4}-/);
+      assert.match(line ?? '', /\trevoked\t.*\t\d{4}-[^\t]+$/);
     });
 
     test('revoke of an unknown credential id exits non-zero and writes nothing', async () => {
@@ -329,7 +362,7 @@ describe('the CLI program', () => {
     assert.match(help.stdout, /^Usage: npm run cli -- <command>/);
     const unknown = await runCliProcess(['frobnicate'], env);
     assert.equal(unknown.code, 2, show(unknown));
-    assert.match(unknown.stderr, /keygate: unknown command "frobnicate"/);
+    assert.match(unknown.stderr, /keygate: Unknown command "frobnicate"/);
     const invited = await runCliProcess(['invite', 'process-person'], env);
     assert.equal(invited.code, 0, show(invited));
     assert.match(invited.stdout.trim(), ENROLL_URL);

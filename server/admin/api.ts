@@ -1,6 +1,6 @@
 /**
- * The admin API (POST under /-/api/admin/): invites, revocation, disabling, enabling and ending
- * sessions. Every action needs a signed-in admin (checked against the database) and a fresh
+ * The admin API (POST under /-/api/admin/): invites (made, revoked, re-issued), revocation,
+ * disabling, enabling and ending sessions. Every action needs a signed-in admin (checked against the database) and a fresh
  * step-up. Each calls the same function as the CLI, so both write the same audit events; the
  * actor row carries the admin, their IP, browser and the request id.
  */
@@ -11,7 +11,7 @@ import { userActor } from '../audit/actor.js';
 import { parseDuration } from '../config.js';
 import { INVITE_TTL_RULE, isValidInviteTtl } from '../enrollment/limits.js';
 import { endDevice } from '../devices/actions.js';
-import { InviteInputError, issueInvite } from '../enrollment/invites.js';
+import { INVITE_ID_PATTERN, InviteInputError, issueInvite, reissueInvite, revokeInvite } from '../enrollment/invites.js';
 import { AppError, badRequest } from '../errors.js';
 import { requestContext } from '../http/context.js';
 import { jsonBody } from '../http/json-body.js';
@@ -59,6 +59,12 @@ function credentialParam(req: Request): string {
 
 const usernameParam = (req: Request) => String(req.params.username);
 
+function inviteParam(req: Request): string {
+  const id = String(req.params.inviteId);
+  if (!INVITE_ID_PATTERN.test(id)) throw badRequest('That is not an invite id.', 'invalid_invite_id');
+  return id;
+}
+
 export function adminApiRouter(deps: RouterDeps): Router {
   const { config, db, sessionCache } = deps;
   const router = Router();
@@ -105,6 +111,28 @@ export function adminApiRouter(deps: RouterDeps): Router {
       if (err instanceof InviteInputError) throw badRequest(`${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`, 'invalid_invite');
       throw err;
     }
+  });
+
+  // Revoking or re-issuing an invite that is no longer pending is a 409 that says why (used, revoked, expired).
+  router.post('/-/api/admin/invites/:inviteId/revoke', ...guard, jsonBody, validateBody(noBody), async (req, res) => {
+    const revoked = await revokeInvite(db, inviteParam(req), actor(req));
+    res.json({ ok: true, id: revoked.id, username: revoked.username });
+  });
+
+  router.post('/-/api/admin/invites/:inviteId/reissue', ...guard, jsonBody, validateBody(noBody), async (req, res) => {
+    const { revoked, created } = await reissueInvite(db, config, inviteParam(req), {}, actor(req));
+    // As for a new invite, the link exists only in this answer.
+    res.json({
+      url: created.url,
+      id: created.invite.id,
+      replaces: revoked.id,
+      createdBy: created.invite.createdBy,
+      createdAt: created.invite.createdAt.toISOString(),
+      expiresAt: created.invite.expiresAt.toISOString(),
+      recovery: created.invite.userId !== null,
+      username: created.invite.username,
+      admin: created.invite.grantsAdmin,
+    });
   });
 
   router.post('/-/api/admin/credentials/:credentialId/revoke', ...guard, jsonBody, validateBody(revokeBody), async (req, res) => {

@@ -1,16 +1,22 @@
-/** /-/admin (find people) and /-/admin/users/:username (their keys and sessions). Viewing needs no step-up. */
+/**
+ * /-/admin (find people, pending invites) and /-/admin/users/:username (their keys, sessions and
+ * pending invites; for someone invited who has no account yet, their pending invites). Viewing
+ * needs no step-up.
+ */
 import Bowser from 'bowser';
 import ms from 'ms';
 import { Router } from 'express';
 import { z } from 'zod';
 import { adminUsersPage } from '../../web/pages/admin.js';
-import { adminUserPage } from '../../web/pages/admin-user.js';
+import { adminInviteePage, adminUserPage } from '../../web/pages/admin-user.js';
 import type { RouterDeps } from '../deps.js';
 import { deviceKind } from '../devices/models.js';
+import { listPendingInvites } from '../enrollment/invites.js';
 import { storedFacts } from '../policy/policy.js';
 import { listSessionsOfUser } from '../session/sql.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireUser } from '../users/actions.js';
+import { findUserByUsername } from '../users/users.js';
 import { listCredentialsOfUser } from '../webauthn/credentials.js';
 import { parseQuery } from './query.js';
 import { requireAdmin } from './require-admin.js';
@@ -34,6 +40,9 @@ export function describeBrowser(userAgent: string | null): string | null {
   return `${browser.name}${version ? ` ${version}` : ''}${os.name ? ` on ${os.name}` : ''}`;
 }
 
+/** How many pending invites /-/admin lists (the CLI's `invites` lists every one). */
+export const PENDING_INVITES_SHOWN = 200;
+
 export function adminUsersRouter(deps: RouterDeps): Router {
   const { config, db } = deps;
   const router = Router();
@@ -42,6 +51,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
   router.get('/-/admin', ...admin, async (req, res) => {
     const { q, page } = parseQuery(listQuery, req);
     const { users, more } = await searchUsers(db, { q, page });
+    const pending = await listPendingInvites(db, { limit: PENDING_INVITES_SHOWN });
     const href = (p: number) => `/-/admin?${new URLSearchParams({ ...(q ? { q } : {}), ...(p > 1 ? { page: String(p) } : {}) }).toString()}`;
     res.type('html').send(
       adminUsersPage({
@@ -51,12 +61,26 @@ export function adminUsersRouter(deps: RouterDeps): Router {
         nextHref: more ? href(page + 1) : null,
         defaultTtl: ms(config.inviteTtlMs, { long: true }),
         gogsEmail: config.gogsAdminToken !== undefined,
+        invites: pending.invites,
+        moreInvites: pending.more,
       }),
     );
   });
 
   router.get('/-/admin/users/:username', ...admin, async (req, res) => {
-    const user = await requireUser(db, String(req.params.username));
+    const name = String(req.params.username);
+    let user = await findUserByUsername(db, name);
+    if (!user) {
+      // Invited, not enrolled yet: the audit log names them, and their invites can be managed here.
+      const pending = await listPendingInvites(db, { username: name });
+      const [first] = pending.invites;
+      if (first) {
+        res.type('html').send(adminInviteePage({ username: first.username, invites: pending.invites }));
+        return;
+      }
+      user = await requireUser(db, name); // 404, unless they enrolled just now
+    }
+    const invites = await listPendingInvites(db, { username: user.username });
     const credentials = await listCredentialsOfUser(db, user.id, { includeRevoked: true });
     const sessions = await listSessionsOfUser(db, user.id, deps.config);
     const nicknames = new Map(credentials.map((c) => [c.credentialId, c.nickname]));
@@ -81,6 +105,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
           policyProblems: deps.policy.violations(storedFacts(c), { admin: user.isAdmin }, 'sign-in').map((v) => v.message),
         })),
         sessions: sessions.map((s) => ({ ...s, device: nicknames.get(s.credentialId) ?? null })),
+        invites: invites.invites,
       }),
     );
   });

@@ -2,6 +2,7 @@
 export const AUDIT_EVENTS = [
   'invite_created',
   'invite_redeemed',
+  'invite_revoked',
   'credential_registered',
   'credential_renamed',
   'credential_removed',

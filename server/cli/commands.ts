@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CLI_ACTOR } from '../audit/actor.js';
+import { AUDIT_EVENTS } from '../audit/events.js';
 import { queryAudit } from '../audit/query.js';
 import { ConfigError, loadConfig, parseDuration, type Config } from '../config.js';
 import { INVITE_TTL_RULE, isValidInviteTtl } from '../enrollment/limits.js';
@@ -13,7 +14,7 @@ import { createPool, type Db } from '../db/pool.js';
 import { endDevice, renameDevice } from '../devices/actions.js';
 import { authenticatorName } from '../devices/models.js';
 import { AppError } from '../errors.js';
-import { InviteInputError, issueInvite } from '../enrollment/invites.js';
+import { InviteInputError, issueInvite, listPendingInvites, reissueInvite, revokeInvite } from '../enrollment/invites.js';
 import { syncAdminsFromGogs } from '../gogs/users.js';
 import { createLogger } from '../log.js';
 import { describePolicy, reviewCredentials } from '../policy/describe.js';
@@ -23,12 +24,12 @@ import { runningServers } from '../ops/servers.js';
 import { forTerminal } from '../text/safe-text.js';
 import { listSessionsOfUser } from '../session/sql.js';
 import { disableUser, enableUser, endAllSessions, requireUser } from '../users/actions.js';
-import { findUserByUsername, listUsers } from '../users/users.js';
-import { decodeCredentialId, listCredentialsOfUser } from '../webauthn/credentials.js';
+import { listUsers } from '../users/users.js';
+import { listCredentialsOfUser } from '../webauthn/credentials.js';
+import { UsageError } from './errors.js';
+import { resolveCredential, resolveInviteId } from './ids.js';
 import type { CliIo } from './io.js';
 import { USAGE } from './usage.js';
-
-class UsageError extends Error {}
 
 /** Where a command writes: `out` for its results (stdout), `note` for remarks and warnings (stderr). */
 type Command = (ctx: { db: Db; config: Config; args: string[]; out: (line: string) => void; note: (line: string) => void }) => Promise<void>;
@@ -39,9 +40,38 @@ function one(args: string[], command: string, what: string): string {
   return only;
 }
 
-function credentialIdArg(value: string): string {
-  if (!decodeCredentialId(value)) throw new UsageError(`"${value}" is not a credential id (base64url, as printed by \`devices\`)`);
-  return value;
+/** --ttl's value: a duration an invite may last. */
+function ttlArg(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new UsageError(`--ttl "${value}" is not a duration (e.g. 30m, 24h, 7d)`);
+  if (!isValidInviteTtl(ms)) throw new UsageError(`--ttl "${value}" must be ${INVITE_TTL_RULE}`);
+  return ms;
+}
+
+/** A listing's only option, --json, and no other argument. */
+function listingArgs(args: string[], command: string): { json: boolean } {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  if (positionals.length) throw new UsageError(`${command} takes no arguments (only --json), not "${positionals[0]}"`);
+  return { json: values.json };
+}
+
+/** One column of a listing: its header and its cell. */
+type Column<T> = [header: string, cell: (row: T) => string | number];
+
+/**
+ * Prints a listing: a header line, then one tab-separated line per row; or with --json one JSON
+ * object per line and no header. Nothing at all on stdout when there are no rows (the command
+ * says so on stderr), so that a script reading stdout sees only rows.
+ */
+function table<T>(out: (line: string) => void, rows: readonly T[], opts: { json: boolean; columns: Array<Column<T>>; record: (row: T) => unknown }): void {
+  if (!rows.length) return;
+  if (opts.json) {
+    for (const r of rows) out(JSON.stringify(opts.record(r)));
+    return;
+  }
+  out(opts.columns.map(([header]) => header).join('\t'));
+  for (const r of rows) out(opts.columns.map(([, cell]) => String(cell(r))).join('\t'));
 }
 
 /** 0001-01-01T00:00Z: a duration reaching further back would not fit a timestamp (and filters nothing). */
@@ -68,11 +98,12 @@ function timeArg(value: string, flag: string): Date {
 }
 
 const iso = (d: Date | null | undefined) => d?.toISOString() ?? 'never';
+const isoOrDash = (d: Date | null | undefined) => d?.toISOString() ?? '-';
 
 const commands: Record<string, Command> = {
   async migrate({ db, out }) {
     const applied = await runMigrations(db);
-    out(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+    out(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date');
   },
 
   async invite({ db, config, args, out, note }) {
@@ -82,12 +113,7 @@ const commands: Record<string, Command> = {
       options: { admin: { type: 'boolean', default: false }, ttl: { type: 'string' }, email: { type: 'string' } },
     });
     if (positionals.length !== 1) throw new UsageError('invite needs exactly one <username>');
-    let ttlMs: number | undefined;
-    if (values.ttl !== undefined) {
-      ttlMs = parseDuration(values.ttl);
-      if (ttlMs === undefined) throw new UsageError(`--ttl "${values.ttl}" is not a duration (e.g. 30m, 24h, 7d)`);
-      if (!isValidInviteTtl(ttlMs)) throw new UsageError(`--ttl "${values.ttl}" must be ${INVITE_TTL_RULE}`);
-    }
+    const ttlMs = ttlArg(values.ttl);
     const created = await issueInvite(db, config, { username: positionals[0]!, grantsAdmin: values.admin, ttlMs, email: values.email }, CLI_ACTOR);
     if (created.gogsAccount === 'created')
       note(`Created ${created.invite.username} in Gogs (random password, never shown: sign in with a key, use access tokens for git)`);
@@ -106,96 +132,172 @@ const commands: Record<string, Command> = {
   },
 
   async users({ db, args, out, note }) {
-    if (args.length) throw new UsageError('users takes no arguments');
+    const { json } = listingArgs(args, 'users');
     const users = await listUsers(db);
-    if (!users.length) note('no users yet: create one with `npm run cli -- invite <username>`');
-    for (const u of users) {
-      out(
-        [
-          u.username,
-          u.isAdmin ? 'admin' : 'user',
-          u.disabledAt ? 'disabled' : 'active',
-          `${u.activeCredentials} device(s)`,
-          `created ${u.createdAt.toISOString()}`,
-        ].join('\t'),
-      );
-    }
+    if (!users.length) note('No users yet: create one with `npm run cli -- invite <username>`');
+    table(out, users, {
+      json,
+      columns: [
+        ['USERNAME', (u) => u.username],
+        ['ROLE', (u) => (u.isAdmin ? 'admin' : 'user')],
+        ['STATE', (u) => (u.disabledAt ? 'disabled' : 'active')],
+        ['DEVICES', (u) => u.activeCredentials],
+        ['CREATED', (u) => iso(u.createdAt)],
+      ],
+      record: (u) => ({ username: u.username, isAdmin: u.isAdmin, disabledAt: u.disabledAt, activeDevices: u.activeCredentials, createdAt: u.createdAt }),
+    });
   },
 
   async devices({ db, args, out, note }) {
-    const name = one(args, 'devices', '<username>');
-    const user = await findUserByUsername(db, name);
-    if (!user) throw new UsageError(`no user named "${name}"`);
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+    const user = await requireUser(db, one(positionals, 'devices', '<username>'));
     const creds = await listCredentialsOfUser(db, user.id, { includeRevoked: true });
     if (!creds.length) note(`${user.username} has no devices`);
-    for (const c of creds) {
-      out(
-        [
-          c.credentialId,
-          c.nickname,
-          authenticatorName(c.aaguid),
-          c.revokedAt ? `revoked ${iso(c.revokedAt)}` : 'active',
-          `created ${iso(c.createdAt)}`,
-          `last used ${iso(c.lastUsedAt)}`,
-        ].join('\t'),
-      );
-    }
+    table(out, creds, {
+      json: values.json,
+      columns: [
+        ['CREDENTIAL ID', (c) => c.credentialId],
+        ['NAME', (c) => c.nickname],
+        ['MODEL', (c) => authenticatorName(c.aaguid)],
+        ['STATE', (c) => (c.revokedAt ? 'revoked' : 'active')],
+        ['CREATED', (c) => iso(c.createdAt)],
+        ['LAST USED', (c) => iso(c.lastUsedAt)],
+        ['REVOKED', (c) => isoOrDash(c.revokedAt)],
+      ],
+      record: (c) => ({
+        credentialId: c.credentialId,
+        nickname: c.nickname,
+        model: authenticatorName(c.aaguid),
+        aaguid: c.aaguid,
+        createdAt: c.createdAt,
+        lastUsedAt: c.lastUsedAt,
+        revokedAt: c.revokedAt,
+      }),
+    });
   },
 
   async policy({ db, config, args, out }) {
     if (args.length) throw new UsageError('policy takes no arguments');
     const policy = new AuthenticatorPolicy(config.policy, await loadMetadata(config, createLogger('error')));
-    for (const line of describePolicy(policy)) out(`${line.setting}\t${line.value}\t(${line.variable})`);
+    table(out, describePolicy(policy), {
+      json: false,
+      columns: [
+        ['SETTING', (line) => line.setting],
+        ['VALUE', (line) => line.value],
+        ['VARIABLE', (line) => `(${line.variable})`],
+      ],
+      record: (line) => line,
+    });
     const refused = await reviewCredentials(db, policy);
     out('');
     out(refused.length ? `${refused.length} active key(s) this policy refuses at their next sign-in:` : 'Every active key meets this policy.');
-    for (const r of refused) {
-      out([r.username + (r.isAdmin ? ' (admin)' : ''), r.credentialId, r.nickname, r.model, r.violations.map((v) => v.reason).join(',')].join('\t'));
-    }
+    table(out, refused, {
+      json: false,
+      columns: [
+        ['USERNAME', (r) => r.username + (r.isAdmin ? ' (admin)' : '')],
+        ['CREDENTIAL ID', (r) => r.credentialId],
+        ['NAME', (r) => r.nickname],
+        ['MODEL', (r) => r.model],
+        ['REASONS', (r) => r.violations.map((v) => v.reason).join(',')],
+      ],
+      record: (r) => r,
+    });
   },
 
   async revoke({ db, args, out }) {
     if (args.length !== 1) throw new UsageError('revoke needs exactly one <credential-id> (see `devices <username>`)');
-    const id = credentialIdArg(args[0]!);
-    const ended = await endDevice(db, id, CLI_ACTOR, { event: 'credential_revoked' }).catch((err: unknown) => {
-      if (err instanceof AppError && err.code === 'no_such_credential') throw new UsageError(`no credential with id "${id}"`);
-      throw err;
-    });
-    out(`revoked ${ended.credential.credentialId} (${ended.credential.nickname}); ended ${ended.sessionsEnded} session(s)`);
+    const found = await resolveCredential(db, args[0]!);
+    // Told, not redone: revoking again would change nothing but add an audit row.
+    if (found.revokedAt) {
+      throw new UsageError(
+        `Credential ${found.credentialId} (${found.username}'s ${found.nickname}) was already revoked, on ${iso(found.revokedAt)}; nothing was changed`,
+      );
+    }
+    const ended = await endDevice(db, found.credentialId, CLI_ACTOR, { event: 'credential_revoked' });
+    out(`Revoked ${ended.credential.credentialId} (${ended.credential.nickname}); ended ${ended.sessionsEnded} session(s)`);
   },
 
   async rename({ db, args, out }) {
     if (args.length !== 2) throw new UsageError('rename needs a <credential-id> and a <name> (quote a name with spaces)');
-    const renamed = await renameDevice(db, credentialIdArg(args[0]!), args[1]!, CLI_ACTOR);
-    out(`renamed ${renamed.credentialId} to "${renamed.nickname}"`);
+    const found = await resolveCredential(db, args[0]!);
+    const renamed = await renameDevice(db, found.credentialId, args[1]!, CLI_ACTOR);
+    out(`Renamed ${renamed.credentialId} to "${renamed.nickname}"`);
   },
 
   async disable({ db, args, out }) {
     const { user, sessionsEnded } = await disableUser(db, one(args, 'disable', '<username>'), CLI_ACTOR);
-    out(`disabled ${user.username}; ended ${sessionsEnded} session(s)`);
+    out(`Disabled ${user.username}; ended ${sessionsEnded} session(s)`);
   },
 
   async enable({ db, args, out }) {
     const user = await enableUser(db, one(args, 'enable', '<username>'), CLI_ACTOR);
-    out(`enabled ${user.username}`);
+    out(`Enabled ${user.username}`);
   },
 
   async sessions({ db, config, args, out, note }) {
-    const user = await requireUser(db, one(args, 'sessions', '<username>'));
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+    const user = await requireUser(db, one(positionals, 'sessions', '<username>'));
     const sessions = await listSessionsOfUser(db, user.id, config);
     if (!sessions.length) note(`${user.username} has no active sessions`);
-    for (const s of sessions) {
-      out(
-        [s.idPrefix, `credential ${s.credentialId}`, `signed in ${iso(s.signedInAt)}`, `last seen ${iso(s.lastSeenAt)}`, `expires ${iso(s.expiresAt)}`].join(
-          '\t',
-        ),
-      );
-    }
+    table(out, sessions, {
+      json: values.json,
+      columns: [
+        ['SESSION', (s) => s.idPrefix],
+        ['CREDENTIAL ID', (s) => s.credentialId],
+        ['SIGNED IN', (s) => iso(s.signedInAt)],
+        ['LAST SEEN', (s) => iso(s.lastSeenAt)],
+        ['EXPIRES', (s) => iso(s.expiresAt)],
+      ],
+      record: (s) => s,
+    });
   },
 
   async 'logout-everywhere'({ db, args, out }) {
     const { user, sessionsEnded } = await endAllSessions(db, one(args, 'logout-everywhere', '<username>'), CLI_ACTOR);
-    out(`ended ${sessionsEnded} session(s) of ${user.username}`);
+    out(`Ended ${sessionsEnded} session(s) of ${user.username}`);
+  },
+
+  async invites({ db, args, out, note }) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { user: { type: 'string' }, json: { type: 'boolean', default: false } },
+    });
+    if (positionals.length) throw new UsageError(`invites takes options only, not "${positionals[0]}"`);
+    if (values.user?.trim() === '') throw new UsageError('--user needs a value');
+    const { invites } = await listPendingInvites(db, { username: values.user });
+    if (!invites.length) note(values.user ? `No pending invites for ${values.user}` : 'No pending invites');
+    table(out, invites, {
+      json: values.json,
+      columns: [
+        ['ID', (i) => i.id],
+        ['USERNAME', (i) => i.username],
+        ['KIND', (i) => (i.recovery ? 'recovery' : 'invite')],
+        ['ADMIN', (i) => (i.grantsAdmin ? 'yes' : 'no')],
+        ['CREATED BY', (i) => i.createdBy],
+        ['CREATED', (i) => iso(i.createdAt)],
+        ['EXPIRES', (i) => iso(i.expiresAt)],
+      ],
+      record: (i) => i,
+    });
+  },
+
+  async 'revoke-invite'({ db, args, out }) {
+    if (args.length !== 1) throw new UsageError('revoke-invite needs exactly one <invite-id> (see `invites`)');
+    const revoked = await revokeInvite(db, await resolveInviteId(db, args[0]!), CLI_ACTOR);
+    out(`Revoked invite ${revoked.id} for ${revoked.username}; its link no longer works`);
+  },
+
+  async 'reissue-invite'({ db, config, args, out, note }) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ttl: { type: 'string' } } });
+    if (positionals.length !== 1) throw new UsageError('reissue-invite needs exactly one <invite-id> (see `invites`)');
+    const ttlMs = ttlArg(values.ttl);
+    const { revoked, created } = await reissueInvite(db, config, await resolveInviteId(db, positionals[0]!), { ttlMs }, CLI_ACTOR);
+    note(
+      `Revoked invite ${revoked.id}; new ${created.invite.userId ? 'recovery invite' : 'invite'} ${created.invite.id} for ${created.invite.username}` +
+        `${created.invite.grantsAdmin ? ' (admin)' : ''}, valid until ${created.invite.expiresAt.toISOString()}, single use:`,
+    );
+    out(created.url);
   },
 
   async audit({ db, args, out }) {
@@ -214,6 +316,10 @@ const commands: Record<string, Command> = {
     if (positionals.length) throw new UsageError(`audit takes options only, not "${positionals[0]}"`);
     // An empty filter (say, `--user "$NAME"` with NAME unset) would otherwise print everyone's events.
     for (const flag of ['user', 'event'] as const) if (values[flag]?.trim() === '') throw new UsageError(`--${flag} needs a value`);
+    // An event Keygate never writes would match nothing: say so, rather than print an empty log.
+    if (values.event !== undefined && !(AUDIT_EVENTS as readonly string[]).includes(values.event)) {
+      throw new UsageError(`--event "${values.event}" is not an event Keygate records; the events are: ${AUDIT_EVENTS.join(', ')}`);
+    }
     const limit = values.limit === undefined ? 100 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit "${values.limit}" must be a whole number from 1 to 1000`);
     const rows = await queryAudit(db, {
@@ -223,10 +329,20 @@ const commands: Record<string, Command> = {
       until: values.until === undefined ? undefined : timeArg(values.until, '--until'),
       limit,
     });
-    for (const r of rows) {
-      if (values.json) out(JSON.stringify(r));
-      else out([iso(r.at), r.event, r.outcome, r.reason ?? '-', r.actor, r.subjectUsername ?? '-', r.ip ?? '-', r.requestId ?? '-'].join('\t'));
-    }
+    table(out, rows, {
+      json: values.json,
+      columns: [
+        ['TIME', (r) => iso(r.at)],
+        ['EVENT', (r) => r.event],
+        ['OUTCOME', (r) => r.outcome],
+        ['REASON', (r) => r.reason ?? '-'],
+        ['ACTOR', (r) => r.actor],
+        ['USERNAME', (r) => r.subjectUsername ?? '-'],
+        ['IP', (r) => r.ip ?? '-'],
+        ['REQUEST ID', (r) => r.requestId ?? '-'],
+      ],
+      record: (r) => r,
+    });
   },
 };
 
@@ -243,7 +359,10 @@ async function compareWithServers(db: Db, config: Config, database: EmbeddedData
     const problem =
       `the Keygate server on this database (${other.host}, pid ${other.pid}, since ${iso(other.startedAt)}) serves ${other.publicUrl}, ` +
       `but this command has PUBLIC_URL ${config.origin}: run it with the server's settings (its .env, CONFIG_FILE or environment)`;
-    if (command === 'invite') throw new UsageError(`${problem}. No invite was made: its link would lead nowhere.`);
+    // Each prints a link: one under another origin leads nowhere.
+    if (command === 'invite' || command === 'reissue-invite') {
+      throw new UsageError(`${problem.charAt(0).toUpperCase()}${problem.slice(1)}. No invite was made: its link would lead nowhere.`);
+    }
     note(`keygate: warning: ${problem}`);
   } else if (servers.length === 0 && database.startedHere) {
     note(
@@ -258,7 +377,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   const [name = '', ...args] = argv;
   const command = commands[name];
   if (!command) {
-    io.stderr(`keygate: unknown command "${name}"\n\n${USAGE}`);
+    io.stderr(`keygate: Unknown command "${name}"\n\n${USAGE}`);
     return 2;
   }
   let config: Config;

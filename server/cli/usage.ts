@@ -7,15 +7,20 @@ Commands:
                                                   print a one-time enrolment URL (ttl e.g. 30m, 24h, 7d);
                                                   with GOGS_ADMIN_TOKEN, a missing Gogs user is created
                                                   with that email and a random password
+  invites [--user <username>] [--json]            list pending invites: id, username, kind, admin,
+                                                  made by, made, expires (never their links)
+  revoke-invite <invite-id>                       revoke a pending invite: its link stops working
+  reissue-invite <invite-id> [--ttl <duration>]   revoke a pending invite and print a new URL for the
+                                                  same person (lasting as long as the old one did)
   sync-admins                                     set each user's admin flag from Gogs' site admins
                                                   (needs GOGS_SYNC_ADMINS=true and GOGS_ADMIN_TOKEN)
-  users                                           list users
-  devices <username>                              list a user's credentials, one per line
+  users [--json]                                  list users
+  devices <username> [--json]                     list a user's credentials, one per line
   revoke <credential-id>                          revoke a credential and end its sessions
   rename <credential-id> <name>                   rename a credential
   disable <username>                              disable a user and end all their sessions
   enable <username>                               enable a disabled user
-  sessions <username>                             list a user's signed-in sessions
+  sessions <username> [--json]                    list a user's signed-in sessions
   logout-everywhere <username>                    end every session of a user
   policy                                          print the effective authenticator policy, then every
                                                   active key it refuses (run it with a tightened
@@ -23,4 +28,9 @@ Commands:
   audit [--user U] [--event E] [--since T] [--until T] [--limit N] [--json]
                                                   print the audit log, newest first (T: ISO time or a
                                                   duration ago, e.g. 24h); --json gives JSON lines
+
+Listings print a header line, then one tab-separated line per row; --json prints one JSON object
+per line instead. A <credential-id> or <invite-id> may be shortened to a unique prefix of at least
+4 characters. Exit status: 0 done; 2 refused (bad input, unknown or ambiguous id, already revoked
+or used); 1 failed otherwise.
 `;

@@ -8,8 +8,9 @@ import type { Config } from '../config.js';
 import { SYSTEM_ACTOR, type Actor } from '../audit/actor.js';
 import { recordEvent } from '../audit/record.js';
 import { oneRow, withTransaction, type Db, type Queryable } from '../db/pool.js';
+import { AppError } from '../errors.js';
 import { ensureGogsUser, GogsInviteInputError, type GogsAccount } from '../gogs/users.js';
-import { findUserByUsername, isValidUsername } from '../users/users.js';
+import { findUserByUsername, isReservedByGogs, isValidUsername } from '../users/users.js';
 import { INVITE_TTL_RULE, isValidInviteTtl } from './limits.js';
 
 export interface Invite {
@@ -67,6 +68,9 @@ function checkInviteInput(config: Config, input: { username: string; ttlMs?: num
   if (!isValidUsername(username)) {
     throw new InviteInputError(`"${input.username}" is not a valid Gogs username (letters, digits, "_", "-", ".", at most 35, not starting with "-" or ".")`);
   }
+  if (isReservedByGogs(username)) {
+    throw new InviteInputError(`"${username}" is a name Gogs reserves (admin, api, explore, *.keys…): Gogs can never have that user; choose another name`);
+  }
   const ttlMs = input.ttlMs ?? config.inviteTtlMs;
   if (!isValidInviteTtl(ttlMs)) throw new InviteInputError(`the invite lifetime must be ${INVITE_TTL_RULE}`);
   return { username, ttlMs };
@@ -88,23 +92,42 @@ export async function createInvite(
   return { invite: toInvite(oneRow(rows)), token, url: `${config.origin}/-/enroll/${token}` };
 }
 
-export type InviteState = 'valid' | 'expired' | 'used' | 'unknown' | 'superseded';
+export type InviteState = 'valid' | 'expired' | 'used' | 'unknown' | 'superseded' | 'revoked';
+
+/**
+ * SQL: the invite `i` is a first-run link (made by the system while no admin existed) and an
+ * enabled admin exists now, however they came to be one: it existed only to bootstrap the first,
+ * so it no longer works. `$param` holds SYSTEM_ACTOR's name.
+ */
+const SUPERSEDED = (param: string) =>
+  `(i.created_by = ${param} AND i.grants_admin AND EXISTS (SELECT 1 FROM users a WHERE a.is_admin AND a.disabled_at IS NULL))`;
+
+/** SQL: the invite `i` can still be redeemed: unused, unexpired, not superseded. */
+const PENDING = (param: string) => `(i.used_at IS NULL AND i.expires_at > now() AND NOT ${SUPERSEDED(param)})`;
+
+/**
+ * SQL: when an admin revoked the invite `i` (null if never). A revocation is an audit row, not a
+ * column: the invite itself just stops working (revokeInvite), and the append-only log keeps who
+ * did it and when.
+ */
+const REVOKED_AT = `(SELECT max(r.at) FROM audit_events r WHERE r.event = 'invite_revoked' AND r.outcome = 'success' AND r.details ->> 'inviteId' = i.id::text)`;
 
 /** Looks an invite up by its token; `lock` takes a row lock for redemption. */
 export async function findInvite(db: Queryable, token: string, opts: { lock?: boolean } = {}): Promise<{ state: InviteState; invite: Invite | null }> {
   if (!TOKEN_PATTERN.test(token)) return { state: 'unknown', invite: null };
-  // A first-run link (made by the system while no admin existed) stops working as soon as an
-  // enabled admin exists, however they came to be one: it exists only to bootstrap the first.
-  const { rows } = await db.query<InviteRow & { expired: boolean; superseded: boolean }>(
-    `SELECT ${COLUMNS}, expires_at <= now() AS expired,
-            (created_by = $2 AND grants_admin AND EXISTS (SELECT 1 FROM users WHERE is_admin AND disabled_at IS NULL)) AS superseded
-       FROM invites WHERE token_hash = $1 ${opts.lock ? 'FOR UPDATE' : ''}`,
+  // Whether it was revoked is looked up only for an expired invite (CASE evaluates lazily).
+  const { rows } = await db.query<InviteRow & { expired: boolean; revoked: boolean; superseded: boolean }>(
+    `SELECT ${COLUMNS.replace(/(\w+)/g, 'i.$1')}, i.expires_at <= now() AS expired,
+            CASE WHEN i.expires_at <= now() THEN ${REVOKED_AT} IS NOT NULL ELSE false END AS revoked,
+            ${SUPERSEDED('$2')} AS superseded
+       FROM invites i WHERE i.token_hash = $1 ${opts.lock ? 'FOR UPDATE OF i' : ''}`,
     [hashToken(token), SYSTEM_ACTOR.name],
   );
   const row = rows[0];
   if (!row) return { state: 'unknown', invite: null };
   const invite = toInvite(row);
   if (invite.usedAt) return { state: 'used', invite };
+  if (row.revoked) return { state: 'revoked', invite };
   if (row.expired) return { state: 'expired', invite };
   if (row.superseded) return { state: 'superseded', invite };
   return { state: 'valid', invite };
@@ -135,6 +158,11 @@ export const INVITE_MESSAGES: Record<Exclude<InviteState, 'valid'>, { status: nu
     status: 410,
     title: 'This enrolment link has already been used',
     message: 'Each link registers one key. If that was you, sign in with your key; otherwise ask your administrator for a new link.',
+  },
+  revoked: {
+    status: 410,
+    title: 'This enrolment link was revoked',
+    message: 'An administrator withdrew it, so it no longer works. Ask your administrator for a new one.',
   },
 };
 
@@ -168,6 +196,8 @@ export async function issueInviteIn(
   config: Config,
   input: { username: string; grantsAdmin?: boolean; ttlMs?: number },
   actor: Actor,
+  /** More for the audit row (a re-issue names the invite it replaces). */
+  details: Record<string, unknown> = {},
 ): Promise<CreatedInvite> {
   const created = await createInvite(tx, config, { ...input, createdBy: actor.name });
   await recordEvent(tx, {
@@ -179,7 +209,189 @@ export async function issueInviteIn(
     ip: actor.ctx?.ip,
     userAgent: actor.ctx?.userAgent,
     requestId: actor.ctx?.requestId,
-    details: { inviteId: created.invite.id, admin: created.invite.grantsAdmin, recovery: created.invite.userId !== null, expiresAt: created.invite.expiresAt },
+    details: {
+      inviteId: created.invite.id,
+      admin: created.invite.grantsAdmin,
+      recovery: created.invite.userId !== null,
+      expiresAt: created.invite.expiresAt,
+      ...details,
+    },
   });
   return created;
+}
+
+// -- Pending invites: listed, revoked, re-issued (the admin page and the CLI).
+
+/**
+ * An invite that can still be redeemed, as an admin sees it: never its token (only the token's
+ * hash is stored), but the row id that the audit rows name as `inviteId`.
+ */
+export interface PendingInvite {
+  id: string;
+  username: string;
+  grantsAdmin: boolean;
+  /** Redeeming it adds a key to an account that exists now (made for one, or someone enrolled meanwhile). */
+  recovery: boolean;
+  /** The actor who made it: 'user:<name>', 'cli' or 'system' (the first-run link). */
+  createdBy: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+interface PendingRow {
+  id: string;
+  username: string;
+  grants_admin: boolean;
+  recovery: boolean;
+  created_by: string;
+  created_at: Date;
+  expires_at: Date;
+}
+
+const PENDING_COLUMNS = `i.id, i.username, i.grants_admin, i.created_by, i.created_at, i.expires_at,
+  (i.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM users u WHERE lower(u.username) = lower(i.username))) AS recovery`;
+
+const toPending = (r: PendingRow): PendingInvite => ({
+  id: String(r.id),
+  username: r.username,
+  grantsAdmin: r.grants_admin,
+  recovery: r.recovery,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+});
+
+/** Invite ids are the rows' bigint ids, written without leading zeros. */
+export const INVITE_ID_PATTERN = /^[1-9]\d{0,17}$/;
+
+/**
+ * Pending invites, newest first: all of them, one person's (`username`, case-insensitive), or
+ * those whose id starts with `idPrefix`. `more` says whether `limit` (none: every one) cut the list.
+ */
+export async function listPendingInvites(
+  db: Queryable,
+  opts: { username?: string; idPrefix?: string; limit?: number } = {},
+): Promise<{ invites: PendingInvite[]; more: boolean }> {
+  const limit = opts.limit ?? Infinity;
+  // LIMIT NULL is no limit.
+  const { rows } = await db.query<PendingRow>(
+    `SELECT ${PENDING_COLUMNS} FROM invites i
+      WHERE ${PENDING('$1')}
+        AND ($2::text IS NULL OR lower(i.username) = lower($2))
+        AND ($3::text IS NULL OR left(i.id::text, length($3)) = $3)
+      ORDER BY i.created_at DESC, i.id DESC
+      LIMIT $4`,
+    [SYSTEM_ACTOR.name, opts.username ?? null, opts.idPrefix ?? null, opts.limit === undefined ? null : opts.limit + 1],
+  );
+  return { invites: rows.slice(0, limit).map(toPending), more: rows.length > limit };
+}
+
+/** Whether an invite with this id exists, whatever its state. */
+export async function inviteExists(db: Queryable, id: string): Promise<boolean> {
+  if (!INVITE_ID_PATTERN.test(id)) return false;
+  const { rows } = await db.query('SELECT 1 FROM invites WHERE id = $1', [id]);
+  return rows.length > 0;
+}
+
+/** `2026-01-31 12:00 UTC`, as the admin pages write times. */
+const when = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+const noSuchInvite = (id: string) => new AppError('no_such_invite', 404, `There is no invite with id ${id.slice(0, 40)}.`);
+
+/** Why invite `id` cannot be revoked or re-issued: unknown (404), or already used, revoked, expired or withdrawn (409). */
+async function notPending(db: Queryable, id: string): Promise<AppError> {
+  const { rows } = await db.query<{
+    username: string;
+    used_at: Date | null;
+    expires_at: Date;
+    expired: boolean;
+    superseded: boolean;
+    revoked_at: Date | null;
+  }>(
+    `SELECT i.username, i.used_at, i.expires_at, i.expires_at <= now() AS expired, ${SUPERSEDED('$2')} AS superseded, ${REVOKED_AT} AS revoked_at
+       FROM invites i WHERE i.id = $1`,
+    [id, SYSTEM_ACTOR.name],
+  );
+  const row = rows[0];
+  if (!row) return noSuchInvite(id);
+  const invite = `Invite ${id} for ${row.username}`;
+  const conflict = (code: string, what: string) => new AppError(code, 409, `${invite} ${what}. Nothing was changed.`);
+  if (row.used_at) return conflict('invite_already_used', `was already used, on ${when(row.used_at)}`);
+  if (row.revoked_at) return conflict('invite_already_revoked', `was already revoked, on ${when(row.revoked_at)}`);
+  if (row.expired) return conflict('invite_already_expired', `already expired, on ${when(row.expires_at)}`);
+  if (row.superseded) return conflict('invite_already_withdrawn', 'was a first-run link, already withdrawn because an administrator exists');
+  // Pending again by now: only if it was not at the moment of the update (a clock at the edge of its expiry).
+  return new AppError('invite_changed', 409, `${invite} changed while Keygate looked at it. Try again.`);
+}
+
+/**
+ * Stops a pending invite from working, in one statement that checks and changes it under the
+ * row's lock: a concurrent redemption either finished first (then this finds it used) or waits
+ * and then finds it expired. Its expiry becomes the earliest the schema allows (just after its
+ * creation), so any check from then on, whatever its transaction's clock, sees it expired; the
+ * audit row written with it records when and by whom. Returns the invite as it was.
+ */
+async function expirePending(tx: Queryable, id: string): Promise<PendingInvite> {
+  if (!INVITE_ID_PATTERN.test(id)) throw noSuchInvite(id);
+  const { rows } = await tx.query<PendingRow>(
+    `WITH target AS (SELECT ${PENDING_COLUMNS} FROM invites i WHERE i.id = $1 AND ${PENDING('$2')} FOR UPDATE OF i)
+     UPDATE invites SET expires_at = invites.created_at + interval '1 microsecond' FROM target WHERE invites.id = target.id
+     RETURNING target.*`,
+    [id, SYSTEM_ACTOR.name],
+  );
+  const row = rows[0];
+  if (!row) throw await notPending(tx, id);
+  return toPending(row);
+}
+
+function revokedEvent(invite: PendingInvite, actor: Actor, details: Record<string, unknown> = {}) {
+  return {
+    event: 'invite_revoked' as const,
+    outcome: 'success' as const,
+    actor: actor.name,
+    subjectUsername: invite.username,
+    ip: actor.ctx?.ip,
+    userAgent: actor.ctx?.userAgent,
+    requestId: actor.ctx?.requestId,
+    details: { inviteId: invite.id, admin: invite.grantsAdmin, recovery: invite.recovery, expiresAt: invite.expiresAt, ...details },
+  };
+}
+
+/**
+ * Revokes a pending invite: its link stops working now (the enrolment page then says it was
+ * revoked, 410). Audited as `invite_revoked`. An unknown id is a 404; an invite already used,
+ * revoked, expired or withdrawn is a 409 that says which, and changes nothing.
+ */
+export function revokeInvite(db: Db, id: string, actor: Actor): Promise<PendingInvite> {
+  return withTransaction(db, async (tx) => {
+    const invite = await expirePending(tx, id);
+    const user = await findUserByUsername(tx, invite.username);
+    await recordEvent(tx, { ...revokedEvent(invite, actor), subjectUserId: user?.id ?? null });
+    return invite;
+  });
+}
+
+/**
+ * Re-issues a pending invite: in one transaction, revokes it and makes a fresh one for the same
+ * username and admin flag, lasting as long as the old one was made to (or `ttlMs`). Audited as
+ * `invite_revoked` (details.reissued) and `invite_created` (details.replaces). The new link is in
+ * the answer only. The Gogs account was seen to when the first invite was made: not again here.
+ */
+export function reissueInvite(
+  db: Db,
+  config: Config,
+  id: string,
+  opts: { ttlMs?: number },
+  actor: Actor,
+): Promise<{ revoked: PendingInvite; created: CreatedInvite }> {
+  if (opts.ttlMs !== undefined && !isValidInviteTtl(opts.ttlMs)) throw new InviteInputError(`the invite lifetime must be ${INVITE_TTL_RULE}`);
+  return withTransaction(db, async (tx) => {
+    const revoked = await expirePending(tx, id);
+    const lifetime = revoked.expiresAt.getTime() - revoked.createdAt.getTime();
+    const ttlMs = opts.ttlMs ?? (isValidInviteTtl(lifetime) ? lifetime : config.inviteTtlMs);
+    const user = await findUserByUsername(tx, revoked.username);
+    await recordEvent(tx, { ...revokedEvent(revoked, actor, { reissued: true }), subjectUserId: user?.id ?? null });
+    const created = await issueInviteIn(tx, config, { username: revoked.username, grantsAdmin: revoked.grantsAdmin, ttlMs }, actor, { replaces: revoked.id });
+    return { revoked, created };
+  });
 }

@@ -1,8 +1,8 @@
 /**
  * The admin area in a real browser: an admin revokes one of a person's two keys by clicking through
  * /-/admin and confirming with their own key (step-up); that key's browser is sent to sign in at its
- * next navigation while the other browser stays signed in. And an invite link is shown once, with a
- * copy button.
+ * next navigation while the other browser stays signed in. An invite link is shown once, with a
+ * copy button. Pending invites are listed, revoked and re-issued from /-/admin.
  *
  * STEP_UP_MAX_AGE is 1 s here, so every admin click needs the step-up ceremony.
  */
@@ -12,7 +12,17 @@ import type { Page } from 'playwright-core';
 import { invite } from '../support/flows.js';
 import { startKeygate, type TestKeygate } from '../support/keygate.js';
 import { ageStepUpInBrowser } from '../support/age.js';
-import { assertNoHorizontalOverflow, assertPageHealthy, PHONE, PLATFORM_PASSKEY, USB_KEY_NO_RESIDENT, useBrowser, withPage, type E2ePage } from './support.js';
+import {
+  assertNoHorizontalOverflow,
+  assertPageHealthy,
+  PHONE,
+  screenshotPath,
+  PLATFORM_PASSKEY,
+  USB_KEY_NO_RESIDENT,
+  useBrowser,
+  withPage,
+  type E2ePage,
+} from './support.js';
 
 /** DevTools reports credential ids in base64; Keygate's pages use base64url. */
 const base64url = (base64: string) => Buffer.from(base64, 'base64').toString('base64url');
@@ -134,6 +144,68 @@ describe('admin area in a real browser', () => {
     });
   });
 
+  test('pending invites on /-/admin: listed with who made them and when they expire; one revoked, one re-issued with its new link shown once', async () => {
+    await withPage(browser(), { name: 'admin-pending' }, async (admin) => {
+      await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: kg.url });
+      await admin.addAuthenticator(PLATFORM_PASSKEY);
+      await enrollFromInvite(admin, await invite(kg, 'warden', { admin: true }), 'warden');
+      const piaToken = await invite(kg, 'pia');
+      const rexToken = await invite(kg, 'rex', { admin: true });
+      await ageStepUpInBrowser(kg, admin.context);
+      const enrolStatus = async (token: string) => (await fetch(`${kg.url}/-/enroll/${token}`)).status;
+      const questions: string[] = [];
+      admin.page.on('dialog', (dialog) => {
+        questions.push(dialog.message());
+        void dialog.accept();
+      });
+
+      await admin.page.goto(`${kg.url}/-/admin`);
+      const row = (name: string) => admin.page.locator(`#pending-invites tr[data-username="${name}"]`);
+      assert.equal(await row('pia').count(), 1);
+      assert.match(
+        await row('rex').innerText(),
+        /^rex\s+Invite\s+Admin\s+test\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC\s+Re-issue\s+Revoke$/,
+      );
+      const oldRexId = await row('rex').getAttribute('data-invite-id');
+
+      // Revoke: the row goes, after the admin confirms with their key; the link is dead.
+      const stepUps = await stepUpsOf('warden');
+      await row('pia').locator('button[data-action="revoke-invite"]').click();
+      await admin.page.locator('#message.message-success', { hasText: 'The invite for pia is revoked' }).waitFor();
+      assert.match(questions.at(-1) ?? '', /^Revoke the invite for pia\? Its link stops working now\.$/);
+      assert.equal(await row('pia').count(), 0);
+      assert.equal(await stepUpsOf('warden'), stepUps + 1, 'the admin confirmed with their key');
+      assert.equal(await enrolStatus(piaToken), 410);
+
+      // Re-issue: the row stands for the new invite, whose link is shown once with a copy button.
+      await ageStepUpInBrowser(kg, admin.context);
+      await row('rex').locator('button[data-action="reissue-invite"]').click();
+      await admin.page.locator('#reissue-result').waitFor({ state: 'visible' });
+      const url = await admin.page.inputValue('#reissue-url');
+      const token = url.match(/\/-\/enroll\/([A-Za-z0-9_-]{43})$/)?.[1];
+      assert.ok(url.startsWith(`${kg.origin}/-/enroll/`) && token && token !== rexToken, url);
+      assert.match(
+        await admin.page.locator('#reissue-summary').innerText(),
+        /^New invite link for rex, who will be an administrator: the old link no longer works\. This one works once, until \d{4}-\d\d-\d\d \d\d:\d\d UTC\.$/,
+      );
+      const newRexId = await row('rex').getAttribute('data-invite-id');
+      assert.ok(newRexId && newRexId !== oldRexId);
+      assert.equal(await row('rex').locator('[data-field="created-by"]').innerText(), 'warden');
+      assert.equal(await enrolStatus(rexToken), 410, 'the old link is dead');
+      assert.equal(await enrolStatus(token), 200, 'the new one works');
+      await admin.page.click('#copy-reissue');
+      await admin.page.locator('#message.message-success', { hasText: 'Link copied.' }).waitFor();
+      assert.equal(await admin.page.evaluate(() => navigator.clipboard.readText()), url);
+
+      // Shown once: after a reload the new invite is listed, its link is not.
+      await admin.page.reload();
+      assert.equal(await admin.page.locator('#reissue-result').isVisible(), false);
+      assert.equal(await row('rex').getAttribute('data-invite-id'), newRexId);
+      assert.ok(!(await admin.page.content()).includes(token));
+      assertPageHealthy(admin);
+    });
+  });
+
   test('the admin pages hold under the CSP and fit a phone screen', async () => {
     await withPage(browser(), { name: 'admin-phone', viewport: PHONE }, async (admin) => {
       await admin.addAuthenticator(PLATFORM_PASSKEY);
@@ -146,12 +218,12 @@ describe('admin area in a real browser', () => {
         await admin.page.goto(`${kg.url}${path}`);
         await admin.page.locator('.admin-nav').waitFor();
         await assertNoHorizontalOverflow(admin.page, PHONE.width);
-        await admin.page.screenshot({ path: `/tmp/keygate-e2e-admin-${shot}-phone.png`, fullPage: true });
+        await admin.page.screenshot({ path: screenshotPath(`admin-${shot}-phone`), fullPage: true });
       }
       await admin.page.setViewportSize({ width: 1280, height: 900 });
       for (const path of ['/-/admin', '/-/admin/audit']) {
         await admin.page.goto(`${kg.url}${path}`);
-        await admin.page.screenshot({ path: `/tmp/keygate-e2e-admin-${path.split('/').at(-1)}-desktop.png`, fullPage: true });
+        await admin.page.screenshot({ path: screenshotPath(`admin-${path.split('/').at(-1)}-desktop`), fullPage: true });
       }
       assertPageHealthy(admin);
     });

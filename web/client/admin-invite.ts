@@ -17,8 +17,11 @@ interface CreatedInvite {
 const COPIED = 'Link copied. Paste it into a message to the person.';
 const SELECTED = 'Your browser did not let Keygate copy the link, so it is selected: press Ctrl+C (⌘C on a Mac) to copy it.';
 
+/** An ISO time as the pages write it: `2026-01-31 12:00 UTC`. */
+export const utcText = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+
 function summary(i: CreatedInvite): string {
-  const until = `${i.expiresAt.slice(0, 16).replace('T', ' ')} UTC`;
+  const until = utcText(i.expiresAt);
   const what = i.recovery
     ? `Recovery link for ${i.username}: it adds a new key and keeps their others.`
     : `Invite link for ${i.username}${i.admin ? ', who will be an administrator' : ''}.`;
@@ -27,7 +30,7 @@ function summary(i: CreatedInvite): string {
 }
 
 /** Copies with the Clipboard API; where that is missing or refused, selects the text instead. */
-async function copyLink(input: HTMLInputElement): Promise<void> {
+export async function copyLink(input: HTMLInputElement): Promise<void> {
   try {
     if (!navigator.clipboard) throw new Error('no clipboard');
     await navigator.clipboard.writeText(input.value);

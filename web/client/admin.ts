@@ -1,11 +1,13 @@
 /**
- * The admin pages: revoke a key, disable or enable a person, end their sessions, create invites.
+ * The admin pages: revoke a key, disable or enable a person, end their sessions, create invites
+ * (and revoke or re-issue pending ones: admin-pending.ts).
  * Every action asks the server; if it wants a fresh step-up, the admin confirms with their key
  * and the same action runs again (withStepUp). After a change the page reloads to show the new
  * state, carrying its one-line result across the reload.
  */
 import { appData, clearMessage, describeError, postJSON, setBusy, showMessage, webAuthnProblem } from './api.js';
 import { setUpInviteForm } from './admin-invite.js';
+import { setUpPendingInvites } from './admin-pending.js';
 import { withStepUp } from './step-up.js';
 
 const FLASH_KEY = 'keygate-admin-result';
@@ -85,6 +87,7 @@ document.addEventListener('click', (event) => {
 });
 
 setUpInviteForm();
+setUpPendingInvites();
 
 const flash = sessionStorage.getItem(FLASH_KEY);
 if (flash) {

@@ -1,4 +1,4 @@
-/** Pieces shared by the admin pages: the frame, times in UTC, and the invite form. */
+/** Pieces shared by the admin pages: the frame, times in UTC, the invite form and the pending invites. */
 import { html, type Raw } from './html.js';
 import { layout } from './layout.js';
 
@@ -52,11 +52,73 @@ ${
 </select>
 <button type="submit" id="invite-button" class="button button-primary">${recovery ? 'Create a recovery link' : 'Create an invite link'}</button>
 </form>
-<div id="invite-result" class="invite-result" hidden>
-<p id="invite-summary"></p>
-<label for="invite-url">Invite link</label>
-<input id="invite-url" type="text" readonly autocomplete="off" spellcheck="false">
-<button type="button" id="copy-invite" class="button button-secondary">Copy link</button>
+${linkResult('invite', 'Invite link')}`;
+}
+
+/**
+ * Where a new link is shown once, with a copy button: #<name>-result, #<name>-summary,
+ * #<name>-url and #copy-<name>. Filled by the script from the API's answer, never by the server.
+ */
+function linkResult(name: string, label: string): Raw {
+  return html`<div id="${name}-result" class="invite-result" hidden>
+<p id="${name}-summary"></p>
+<label for="${name}-url">${label}</label>
+<input id="${name}-url" type="text" readonly autocomplete="off" spellcheck="false">
+<button type="button" id="copy-${name}" class="button button-secondary">Copy link</button>
 <p class="hint">This link is shown only this once: Keygate keeps only a fingerprint of it. Send it to the person over a channel you trust.</p>
 </div>`;
+}
+
+/** A pending invite as the admin pages show it (never its link: Keygate does not have it). */
+export interface PendingInviteView {
+  id: string;
+  username: string;
+  grantsAdmin: boolean;
+  /** Redeeming it adds a key to an existing account. */
+  recovery: boolean;
+  /** 'user:<name>', 'cli' or 'system'. */
+  createdBy: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/** Who made an invite, in words. */
+export function inviteCreator(createdBy: string): string {
+  if (createdBy.startsWith('user:')) return createdBy.slice('user:'.length);
+  if (createdBy === 'cli') return 'the CLI';
+  if (createdBy === 'system') return 'Keygate (first start)';
+  return createdBy;
+}
+
+function pendingRow(i: PendingInviteView) {
+  return html`<tr data-invite-id="${i.id}" data-username="${i.username}">
+<td><a href="/-/admin/users/${encodeURIComponent(i.username)}">${i.username}</a></td>
+<td>${i.recovery ? 'Recovery link' : 'Invite'}${i.grantsAdmin && html` <span class="tag">Admin</span>`}</td>
+<td data-field="created-by">${inviteCreator(i.createdBy)}</td>
+<td data-field="created-at">${utc(i.createdAt)}</td>
+<td data-field="expires-at">${utc(i.expiresAt)}</td>
+<td><button type="button" class="button button-secondary button-inline" data-action="reissue-invite" data-invite-id="${i.id}">Re-issue</button>
+<button type="button" class="button button-secondary button-inline admin-danger" data-action="revoke-invite" data-invite-id="${i.id}">Revoke</button></td>
+</tr>`;
+}
+
+/**
+ * The pending invites (unused, unexpired): who they are for, who made them and when, when they
+ * expire; each can be revoked, or re-issued (a new link shown once in #reissue-result).
+ * `more`: the list was cut; the CLI lists every one.
+ */
+export function pendingInvites(opts: { invites: PendingInviteView[]; more?: boolean; heading?: string }): Raw {
+  return html`<section aria-labelledby="pending-heading">
+<h2 id="pending-heading">${opts.heading ?? 'Pending invites'}</h2>
+${
+  opts.invites.length > 0 &&
+  html`<div class="table-scroll"><table id="pending-invites" class="admin-table">
+<thead><tr><th scope="col">For</th><th scope="col">Kind</th><th scope="col">Made by</th><th scope="col">Made</th><th scope="col">Expires</th><th scope="col">Actions</th></tr></thead>
+<tbody>${opts.invites.map(pendingRow)}</tbody>
+</table></div>`
+}
+<p id="pending-invites-empty" class="hint"${opts.invites.length ? html` hidden` : ''}>No pending invites.</p>
+${opts.more && html`<p class="hint">Only the newest ${opts.invites.length} are shown here; <code>npm run cli -- invites</code> lists every one.</p>`}
+${linkResult('reissue', 'New invite link')}
+</section>`;
 }

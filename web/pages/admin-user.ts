@@ -1,4 +1,4 @@
-import { adminLayout, inviteForm, utc } from './admin-parts.js';
+import { adminLayout, inviteForm, pendingInvites, utc, type PendingInviteView } from './admin-parts.js';
 import { html } from './html.js';
 
 /** One credential as an admin sees it. */
@@ -41,6 +41,8 @@ export interface AdminUserPageOptions {
   defaultTtl: string;
   credentials: AdminCredentialView[];
   sessions: AdminSessionView[];
+  /** Their pending recovery links. */
+  invites: PendingInviteView[];
 }
 
 function lastUse(c: AdminCredentialView) {
@@ -91,12 +93,26 @@ ${
     : !o.self && html`<button type="button" class="button button-secondary admin-danger" data-action="disable">Disable ${o.username}</button>`
 }
 </section>
+${pendingInvites({ invites: o.invites })}
 <section aria-labelledby="recovery-heading">
 <h2 id="recovery-heading">Recovery link</h2>
 <p>A lost key? Revoke it above, then send ${o.username} a recovery link: it adds a new key and keeps the others.</p>
 ${o.disabledAt && html`<p class="notice notice-info">${o.username} is disabled: enable them first, or the link will be refused.</p>`}
 ${inviteForm({ username: o.username, defaultTtl: o.defaultTtl })}
 </section>
+`;
+  return adminLayout({ title: o.username, section: 'users', body, data: { username: o.username } });
+}
+
+/**
+ * Someone invited who has no account yet (/-/admin/users/<name>, while an invite for that name is
+ * pending): the pending invites, to revoke or re-issue. The account appears when a link is used.
+ */
+export function adminInviteePage(o: { username: string; invites: PendingInviteView[] }): string {
+  const body = html`
+<p class="lead"><strong>${o.username}</strong> <span class="tag">Invited</span></p>
+<p class="hint">${o.username} has no account yet: one is made when they enrol a key with an invite link.</p>
+${pendingInvites({ invites: o.invites })}
 `;
   return adminLayout({ title: o.username, section: 'users', body, data: { username: o.username } });
 }

@@ -1,4 +1,4 @@
-import { adminLayout, inviteForm, utc } from './admin-parts.js';
+import { adminLayout, inviteForm, pendingInvites, utc, type PendingInviteView } from './admin-parts.js';
 import { html } from './html.js';
 
 /** One person in the admin list. */
@@ -21,6 +21,9 @@ export interface AdminUsersPageOptions {
   defaultTtl: string;
   /** GOGS_ADMIN_TOKEN is set: the form asks for an email, to create a missing Gogs account. */
   gogsEmail?: boolean;
+  /** Every pending invite, newest first (at most a page of them: `moreInvites` when cut). */
+  invites: PendingInviteView[];
+  moreInvites?: boolean;
 }
 
 function userRow(u: AdminUserRow) {
@@ -34,8 +37,8 @@ function userRow(u: AdminUserRow) {
 </tr>`;
 }
 
-/** The admin home (/-/admin): find people, open one, or invite someone. */
-export function adminUsersPage({ q, users, previousHref, nextHref, defaultTtl, gogsEmail }: AdminUsersPageOptions): string {
+/** The admin home (/-/admin): find people, open one, see and manage pending invites, or invite someone. */
+export function adminUsersPage({ q, users, previousHref, nextHref, defaultTtl, gogsEmail, invites, moreInvites }: AdminUsersPageOptions): string {
   const body = html`
 <form class="admin-search" method="get" action="/-/admin" role="search">
 <label for="q" class="visually-hidden">Search users by name</label>
@@ -51,6 +54,7 @@ ${
     : html`<p id="user-list-empty" class="hint">${q ? `No user's name contains “${q}”.` : 'No users yet.'}</p>`
 }
 <nav class="pager" aria-label="Pages">${previousHref && html`<a href="${previousHref}" rel="prev">Previous page</a>`}${nextHref && html`<a href="${nextHref}" rel="next">Next page</a>`}</nav>
+${pendingInvites({ invites, more: moreInvites })}
 <section aria-labelledby="invite-heading">
 <h2 id="invite-heading">Invite someone</h2>
 ${inviteForm({ defaultTtl, email: gogsEmail })}
