@@ -11,12 +11,12 @@
  * BENCH_UPLOAD_MB (default 200), BENCH_UPLOAD_ROUNDS (uploads per target, taking turns, default 3), BENCH_SIGNIN_WORKERS (load-generating processes, default 2),
  * BENCH_SIGNIN_CONCURRENCY (browsers signing in at once, in all, default 8).
  *
- * For investigation: BENCH_ONLY=proxy,db,signin,revocation,upload runs only those sections and
+ * For investigation: BENCH_ONLY=proxy,peers,db,signin,revocation,upload runs only those sections and
  * prints their figures without writing docs/performance.md; BENCH_KEYGATE_NODE_ARGS adds node
  * flags to the Keygate process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -29,12 +29,13 @@ import { SoftwareAuthenticator } from '../test/support/authenticator.js';
 import { TestClient } from '../test/support/client.js';
 import { enroll, signIn } from '../test/support/flows.js';
 import { freePort } from '../test/support/net.js';
+import { measurePeers, peersMarkdown, peersTable, startNginx, startOauth2Proxy, type PeerRow, type PeerTarget } from './peers.js';
+import { combine, CONNECTIONS, cpuSeconds, loadRound, postmasterPid, rotated, treeCpuSeconds, type Load, type Round } from './load.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 12);
 /** Each proxied case is measured in this many rounds, alternating direct, bare proxy and Keygate. */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 6));
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const UPLOAD_MB = Number(process.env.BENCH_UPLOAD_MB ?? 200);
 const UPLOAD_ROUNDS = Math.max(1, Number(process.env.BENCH_UPLOAD_ROUNDS ?? 3));
 const SIGNIN_WORKERS = Number(process.env.BENCH_SIGNIN_WORKERS ?? 2);
@@ -45,7 +46,7 @@ const ONLY = new Set(
     .map((s) => s.trim())
     .filter(Boolean),
 );
-const want = (section: 'proxy' | 'db' | 'signin' | 'revocation' | 'upload') => ONLY.size === 0 || ONLY.has(section);
+const want = (section: 'proxy' | 'peers' | 'db' | 'signin' | 'revocation' | 'upload') => ONLY.size === 0 || ONLY.has(section);
 const KEYGATE_NODE_ARGS = (process.env.BENCH_KEYGATE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const children: ChildProcess[] = [];
@@ -81,114 +82,9 @@ async function startKeygate(env: Record<string, string>): Promise<ChildProcess> 
       }
     });
     child.once('exit', (code) => reject(new Error(`keygate exited ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`keygate did not log "keygate listening" within 60 s: ${out}`)), 60_000).unref();
   });
   return child;
-}
-
-interface Load {
-  rps: number;
-  /** CPU time (user + system) the process under test spent per request, in microseconds; NaN for direct. */
-  cpuUs: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
-async function cpuSeconds(pid: number | undefined): Promise<number> {
-  if (!pid) return NaN;
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 (1-based) of /proc/pid/stat, in clock ticks (USER_HZ = 100).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-/** CPU seconds used so far by a process and its direct children (PostgreSQL: the postmaster and its backends). */
-async function treeCpuSeconds(pid: number | undefined): Promise<number> {
-  if (!pid) return NaN;
-  let total = await cpuSeconds(pid);
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === pid) total += (Number(fields[11]) + Number(fields[12])) / 100;
-  }
-  return total;
-}
-
-/** The postmaster's pid, from postmaster.pid somewhere under the data directory. */
-async function postmasterPid(dir: string): Promise<number | undefined> {
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
-    if (entry.name === 'postmaster.pid')
-      return Number((await readFile(path.join(entry.parentPath ?? (entry as { path: string }).path, entry.name), 'utf8')).split('\n')[0]);
-  }
-  return undefined;
-}
-
-/** One round of load against one target: what autocannon saw, and the CPU that process used meanwhile. */
-interface Round {
-  requests: number;
-  seconds: number;
-  cpu: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-}
-
-async function loadRound(
-  url: string,
-  opts: { headers?: Record<string, string>; method?: string; body?: string },
-  seconds: number,
-  pid?: number,
-): Promise<Round> {
-  const cpuBefore = await cpuSeconds(pid);
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration: seconds,
-    headers: opts.headers ?? {},
-    method: (opts.method ?? 'GET') as 'GET',
-    ...(opts.body ? { body: opts.body } : {}),
-  });
-  const cpu = (await cpuSeconds(pid)) - cpuBefore;
-  return {
-    requests: result.requests.total,
-    seconds: result.duration,
-    cpu,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
-}
-
-/** The list started at its (i mod length)-th item: over length rounds, each item is first, second, … once. */
-const rotated = <T>(items: readonly T[], i: number): T[] => [...items.slice(i % items.length), ...items.slice(0, i % items.length)];
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-/** The rounds of one target as one figure: totals for throughput and CPU, the median round's latencies. */
-function combine(rounds: Round[]): Load {
-  const requests = rounds.reduce((n, r) => n + r.requests, 0);
-  const seconds = rounds.reduce((n, r) => n + r.seconds, 0);
-  const cpu = rounds.reduce((n, r) => n + r.cpu, 0);
-  return {
-    rps: requests / Math.max(seconds, 1e-9),
-    cpuUs: (cpu / Math.max(requests, 1)) * 1e6,
-    p50: median(rounds.map((r) => r.p50)),
-    p99: median(rounds.map((r) => r.p99)),
-    errors: rounds.reduce((n, r) => n + r.errors, 0),
-    non2xx: rounds.reduce((n, r) => n + r.non2xx, 0),
-  };
 }
 
 async function upload(url: string, pid: number | undefined): Promise<{ mbPerSec: number; rssGrowthMb: number }> {
@@ -477,6 +373,52 @@ async function main(): Promise<void> {
       await run('git upload-pack POST', pack, { method: 'POST', body: packBody, headers: { 'content-type': 'application/x-git-upload-pack-request' } });
     }
 
+    // What users would run instead (bench/peers.ts): nginx and oauth2-proxy beside Keygate in one
+    // and in two worker processes, same upstream, taking turns.
+    let peers: { rows: PeerRow[]; missing: string[] } | undefined;
+    if (want('peers')) {
+      const missing: string[] = [];
+      const kg2Port = await freePort();
+      const keygate2 = await startKeygate({
+        PORT: String(kg2Port),
+        HOST: '127.0.0.1',
+        PUBLIC_URL: origin,
+        GOGS_URL: `http://127.0.0.1:${upstream.port}`,
+        DATABASE_URL: dbUrl,
+        LOG_LEVEL: 'info',
+        WORKERS: '2',
+        RATE_LIMIT_IP_PER_MINUTE: '100000000',
+        RATE_LIMIT_USERNAME_PER_15MIN: '100000000',
+      });
+      const targets: PeerTarget[] = [
+        { name: 'direct', base: direct, tree: false, headers: {} },
+        { name: 'keygate', base: viaKeygate, pid: keygate.pid, tree: false, headers: { cookie } },
+        { name: 'keygate, WORKERS=2', base: `http://127.0.0.1:${kg2Port}`, pid: keygate2.pid, tree: true, headers: { cookie } },
+      ];
+      for (const start of [startNginx, startOauth2Proxy]) {
+        try {
+          const peer = await start(upstream.port);
+          children.push(peer.child);
+          targets.push(peer);
+        } catch (err) {
+          missing.push((err as Error).message);
+          process.stderr.write(`bench: peers: ${(err as Error).message}\n`);
+        }
+      }
+      for (const t of targets) if (t.name !== 'direct') await autocannon({ url: t.base + page, connections: CONNECTIONS, duration: 2, headers: t.headers });
+      const rows = await measurePeers(
+        targets,
+        [
+          { name: 'signed-in page (2 KB)', path: page },
+          { name: 'git info/refs (pass-through)', path: refs },
+        ],
+        DURATION,
+        Math.max(ROUNDS, targets.length),
+      );
+      peers = { rows, missing };
+      process.stdout.write(peersTable(rows).join('\n') + '\n');
+    }
+
     // Database statements per proxied request, steady state (after the warm-up above).
     let readsPerRequest = NaN;
     let writesPerRequest = NaN;
@@ -542,7 +484,7 @@ async function main(): Promise<void> {
     if (ONLY.size > 0) {
       process.stdout.write(
         JSON.stringify(
-          { rows: rows.map((r) => ({ case: r.case, target: r.target, ...r.load })), readsPerRequest, writesPerRequest, signins, invalidation, uploads },
+          { rows: rows.map((r) => ({ case: r.case, target: r.target, ...r.load })), peers, readsPerRequest, writesPerRequest, signins, invalidation, uploads },
           null,
           2,
         ) + '\n',
@@ -552,7 +494,13 @@ async function main(): Promise<void> {
     }
     const report = renderReport({ rows, readsPerRequest, writesPerRequest, signins: signins!, invalidation: invalidation!, uploads: uploads! });
     process.stdout.write(report.table + '\n');
-    await writeFile(path.join(root, 'docs/performance.md'), report.markdown);
+    const peersSection = peers
+      ? peersMarkdown(
+          peers,
+          `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${DURATION} s per case and target, ${CONNECTIONS} connections.`,
+        )
+      : '';
+    await writeFile(path.join(root, 'docs/performance.md'), `${report.markdown.trimEnd()}\n\n${peersSection}`);
     process.stderr.write('bench: wrote docs/performance.md\n');
   } finally {
     for (const c of children) c.kill('SIGTERM');

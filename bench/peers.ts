@@ -1,0 +1,236 @@
+/**
+ * What users would run instead of Keygate, measured beside it (npm run bench, section "peers"):
+ * Debian's nginx as a plain reverse proxy (one worker, keep-alive to the upstream, the identity
+ * header cleared) and oauth2-proxy v7 (its own sign-in form over an htpasswd file, a session
+ * cookie, the user passed upstream in X-Forwarded-User), against the same upstream, taking turns
+ * with Keygate in one and in two worker processes.
+ *
+ * oauth2-proxy is built by `go install github.com/oauth2-proxy/oauth2-proxy/v7@v7.15.6` into
+ * ~/.cache/keygate/bin (KEYGATE_CACHE_DIR overrides ~/.cache/keygate); OAUTH2_PROXY points at
+ * another binary. Without it (or nginx) the section says which one is missing and leaves it out.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, isListening, sleep } from '../test/support/net.js';
+import { combine, loadRound, rotated, rssMib, type Load, type Round } from './load.js';
+
+export const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
+export const OAUTH2_PROXY =
+  process.env.OAUTH2_PROXY ?? path.join(process.env.KEYGATE_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'keygate'), 'bin', 'oauth2-proxy');
+
+export interface Peer {
+  name: string;
+  base: string;
+  pid: number;
+  /** Count the CPU and memory of the process's direct children too (nginx's worker). */
+  tree: boolean;
+  /** Headers every request to it carries (its session cookie). */
+  headers: Record<string, string>;
+  child: ChildProcess;
+}
+
+async function waitListening(port: number, child: ChildProcess, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    if (await isListening(port)) return;
+    await sleep(50);
+  }
+  throw new Error(`${what} did not listen on ${port} within 10 s`);
+}
+
+/** nginx in the foreground: one worker, keep-alive to the upstream, X-WEBAUTH-USER from a client cleared. */
+export async function startNginx(upstreamPort: number): Promise<Peer> {
+  if (!existsSync(NGINX)) throw new Error(`no nginx at ${NGINX}: apt-get install -y nginx`);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'keygate-bench-nginx-'));
+  const port = await freePort();
+  const conf = [
+    'worker_processes 1;',
+    'events { worker_connections 1024; }',
+    'http {',
+    '  access_log off;',
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(dir, t)};`),
+    `  upstream gogs { server 127.0.0.1:${upstreamPort}; keepalive 64; }`,
+    `  server {`,
+    `    listen 127.0.0.1:${port};`,
+    '    location / {',
+    '      proxy_pass http://gogs;',
+    '      proxy_http_version 1.1;',
+    '      proxy_set_header Connection "";',
+    '      proxy_set_header X-WEBAUTH-USER "";',
+    '      proxy_set_header X-Forwarded-For $remote_addr;',
+    '    }',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  await writeFile(path.join(dir, 'nginx.conf'), conf);
+  const child = spawn(
+    NGINX,
+    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', `daemon off; pid ${path.join(dir, 'nginx.pid')}; error_log ${path.join(dir, 'error.log')};`],
+    {
+      stdio: 'ignore',
+    },
+  );
+  await waitListening(port, child, 'nginx');
+  return { name: 'nginx', base: `http://127.0.0.1:${port}`, pid: child.pid!, tree: true, headers: {}, child };
+}
+
+/**
+ * oauth2-proxy with a local htpasswd user, signed in through its own form (POST /oauth2/sign_in):
+ * the session cookie it sets is what every measured request carries. The GitHub provider is
+ * configured only because one must be; it is never contacted (no network is needed).
+ */
+export async function startOauth2Proxy(upstreamPort: number): Promise<Peer> {
+  if (!existsSync(OAUTH2_PROXY)) {
+    throw new Error(`no oauth2-proxy at ${OAUTH2_PROXY}: GOBIN=${path.dirname(OAUTH2_PROXY)} go install github.com/oauth2-proxy/oauth2-proxy/v7@v7.15.6`);
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'keygate-bench-oauth2-proxy-'));
+  const port = await freePort();
+  const password = randomBytes(12).toString('hex');
+  // htpasswd's {SHA} form: base64 of the password's SHA-1 (oauth2-proxy also reads bcrypt).
+  await writeFile(path.join(dir, 'htpasswd'), `bench0:{SHA}${createHash('sha1').update(password).digest('base64')}\n`);
+  const child = spawn(
+    OAUTH2_PROXY,
+    [
+      `--http-address=127.0.0.1:${port}`,
+      `--upstream=http://127.0.0.1:${upstreamPort}/`,
+      '--provider=github',
+      '--client-id=bench',
+      '--client-secret=bench',
+      `--cookie-secret=${randomBytes(16).toString('hex')}`,
+      '--cookie-secure=false',
+      '--email-domain=*',
+      `--htpasswd-file=${path.join(dir, 'htpasswd')}`,
+      '--display-htpasswd-form=true',
+      '--pass-user-headers=true',
+      '--request-logging=false',
+      '--standard-logging=false',
+      '--auth-logging=false',
+      `--redirect-url=http://127.0.0.1:${port}/oauth2/callback`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  await waitListening(port, child, 'oauth2-proxy').catch((err: Error) => {
+    throw new Error(`${err.message}\n${stderr}`);
+  });
+  const res = await fetch(`http://127.0.0.1:${port}/oauth2/sign_in`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username: 'bench0', password, rd: '/' }).toString(),
+  });
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0]!)
+    .join('; ');
+  if (res.status !== 302 || !cookie) throw new Error(`oauth2-proxy sign-in: ${res.status} ${await res.text()}\n${stderr}`);
+  const check = await fetch(`http://127.0.0.1:${port}/bench0/repo`, { headers: { cookie } });
+  if (check.status !== 200) throw new Error(`oauth2-proxy with its session cookie answered ${check.status}`);
+  return { name: 'oauth2-proxy', base: `http://127.0.0.1:${port}`, pid: child.pid!, tree: false, headers: { cookie }, child };
+}
+
+export interface PeerTarget {
+  name: string;
+  base: string;
+  pid?: number;
+  tree: boolean;
+  headers: Record<string, string>;
+}
+
+export interface PeerRow {
+  case: string;
+  target: string;
+  load: Load;
+  /** Resident memory after the case, MiB (with tree: the process and its direct children). */
+  rss: number;
+}
+
+/** Each case against every target, taking turns `rounds` times (each first, second, … alike). */
+export async function measurePeers(targets: PeerTarget[], cases: Array<{ name: string; path: string }>, seconds: number, rounds: number): Promise<PeerRow[]> {
+  const rows: PeerRow[] = [];
+  for (const c of cases) {
+    process.stderr.write(`bench: peers: ${c.name}: ${rounds} rounds of ${targets.map((t) => t.name).join(', ')}…\n`);
+    const results = new Map<string, Round[]>(targets.map((t) => [t.name, []]));
+    for (let i = 0; i < rounds; i++) {
+      for (const t of rotated(targets, i)) results.get(t.name)!.push(await loadRound(t.base + c.path, { headers: t.headers }, seconds / rounds, t.pid, t.tree));
+    }
+    for (const t of targets) rows.push({ case: c.name, target: t.name, load: combine(results.get(t.name)!), rss: await rssMib(t.pid, t.tree) });
+  }
+  return rows;
+}
+
+/** The peers table: each target's throughput, latency, CPU per request and memory, and Keygate's share of nginx's and oauth2-proxy's. */
+export function peersTable(rows: PeerRow[]): string[] {
+  const lines = [
+    '| case | via | req/s | p50 ms | p99 ms | CPU µs/req | RSS MiB | vs nginx (req/s) | vs nginx (per CPU) | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : '–');
+  for (const name of [...new Set(rows.map((r) => r.case))]) {
+    const of = rows.filter((r) => r.case === name);
+    const nginx = of.find((r) => r.target === 'nginx')?.load;
+    for (const r of of) {
+      const l = r.load;
+      const perCpu = nginx ? nginx.cpuUs / l.cpuUs : NaN;
+      lines.push(
+        `| ${name} | ${r.target} | ${l.rps.toFixed(0)} | ${l.p50} | ${l.p99} | ${Number.isNaN(l.cpuUs) ? '–' : l.cpuUs.toFixed(0)} | ${Number.isNaN(r.rss) ? '–' : r.rss.toFixed(0)} | ${nginx && r.target !== 'direct' ? pct(l.rps / nginx.rps) : '–'} | ${r.target !== 'direct' ? pct(perCpu) : '–'} | ${l.errors + l.non2xx} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+/** docs/performance.md's section on the peers: the table, and each target of issue 19 judged from it. */
+export function peersMarkdown(peers: { rows: PeerRow[]; missing: string[] }, how: string): string {
+  const page = (target: string) => peers.rows.find((r) => r.case === 'signed-in page (2 KB)' && r.target === target)?.load;
+  const kg = page('keygate');
+  const kg2 = page('keygate, WORKERS=2');
+  const nginx = page('nginx');
+  const o2p = page('oauth2-proxy');
+  const pct = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${Math.round(x * 100)}%` : 'not measured');
+  const judged = (label: string, target: string, measured: string, met: boolean | undefined) =>
+    `| ${label} | ${target} | ${measured} | ${met === undefined ? 'not measured' : met ? 'yes' : '**no**'} |`;
+  return [
+    '## Against what users run instead: nginx and oauth2-proxy',
+    '',
+    `${how} Same upstream for all; the targets take turns in every case. nginx: Debian's, one worker,`,
+    'keep-alive to the upstream, the identity header cleared (a plain reverse proxy, no sign-in). oauth2-proxy',
+    'v7.15.6: its own htpasswd sign-in form, its session cookie on every request, the user passed in',
+    '`X-Forwarded-User`. Keygate: its session cookie, the user in `X-WEBAUTH-USER`, in one process and',
+    'with `WORKERS=2` (CPU and memory of the main process and both workers). CPU µs/req is the CPU the',
+    "proxy's processes used over the requests they answered; \"vs nginx (per CPU)\" is nginx's CPU per request over the target's.",
+    '',
+    ...peersTable(peers.rows),
+    '',
+    ...(peers.missing.length ? ['Not measured in this run:', ...peers.missing.map((m) => `- ${m.split('\n')[0]}`), ''] : []),
+    '| figure (signed-in page) | target | measured | met |',
+    '|---|---|---|---|',
+    judged('Keygate vs oauth2-proxy, req/s', '≥ 100% (must)', o2p && kg ? pct(kg.rps / o2p.rps) : 'not measured', o2p && kg ? kg.rps >= o2p.rps : undefined),
+    judged(
+      'Keygate vs nginx, per CPU',
+      '≥ 75% (stretch)',
+      nginx && kg ? pct(nginx.cpuUs / kg.cpuUs) : 'not measured',
+      nginx && kg ? nginx.cpuUs / kg.cpuUs >= 0.75 : undefined,
+    ),
+    judged(
+      'Keygate p99 vs nginx p99',
+      '≤ nginx + 2 ms',
+      nginx && kg ? `${kg.p99} ms vs ${nginx.p99} ms` : 'not measured',
+      nginx && kg ? kg.p99 <= nginx.p99 + 2 : undefined,
+    ),
+    judged(
+      'CPU per request, WORKERS=2 vs 1',
+      'within 10%',
+      kg && kg2 ? `${kg2.cpuUs.toFixed(0)} vs ${kg.cpuUs.toFixed(0)} µs (${pct(kg2.cpuUs / kg.cpuUs)})` : 'not measured',
+      kg && kg2 ? kg2.cpuUs <= kg.cpuUs * 1.1 : undefined,
+    ),
+    judged('throughput, WORKERS=2 vs 1', 'more (2 cores)', kg && kg2 ? pct(kg2.rps / kg.rps) : 'not measured', kg && kg2 ? kg2.rps > kg.rps : undefined),
+    '',
+  ].join('\n');
+}
