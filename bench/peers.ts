@@ -115,7 +115,7 @@ export async function startOauth2Proxy(upstreamPort: number): Promise<Peer> {
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   await waitListening(port, child, 'oauth2-proxy').catch((err: Error) => {
     throw new Error(`${err.message}\n${stderr}`);
   });
@@ -127,7 +127,7 @@ export async function startOauth2Proxy(upstreamPort: number): Promise<Peer> {
   });
   const cookie = res.headers
     .getSetCookie()
-    .map((c) => c.split(';')[0]!)
+    .map((c) => c.split(';')[0])
     .join('; ');
   if (res.status !== 302 || !cookie) throw new Error(`oauth2-proxy sign-in: ${res.status} ${await res.text()}\n${stderr}`);
   const check = await fetch(`http://127.0.0.1:${port}/bench0/repo`, { headers: { cookie } });
