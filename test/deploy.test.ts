@@ -24,6 +24,7 @@ import { parse } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig, parseDuration } from '../server/config.js';
 import { runMigrations } from '../server/db/migrate.js';
 import { createPool } from '../server/db/pool.js';
+import { GOGS_RESERVED_USERNAMES } from '../server/users/users.js';
 import { createPgCluster, type PgCluster } from './support/pg-cluster.js';
 import { freePort } from './support/net.js';
 
@@ -90,36 +91,8 @@ function keygateAddress(): { network: string; ip: string } {
   return { network, ip: settings.ipv4_address };
 }
 
-/** The usernames Gogs 0.14.3 refuses (internal/database/users.go: reservedUsernames, and the pattern *.keys). */
-const GOGS_RESERVED = [
-  '-',
-  'explore',
-  'create',
-  'assets',
-  'css',
-  'img',
-  'js',
-  'less',
-  'plugins',
-  'debug',
-  'raw',
-  'install',
-  'api',
-  'avatar',
-  'user',
-  'org',
-  'help',
-  'stars',
-  'issues',
-  'pulls',
-  'commits',
-  'repo',
-  'template',
-  'admin',
-  'new',
-  '.',
-  '..',
-];
+/** The usernames Gogs 0.14.3 refuses (internal/database/users.go: reservedUsernames; the pattern *.keys is checked apart). */
+const GOGS_RESERVED = GOGS_RESERVED_USERNAMES;
 
 describe('docker-compose.yml', () => {
   test('runs postgres, gogs, the one-shot gogs-init and keygate; the https front only in its profile', () => {

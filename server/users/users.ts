@@ -44,7 +44,7 @@ export function isValidUsername(name: string): boolean {
 }
 
 /** Names Gogs 0.14 refuses to give a user (internal/database/users.go, reservedUsernames and `*.keys`). */
-const GOGS_RESERVED = new Set([
+export const GOGS_RESERVED_USERNAMES: readonly string[] = Object.freeze([
   '-',
   'explore',
   'create',
@@ -73,6 +73,7 @@ const GOGS_RESERVED = new Set([
   '.',
   '..',
 ]);
+const GOGS_RESERVED = new Set(GOGS_RESERVED_USERNAMES);
 
 /** Whether Gogs refuses this name for a user (any letter case): nobody can be signed in to Gogs under it. */
 export function isReservedByGogs(name: string): boolean {
