@@ -29,6 +29,7 @@ import { SoftwareAuthenticator } from '../test/support/authenticator.js';
 import { TestClient } from '../test/support/client.js';
 import { enroll, signIn } from '../test/support/flows.js';
 import { freePort } from '../test/support/net.js';
+import { sessionKey } from '../server/session/key.js';
 import { measurePeers, peersMarkdown, peersTable, startNginx, startOauth2Proxy, type PeerRow, type PeerTarget } from './peers.js';
 import { combine, CONNECTIONS, cpuSeconds, loadRound, postmasterPid, rotated, treeCpuSeconds, type Load, type Round } from './load.js';
 
@@ -214,7 +215,8 @@ async function invalidationLatency(
       const raw = decodeURIComponent([...client.cookies.values()][0] ?? '');
       const sid = raw.slice(2, raw.lastIndexOf('.'));
       const started = performance.now();
-      await other.query('DELETE FROM session WHERE sid = $1', [sid]);
+      // Stored under the SHA-256 of the id (server/session/key.ts), as the CLI and the admin pages find it.
+      await other.query('DELETE FROM session WHERE sid = $1', [sessionKey(sid)]);
       while ((await client.get('/bench0/repo')).status === 200) {
         if (performance.now() - started > 5000) throw new Error('a revoked session was still served after 5 s');
       }
