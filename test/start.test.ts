@@ -244,15 +244,22 @@ describe('npm start with embedded PostgreSQL (no DATABASE_URL)', () => {
     assert.deepEqual(await app.waitForExit(30_000), { code: 0, signal: null });
   });
 
-  test('SIGTERM during start-up (the embedded PostgreSQL up, Keygate not yet serving) is kept: start-up ends, then a clean stop', { timeout: 60_000 }, async () => {
-    const app = new MainProcess(env);
-    started.push(app);
-    await app.waitForLog('using embedded PostgreSQL', 45_000);
-    app.child.kill('SIGTERM');
-    assert.deepEqual(await app.waitForExit(30_000), { code: 0, signal: null }, app.stderr);
-    assert.ok(app.logs().some((l) => l.msg === 'stopped'), app.stdout);
-    assert.equal(app.unexpectedStderr(), '');
-    for (let i = 0; i < 50 && (await isListening(pgPort)); i++) await sleep(100);
-    assert.equal(await isListening(pgPort), false, 'the embedded PostgreSQL is still running');
-  });
+  test(
+    'SIGTERM during start-up (the embedded PostgreSQL up, Keygate not yet serving) is kept: start-up ends, then a clean stop',
+    { timeout: 60_000 },
+    async () => {
+      const app = new MainProcess(env);
+      started.push(app);
+      await app.waitForLog('using embedded PostgreSQL', 45_000);
+      app.child.kill('SIGTERM');
+      assert.deepEqual(await app.waitForExit(30_000), { code: 0, signal: null }, app.stderr);
+      assert.ok(
+        app.logs().some((l) => l.msg === 'stopped'),
+        app.stdout,
+      );
+      assert.equal(app.unexpectedStderr(), '');
+      for (let i = 0; i < 50 && (await isListening(pgPort)); i++) await sleep(100);
+      assert.equal(await isListening(pgPort), false, 'the embedded PostgreSQL is still running');
+    },
+  );
 });
