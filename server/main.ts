@@ -89,13 +89,8 @@ async function main(): Promise<void> {
     log.info('stopped');
     process.exit(0);
   };
-  // A newer FIDO metadata BLOB: on SIGHUP, and daily (the FIDO MDS publishes about monthly).
-  if (config.mds.blob) {
-    if (serving) {
-      process.on('SIGHUP', () => void serving.gateway.reloadMetadata());
-      setInterval(() => void serving.gateway.reloadMetadata(), 24 * 3600_000).unref();
-    } else process.on('SIGHUP', () => workers!.reload());
-  }
+  // With workers, each reloads the FIDO metadata on its own SIGHUP (server/serve.ts): pass it on.
+  if (config.mds.blob && workers) process.on('SIGHUP', () => workers.reload());
   if (pendingSignal) await stop(pendingSignal);
 }
 

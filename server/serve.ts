@@ -35,6 +35,11 @@ export async function serve(deps: AppDeps): Promise<Serving> {
     server.once('error', reject);
     server.listen(config.port, config.host, resolve);
   });
+  // A newer FIDO metadata BLOB: on SIGHUP, and daily (the FIDO MDS publishes about monthly).
+  if (config.mds.blob) {
+    process.on('SIGHUP', () => void gateway.reloadMetadata());
+    setInterval(() => void gateway.reloadMetadata(), 24 * 3600_000).unref();
+  }
   return {
     gateway,
     async drain() {

@@ -115,10 +115,6 @@ export function runWorker(config: Config, parentLog: Logger): void {
       process.on('SIGTERM', () => void stop());
       // Ctrl-C reaches every process of the terminal's group: the primary then asks again, once.
       process.on('SIGINT', () => void stop());
-      if (config.mds.blob) {
-        process.on('SIGHUP', () => void serving.gateway.reloadMetadata());
-        setInterval(() => void serving.gateway.reloadMetadata(), 24 * 3600_000).unref();
-      }
       process.send?.({ keygate: 'listening' } satisfies ListeningMessage);
     })().catch((err: unknown) => {
       log.error({ err }, 'worker failed to start');

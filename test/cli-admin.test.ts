@@ -15,7 +15,7 @@ import { issueInvite } from '../server/enrollment/invites.js';
 import { disableUser, enableUser, endAllSessions } from '../server/users/actions.js';
 import { auditSince, maxAuditId, type AuditRow } from './support/audit.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
-import { limited, runCli, show, type CliResult } from './support/cli.js';
+import { jsonLines, limited, runCli, show, type CliResult } from './support/cli.js';
 import { TestClient } from './support/client.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { enroll, enrolledUser, signedInPerson, signIn } from './support/flows.js';
@@ -136,10 +136,7 @@ describe('cli admin commands', () => {
 
     // --json: the same sessions, one object per line, no header, still no whole session id.
     assert.equal(json.code, 0, show(json));
-    const objects = json.stdout
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const objects = jsonLines(json.stdout);
     assert.deepEqual(
       objects.map((o) => [o.idPrefix, o.credentialId]),
       lines.map((l) => l.split('\t').slice(0, 2)),
@@ -267,10 +264,7 @@ describe('cli admin commands', () => {
       assert.equal(newest.reason, 'bad_origin');
 
       assert.equal(json.code, 0, show(json));
-      const objects = json.stdout
-        .trimEnd()
-        .split('\n')
-        .map((l) => JSON.parse(l));
+      const objects = jsonLines(json.stdout);
       assert.deepEqual(objects, JSON.parse(JSON.stringify(expected)));
       for (const o of objects) {
         assert.deepEqual(Object.keys(o).sort(), [
@@ -328,10 +322,7 @@ describe('cli admin commands', () => {
       assert.ok(aliceEvents > 1, 'the event filter would not show');
 
       assert.equal(older.code, 0, show(older));
-      const rows = older.stdout
-        .trimEnd()
-        .split('\n')
-        .map((l) => JSON.parse(l));
+      const rows = jsonLines(older.stdout);
       assert.deepEqual(
         rows.map((x) => x.id),
         [old],

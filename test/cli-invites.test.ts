@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { AUDIT_EVENTS } from '../server/audit/events.js';
 import { auditSince, maxAuditId } from './support/audit.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
-import { runCli, show, type CliResult } from './support/cli.js';
+import { jsonLines, runCli, show, type CliResult } from './support/cli.js';
 import { TestClient } from './support/client.js';
 import { enroll, invite, signedInPerson } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
@@ -100,10 +100,7 @@ describe('cli: pending invites, listings and ids', () => {
     }
 
     assert.equal(json.code, 0, show(json));
-    const objects = json.stdout
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const objects = jsonLines(json.stdout);
     assert.deepEqual(objects[1], {
       id: ids.nina,
       username: 'nina',

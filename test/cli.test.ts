@@ -9,7 +9,7 @@ import { readdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { MIGRATIONS_DIR } from '../server/db/migrate.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
-import { limited, runCli, runCliProcess, show, type CliResult } from './support/cli.js';
+import { jsonLines, limited, runCli, runCliProcess, show, type CliResult } from './support/cli.js';
 import { TestClient } from './support/client.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 import { enroll, invite, signIn } from './support/flows.js';
@@ -228,10 +228,7 @@ describe('cli', () => {
     test('users --json prints one JSON object per user and no header', async () => {
       const r = await cli('users', '--json');
       assert.equal(r.code, 0, show(r));
-      const objects = r.stdout
-        .trimEnd()
-        .split('\n')
-        .map((l) => JSON.parse(l));
+      const objects = jsonLines(r.stdout);
       assert.deepEqual(
         objects.map((o) => [o.username, o.isAdmin, o.disabledAt === null, o.activeDevices]),
         [
@@ -259,10 +256,7 @@ describe('cli', () => {
 
       // --json: the same credentials, one object per line.
       assert.equal(json.code, 0, show(json));
-      const objects = json.stdout
-        .trimEnd()
-        .split('\n')
-        .map((l) => JSON.parse(l));
+      const objects = jsonLines(json.stdout);
       assert.deepEqual(
         objects.map((o) => [o.credentialId, o.nickname, o.model, o.revokedAt]),
         creds.map((c, i) => [c.credentialId, lines[i].split('\t')[1], 'Unknown authenticator (no AAGUID)', null]),

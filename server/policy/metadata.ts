@@ -172,7 +172,7 @@ async function useRootCertificate(path: string): Promise<void> {
 }
 
 /**
- * Reads MDS_BLOB again (SIGHUP, and once a day: server/main.ts) and returns the metadata to use: the
+ * Reads MDS_BLOB again (SIGHUP, and once a day: server/serve.ts) and returns the metadata to use: the
  * new BLOB when it verifies and its serial is newer, otherwise the current one. A failure is logged
  * and never drops metadata already in use: a key refused for a compromised model stays refused.
  */

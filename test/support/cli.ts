@@ -14,6 +14,14 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The objects of a `--json` listing: one JSON object per line. */
+ 
+export const jsonLines = (stdout: string): any[] =>
+  stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as unknown);
+
 /** Runs a CLI command in this process with only `env` as its environment. */
 export async function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
   let stdout = '';
