@@ -15,7 +15,7 @@ export interface CliResult {
 }
 
 /** The objects of a `--json` listing: one JSON object per line. */
- 
+
 export const jsonLines = (stdout: string): any[] =>
   stdout
     .trimEnd()
