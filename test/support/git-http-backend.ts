@@ -7,7 +7,7 @@
  * REQUEST_METHOD, QUERY_STRING, CONTENT_TYPE, CONTENT_LENGTH (only when the request had one: git
  * then reads a chunked body until end of input), HTTP_CONTENT_ENCODING, REMOTE_USER (which also
  * turns on receive-pack, http.receivepack's default), HTTP_GIT_PROTOCOL and REMOTE_ADDR. The request body streams into
- * its stdin as it arrives (through `observe`, which sees every chunk), its stdout streams back.
+ * its stdin as it arrives (through `observe`, which sees every chunk, then `observed`), its stdout streams back.
  *
  * Like Gogs (internal/route/repo/http.go runs `git <service> --stateless-rpc` with the response
  * as its stdout, and Go writes the header at the first byte), the response header is written only
@@ -32,6 +32,11 @@ export interface GitBackendRequest {
   remoteUser: string;
   /** Sees every chunk of the request body on its way into the CGI. */
   observe(chunk: Buffer): void;
+  /**
+   * Called once the last chunk has been observed. Not the request's 'end': that comes as soon as
+   * the request has handed its last chunk on, while chunks may still wait in the pipe to git.
+   */
+  observed(): void;
 }
 
 /** Most of a CGI header block git http-backend could print before giving up on it. */
@@ -82,6 +87,10 @@ export async function serveWithGitHttpBackend(r: GitBackendRequest): Promise<voi
     transform(chunk: Buffer, _encoding, callback) {
       r.observe(chunk);
       callback(null, chunk);
+    },
+    flush(callback) {
+      r.observed();
+      callback();
     },
   });
   // git may stop reading early (e.g. a refused push): EPIPE then only ends the upload.

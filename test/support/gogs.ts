@@ -587,9 +587,11 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
       });
     };
     const responded = new Promise<boolean>((resolve) => res.once('close', () => resolve(res.writableFinished)));
-    // Recorded when the body has ended, or when the request closes without ending (cut off).
-    if (req.readableEnded) record();
-    else req.once('end', record).once('close', record);
+    // Recorded when git has been handed the whole body (observed), or when the request closes
+    // without ending (cut off). Not at the request's 'end': chunks may still be on their way to git.
+    req.once('close', () => {
+      if (!req.readableEnded) record();
+    });
     await serveWithGitHttpBackend({
       req,
       res,
@@ -598,10 +600,14 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
       query: r.query,
       remoteUser: r.who.identity!,
       observe: (chunk) => {
+        if (recorded) return;
         hash.update(chunk);
         bodyBytes += chunk.length;
       },
+      observed: record,
     });
+    // git stopped reading early (a refused push): what it was handed is what it got.
+    record();
   };
 
   /** admin.CreateUser behind binding.Bind(api.CreateUserOption{}). */
