@@ -66,7 +66,7 @@ function createKeygateApp(deps: RouterDeps): express.Express {
     next();
   });
   app.use('/-/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
-  app.use(createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache), deps.secret));
+  app.use(createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache, config), deps.secret));
   app.use(loginRouter(deps));
   app.use(enrollmentRouter(deps));
   app.use(stepUpRouter(deps));

@@ -75,14 +75,19 @@ describe('the account page: listing, renaming and removing keys', () => {
     const rows = await Promise.all(ids.map((id) => credentialRow(kg, id)));
     const added = rows.map((r) => `Added ${formatUtc(r.created_at)}`);
     assert.ok(rows[1].last_used_at);
-    assert.equal(deviceText(html, ids[0]), `Keyring (this device) YubiKey 5 Series Security key ${added[0]} Last used never`);
+    // Enrolment signed the person in with it: its first use, when it was added.
+    assert.equal(rows[0].last_used_at?.getTime(), rows[0].created_at.getTime());
+    assert.equal(
+      deviceText(html, ids[0]),
+      `Keyring (used for this session) YubiKey 5 Series Security key ${added[0]} Last used ${formatUtc(rows[0].created_at)} from 203.0.113.10 (Safari 17 on iOS)`,
+    );
     assert.equal(
       deviceText(html, ids[1]),
       `Work PC Windows Hello Platform authenticator ${added[1]} Last used ${formatUtc(rows[1].last_used_at)} from 198.51.100.23 (Chrome 120 on macOS)`,
     );
     assert.equal(deviceText(html, ids[2]), `iPhone Apple Passwords Synced passkey (backed up) ${added[2]} Last used never`);
     assert.equal(deviceText(html, ids[3]), `Pixel Google Password Manager Synced passkey (backup eligible) ${added[3]} Last used never`);
-    assert.equal(html.match(/\(this device\)/g)?.length, 1, 'only the key this session signed in with is marked');
+    assert.equal(html.match(/\(used for this session\)/g)?.length, 1, 'only the key this session signed in with is marked');
     // What the page's script needs for the Signal API.
     assert.match(html, new RegExp(`<main id="app" data-rp-id="localhost" data-user-id="${u.userHandle}" data-username="${u.username}">`));
   });
@@ -96,7 +101,7 @@ describe('the account page: listing, renaming and removing keys', () => {
       assert.deepEqual(res.json, { ok: true, nickname: 'Office key' });
       const row = await credentialRow(kg, u.id);
       assert.equal(row.nickname, 'Office key');
-      assert.match(deviceText(await accountHtml(u.browser), u.id) ?? '', /^Office key \(this device\)/);
+      assert.match(deviceText(await accountHtml(u.browser), u.id) ?? '', /^Office key \(used for this session\)/);
 
       const audit = await auditSince(kg, since);
       assert.equal(audit.length, 1, JSON.stringify(audit));

@@ -643,8 +643,12 @@ describe('audit log', () => {
     for (const r of attemptsAudited) {
       assert.deepEqual([r.event, r.outcome, r.reason, r.subject_user_id], ['sign_in', 'failure', 'revoked_credential', u.userId]);
     }
-    const { rows } = await kg.db.query(`SELECT revoked_at IS NOT NULL AS revoked, last_used_at FROM credentials WHERE id = $1`, [u.credentialRow]);
-    assert.deepEqual(rows[0], { revoked: true, last_used_at: null });
+    // Its last use is still its enrolment: no refused attempt counts as one.
+    const { rows } = await kg.db.query(
+      `SELECT revoked_at IS NOT NULL AS revoked, last_used_at = created_at AS unused_since_enrolment FROM credentials WHERE id = $1`,
+      [u.credentialRow],
+    );
+    assert.deepEqual(rows[0], { revoked: true, unused_since_enrolment: true });
   });
 
   describe('queryAudit', () => {

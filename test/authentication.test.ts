@@ -262,10 +262,11 @@ describe('authentication', () => {
         unknown = await refusedSignIn(stranger, {}, { status: 400, code: 'unknown_credential', message: NOT_REGISTERED, reason: 'unknown_credential' });
       }
       const { key, credentialId } = await user();
+      const enrolled = await credentialRow(credentialId);
       await kg.db.query('UPDATE credentials SET revoked_at = now() WHERE credential_id = $1', [Buffer.from(credentialId, 'base64url')]);
       const revoked = await refusedSignIn(key, {}, { status: 400, code: 'unknown_credential', message: NOT_REGISTERED, reason: 'revoked_credential' });
       assert.deepEqual(revoked.json, unknown!.json);
-      assert.equal((await credentialRow(credentialId)).last_used_at, null);
+      assert.deepEqual((await credentialRow(credentialId)).last_used_at, enrolled.last_used_at, 'the refused attempt is not a use');
     });
 
     test('a disabled user is refused and audited as user_disabled', async () => {
@@ -281,10 +282,14 @@ describe('authentication', () => {
   });
 
   describe('the sign counter and last use', () => {
-    test('success writes the counter, last-used time, address and browser; enrolment does not', async () => {
+    test('success writes the counter, last-used time, address and browser; enrolment writes only its own use (it signed the person in), no counter', async () => {
       const { key, credentialId } = await user();
       const enrolled = await credentialRow(credentialId);
-      assert.deepEqual(enrolled, { sign_count: 0, last_used_at: null, ip: null, ua: null, revoked_at: null });
+      const { rows } = await kg.db.query('SELECT created_at FROM credentials WHERE credential_id = $1', [Buffer.from(credentialId, 'base64url')]);
+      assert.deepEqual(
+        { ...enrolled, ip: enrolled.ip?.replace(/^::ffff:/, '') },
+        { sign_count: 0, last_used_at: rows[0].created_at, ip: '127.0.0.1', ua: 'node', revoked_at: null },
+      );
       const browser = new HeaderClient(kg.url, kg.url, { 'user-agent': 'KeygateTest/1.0 (counter)' });
       const startedAt = Date.now();
       const res = await signIn(browser, key);

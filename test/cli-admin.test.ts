@@ -141,7 +141,7 @@ describe('cli admin commands', () => {
       objects.map((o) => [o.idPrefix, o.credentialId]),
       lines.map((l) => l.split('\t').slice(0, 2)),
     );
-    for (const o of objects) assert.deepEqual(Object.keys(o).sort(), ['credentialId', 'expiresAt', 'idPrefix', 'lastSeenAt', 'signedInAt']);
+    for (const o of objects) assert.deepEqual(Object.keys(o).sort(), ['credentialId', 'expiresAt', 'idPrefix', 'ip', 'lastSeenAt', 'signedInAt', 'userAgent']);
     for (const sid of sids) assert.ok(!json.stdout.includes(sid), 'a whole session id was printed');
 
     assert.equal(none.code, 0, show(none));

@@ -137,7 +137,7 @@ describe('registration', () => {
       assert.equal(Number(row.sign_count), 0);
       assert.equal(row.nickname, 'Passkey');
       assert.ok(row.public_key.length > 0);
-      assert.equal(row.last_used_at, null, 'enrolment is not a use of the key');
+      assert.deepEqual(row.last_used_at, row.created_at, 'enrolment signed the person in with it: its first use');
     });
   });
 

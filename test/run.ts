@@ -136,7 +136,7 @@ async function main(): Promise<number> {
       },
     );
     const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
-    await recordDurations(await readFile(timings, 'utf8').catch(() => ''), new Map(bundles.map((b, i) => [b, files[i]!])));
+    await recordDurations(await readFile(timings, 'utf8').catch(() => ''), new Map(bundles.map((b, i) => [b, files[i]])));
     return code;
   } finally {
     await rm(timings, { force: true });

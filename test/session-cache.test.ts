@@ -77,7 +77,7 @@ describe('session cache', () => {
       assert.ok(await reachesGogsAs(b, onB, name), 'b serves the session (now cached on b)');
       assert.ok(b.gateway.sessionCache.get(sidOf(browser, a)), 'cached on b');
       // Instance a ends it (what `revoke` does), committed on a's pool: b learns it only by NOTIFY.
-      assert.equal((await endSessionsOfCredential(a.db, credentialId)).length, 1);
+      assert.equal((await endSessionsOfCredential(a.db, credentialId, 'credential_revoked')).length, 1);
       await forgotten(b, sidOf(browser, a));
       assert.equal(await reachesGogsAs(b, onB, name), false, 'b refuses the next request');
     }
@@ -91,7 +91,7 @@ describe('session cache', () => {
     const other = new pg.Client({ connectionString: a.database.url });
     await other.connect();
     const { rows } = await other.query<{ id: string }>('SELECT id FROM users WHERE username = $1', [name]);
-    await endSessionsOfUser(other as unknown as pg.Pool, rows[0].id);
+    await endSessionsOfUser(other as unknown as pg.Pool, rows[0].id, 'ended_by_admin');
     await other.end();
     await forgotten(a, sidOf(browser, a));
     await forgotten(b, sidOf(browser, a));
@@ -125,7 +125,7 @@ describe('session cache', () => {
     assert.equal(b.gateway.sessionCache.isLive, false, 'b noticed the channel is gone');
 
     // Ended while nobody could be notified: b must still refuse it, from the database.
-    await endSessionsOfCredential(a.db, credentialId);
+    await endSessionsOfCredential(a.db, credentialId, 'credential_revoked');
     assert.equal(await reachesGogsAs(b, onB, name), false);
 
     // The listener reconnects on its own, and the cache is used again.

@@ -5,7 +5,7 @@
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { accountPage } from '../../web/pages/account.js';
+import { accountPage, type AccountPageOptions } from '../../web/pages/account.js';
 import type { RouterDeps } from '../deps.js';
 import { requireStepUp } from '../stepup/require.js';
 import { recordEvent } from '../audit/record.js';
@@ -24,9 +24,26 @@ import { enforceRegistrationPolicy, verifyRegistration } from '../webauthn/regis
 import { registrationResponseSchema } from '../webauthn/responses.js';
 import { cleanNickname, storeCredential } from '../webauthn/store.js';
 import { accountDeviceRouter } from './devices.js';
+import { accountSessionRouter, accountSessions } from './sessions.js';
 import { accountDevice } from './view.js';
 
 const verifyBody = z.object({ response: registrationResponseSchema, nickname: z.string().max(200).optional() });
+
+/**
+ * What the page says first, from where the person came: a key was just added (with the offer to
+ * sign out every other session, in case the key it backs up is lost), or sessions were signed out.
+ */
+function accountNotice(query: Request['query']): AccountPageOptions['notice'] {
+  if (query.added !== undefined)
+    return {
+      text: 'Key added. If you added it because another key may be lost or in someone else’s hands, also sign out your other sessions.',
+      offerEndOthers: true,
+    };
+  const ended = typeof query.ended === 'string' && /^\d{1,6}$/.test(query.ended) ? Number(query.ended) : undefined;
+  if (ended === undefined) return undefined;
+  if (ended === 0) return { text: 'No other session was signed in.' };
+  return { text: ended === 1 ? 'Signed out 1 other session.' : `Signed out ${ended} other sessions.` };
+}
 
 export function accountRouter(deps: RouterDeps): Router {
   const { config, db, limits } = deps;
@@ -40,9 +57,12 @@ export function accountRouter(deps: RouterDeps): Router {
     const user = await findUserById(db, auth.userId);
     if (!user) throw unauthorized();
     const credentials = await listCredentialsOfUser(db, auth.userId);
+    const sessions = await accountSessions(deps, req, auth.userId);
     res.type('html').send(
       accountPage({
         username: auth.username,
+        sessions,
+        notice: accountNotice(req.query),
         devices: credentials.map((c) => accountDevice(c, auth.credentialId, deps.policy, user.isAdmin)),
         // For the WebAuthn Signal API (web/client/signal.ts).
         rpId: config.rpId,
@@ -113,5 +133,6 @@ export function accountRouter(deps: RouterDeps): Router {
   );
 
   router.use(accountDeviceRouter(deps));
+  router.use(accountSessionRouter(deps));
   return router;
 }

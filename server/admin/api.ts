@@ -22,7 +22,7 @@ import { sessionKey } from '../session/key.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireStepUp } from '../stepup/require.js';
-import { disableUser, enableUser, endAllSessions } from '../users/actions.js';
+import { disableUser, enableUser, endAllSessions, endEveryonesSessions } from '../users/actions.js';
 import { decodeCredentialId } from '../webauthn/credentials.js';
 import { requireAdmin } from './require-admin.js';
 
@@ -159,6 +159,11 @@ export function adminApiRouter(deps: RouterDeps): Router {
   router.post('/-/api/admin/users/:username/end-sessions', ...guard, jsonBody, validateBody(noBody), async (req, res) => {
     const result = await endAllSessions(db, usernameParam(req), actor(req));
     res.json({ ok: true, username: result.user.username, ...(await ended(req, res, result.endedSessionIds)) });
+  });
+
+  router.post('/-/api/admin/sessions/end-all', ...guard, jsonBody, validateBody(noBody), async (req, res) => {
+    const result = await endEveryonesSessions(db, actor(req), sessionKey(req.sessionID));
+    res.json({ ok: true, ...(await ended(req, res, result.endedSessionIds)) });
   });
 
   return router;

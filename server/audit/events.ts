@@ -12,6 +12,7 @@ export const AUDIT_EVENTS = [
   'user_disabled',
   'user_enabled',
   'sessions_ended',
+  'all_sessions_ended',
   'step_up_prompted',
   'step_up_passed',
   'step_up_failed',

@@ -248,7 +248,8 @@ const commands: Record<string, Command> = {
         ['LAST SEEN', (s) => iso(s.lastSeenAt)],
         ['EXPIRES', (s) => iso(s.expiresAt)],
       ],
-      record: (s) => s,
+      // The key names a session to end it: a page's business, not the log's.
+      record: ({ key: _key, ...s }) => s,
     });
   },
 

@@ -93,7 +93,7 @@ export async function endDevice(
       if (rows.length === 1 && String(rows[0]?.id) === credential.id) throw how.refuseLast;
     }
     const ended = await revokeCredential(tx, Buffer.from(credential.credentialId, 'base64url'));
-    const endedSessionIds = await endSessionsOfCredential(tx, credential.credentialId);
+    const endedSessionIds = await endSessionsOfCredential(tx, credential.credentialId, how.event);
     const sessionsEnded = endedSessionIds.length;
     await recordEvent(tx, {
       ...auditBase(actor, credential, owner?.username ?? null),

@@ -10,7 +10,7 @@ import { AppError } from '../errors.js';
 import type { AuthenticatorFacts, AuthenticatorPolicy } from '../policy/policy.js';
 import { createOrGetUser, grantAdmin, type User } from '../users/users.js';
 import { CeremonyError, type Ceremony } from '../webauthn/ceremony.js';
-import { countActiveCredentials, type NewCredential, type StoredCredential } from '../webauthn/credentials.js';
+import { countActiveCredentials, recordEnrolmentUse, type NewCredential, type StoredCredential } from '../webauthn/credentials.js';
 import { enforceRegistrationPolicy } from '../webauthn/register.js';
 import { storeCredential } from '../webauthn/store.js';
 import { findInvite, INVITE_MESSAGES, markInviteUsed, type InviteState } from './invites.js';
@@ -45,7 +45,7 @@ export function redeemInvite(db: Db, policy: AuthenticatorPolicy, input: Redempt
     const active = await countActiveCredentials(tx, user.id, { lock: true });
     enforceRegistrationPolicy(policy, input.facts, { admin: user.isAdmin || invite.grantsAdmin }, active);
     if (invite.grantsAdmin && !user.isAdmin) await grantAdmin(tx, user.id);
-    const credential = await storeCredential(tx, { ...input.verified, userId: user.id, nickname: input.nickname });
+    const credential = await recordEnrolmentUse(tx, await storeCredential(tx, { ...input.verified, userId: user.id, nickname: input.nickname }), input.ctx);
     await markInviteUsed(tx, invite.id, credential.id);
     const base = {
       actor: `user:${user.username}`,

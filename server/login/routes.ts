@@ -16,6 +16,7 @@ import { safeReturnPath } from '../http/return-path.js';
 import { DecoyCredentials } from './decoy.js';
 import { validateBody } from '../http/validate.js';
 import { currentAuth, signIn, signOut } from '../session/auth.js';
+import { SESSION_END_MESSAGES, sessionEndNotice } from '../session/end-reasons.js';
 import { sessionCookieOptions } from '../session/cookie.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { findUserByUsername, isValidUsername } from '../users/users.js';
@@ -47,7 +48,11 @@ export function loginRouter(deps: RouterDeps): Router {
       res.redirect(303, returnTo);
       return;
     }
-    const notice = req.query.signed_out !== undefined ? 'You have been signed out.' : undefined;
+    // A session that ended elsewhere (revoked, removed, disabled, timed out…) says why, once: the
+    // cookie that names it is cleared with this page.
+    let notice = await sessionEndNotice(db, config, deps.secret, req.headers.cookie);
+    if (notice) res.clearCookie(config.sessionCookieName, sessionCookieOptions(config));
+    else if (req.query.signed_out !== undefined) notice = SESSION_END_MESSAGES.signed_out;
     res.type('html').send(loginPage({ returnTo, rpName: config.rpName, rpId: config.rpId, notice }));
   });
 

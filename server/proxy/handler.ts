@@ -178,7 +178,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     }
     // Gogs' own sign-out ends the Keygate session too.
     if (identity) {
-      await endSession(deps.db, identity.key);
+      await endSession(deps.db, identity.key, 'signed_out');
       deps.sessionCache.forget(identity.key);
       const { auth } = identity;
       await recordEvent(deps.db, {

@@ -6,6 +6,8 @@
 import type { Request } from 'express';
 import type { AuditEvent } from '../audit/record.js';
 import type { Config } from '../config.js';
+import { requestContext } from '../http/context.js';
+import type { SessionEndReason } from './sql.js';
 import type { ReplacingStore, SessionAuth } from './types.js';
 
 export type { SessionAuth } from './types.js';
@@ -53,7 +55,8 @@ export async function signIn(
   // deleted by the same statement that inserts the new one.
   store.generate(req);
   const now = Date.now();
-  req.session.auth = { ...who, signedInAt: now, lastSeenAt: now };
+  const { ip, userAgent } = requestContext(req);
+  req.session.auth = { ...who, signedInAt: now, lastSeenAt: now, ip, userAgent: userAgent?.slice(0, 512) ?? null };
   if (userVerified) req.session.stepUpAt = now;
   const written = await store.replace(oldSid, req.sessionID, req.session, { audit: audited?.event });
   if (!written) {
@@ -64,12 +67,17 @@ export async function signIn(
   return written;
 }
 
-/** Ends the session on the server (the row is deleted), whatever the cookie says afterwards. */
-export async function signOut(req: Request): Promise<void> {
+/**
+ * Ends the session on the server (the row is deleted), whatever the cookie says afterwards, and
+ * notes why for that browser's next page. As express-session's own destroy, it leaves the request
+ * without a session, so nothing saves one at its end.
+ */
+export async function signOut(req: Request, reason: SessionEndReason = 'signed_out'): Promise<void> {
   if (!req.session) return;
-  await new Promise<void>((resolve, reject) =>
-    req.session.destroy((err: unknown) => (err ? reject(err instanceof Error ? err : new Error('the session could not be ended')) : resolve())),
-  );
+  const store = req.sessionStore as ReplacingStore | undefined;
+  if (!store?.end) throw new Error('signOut needs the Keygate session store (session/middleware.ts)');
+  await store.end(req.sessionID, reason);
+  delete (req as { session?: unknown }).session;
 }
 
 /** The signed-in person on a Keygate page, or null. Ends a timed-out session on the way. */
@@ -78,7 +86,7 @@ export async function currentAuth(req: Request, config: Config): Promise<Session
   if (!auth) return null;
   const verdict = judgeSession(auth, config);
   if (verdict !== 'valid') {
-    await signOut(req);
+    await signOut(req, 'timed_out');
     return null;
   }
   if (needsTouch(auth, config)) auth.lastSeenAt = Date.now();

@@ -98,7 +98,7 @@ export function createIdentityResolver(config: Config, db: Db, secret: string, c
     }
     if (verdict !== 'valid') {
       cache.forget(sid);
-      await endSession(db, sid);
+      await endSession(db, sid, 'timed_out');
       return null;
     }
     if (needsTouch(auth, config, now)) touch(sid, auth, now);

@@ -14,6 +14,7 @@ import { sessionCookieOptions } from './cookie.js';
 import { sessionKey } from './key.js';
 import type { ReplacingStore, SessionAuth } from './types.js';
 import type { SessionCache } from './cache.js';
+import { endSession, pruneSessionEnds, type SessionEndReason } from './sql.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -66,9 +67,25 @@ function expireOf(data: session.SessionData): Date {
  * - a write identical to the one this process just made for the same session object is skipped
  *   (see WRITTEN).
  */
-export function createSessionStore(db: Db, cache?: SessionCache): ReplacingStore {
+export function createSessionStore(db: Db, cache?: SessionCache, opts: { sessionAbsoluteMs?: number } = {}): ReplacingStore {
   const PgStore = connectPgSimple(session);
+  // Why a session ended matters while its cookie can still come back (session_ends).
+  const endsKeptMs = opts.sessionAbsoluteMs ?? 30 * 86_400_000;
   class CachedPgStore extends PgStore implements ReplacingStore {
+    async end(sid: string, reason: SessionEndReason): Promise<void> {
+      const key = sessionKey(sid);
+      cache?.forget(key);
+      await endSession(db, key, reason);
+      cache?.forget(key);
+    }
+
+    override pruneSessions(fn?: (err: Error) => void): void {
+      // Before the sessions' own pruning, whose callback (or next timer) then follows both.
+      void pruneSessionEnds(db, endsKeptMs)
+        .catch(() => {})
+        .finally(() => super.pruneSessions(fn));
+    }
+
     override get(sid: string, callback: (err: unknown, sess?: session.SessionData | null) => void): void {
       super.get(sessionKey(sid), (err: unknown, sess?: StoredSession | null) => {
         if (sess?.auth) sess[LOADED] = true;

@@ -6,41 +6,76 @@
  * store they belong to.
  */
 import { oneRow, type Queryable } from '../db/pool.js';
-import type { SessionAuth } from './types.js';
+import type { SessionAuth, SessionEndReason } from './types.js';
+
+export type { SessionEndReason } from './types.js';
 
 // -- Ending sessions: the rows go, so the next request through any instance is anonymous (other
-// instances hear of it through NOTIFY, see cache.ts). Each returns the keys of the sessions it
+// instances hear of it through NOTIFY, see cache.ts), and why each ended is kept in session_ends
+// for the page that browser sees next (end-reasons.ts). Each returns the keys of the sessions it
 // ended, so the caller's own instance can forget them at once.
 
-async function endWhere(db: Queryable, where: string, value: string): Promise<string[]> {
-  const { rows } = await db.query<{ sid: string }>(`DELETE FROM session WHERE ${where} RETURNING sid`, [value]);
+async function endWhere(db: Queryable, where: string, values: unknown[], reason: SessionEndReason): Promise<string[]> {
+  const { rows } = await db.query<{ sid: string }>(
+    `WITH ended AS (DELETE FROM session WHERE ${where} RETURNING sid),
+       noted AS (INSERT INTO session_ends (sid, reason) SELECT sid, $1 FROM ended
+                 ON CONFLICT (sid) DO UPDATE SET reason = excluded.reason, ended_at = now())
+     SELECT sid FROM ended`,
+    [reason, ...values],
+  );
   return rows.map((r) => r.sid);
 }
 
 /** Ends every session a credential signed in (revocation, removal). */
-export function endSessionsOfCredential(db: Queryable, credentialId: string): Promise<string[]> {
-  return endWhere(db, `sess -> 'auth' ->> 'credentialId' = $1`, credentialId);
+export function endSessionsOfCredential(db: Queryable, credentialId: string, reason: 'credential_revoked' | 'credential_removed'): Promise<string[]> {
+  return endWhere(db, `sess -> 'auth' ->> 'credentialId' = $2`, [credentialId], reason);
 }
 
-/** Ends every session of a user (disable, "log out everywhere"). */
-export function endSessionsOfUser(db: Queryable, userId: string): Promise<string[]> {
-  return endWhere(db, `sess -> 'auth' ->> 'userId' = $1`, userId);
+/** Ends every session of a user (disable, "log out everywhere"), or every one but `exceptKey`. */
+export function endSessionsOfUser(db: Queryable, userId: string, reason: SessionEndReason, exceptKey?: string): Promise<string[]> {
+  return endWhere(db, `sess -> 'auth' ->> 'userId' = $2 AND sid <> $3`, [userId, exceptKey ?? ''], reason);
 }
 
-/** Ends one session by id (sign-out through Gogs' own sign-out route). */
-export async function endSession(db: Queryable, key: string): Promise<void> {
-  await endWhere(db, 'sid = $1', key);
+/** Ends one of a user's sessions; nothing if that session is not theirs. */
+export function endSessionOfUser(db: Queryable, userId: string, key: string, reason: SessionEndReason): Promise<string[]> {
+  return endWhere(db, `sess -> 'auth' ->> 'userId' = $2 AND sid = $3`, [userId, key], reason);
+}
+
+/** Ends every signed-in session of everyone but `exceptKey` (an admin's emergency button). */
+export function endEverySession(db: Queryable, reason: SessionEndReason, exceptKey: string): Promise<string[]> {
+  return endWhere(db, `sess ? 'auth' AND sid <> $2`, [exceptKey], reason);
+}
+
+/** Ends one session by its key (a timeout judged on a request, a sign-out). */
+export async function endSession(db: Queryable, key: string, reason: SessionEndReason): Promise<void> {
+  await endWhere(db, 'sid = $2', [key], reason);
+}
+
+/** Why the session with this key ended, if it did recently (session_ends); null if unknown. */
+export async function sessionEndReason(db: Queryable, key: string): Promise<SessionEndReason | null> {
+  const { rows } = await db.query<{ reason: SessionEndReason }>('SELECT reason FROM session_ends WHERE sid = $1', [key]);
+  return rows[0]?.reason ?? null;
+}
+
+/** Forgets why sessions ended longer ago than a cookie lives (the store's periodic pruning). */
+export async function pruneSessionEnds(db: Queryable, olderThanMs: number): Promise<void> {
+  await db.query(`DELETE FROM session_ends WHERE ended_at < now() - make_interval(secs => $1)`, [olderThanMs / 1000]);
 }
 
 // -- Listing, as the CLI and the admin page show them.
 
 export interface SessionSummary {
-  /** The first characters of the session's key (a hash of its id): enough to tell sessions apart, useless to steal. */
+  /** The session's key (a hash of its id, key.ts): names it to end it; useless to ride it. */
+  key: string;
+  /** Its first characters: enough to tell sessions apart on a page. */
   idPrefix: string;
   credentialId: string;
   signedInAt: Date;
   lastSeenAt: Date;
   expiresAt: Date;
+  /** Where and in what the person signed in (absent for sessions from before these were kept). */
+  ip: string | null;
+  userAgent: string | null;
 }
 
 /**
@@ -53,7 +88,7 @@ export async function listSessionsOfUser(
   limits: { sessionIdleMs: number; sessionAbsoluteMs: number },
 ): Promise<SessionSummary[]> {
   const now = Date.now();
-  const { rows } = await db.query<{ sid: string; auth: { credentialId: string; signedInAt: number; lastSeenAt: number }; expire: Date }>(
+  const { rows } = await db.query<{ sid: string; auth: SessionAuth; expire: Date }>(
     `SELECT sid, sess -> 'auth' AS auth, expire FROM session
       WHERE sess -> 'auth' ->> 'userId' = $1 AND expire > now()
         AND (sess -> 'auth' ->> 'lastSeenAt')::bigint >= $2
@@ -62,11 +97,14 @@ export async function listSessionsOfUser(
     [userId, now - limits.sessionIdleMs, now - limits.sessionAbsoluteMs],
   );
   return rows.map((r) => ({
+    key: r.sid,
     idPrefix: r.sid.slice(0, 8),
     credentialId: r.auth.credentialId,
     signedInAt: new Date(r.auth.signedInAt),
     lastSeenAt: new Date(r.auth.lastSeenAt),
     expiresAt: r.expire,
+    ip: r.auth.ip ?? null,
+    userAgent: r.auth.userAgent ?? null,
   }));
 }
 

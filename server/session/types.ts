@@ -6,6 +6,9 @@
 import type session from 'express-session';
 import type { AuditEvent } from '../audit/record.js';
 
+/** Why a signed-in session ended; what the person is told on their next page (end-reasons.ts). */
+export type SessionEndReason = 'signed_out' | 'timed_out' | 'credential_revoked' | 'credential_removed' | 'user_disabled' | 'ended_by_admin' | 'ended_by_user';
+
 export interface SessionAuth {
   userId: string;
   username: string;
@@ -13,6 +16,9 @@ export interface SessionAuth {
   credentialId: string;
   signedInAt: number;
   lastSeenAt: number;
+  /** The address and browser that signed in, for the person's list of their sessions. */
+  ip?: string | null;
+  userAgent?: string | null;
 }
 
 /** What the session store adds to express-session's Store (see createSessionStore). */
@@ -25,6 +31,8 @@ export interface ReplacingStore extends session.Store {
    * enabled: false if not (and then neither the session nor the audit row is written).
    */
   replace(oldSid: string | undefined, sid: string, sess: session.SessionData, opts?: { audit?: AuditEvent }): Promise<boolean>;
+  /** Ends the session with this id (its row goes) and notes why, for that browser's next page. */
+  end(sid: string, reason: SessionEndReason): Promise<void>;
   /** Set by express-session's middleware: a new session id and Session on req. */
   generate?: (req: unknown) => void;
 }

@@ -6,7 +6,7 @@ import type { Actor } from '../audit/actor.js';
 import { recordEvent } from '../audit/record.js';
 import { withTransaction, type Db } from '../db/pool.js';
 import { AppError } from '../errors.js';
-import { endSessionsOfUser } from '../session/sql.js';
+import { endEverySession, endSessionsOfUser } from '../session/sql.js';
 import { findUserByUsername, type User } from './users.js';
 
 export async function requireUser(db: Db, username: string): Promise<User> {
@@ -29,7 +29,7 @@ export async function disableUser(db: Db, username: string, actor: Actor): Promi
   const user = await requireUser(db, username);
   return withTransaction(db, async (tx) => {
     await tx.query('UPDATE users SET disabled_at = coalesce(disabled_at, now()), updated_at = now() WHERE id = $1', [user.id]);
-    const endedSessionIds = await endSessionsOfUser(tx, user.id);
+    const endedSessionIds = await endSessionsOfUser(tx, user.id, 'user_disabled');
     const sessionsEnded = endedSessionIds.length;
     await recordEvent(tx, {
       ...audit(actor, user),
@@ -54,9 +54,30 @@ export async function enableUser(db: Db, username: string, actor: Actor): Promis
 export async function endAllSessions(db: Db, username: string, actor: Actor): Promise<{ user: User; sessionsEnded: number; endedSessionIds: string[] }> {
   const user = await requireUser(db, username);
   return withTransaction(db, async (tx) => {
-    const endedSessionIds = await endSessionsOfUser(tx, user.id);
+    const endedSessionIds = await endSessionsOfUser(tx, user.id, 'ended_by_admin');
     const sessionsEnded = endedSessionIds.length;
     await recordEvent(tx, { ...audit(actor, user), event: 'sessions_ended', outcome: 'success', details: { sessionsEnded } });
     return { user, sessionsEnded, endedSessionIds };
+  });
+}
+
+/**
+ * The emergency button: ends every signed-in session of everyone but `exceptKey` (the admin's
+ * own, so they can see what they did); nobody is disabled and no key is revoked.
+ */
+export async function endEveryonesSessions(db: Db, actor: Actor, exceptKey: string): Promise<{ sessionsEnded: number; endedSessionIds: string[] }> {
+  return withTransaction(db, async (tx) => {
+    const endedSessionIds = await endEverySession(tx, 'ended_by_admin', exceptKey);
+    const sessionsEnded = endedSessionIds.length;
+    await recordEvent(tx, {
+      actor: actor.name,
+      ip: actor.ctx?.ip,
+      userAgent: actor.ctx?.userAgent,
+      requestId: actor.ctx?.requestId,
+      event: 'all_sessions_ended',
+      outcome: 'success',
+      details: { sessionsEnded },
+    });
+    return { sessionsEnded, endedSessionIds };
   });
 }

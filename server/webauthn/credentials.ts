@@ -202,6 +202,21 @@ export async function recordCredentialUse(
   return rowCount === 1;
 }
 
+/** Enrolment signs the person in with the new key: its first use, where and in what browser. */
+export async function recordEnrolmentUse(
+  db: Queryable,
+  credential: StoredCredential,
+  ctx: { ip: string | null; userAgent: string | null },
+): Promise<StoredCredential> {
+  const userAgent = ctx.userAgent?.slice(0, 512) ?? null;
+  await db.query('UPDATE credentials SET last_used_at = created_at, last_used_ip = $2, last_used_user_agent = $3 WHERE id = $1', [
+    credential.id,
+    ctx.ip,
+    userAgent,
+  ]);
+  return { ...credential, lastUsedAt: credential.createdAt, lastUsedIp: ctx.ip, lastUsedUserAgent: userAgent };
+}
+
 /**
  * Active (not revoked) credentials of a user. With `lock`, inside a transaction, the user's row is
  * locked first, so two enrolments at once cannot both pass a per-user limit.

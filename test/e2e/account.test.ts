@@ -123,7 +123,7 @@ describe('the account page in a real browser', () => {
       assert.equal(await item.locator('.device-nickname').innerText(), 'Work laptop');
       assert.equal(await item.locator('.rename-form').isHidden(), true);
       await p.page.reload();
-      assert.match(await device(p.page, id).innerText(), /^Work laptop \(this device\)/);
+      assert.match(await device(p.page, id).innerText(), /^Work laptop \(used for this session\)/);
 
       await waitUntil(() => signals.some((s) => s.name === 'signalCurrentUserDetails'));
       const handle = await userHandle('rhea');

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { invite } from '../support/flows.js';
 import { startKeygate, type TestKeygate } from '../support/keygate.js';
+import { SESSION_END_MESSAGES } from '../../server/session/end-reasons.js';
 import { ageStepUpInBrowser } from '../support/age.js';
 import {
   assertNoHorizontalOverflow,
@@ -89,6 +90,7 @@ describe('admin area in a real browser', () => {
 
           await laptop.page.goto(`${kg.url}/lena/repo`);
           assert.equal(new URL(laptop.page.url()).pathname, '/-/login', 'the revoked key’s browser must sign in again');
+          assert.equal((await laptop.page.locator('.notice[role="status"]').innerText()).trim(), SESSION_END_MESSAGES.credential_revoked, 'and is told why');
           await phone.page.goto(`${kg.url}/lena/repo`);
           await expectGogsAs(phone.page, 'lena');
           assertPageHealthy(admin);

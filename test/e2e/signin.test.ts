@@ -102,7 +102,7 @@ describe('sign-in in a real browser', () => {
       await p.page.goto(`${kg.url}/-/account`);
       const device = p.page.locator('#device-list li[data-credential-id]');
       assert.equal(await device.count(), 1);
-      assert.match(await device.innerText(), /Laptop \(this device\)[\s\S]*Last used \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+      assert.match(await device.innerText(), /Laptop \(used for this session\)[\s\S]*Last used \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
       assertPageHealthy(p);
     });
   });
@@ -300,7 +300,7 @@ describe('sign-in in a real browser', () => {
       await assertTextVisible(p.page, 'Signed in as heidi.');
       const devices = p.page.locator('#device-list li[data-credential-id]');
       assert.equal(await devices.count(), 1);
-      assert.match(await devices.first().innerText(), /Laptop \(this device\)[\s\S]*Platform authenticator/);
+      assert.match(await devices.first().innerText(), /Laptop \(used for this session\)[\s\S]*Platform authenticator/);
       const [laptopCredential] = await laptop.credentials();
       assert.equal(await devices.first().getAttribute('data-credential-id'), base64url(laptopCredential.credentialId));
 

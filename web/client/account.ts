@@ -22,8 +22,9 @@ async function addDevice(): Promise<void> {
     await postJSON<{ ok: true }>('/-/api/account/devices/verify', { response, nickname });
     showMessage('Key added.', 'success');
     reloading = true;
-    // Reload so the server-rendered list shows the new key.
-    location.reload();
+    // The server-rendered page shows the new key, says it was added (after a reload too), and
+    // offers to sign out the other sessions.
+    location.assign('/-/account?added');
   } catch (e) {
     const text = describeError(e, 'registration');
     if (text) showMessage(text, 'error');

@@ -43,6 +43,11 @@ const ACTIONS: Record<string, Action> = {
     path: (_b, user) => userPath(user, 'enable'),
     done: (_r, user) => `${user} is enabled and can sign in again.`,
   },
+  'end-all-sessions': {
+    confirm: () => 'Sign everyone out? Every session but yours ends now, and everyone must sign in again with their keys.',
+    path: () => '/-/api/admin/sessions/end-all',
+    done: (r) => `Everyone is signed out: ${sessions(r.sessionsEnded)}.`,
+  },
   'end-sessions': {
     confirm: (_b, user) => `End every session of ${user}? They stay enabled and can sign in again with their keys.`,
     path: (_b, user) => userPath(user, 'end-sessions'),

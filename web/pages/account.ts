@@ -21,10 +21,26 @@ export interface AccountDevice {
   policyProblems: string[];
 }
 
+/** One of the person's signed-in sessions as shown on the account page. */
+export interface AccountSession {
+  /** The session's key (a hash of its id): names it in the sign-out form's address. */
+  key: string;
+  /** "Chrome 126 on Linux"; null when the browser did not say. */
+  browser: string | null;
+  ip: string | null;
+  signedInAt: Date;
+  lastSeenAt: Date;
+  /** The session this page is shown in. */
+  current: boolean;
+}
+
 /** Options for {@link accountPage}. */
 export interface AccountPageOptions {
   username: string;
   devices: AccountDevice[];
+  sessions?: AccountSession[];
+  /** What just happened, said at the top: a key was added, other sessions were signed out. */
+  notice?: { text: string; offerEndOthers?: boolean };
   /** The WebAuthn RP ID and the person's user handle (base64url), for the Signal API calls. */
   rpId: string;
   userHandle: string;
@@ -49,7 +65,7 @@ function lastUsed(d: AccountDevice) {
 function deviceItem(d: AccountDevice, i: number) {
   const name = d.nickname || 'Unnamed key';
   return html`<li class="device" data-credential-id="${d.id}"${d.current && html` data-current="true"`}>
-<div class="device-name"><span class="device-nickname">${name}</span>${d.current && html` <span class="badge">(this device)</span>`}</div>
+<div class="device-name"><span class="device-nickname">${name}</span>${d.current && html` <span class="badge">(used for this session)</span>`}</div>
 <div class="device-meta device-model">${d.model}</div>
 <div class="device-meta device-kind">${d.kind}</div>
 ${d.policyProblems.length > 0 && html`<div class="notice notice-error device-policy"><strong>This key will not sign you in again here.</strong> ${d.policyProblems.join(' ')} Ask your administrator for a link to enrol an allowed authenticator.</div>`}
@@ -77,16 +93,34 @@ ${d.policyProblems.length > 0 && html`<div class="notice notice-error device-pol
 </li>`;
 }
 
-/** The account page (/-/account): registered keys (rename, remove), adding another one, and signing out. */
+const END_OTHERS_FORM = html`<form class="end-others-form" method="post" action="/-/account/sessions/end-others"><button type="submit" class="button button-small button-secondary">Sign out all other sessions</button></form>`;
+
+function sessionItem(s: AccountSession) {
+  const where = [s.ip && `From ${s.ip}`, html`signed in ${time(s.signedInAt)}`, html`last active ${time(s.lastSeenAt)}`];
+  return html`<li class="device" data-session-key="${s.key}"${s.current && html` data-current="true"`}>
+<div class="device-name">${s.browser ?? 'Unknown browser'}${s.current && html` <span class="badge">(this browser)</span>`}</div>
+<div class="device-meta">${where.filter(Boolean).map((w, i) => (i ? html` · ${w}` : w))}</div>
+${
+  !s.current &&
+  html`<form class="device-actions" method="post" action="/-/account/sessions/${s.key}/end"><button type="submit" class="button button-small button-secondary" aria-label="Sign out ${s.browser ?? 'this session'}">Sign out</button></form>`
+}
+</li>`;
+}
+
+/** The account page (/-/account): registered keys (rename, remove), adding another one, sessions, and signing out. */
 export function accountPage({
   username,
   devices,
+  sessions = [],
+  notice,
   rpId,
   userHandle,
   isAdmin,
   requirements = [],
 }: AccountPageOptions & { isAdmin?: boolean; requirements?: string[] }): string {
+  const others = sessions.filter((x) => !x.current).length;
   const body = html`
+${notice && html`<div class="notice notice-success" role="status"><p>${notice.text}</p>${notice.offerEndOthers && others > 0 && END_OTHERS_FORM}</div>`}
 <p class="lead">Signed in as <strong>${username}</strong>.</p>
 <section aria-labelledby="devices-heading">
 <h2 id="devices-heading">Your keys</h2>
@@ -105,6 +139,11 @@ ${policyRequirements(requirements)}
 <input id="nickname" name="nickname" type="text" maxlength="64" autocomplete="off"
  placeholder="For example: Work laptop">
 <button type="button" id="add-device-button" class="button button-primary">Add a key</button>
+</section>
+<section aria-labelledby="sessions-heading">
+<h2 id="sessions-heading">Your sessions</h2>
+<ul id="session-list" class="device-list">${sessions.map(sessionItem)}</ul>
+${others > 0 ? END_OTHERS_FORM : html`<p class="hint">You are signed in in this browser only.</p>`}
 </section>
 <div class="stack">
 <form id="logout-form" method="post" action="/-/logout"><button type="submit" class="button button-secondary">Sign out</button></form>

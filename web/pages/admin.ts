@@ -59,6 +59,11 @@ ${pendingInvites({ invites, more: moreInvites })}
 <h2 id="invite-heading">Invite someone</h2>
 ${inviteForm({ defaultTtl, email: gogsEmail })}
 </section>
+<section aria-labelledby="emergency-heading">
+<h2 id="emergency-heading">Emergency</h2>
+<p>If keys or sessions may be in the wrong hands, sign everyone out at once. Everyone but you must sign in again with their keys; nobody is disabled and no key is revoked.</p>
+<button type="button" class="button button-danger-outline" data-action="end-all-sessions">Sign everyone out</button>
+</section>
 `;
   return adminLayout({ title: 'Administration', section: 'users', body });
 }
