@@ -154,14 +154,14 @@ describe('admin: pending invites', () => {
       'newest first; the used and the expired ones are not pending',
     );
     const vrow = rows.find((r) => r.id === vera.id)!.html;
-    assert.match(vrow, /<td>Invite <span class="tag">Admin<\/span><\/td>/);
-    assert.match(vrow, /<td data-field="created-by">boss<\/td>/);
+    assert.match(vrow, /<td data-label="Kind">Invite <span class="tag">Admin<\/span><\/td>/);
+    assert.match(vrow, /<td data-label="Made by" data-field="created-by">boss<\/td>/);
     const times = [...vrow.matchAll(/<time datetime="([^"]+)">/g)].map((m) => Date.parse(m[1]));
     assert.equal(times[1] - times[0], 7 * 24 * 3600_000, 'made, then expires 7 days later');
     assert.match(vrow, new RegExp(`data-action="reissue-invite" data-invite-id="${vera.id}"`));
     assert.match(vrow, new RegExp(`data-action="revoke-invite" data-invite-id="${vera.id}"`));
-    assert.match(rows.find((r) => r.username === 'walt')!.html, /<td data-field="created-by">the CLI<\/td>/);
-    assert.match(rows.find((r) => r.id === recovery.id)!.html, /<td>Recovery link<\/td>/);
+    assert.match(rows.find((r) => r.username === 'walt')!.html, /<td data-label="Made by" data-field="created-by">the CLI<\/td>/);
+    assert.match(rows.find((r) => r.id === recovery.id)!.html, /<td data-label="Kind">Recovery link<\/td>/);
     for (const token of [vera.token, used.token, expired.token, recovery.token]) assert.ok(!page.text.includes(token), 'a link is on the page');
     assert.match(page.text, /<div id="reissue-result" class="invite-result" hidden>/);
   });

@@ -4,7 +4,7 @@
  */
 import Bowser from 'bowser';
 import type { AccountDevice } from '../../web/pages/account.js';
-import { deviceKind } from '../devices/models.js';
+import { deviceKind, isKnownModel } from '../devices/models.js';
 import { storedFacts, type AuthenticatorPolicy } from '../policy/policy.js';
 import type { StoredCredential } from '../webauthn/credentials.js';
 
@@ -36,7 +36,8 @@ export function accountDevice(c: StoredCredential, currentCredentialId: string, 
   return {
     id: c.credentialId,
     nickname: c.nickname,
-    model: policy.modelName(c.aaguid),
+    // The AAGUID of an unknown model means nothing to its owner (admins and the CLI still show it).
+    model: isKnownModel(policy.modelName(c.aaguid)) ? policy.modelName(c.aaguid) : 'Model not known',
     kind: kindLabel(c),
     createdAt: c.createdAt,
     lastUsed: c.lastUsedAt ? { at: c.lastUsedAt, ip: displayIp(c.lastUsedIp), browser: describeBrowser(c.lastUsedUserAgent) } : null,

@@ -7,7 +7,9 @@ import { queryAudit, type AuditRow } from '../audit/query.js';
 import type { Queryable } from '../db/pool.js';
 import { badRequest } from '../errors.js';
 import { requireSignIn } from '../session/require-sign-in.js';
-import { AUDIT_EVENTS } from '../audit/events.js';
+import { AUDIT_EVENT_LABELS, AUDIT_EVENTS, auditEventLabel } from '../audit/events.js';
+import { describeBrowser, displayIp } from '../account/view.js';
+import { exportAudit, type ExportFormat } from './audit-export.js';
 import { parseFilterTime, parseQuery } from './query.js';
 import { requireAdmin } from './require-admin.js';
 
@@ -24,6 +26,10 @@ const auditQuery = z.object({
     .string({ error: 'give it once' })
     .regex(/^[1-9]\d{0,17}$/, 'must be an audit entry number')
     .optional(),
+});
+
+const exportQuery = auditQuery.omit({ before: true }).extend({
+  format: z.enum(['csv', 'jsonl'], { error: 'must be csv or jsonl' }),
 });
 
 /** Audit rows name credentials by row id; people recognise them by nickname and credential id. */
@@ -43,56 +49,81 @@ function asFormTime(at: Date | undefined): string {
   return iso.endsWith(':00.000Z') ? iso.slice(0, 16) : iso.slice(0, 23);
 }
 
-/** The page's own address with these filters (and optionally a page), for the paging links. */
-export function auditHref(filters: AuditFilters, before?: string): string {
+/** The page's own address with these filters (and optionally a page), for the paging links; or its export's. */
+export function auditHref(filters: AuditFilters, before?: string, format?: ExportFormat): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(filters) as Array<[string, string | undefined]>) if (value) params.set(key, value);
   if (before) params.set('before', before);
+  if (format) params.set('format', format);
   const query = params.toString();
-  return `/-/admin/audit${query ? `?${query}` : ''}`;
+  return `/-/admin/audit${format ? '/export' : ''}${query ? `?${query}` : ''}`;
+}
+
+/** Who did it, as the page says it. */
+function actorView(actor: string): { actor: string; actorUser: string | null } {
+  if (actor.startsWith('user:')) return { actor: actor.slice(5), actorUser: actor.slice(5) };
+  if (actor === 'cli') return { actor: 'Command line', actorUser: null };
+  if (actor === 'system') return { actor: 'Keygate', actorUser: null };
+  return { actor, actorUser: null };
+}
+
+function detailText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function entryView(r: AuditRow, labels: Map<string, { credentialId: string; nickname: string }>): AuditEntryView {
+  return {
+    id: r.id,
+    at: r.at,
+    ...actorView(r.actor),
+    subject: r.subjectUsername,
+    credential: r.credentialId ? (labels.get(r.credentialId) ?? { credentialId: `#${r.credentialId}`, nickname: '' }) : null,
+    event: r.event,
+    label: auditEventLabel(r.event),
+    outcome: r.outcome,
+    reason: r.reason,
+    ip: displayIp(r.ip),
+    browser: describeBrowser(r.userAgent),
+    userAgent: r.userAgent,
+    requestId: r.requestId,
+    details: Object.entries(r.details ?? {}).map(([k, v]) => [k, detailText(v)]),
+  };
 }
 
 export function adminAuditRouter(deps: RouterDeps): Router {
   const { db } = deps;
   const router = Router();
 
-  router.get('/-/admin/audit', requireSignIn(deps), requireAdmin(deps), async (req, res) => {
-    const q = parseQuery(auditQuery, req);
+  /** The filters from the query, checked; the same for the page and its export. */
+  function filtersOf(q: z.infer<typeof auditQuery>) {
     const since = parseFilterTime(q.from);
     const until = parseFilterTime(q.to);
     if (since === null) throw badRequest('“From” is not a time: use for example 2026-01-31T12:00 (UTC).', 'invalid_query');
     if (until === null) throw badRequest('“Until” is not a time: use for example 2026-01-31T18:00 (UTC).', 'invalid_query');
+    return { username: q.user || undefined, event: q.event || undefined, since, until };
+  }
+
+  router.get('/-/admin/audit/export', requireSignIn(deps), requireAdmin(deps), async (req, res) => {
+    const q = parseQuery(exportQuery, req);
+    await exportAudit(db, res, filtersOf(q), q.format);
+  });
+
+  router.get('/-/admin/audit', requireSignIn(deps), requireAdmin(deps), async (req, res) => {
+    const q = parseQuery(auditQuery, req);
+    const f = filtersOf(q);
     // Times are echoed as the form's datetime-local fields show them (UTC, no zone).
-    const filters: AuditFilters = { user: q.user ?? '', event: q.event ?? '', from: asFormTime(since), to: asFormTime(until) };
+    const filters: AuditFilters = { user: q.user ?? '', event: q.event ?? '', from: asFormTime(f.since), to: asFormTime(f.until) };
     // One more than a page: whether an older page exists, without a count.
-    const found = await queryAudit(db, {
-      username: filters.user || undefined,
-      event: filters.event || undefined,
-      since,
-      until,
-      beforeId: q.before,
-      limit: AUDIT_PAGE_SIZE + 1,
-    });
+    const found = await queryAudit(db, { ...f, beforeId: q.before, limit: AUDIT_PAGE_SIZE + 1 });
     const rows = found.slice(0, AUDIT_PAGE_SIZE);
     const labels = await credentialLabels(db, rows);
-    const entries: AuditEntryView[] = rows.map((r) => ({
-      id: r.id,
-      at: r.at,
-      actor: r.actor,
-      subject: r.subjectUsername,
-      credential: r.credentialId ? (labels.get(r.credentialId) ?? { credentialId: `#${r.credentialId}`, nickname: '' }) : null,
-      event: r.event,
-      outcome: r.outcome,
-      reason: r.reason,
-      ip: r.ip,
-      userAgent: r.userAgent,
-      requestId: r.requestId,
-    }));
+    const entries: AuditEntryView[] = rows.map((r) => entryView(r, labels));
     const last = rows.at(-1);
     res.type('html').send(
       adminAuditPage({
         filters,
-        events: AUDIT_EVENTS,
+        events: AUDIT_EVENTS.map((e) => [e, AUDIT_EVENT_LABELS[e]] as const),
+        exportHref: { csv: auditHref(filters, undefined, 'csv'), jsonl: auditHref(filters, undefined, 'jsonl') },
         entries,
         olderHref: found.length > AUDIT_PAGE_SIZE && last ? auditHref(filters, last.id) : null,
         newestHref: q.before ? auditHref(filters) : null,

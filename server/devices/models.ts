@@ -26,3 +26,8 @@ export function deviceKind(c: { deviceType: string; transports: string[] }): Dev
   if (c.transports.includes('internal')) return 'Platform authenticator';
   return 'Security key';
 }
+
+/** Whether a name from the model lookup names a model (not the "Unknown authenticator (…)" fallback). */
+export function isKnownModel(name: string): boolean {
+  return !name.startsWith('Unknown authenticator');
+}

@@ -13,7 +13,7 @@
  */
 import type { AlgorithmName, PolicySettings } from '../config.js';
 import { ALGORITHM_IDS } from '../config.js';
-import { authenticatorName } from '../devices/models.js';
+import { authenticatorName, isKnownModel } from '../devices/models.js';
 import { coseAlgorithm, type StoredCredential } from '../webauthn/credentials.js';
 import type { AuthenticatorMetadata } from './metadata.js';
 
@@ -92,7 +92,7 @@ export class AuthenticatorPolicy {
   /** A model name for people: the shipped AAGUID list, then the FIDO metadata, then the AAGUID. */
   modelName(aaguid: string): string {
     const known = authenticatorName(aaguid);
-    if (!known.startsWith('Unknown authenticator')) return known;
+    if (isKnownModel(known)) return known;
     return this.metadata.description(aaguid) ?? known;
   }
 

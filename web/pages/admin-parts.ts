@@ -92,11 +92,11 @@ export function inviteCreator(createdBy: string): string {
 
 function pendingRow(i: PendingInviteView) {
   return html`<tr data-invite-id="${i.id}" data-username="${i.username}">
-<td><a href="/-/admin/users/${encodeURIComponent(i.username)}">${i.username}</a></td>
-<td>${i.recovery ? 'Recovery link' : 'Invite'}${i.grantsAdmin && html` <span class="tag">Admin</span>`}</td>
-<td data-field="created-by">${inviteCreator(i.createdBy)}</td>
-<td data-field="created-at">${utc(i.createdAt)}</td>
-<td data-field="expires-at">${utc(i.expiresAt)}</td>
+<td data-label="For"><a href="/-/admin/users/${encodeURIComponent(i.username)}">${i.username}</a></td>
+<td data-label="Kind">${i.recovery ? 'Recovery link' : 'Invite'}${i.grantsAdmin && html` <span class="tag">Admin</span>`}</td>
+<td data-label="Made by" data-field="created-by">${inviteCreator(i.createdBy)}</td>
+<td data-label="Made" data-field="created-at">${utc(i.createdAt)}</td>
+<td data-label="Expires" data-field="expires-at">${utc(i.expiresAt)}</td>
 <td><button type="button" class="button button-secondary button-inline" data-action="reissue-invite" data-invite-id="${i.id}">Re-issue</button>
 <button type="button" class="button button-secondary button-inline admin-danger" data-action="revoke-invite" data-invite-id="${i.id}">Revoke</button></td>
 </tr>`;

@@ -19,10 +19,10 @@ export function adminPolicyPage(o: AdminPolicyPageOptions): string {
 <section aria-labelledby="policy-heading">
 <h2 id="policy-heading">Authenticator policy</h2>
 <p class="hint">Set by Keygate's configuration (environment or CONFIG_FILE) and read at start-up; it cannot be changed here. Run <code>npm run cli -- policy</code> with a tightened configuration to see who it would refuse before you deploy it.</p>
-<table id="policy-settings" class="audit-table">
+<div class="table-scroll"><table id="policy-settings" class="admin-table policy-table">
 <thead><tr><th scope="col">Setting</th><th scope="col">Value</th><th scope="col">Variable</th></tr></thead>
-<tbody>${o.settings.map((s) => html`<tr data-variable="${s.variable}"><td>${s.setting}</td><td>${s.value}</td><td><code>${s.variable}</code></td></tr>`)}</tbody>
-</table>
+<tbody>${o.settings.map((s) => html`<tr data-variable="${s.variable}"><td data-label="Setting">${s.setting}</td><td data-label="Value">${s.value}</td><td data-label="Variable"><code>${s.variable}</code></td></tr>`)}</tbody>
+</table></div>
 </section>
 <section aria-labelledby="refused-heading">
 <h2 id="refused-heading">Keys this policy refuses</h2>

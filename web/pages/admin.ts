@@ -29,11 +29,11 @@ export interface AdminUsersPageOptions {
 function userRow(u: AdminUserRow) {
   const devices = `${u.activeDevices} key${u.activeDevices === 1 ? '' : 's'}${u.revokedDevices ? ` (${u.revokedDevices} revoked)` : ''}`;
   return html`<tr data-username="${u.username}">
-<td><a href="/-/admin/users/${encodeURIComponent(u.username)}">${u.username}</a></td>
-<td>${u.isAdmin ? html`<span class="tag">Admin</span>` : 'User'}</td>
-<td>${u.disabledAt ? html`<span class="tag tag-warn">Disabled</span>` : 'Active'}</td>
-<td>${devices}</td>
-<td>${utc(u.createdAt)}</td>
+<td data-label="User"><a href="/-/admin/users/${encodeURIComponent(u.username)}">${u.username}</a></td>
+<td data-label="Role">${u.isAdmin ? html`<span class="tag">Admin</span>` : 'User'}</td>
+<td data-label="State">${u.disabledAt ? html`<span class="tag tag-warn">Disabled</span>` : 'Active'}</td>
+<td data-label="Keys">${devices}</td>
+<td data-label="Created">${utc(u.createdAt)}</td>
 </tr>`;
 }
 
