@@ -30,6 +30,7 @@ import { keygateObserver, noteFailure, proxyObserver } from './ops/observe.js';
 import { SessionCache, startSessionListener } from './session/cache.js';
 import { createIdentityResolver } from './session/identity.js';
 import { createSessionMiddleware, createSessionStore } from './session/middleware.js';
+import { siteOf } from './http/site.js';
 
 const STATIC_DIR = path.join(ROOT, 'web', 'dist');
 
@@ -66,6 +67,19 @@ function createKeygateApp(deps: RouterDeps): express.Express {
     next();
   });
   app.use('/-/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
+  const logo = config.logo;
+  if (logo) {
+    // The organisation's logo (LOGO_FILE). An SVG opened on its own must not run script in this
+    // origin: it is served sandboxed, with nothing allowed but its own inline styles.
+    app.get('/-/brand/logo', (_req, res) => {
+      res.set({
+        'Content-Type': logo.type,
+        'Cache-Control': 'public, max-age=3600',
+        'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+      });
+      res.send(logo.bytes);
+    });
+  }
   app.use(createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache, config), deps.secret));
   app.use(loginRouter(deps));
   app.use(enrollmentRouter(deps));
@@ -74,7 +88,7 @@ function createKeygateApp(deps: RouterDeps): express.Express {
   app.use(adminRouter(deps));
   app.use((_req, _res, next) => next(notFound()));
   app.use(noteFailure);
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, siteOf(config)));
   return app;
 }
 

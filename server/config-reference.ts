@@ -37,7 +37,12 @@ export const CONFIG_REFERENCE: Record<ConfigVariable, VariableReference> = {
   },
   RP_NAME: {
     default: '`Keygate`',
-    meaning: 'name shown by the browser during enrolment',
+    meaning: "the organisation's name: in every page's header and title, on the sign-in page, and shown by the browser during enrolment",
+  },
+  LOGO_FILE: {
+    default: 'none (a key symbol)',
+    meaning:
+      "the organisation's logo beside its name in every page's header: a PNG, JPEG, WebP or SVG file of at most 256 KiB, read at start-up and served at `/-/brand/logo`",
   },
   GOGS_URL: {
     default: '`http://127.0.0.1:3000`',

@@ -146,6 +146,7 @@ const schema = z.object({
   PUBLIC_URL: httpOrigin('http://localhost:8080', 'Keygate serves Gogs at the root'),
   RP_ID: z.string().optional(),
   RP_NAME: z.string().min(1).max(64).default('Keygate'),
+  LOGO_FILE: z.string().min(1).optional(),
   // The proxy sends each request target unchanged to GOGS_URL's host and port: a path would be ignored.
   GOGS_URL: httpOrigin('http://127.0.0.1:3000', 'Gogs must be served at its root'),
   GOGS_AUTH_HEADER: headerName.default('X-WEBAUTH-USER'),
@@ -330,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, sources: Config
     problems.push(`MDS_BLOB: "${e.MDS_BLOB}" must be a file path or an http(s) URL`);
   }
   if (e.MDS_ROOT_CERT && !e.MDS_BLOB) problems.push('MDS_ROOT_CERT: only means something with MDS_BLOB');
+  const logo = e.LOGO_FILE ? readLogo(e.LOGO_FILE, problems) : undefined;
   if (problems.length > 0) throw new ConfigError(problems);
 
   const https = publicUrl.protocol === 'https:';
@@ -342,6 +344,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, sources: Config
     https,
     rpId,
     rpName: e.RP_NAME,
+    /** The organisation's logo (LOGO_FILE), read once at start-up: shown in every page's header. */
+    logo,
     gogsUrl,
     /** Lower-case, as Node presents header names. */
     gogsAuthHeader: e.GOGS_AUTH_HEADER.toLowerCase(),
@@ -428,6 +432,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, sources: Config
     /** Name of Keygate's session cookie; `__Host-` whenever PUBLIC_URL is https. */
     sessionCookieName: https ? '__Host-keygate' : 'keygate',
   });
+}
+
+/** Most bytes a logo may have: it is sent with every first page view. */
+const LOGO_MAX_BYTES = 256 * 1024;
+
+/** The logo file's bytes and type (PNG, JPEG, WebP or SVG, told by its content), or a problem naming LOGO_FILE. */
+function readLogo(file: string, problems: string[]): { bytes: Buffer; type: string } | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    problems.push(`LOGO_FILE: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+  if (bytes.length > LOGO_MAX_BYTES) {
+    problems.push(`LOGO_FILE: "${file}" is ${Math.ceil(bytes.length / 1024)} KiB; a logo may be at most ${LOGO_MAX_BYTES / 1024} KiB`);
+    return undefined;
+  }
+  const head = bytes.subarray(0, 512).toString('latin1');
+  const type = head.startsWith('\x89PNG\r\n\x1a\n')
+    ? 'image/png'
+    : head.startsWith('\xff\xd8\xff')
+      ? 'image/jpeg'
+      : head.startsWith('RIFF') && head.slice(8, 12) === 'WEBP'
+        ? 'image/webp'
+        : /^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*<svg[\s>]/.test(head)
+          ? 'image/svg+xml'
+          : undefined;
+  if (!type) {
+    problems.push(`LOGO_FILE: "${file}" is not a PNG, JPEG, WebP or SVG image`);
+    return undefined;
+  }
+  return { bytes, type };
 }
 
 /**

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { messagePage } from '../web/pages/message.js';
+import type { Site } from '../web/pages/layout.js';
 import { isDatabaseUnavailable } from './db/pool.js';
 import type { Logger } from './log.js';
 
@@ -76,7 +77,7 @@ export function wantsJson(req: Request): boolean {
   return req.path.startsWith('/-/api/') || (req.get('accept') ?? '').startsWith('application/json');
 }
 
-export function errorHandler(log: Logger): ErrorRequestHandler {
+export function errorHandler(log: Logger, site?: Site): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const appError = toAppError(err);
     if (appError.status >= 500) log.error({ err: appError.cause ?? appError, reqId: req.id }, 'request failed');
@@ -93,7 +94,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     } else {
       res
         .type('html')
-        .send(messagePage({ title: TITLES[appError.status] ?? 'Error', message: appError.message, action: { href: '/-/login', label: 'Go to sign-in' } }));
+        .send(
+          messagePage({ title: TITLES[appError.status] ?? 'Error', message: appError.message, action: { href: '/-/login', label: 'Go to sign-in' }, site }),
+        );
     }
   };
 }

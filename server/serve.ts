@@ -6,6 +6,8 @@
 import http, { type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { messagePage } from '../web/pages/message.js';
+import type { Site } from '../web/pages/layout.js';
+import { siteOf } from './http/site.js';
 import { createApp, type Gateway } from './app.js';
 import type { AppDeps } from './deps.js';
 import { HSTS_VALUE, MESSAGE_PAGE_CSP } from './proxy/response-headers.js';
@@ -44,7 +46,7 @@ export async function serve(deps: AppDeps): Promise<Serving> {
     gateway,
     async drain() {
       const forced = setTimeout(() => {
-        const answered = answerUnfinished(connections, config.https);
+        const answered = answerUnfinished(connections, config.https, siteOf(config));
         log.warn({ timeoutMs: config.shutdownTimeoutMs, answered503: answered }, 'SHUTDOWN_TIMEOUT reached: closing the connections still open');
         // A moment for those 503 pages to leave, then cut everything (transfers still flowing too).
         setTimeout(() => server.closeAllConnections(), answered ? 100 : 0).unref();
@@ -67,7 +69,7 @@ export async function serve(deps: AppDeps): Promise<Serving> {
  * restarting, instead of a cut connection. Whatever its handler writes later goes nowhere.
  * Transfers whose body is still arriving, or whose answer has started, are only cut.
  */
-function answerUnfinished(connections: Set<Socket>, https: boolean): number {
+function answerUnfinished(connections: Set<Socket>, https: boolean, site: Site): number {
   let answered = 0;
   for (const socket of connections) {
     const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
@@ -76,7 +78,7 @@ function answerUnfinished(connections: Set<Socket>, https: boolean): number {
     const json = (res.req.url ?? '').startsWith('/-/api/');
     const body = json
       ? JSON.stringify({ error: { code: 'shutting_down', message } })
-      : messagePage({ title: 'Temporarily unavailable', message, action: { href: '/-/login', label: 'Go to sign-in' } });
+      : messagePage({ title: 'Temporarily unavailable', message, action: { href: '/-/login', label: 'Go to sign-in' }, site });
     res.writeHead(503, {
       'content-type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
       'content-length': Buffer.byteLength(body),

@@ -26,6 +26,7 @@ import { cleanNickname, storeCredential } from '../webauthn/store.js';
 import { accountDeviceRouter } from './devices.js';
 import { accountSessionRouter, accountSessions } from './sessions.js';
 import { accountDevice } from './view.js';
+import { siteOf } from '../http/site.js';
 
 const verifyBody = z.object({ response: registrationResponseSchema, nickname: z.string().max(200).optional() });
 
@@ -60,6 +61,7 @@ export function accountRouter(deps: RouterDeps): Router {
     const sessions = await accountSessions(deps, req, auth.userId);
     res.type('html').send(
       accountPage({
+        site: siteOf(config),
         username: auth.username,
         sessions,
         notice: accountNotice(req.query),

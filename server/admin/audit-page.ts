@@ -12,6 +12,7 @@ import { describeBrowser, displayIp } from '../account/view.js';
 import { exportAudit, type ExportFormat } from './audit-export.js';
 import { parseFilterTime, parseQuery } from './query.js';
 import { requireAdmin } from './require-admin.js';
+import { siteOf } from '../http/site.js';
 
 export const AUDIT_PAGE_SIZE = 50;
 
@@ -121,6 +122,7 @@ export function adminAuditRouter(deps: RouterDeps): Router {
     const last = rows.at(-1);
     res.type('html').send(
       adminAuditPage({
+        site: siteOf(deps.config),
         filters,
         events: AUDIT_EVENTS.map((e) => [e, AUDIT_EVENT_LABELS[e]] as const),
         exportHref: { csv: auditHref(filters, undefined, 'csv'), jsonl: auditHref(filters, undefined, 'jsonl') },

@@ -8,6 +8,7 @@ import { messagePage } from '../../web/pages/message.js';
 import type { AppDeps } from '../deps.js';
 import { forbidden, wantsJson } from '../errors.js';
 import { findUserById, type User } from '../users/users.js';
+import { siteOf } from '../http/site.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -31,7 +32,9 @@ export function requireAdmin(deps: AppDeps) {
       res
         .status(403)
         .type('html')
-        .send(messagePage({ title: 'Not allowed', message: NOT_ADMIN, action: { href: '/-/account', label: 'Back to your account' } }));
+        .send(
+          messagePage({ title: 'Not allowed', message: NOT_ADMIN, action: { href: '/-/account', label: 'Back to your account' }, site: siteOf(deps.config) }),
+        );
     }
   };
 }

@@ -21,6 +21,7 @@ import { listCredentialsOfUser } from '../webauthn/credentials.js';
 import { parseQuery } from './query.js';
 import { requireAdmin } from './require-admin.js';
 import { searchUsers } from './search.js';
+import { siteOf } from '../http/site.js';
 
 const listQuery = z.object({
   q: z.string({ error: 'give it once' }).trim().max(64, 'must be at most 64 characters').default(''),
@@ -55,6 +56,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
     const href = (p: number) => `/-/admin?${new URLSearchParams({ ...(q ? { q } : {}), ...(p > 1 ? { page: String(p) } : {}) }).toString()}`;
     res.type('html').send(
       adminUsersPage({
+        site: siteOf(deps.config),
         q,
         users,
         previousHref: page > 1 ? href(page - 1) : null,
@@ -75,7 +77,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
       const pending = await listPendingInvites(db, { username: name });
       const [first] = pending.invites;
       if (first) {
-        res.type('html').send(adminInviteePage({ username: first.username, invites: pending.invites }));
+        res.type('html').send(adminInviteePage({ username: first.username, invites: pending.invites, site: siteOf(deps.config) }));
         return;
       }
       user = await requireUser(db, name); // 404, unless they enrolled just now
@@ -86,6 +88,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
     const nicknames = new Map(credentials.map((c) => [c.credentialId, c.nickname]));
     res.type('html').send(
       adminUserPage({
+        site: siteOf(deps.config),
         username: user.username,
         isAdmin: user.isAdmin,
         disabledAt: user.disabledAt,

@@ -26,6 +26,7 @@ import { registrationResponseSchema } from '../webauthn/responses.js';
 import { cleanNickname } from '../webauthn/store.js';
 import { findInvite, INVITE_MESSAGES, type InviteState } from './invites.js';
 import { inviteProblem, redeemInvite } from './redeem.js';
+import { siteOf } from '../http/site.js';
 
 const tokenSchema = z.string().min(1).max(128);
 const optionsBody = z.object({ token: tokenSchema });
@@ -44,14 +45,21 @@ export function enrollmentRouter(deps: RouterDeps): Router {
       res
         .status(m.status)
         .type('html')
-        .send(messagePage({ title: m.title, message: m.message, action: { href: '/-/login', label: 'Go to sign-in' } }));
+        .send(messagePage({ title: m.title, message: m.message, action: { href: '/-/login', label: 'Go to sign-in' }, site: siteOf(config) }));
       return;
     }
     const existing = invite.userId ? await findUserById(db, invite.userId) : null;
     const requirements = policy.requirements({ admin: invite.grantsAdmin || Boolean(existing?.isAdmin) });
-    res
-      .type('html')
-      .send(enrollPage({ token: String(req.params.token), username: invite.username, recovery: invite.userId !== null, rpName: config.rpName, requirements }));
+    res.type('html').send(
+      enrollPage({
+        token: String(req.params.token),
+        username: invite.username,
+        recovery: invite.userId !== null,
+        rpName: config.rpName,
+        requirements,
+        site: siteOf(config),
+      }),
+    );
   });
 
   router.post('/-/api/enroll/options', limits.perIp('/-/api/enroll'), jsonBody, validateBody(optionsBody), async (req, res) => {

@@ -26,6 +26,7 @@ import { listCredentialsOfUser } from '../webauthn/credentials.js';
 import { SignInFailure, verifySignIn } from '../webauthn/authenticate.js';
 import { CeremonyFailure } from '../webauthn/failures.js';
 import { authenticationResponseSchema } from '../webauthn/responses.js';
+import { siteOf } from '../http/site.js';
 
 const optionsBody = z.object({
   username: z.string().trim().max(64).optional(),
@@ -53,7 +54,7 @@ export function loginRouter(deps: RouterDeps): Router {
     let notice = await sessionEndNotice(db, config, deps.secret, req.headers.cookie);
     if (notice) res.clearCookie(config.sessionCookieName, sessionCookieOptions(config));
     else if (req.query.signed_out !== undefined) notice = SESSION_END_MESSAGES.signed_out;
-    res.type('html').send(loginPage({ returnTo, rpName: config.rpName, rpId: config.rpId, notice }));
+    res.type('html').send(loginPage({ returnTo, rpName: config.rpName, rpId: config.rpId, notice, site: siteOf(config) }));
   });
 
   router.post('/-/api/login/options', limits.perIp('/-/api/login'), jsonBody, limits.perTypedUsername(), validateBody(optionsBody), async (req, res) => {
@@ -130,7 +131,7 @@ export function loginRouter(deps: RouterDeps): Router {
   );
 
   router.get('/-/logout', (_req, res) => {
-    res.type('html').send(logoutPage());
+    res.type('html').send(logoutPage({ site: siteOf(config) }));
   });
 
   router.post('/-/logout', async (req, res) => {

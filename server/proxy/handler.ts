@@ -26,6 +26,7 @@ import { rewriteSetCookies } from './gogs-session.js';
 import { createHeaderPlan, upstreamHeaderList } from './headers.js';
 import { changesStateOnGet, classifyPath, normalizePath } from './paths.js';
 import { HSTS_VALUE, MESSAGE_PAGE_CSP } from './response-headers.js';
+import { siteOf } from '../http/site.js';
 
 export interface ProxyDeps {
   config: Config;
@@ -62,6 +63,7 @@ declare module 'node:http' {
 export function createProxyHandler(deps: ProxyDeps) {
   const { config, log, resolveIdentity, observe } = deps;
   const plan = createHeaderPlan(config, deps.secret);
+  const site = siteOf(config);
   const setCookies = (lines: string[], sid: string | null) => rewriteSetCookies(lines, plan.cookieRules, plan.binding, sid);
   const pool = {
     connectMs: config.gogsConnectTimeoutMs,
@@ -80,7 +82,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     ? { 'x-content-type-options': 'nosniff', 'strict-transport-security': HSTS_VALUE }
     : { 'x-content-type-options': 'nosniff' };
   const sendPage = (res: ServerResponse, status: number, title: string, message: string, extra: Record<string, string | string[]> = {}): void => {
-    const body = messagePage({ title, message, action: { href: '/-/login', label: 'Go to sign-in' } });
+    const body = messagePage({ title, message, action: { href: '/-/login', label: 'Go to sign-in' }, site });
     // A client still waiting for "100 Continue" never sends its body here: the connection goes with the answer.
     const close = res.req[EXPECTS_CONTINUE] ? { connection: 'close' } : {};
     res.writeHead(status, { ...PAGE_HEADERS, ...security, ...extra, ...close, 'content-length': Buffer.byteLength(body) });
@@ -206,6 +208,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       // A link from another site to a Gogs GET that changes something: the person confirms first.
       req.resume();
       const body = messagePage({
+        site,
         title: 'Continue to Gogs?',
         message: `You followed a link from another site to ${path}. Opening it changes something in Gogs (for example, it closes a milestone). Continue only if you meant to.`,
         // The same request again, from this page; never a link that leaves the origin (`//host`).

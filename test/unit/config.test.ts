@@ -414,3 +414,36 @@ describe('config object', () => {
     assert.deepEqual(env, copy);
   });
 });
+
+describe('LOGO_FILE', () => {
+  test('a PNG, JPEG, WebP or SVG file is read at start-up and told by its content; anything else names LOGO_FILE and says why', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'keygate-logo-'));
+    try {
+      const files: Record<string, Buffer | string> = {
+        'logo.png': Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(16)]),
+        'logo.jpg': Buffer.concat([Buffer.from('ffd8ffe0', 'hex'), Buffer.alloc(16)]),
+        'logo.webp': Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WEBPVP8 ')]),
+        'logo.svg': '<!-- made by hand -->\n<svg xmlns="http://www.w3.org/2000/svg"></svg>',
+        'page.html': '<html><body><svg></svg></body></html>',
+        'big.png': Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(300 * 1024)]),
+      };
+      for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
+      const expected: Record<string, string> = { 'logo.png': 'image/png', 'logo.jpg': 'image/jpeg', 'logo.webp': 'image/webp', 'logo.svg': 'image/svg+xml' };
+      for (const [name, type] of Object.entries(expected)) {
+        const c = loadConfig({ LOGO_FILE: path.join(dir, name) });
+        assert.equal(c.logo?.type, type, name);
+        assert.deepEqual(c.logo?.bytes, Buffer.from(files[name]));
+      }
+      assert.equal(loadConfig({}).logo, undefined);
+      assert.deepEqual(configError({ LOGO_FILE: path.join(dir, 'page.html') }).problems, [
+        `LOGO_FILE: "${path.join(dir, 'page.html')}" is not a PNG, JPEG, WebP or SVG image`,
+      ]);
+      assert.deepEqual(configError({ LOGO_FILE: path.join(dir, 'big.png') }).problems, [
+        `LOGO_FILE: "${path.join(dir, 'big.png')}" is 301 KiB; a logo may be at most 256 KiB`,
+      ]);
+      assert.deepEqual(configError({ LOGO_FILE: path.join(dir, 'none.png') }).problems, [`LOGO_FILE: cannot read "${path.join(dir, 'none.png')}" (ENOENT)`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

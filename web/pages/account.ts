@@ -1,6 +1,6 @@
 import { policyRequirements } from './enroll.js';
 import { html } from './html.js';
-import { layout } from './layout.js';
+import { layout, type SiteOptions } from './layout.js';
 
 /** One registered credential as shown on the account page. */
 export interface AccountDevice {
@@ -35,7 +35,7 @@ export interface AccountSession {
 }
 
 /** Options for {@link accountPage}. */
-export interface AccountPageOptions {
+export interface AccountPageOptions extends SiteOptions {
   username: string;
   devices: AccountDevice[];
   sessions?: AccountSession[];
@@ -113,6 +113,7 @@ export function accountPage({
   devices,
   sessions = [],
   notice,
+  site,
   rpId,
   userHandle,
   isAdmin,
@@ -151,5 +152,5 @@ ${others > 0 ? END_OTHERS_FORM : html`<p class="hint">You are signed in in this 
 ${isAdmin && html`<a class="button button-link" href="/-/admin">Administration</a>`}
 </div>
 `;
-  return layout({ title: 'Your account', body, script: 'account', data: { rpId, userId: userHandle, username } });
+  return layout({ title: 'Your account', body, script: 'account', data: { rpId, userId: userHandle, username }, site });
 }

@@ -1,4 +1,5 @@
 import { adminLayout, utc } from './admin-parts.js';
+import type { SiteOptions } from './layout.js';
 import { html, type Interpolation } from './html.js';
 
 /** The filters as typed, echoed back into the form and the paging links. */
@@ -34,7 +35,7 @@ export interface AuditEntryView {
 }
 
 /** Options for {@link adminAuditPage}. */
-export interface AdminAuditPageOptions {
+export interface AdminAuditPageOptions extends SiteOptions {
   filters: AuditFilters;
   /** The event filter's choices: stored name and label. */
   events: ReadonlyArray<readonly [string, string]>;
@@ -73,7 +74,7 @@ function entryRow(e: AuditEntryView) {
 }
 
 /** The audit log (/-/admin/audit), newest first. Plain GET forms and links: no script needed. */
-export function adminAuditPage({ filters, events, exportHref, entries, olderHref, newestHref }: AdminAuditPageOptions): string {
+export function adminAuditPage({ filters, events, exportHref, entries, olderHref, newestHref, site }: AdminAuditPageOptions): string {
   const body = html`
 <form id="audit-filters" class="audit-filters" method="get" action="/-/admin/audit">
 <div><label for="user">User</label>
@@ -98,5 +99,5 @@ ${
 <nav class="pager" aria-label="Pages">${newestHref && html`<a id="audit-newest" href="${newestHref}">Newest</a>`}${olderHref && html`<a id="audit-older" href="${olderHref}" rel="next">Older</a>`}</nav>
 <p class="hint">Export every entry these filters match: <a id="audit-export-csv" href="${exportHref.csv}" download>CSV</a> · <a id="audit-export-jsonl" href="${exportHref.jsonl}" download>JSON lines</a></p>
 `;
-  return adminLayout({ title: 'Audit log', section: 'audit', body });
+  return adminLayout({ title: 'Audit log', section: 'audit', body, site });
 }

@@ -1,6 +1,6 @@
 /** Pieces shared by the admin pages: the frame, times in UTC, the invite form and the pending invites. */
 import { html, type Raw } from './html.js';
-import { layout } from './layout.js';
+import { layout, type SiteOptions } from './layout.js';
 
 /** `YYYY-MM-DD HH:MM UTC`: unambiguous whatever the reader's locale. */
 export function utc(d: Date): Raw {
@@ -10,14 +10,14 @@ export function utc(d: Date): Raw {
 type Section = 'users' | 'audit' | 'policy';
 
 /** An admin page: the wide frame, the admin navigation and the admin script. */
-export function adminLayout(opts: { title: string; section: Section; body: Raw; data?: Record<string, string> }): string {
+export function adminLayout(opts: { title: string; section: Section; body: Raw; data?: Record<string, string> } & SiteOptions): string {
   const link = (section: Section, href: string, label: string) =>
     html`<a href="${href}"${section === opts.section ? html` aria-current="page"` : ''}>${label}</a>`;
   const body = html`<div class="admin">
 <nav class="admin-nav" aria-label="Admin">${link('users', '/-/admin', 'Users')}${link('audit', '/-/admin/audit', 'Audit log')}${link('policy', '/-/admin/policy', 'Policy')}<a href="/-/account">Your account</a></nav>
 ${opts.body}
 </div>`;
-  return layout({ title: opts.title, body, script: 'admin', data: opts.data });
+  return layout({ title: opts.title, body, script: 'admin', data: opts.data, site: opts.site });
 }
 
 /**

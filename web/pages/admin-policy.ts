@@ -1,7 +1,8 @@
 import { adminLayout } from './admin-parts.js';
+import type { SiteOptions } from './layout.js';
 import { html } from './html.js';
 
-export interface AdminPolicyPageOptions {
+export interface AdminPolicyPageOptions extends SiteOptions {
   settings: Array<{ variable: string; setting: string; value: string }>;
   refused: Array<{
     username: string;
@@ -39,5 +40,5 @@ ${
     : html`<p id="no-refused" class="hint">Every active key meets this policy.</p>`
 }
 </section>`;
-  return adminLayout({ title: 'Policy', section: 'policy', body });
+  return adminLayout({ title: 'Policy', section: 'policy', body, site: o.site });
 }

@@ -1,4 +1,5 @@
 import { adminLayout, inviteForm, pendingInvites, utc, type PendingInviteView } from './admin-parts.js';
+import type { SiteOptions } from './layout.js';
 import { html } from './html.js';
 
 /** One credential as an admin sees it. */
@@ -31,7 +32,7 @@ export interface AdminSessionView {
 }
 
 /** Options for {@link adminUserPage}. */
-export interface AdminUserPageOptions {
+export interface AdminUserPageOptions extends SiteOptions {
   username: string;
   isAdmin: boolean;
   disabledAt: Date | null;
@@ -101,18 +102,18 @@ ${o.disabledAt && html`<p class="notice notice-info">${o.username} is disabled: 
 ${inviteForm({ username: o.username, defaultTtl: o.defaultTtl })}
 </section>
 `;
-  return adminLayout({ title: o.username, section: 'users', body, data: { username: o.username } });
+  return adminLayout({ title: o.username, section: 'users', body, data: { username: o.username }, site: o.site });
 }
 
 /**
  * Someone invited who has no account yet (/-/admin/users/<name>, while an invite for that name is
  * pending): the pending invites, to revoke or re-issue. The account appears when a link is used.
  */
-export function adminInviteePage(o: { username: string; invites: PendingInviteView[] }): string {
+export function adminInviteePage(o: { username: string; invites: PendingInviteView[] } & SiteOptions): string {
   const body = html`
 <p class="lead"><strong>${o.username}</strong> <span class="tag">Invited</span></p>
 <p class="hint">${o.username} has no account yet: one is made when they enrol a key with an invite link.</p>
 ${pendingInvites({ invites: o.invites })}
 `;
-  return adminLayout({ title: o.username, section: 'users', body, data: { username: o.username } });
+  return adminLayout({ title: o.username, section: 'users', body, data: { username: o.username }, site: o.site });
 }

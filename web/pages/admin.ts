@@ -1,4 +1,5 @@
 import { adminLayout, inviteForm, pendingInvites, utc, type PendingInviteView } from './admin-parts.js';
+import type { SiteOptions } from './layout.js';
 import { html } from './html.js';
 
 /** One person in the admin list. */
@@ -38,7 +39,17 @@ function userRow(u: AdminUserRow) {
 }
 
 /** The admin home (/-/admin): find people, open one, see and manage pending invites, or invite someone. */
-export function adminUsersPage({ q, users, previousHref, nextHref, defaultTtl, gogsEmail, invites, moreInvites }: AdminUsersPageOptions): string {
+export function adminUsersPage({
+  q,
+  users,
+  previousHref,
+  nextHref,
+  defaultTtl,
+  gogsEmail,
+  invites,
+  moreInvites,
+  site,
+}: AdminUsersPageOptions & SiteOptions): string {
   const body = html`
 <form class="admin-search" method="get" action="/-/admin" role="search">
 <label for="q" class="visually-hidden">Search users by name</label>
@@ -65,5 +76,5 @@ ${inviteForm({ defaultTtl, email: gogsEmail })}
 <button type="button" class="button button-danger-outline" data-action="end-all-sessions">Sign everyone out</button>
 </section>
 `;
-  return adminLayout({ title: 'Administration', section: 'users', body });
+  return adminLayout({ title: 'Administration', section: 'users', body, site });
 }

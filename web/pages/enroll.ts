@@ -1,5 +1,5 @@
 import { html } from './html.js';
-import { layout } from './layout.js';
+import { layout, type SiteOptions } from './layout.js';
 
 /** Options for {@link enrollPage}. */
 export interface EnrollPageOptions {
@@ -25,7 +25,7 @@ export function policyRequirements(requirements: string[]) {
 }
 
 /** The enrolment page (/-/enroll/<token>): explains what is about to happen, then registers a key. */
-export function enrollPage({ token, username, recovery, rpName, requirements }: EnrollPageOptions): string {
+export function enrollPage({ token, username, recovery, rpName, requirements, site }: EnrollPageOptions & SiteOptions): string {
   const body = html`
 <p class="lead">You're enrolling a security key or passkey for <strong>${username}</strong> on ${rpName}.</p>
 ${recovery && html`<p class="notice notice-info">This link adds a new key to your account; your other keys keep working.</p>`}
@@ -40,5 +40,5 @@ phone or computer's fingerprint, face or screen lock.</p>
 <button type="button" id="enroll-button" class="button button-primary">Register your key</button>
 </div>
 `;
-  return layout({ title: 'Register your key', body, script: 'enroll', data: { token } });
+  return layout({ title: 'Register your key', body, script: 'enroll', data: { token }, site });
 }

@@ -3,8 +3,22 @@ import { html, raw, type Raw } from './html.js';
 /** Browser bundles a page may load; each is built from web/client/<name>.ts. */
 export type PageScript = 'login' | 'enroll' | 'account' | 'admin';
 
+/** Whose pages these are: the organisation's name (RP_NAME) and whether it has a logo (LOGO_FILE). */
+export interface Site {
+  name: string;
+  logo: boolean;
+}
+
+/** Keygate's own look, for a page rendered without a configuration. */
+export const DEFAULT_SITE: Site = { name: 'Keygate', logo: false };
+
+/** What every page's options may carry: the site it belongs to (DEFAULT_SITE if absent). */
+export interface SiteOptions {
+  site?: Site;
+}
+
 /** Options for {@link layout}. */
-export interface LayoutOptions {
+export interface LayoutOptions extends SiteOptions {
   /** Used for both `<title>` and the page's `<h1>`. */
   title: string;
   /** Page content, placed after the heading and the message area. */
@@ -41,7 +55,7 @@ function dataAttributes(data: Record<string, string>): Raw {
  * files only, because the CSP allows nothing inline; data for the page's
  * script travels in `data-*` attributes on `main#app`.
  */
-export function layout({ title, body, script, data = {} }: LayoutOptions): string {
+export function layout({ title, body, script, data = {}, site = DEFAULT_SITE }: LayoutOptions): string {
   if (script !== undefined && !SCRIPTS.has(script)) throw new Error(`layout: unknown script "${script}"`);
   return html`<!doctype html>
 <html lang="en">
@@ -50,13 +64,13 @@ export function layout({ title, body, script, data = {} }: LayoutOptions): strin
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <meta name="referrer" content="same-origin">
-<title>${title} · Keygate</title>
+<title>${title} · ${site.name}</title>
 <link rel="stylesheet" href="/-/static/keygate.css">
 ${script && html`<script type="module" src="/-/static/${script}.js"></script>`}
 </head>
 <body>
 <header class="site-header">
-<span class="brand">${LOGO}Keygate</span>
+<span class="brand">${site.logo ? html`<img class="brand-logo" src="/-/brand/logo" alt="" width="28" height="28">` : LOGO}${site.name}</span>
 </header>
 <main id="app"${dataAttributes(data)}>
 <h1>${title}</h1>

@@ -1,8 +1,8 @@
 import { html } from './html.js';
-import { layout } from './layout.js';
+import { layout, type SiteOptions } from './layout.js';
 
 /** Options for {@link loginPage}. */
-export interface LoginPageOptions {
+export interface LoginPageOptions extends SiteOptions {
   /** Where to go after signing in; handed to the script via data-return-to (may be empty). */
   returnTo: string;
   /** Human name of the site, e.g. "Example Git". */
@@ -18,10 +18,11 @@ export interface LoginPageOptions {
  * typing, then a username form for security keys that don't store passkeys.
  * The username input also carries "webauthn" autocomplete for passkey autofill.
  */
-export function loginPage({ returnTo, rpName, rpId, notice }: LoginPageOptions): string {
+export function loginPage({ returnTo, rpName, rpId, notice, site }: LoginPageOptions): string {
   const body = html`
 ${notice && html`<p class="notice notice-info" role="status">${notice}</p>`}
 <p class="lead">Sign in to ${rpName} with your security key or passkey. No password needed.</p>
+<p class="hint" id="leads-to">After you sign in, you go on to Gogs, where your repositories are.</p>
 <button type="button" id="passkey-button" class="button button-primary">Sign in with a passkey</button>
 <div class="divider"><span>or</span></div>
 <form id="username-form" class="stack" novalidate>
@@ -32,5 +33,5 @@ ${notice && html`<p class="notice notice-info" role="status">${notice}</p>`}
 </form>
 <p class="hint">No key registered yet? Ask your administrator for an enrolment link.</p>
 `;
-  return layout({ title: 'Sign in', body, script: 'login', data: { returnTo, rpId } });
+  return layout({ title: 'Sign in', body, script: 'login', data: { returnTo, rpId }, site });
 }

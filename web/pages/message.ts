@@ -1,8 +1,8 @@
 import { html } from './html.js';
-import { layout } from './layout.js';
+import { layout, type SiteOptions } from './layout.js';
 
 /** Options for {@link messagePage}. */
-export interface MessagePageOptions {
+export interface MessagePageOptions extends SiteOptions {
   title: string;
   /** Plain-text explanation; escaped. */
   message: string;
@@ -11,10 +11,10 @@ export interface MessagePageOptions {
 }
 
 /** A script-free page that explains something (expired invite, error, signed out) and offers a way on. */
-export function messagePage({ title, message, action }: MessagePageOptions): string {
+export function messagePage({ title, message, action, site }: MessagePageOptions): string {
   const body = html`
 <p class="lead">${message}</p>
 ${action && html`<a class="button button-primary" href="${action.href}">${action.label}</a>`}
 `;
-  return layout({ title, body });
+  return layout({ title, body, site });
 }
