@@ -23,7 +23,7 @@ describe('core journey', () => {
 
     const enrolled = await enroll(browser, passkey, token, { nickname: 'Laptop' });
     assert.equal(enrolled.status, 200, enrolled.text);
-    assert.deepEqual(enrolled.json, { ok: true, redirect: '/' });
+    assert.deepEqual(enrolled.json, { ok: true, redirect: '/-/welcome' });
 
     kg.gogs.clear();
     const home = await browser.get('/');

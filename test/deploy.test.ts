@@ -150,11 +150,16 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  test("gogs: a pinned 0.14.x image, its app.ini from the repository, port 3000 not published, a healthcheck on Gogs' /healthcheck", () => {
+  test("gogs: a pinned 0.14.x image, its app.ini and custom footer template from the repository, port 3000 not published, a healthcheck on Gogs' /healthcheck", () => {
     assert.match(gogs.image, /^gogs\/gogs:0\.14\.\d+$/);
     assert.ok(
       volumes(gogs).some((v) => v.source === './deploy/gogs/app.ini' && v.target === '/data/gogs/conf/app.ini'),
       'app.ini not mounted',
+    );
+    // The image's custom folder is /data/gogs (GOGS_CUSTOM): the menu link to Keygate (test/e2e/gogs-inject.test.ts).
+    assert.ok(
+      volumes(gogs).some((v) => v.source === './deploy/gogs/custom/templates/inject/footer.tmpl' && v.target === '/data/gogs/templates/inject/footer.tmpl'),
+      'the inject/footer.tmpl for the link to Keygate is not mounted',
     );
     for (const p of gogs.ports ?? []) {
       const target = typeof p === 'object' ? String(p.target) : String(p).split(':').pop()!.split('/')[0];

@@ -40,7 +40,7 @@ import { startKeygate, type TestKeygate } from './support/keygate.js';
 import { freePort, sleep } from './support/net.js';
 import { createTlsFiles, type TlsFiles } from './support/tls.js';
 import { loadConfig, parseDuration } from '../server/config.js';
-import { CHROMIUM_PATH, openPage, PLATFORM_PASSKEY, type E2ePage, type VirtualAuthenticator } from './e2e/support.js';
+import { CHROMIUM_PATH, openPage, PLATFORM_PASSKEY, type E2ePage, type VirtualAuthenticator, continueFromWelcome } from './e2e/support.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
@@ -449,6 +449,7 @@ describe('https fronts from deploy/ (nginx, Caddy) in front of Keygate, with Chr
       (await enrolment.headersArray()).some((h) => h.name.toLowerCase() === 'set-cookie' && h.value.startsWith('__Host-keygate=')),
       'Keygate set its session cookie (it sets none unless the front sends X-Forwarded-Proto: https)',
     );
+    await continueFromWelcome(page);
     await page.waitForURL((u) => !u.pathname.startsWith('/-/'));
     await page.getByText(`Signed in as ${username}`).waitFor();
 
@@ -592,6 +593,7 @@ describe('https fronts from deploy/ (nginx, Caddy) in front of Keygate, with Chr
         await p.addAuthenticator(PLATFORM_PASSKEY);
         await p.page.goto(`${f.origin}/-/enroll/${await invite(f.kg, 'dora')}`);
         await p.page.click('#enroll-button');
+        await continueFromWelcome(p.page);
         await p.page.waitForURL((u) => !u.pathname.startsWith('/-/'));
         cookie = (await p.context.cookies()).find((c) => c.name === '__Host-keygate')!.value;
       } finally {

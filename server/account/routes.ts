@@ -25,6 +25,7 @@ import { registrationResponseSchema } from '../webauthn/responses.js';
 import { cleanNickname, storeCredential } from '../webauthn/store.js';
 import { accountDeviceRouter } from './devices.js';
 import { accountSessionRouter, accountSessions } from './sessions.js';
+import { welcomeRouter } from './welcome.js';
 import { accountDevice } from './view.js';
 import { siteOf } from '../http/site.js';
 
@@ -136,5 +137,6 @@ export function accountRouter(deps: RouterDeps): Router {
 
   router.use(accountDeviceRouter(deps));
   router.use(accountSessionRouter(deps));
+  router.use(welcomeRouter(deps));
   return router;
 }

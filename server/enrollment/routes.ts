@@ -115,7 +115,8 @@ export function enrollmentRouter(deps: RouterDeps): Router {
           throw new CeremonyFailure('access_ended', undefined, 403);
         }
         expireGogsSession(res, config);
-        res.json({ ok: true, redirect: '/' });
+        // The next steps first (a backup key, git access), then on to Gogs.
+        res.json({ ok: true, redirect: '/-/welcome' });
       } catch (err) {
         const reason = err instanceof CeremonyFailure ? err.reason : err instanceof AppError ? err.code : 'internal';
         await recordEvent(db, { event: 'invite_redeemed', outcome: 'failure', actor: 'anonymous', subjectUsername: inviteUsername, reason, ...ctx });

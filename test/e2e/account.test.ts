@@ -11,7 +11,17 @@ import { auditSince, maxAuditId } from '../support/audit.js';
 import { ageStepUpInBrowser } from '../support/age.js';
 import { invite } from '../support/flows.js';
 import { startKeygate, type TestKeygate } from '../support/keygate.js';
-import { assertHumanSentence, assertPageHealthy, errorMessage, PLATFORM_PASSKEY, useBrowser, webAuthnCalls, withPage, type E2ePage } from './support.js';
+import {
+  assertHumanSentence,
+  assertPageHealthy,
+  errorMessage,
+  PLATFORM_PASSKEY,
+  useBrowser,
+  webAuthnCalls,
+  withPage,
+  type E2ePage,
+  continueFromWelcome,
+} from './support.js';
 
 const LAST_KEY = 'This is your last key. If you remove it you will need a new invite from your administrator to get back in.';
 /** A USB security key that keeps passkeys (resident credentials), so it can sign in without a username. */
@@ -85,6 +95,7 @@ describe('the account page in a real browser', () => {
     await p.page.goto(`${server.url}/-/enroll/${await invite(server, username)}`);
     await p.page.fill('#nickname', nickname);
     await p.page.click('#enroll-button');
+    await continueFromWelcome(p.page);
     await p.page.waitForURL((u) => !u.pathname.startsWith('/-/'));
   }
 

@@ -23,6 +23,7 @@ import {
   useBrowser,
   withPage,
   type E2ePage,
+  continueFromWelcome,
 } from './support.js';
 
 /** DevTools reports credential ids in base64; Keygate's pages use base64url. */
@@ -41,6 +42,7 @@ describe('admin area in a real browser', () => {
     await p.page.bringToFront(); // browsers refuse WebAuthn in a tab that is not in front
     await p.page.goto(`${kg.url}/-/enroll/${token}`);
     await p.page.click('#enroll-button');
+    await continueFromWelcome(p.page);
     await expectGogsAs(p.page, username);
   }
 

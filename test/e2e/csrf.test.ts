@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { invite } from '../support/flows.js';
 import { startKeygate, type TestKeygate } from '../support/keygate.js';
-import { PLATFORM_PASSKEY, useBrowser, withPage } from './support.js';
+import { PLATFORM_PASSKEY, useBrowser, withPage, continueFromWelcome } from './support.js';
 
 describe('cross-site forms in a real browser', () => {
   const browser = useBrowser();
@@ -38,6 +38,7 @@ describe('cross-site forms in a real browser', () => {
       await p.addAuthenticator(PLATFORM_PASSKEY);
       await p.page.goto(`${kg.url}/-/enroll/${await invite(kg, 'victim')}`);
       await p.page.click('#enroll-button');
+      await continueFromWelcome(p.page);
       await p.page.waitForURL((u) => !u.pathname.startsWith('/-/'));
       assert.match((await p.page.textContent('body')) ?? '', /Signed in as victim/);
 

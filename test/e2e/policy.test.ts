@@ -27,6 +27,9 @@ describe('authenticator policy in a real browser', () => {
   }
 
   async function landsOnGogs(kg: TestKeygate, page: Page, username: string): Promise<void> {
+    // After an enrolment, through the next-steps page.
+    await page.waitForURL((u) => !u.pathname.startsWith('/-/') || u.pathname === '/-/welcome');
+    if (new URL(page.url()).pathname === '/-/welcome') await page.click('#continue');
     await page.waitForURL((u) => !u.pathname.startsWith('/-/'));
     await page.getByText(`Signed in as ${username}`).waitFor();
     assert.deepEqual(kg.gogs.last()?.authHeaderValues, [username]);

@@ -26,6 +26,7 @@ import {
   type E2ePage,
   type VirtualAuthenticator,
   waitForAutofillArmed,
+  continueFromWelcome,
 } from './support.js';
 
 const ALREADY_REGISTERED = 'This key is already registered here. Use another key, or sign in with this one.';
@@ -45,6 +46,7 @@ describe('sign-in in a real browser', () => {
     await assertTextVisible(p.page, `You're enrolling a security key or passkey for ${username}`);
     if (nickname) await p.page.fill('#nickname', nickname);
     await p.page.click('#enroll-button');
+    await continueFromWelcome(p.page);
     await expectGogsAs(p.page, username);
   }
 
@@ -176,6 +178,7 @@ describe('sign-in in a real browser', () => {
 
       await key.setUserVerified(true);
       await p.page.click('#enroll-button');
+      await continueFromWelcome(p.page);
       await expectGogsAs(p.page, 'carol');
 
       // At sign-in the key refuses user verification again.
@@ -264,6 +267,7 @@ describe('sign-in in a real browser', () => {
       await p.page.bringToFront(); // browsers refuse WebAuthn in a tab that is not in front
       await p.page.goto(`${kg.url}/-/enroll/${used}`);
       await p.page.click('#enroll-button');
+      await continueFromWelcome(p.page);
       await expectGogsAs(p.page, 'grace');
       await otherTab.bringToFront();
       await otherTab.click('#enroll-button');
@@ -349,6 +353,7 @@ describe('sign-in in a real browser', () => {
       await p.page.screenshot({ path: screenshotPath('enroll-phone'), fullPage: true });
       await p.page.fill('#nickname', 'A phone with a long descriptive nickname for testing');
       await p.page.click('#enroll-button');
+      await continueFromWelcome(p.page);
       await expectGogsAs(p.page, 'ivan_with_a_rather_long_name.x');
 
       await p.page.goto(`${kg.url}/-/account`);

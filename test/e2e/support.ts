@@ -256,3 +256,9 @@ export async function assertNoHorizontalOverflow(page: Page, width: number): Pro
   const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(scrollWidth <= width, `page is ${scrollWidth}px wide at a ${width}px viewport: ${page.url()}`);
 }
+
+/** Enrolment leads to the next-steps page (/-/welcome); its Continue button goes on to Gogs. */
+export async function continueFromWelcome(page: Page): Promise<void> {
+  await page.waitForURL((u) => u.pathname === '/-/welcome');
+  await page.click('#continue');
+}

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
 import { invite } from '../support/flows.js';
 import type { TestKeygate } from '../support/keygate.js';
-import { PLATFORM_PASSKEY, type E2ePage } from './support.js';
+import { PLATFORM_PASSKEY, type E2ePage, continueFromWelcome } from './support.js';
 
 export interface TourPage {
   /** File-name stem: docs/screenshots/<name>-<width>-<scheme>.png. */
@@ -43,6 +43,7 @@ export async function prepareTour(kg: TestKeygate, admin: E2ePage, other: E2ePag
     { name: 'enrol', path: `/-/enroll/${pending}`, as: 'anonymous', ready: '#enroll-button' },
     { name: 'enrol-used-link', path: `/-/enroll/${'A'.repeat(43)}`, as: 'anonymous', ready: 'h1' },
     { name: 'not-found', path: '/-/no-such-page', as: 'anonymous', ready: 'h1' },
+    { name: 'welcome', path: '/-/welcome', as: 'admin', ready: '#continue' },
     { name: 'account', path: '/-/account?added', as: 'admin', ready: '#session-list' },
     { name: 'sign-out', path: '/-/logout', as: 'admin', ready: 'h1' },
     { name: 'admin-users', path: '/-/admin', as: 'admin', ready: '#user-list' },
@@ -56,6 +57,7 @@ async function enrol(kg: TestKeygate, p: E2ePage, username: string, admin: boole
   await p.page.bringToFront(); // browsers refuse WebAuthn in a tab that is not in front
   await p.page.goto(`${kg.url}/-/enroll/${await invite(kg, username, { admin })}`);
   await p.page.click('#enroll-button');
+  await continueFromWelcome(p.page);
   await p.page.waitForURL((u) => !u.pathname.startsWith('/-/'));
 }
 

@@ -9,9 +9,6 @@ const button = byId<HTMLButtonElement>('enroll-button');
 const nicknameInput = byId<HTMLInputElement>('nickname');
 const token = appData('token');
 
-// Long enough to read the success message, short enough not to feel stuck.
-const SUCCESS_PAUSE_MS = 1200;
-
 async function enroll(): Promise<void> {
   setBusy([button], true, button);
   clearMessage();
@@ -24,7 +21,8 @@ async function enroll(): Promise<void> {
     const result = await postJSON<{ ok: true; redirect: string }>('/-/api/enroll/verify', { token, response, nickname });
     showMessage('Your key is registered. Signing you in…', 'success');
     navigating = true;
-    setTimeout(() => location.assign(result.redirect), SUCCESS_PAUSE_MS);
+    // The next page (the next steps) says it worked: no pause needed to read this.
+    location.assign(result.redirect);
   } catch (e) {
     const text = describeError(e, 'registration');
     if (text) showMessage(text, 'error');
