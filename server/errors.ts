@@ -77,6 +77,14 @@ export function wantsJson(req: Request): boolean {
   return req.path.startsWith('/-/api/') || (req.get('accept') ?? '').startsWith('application/json');
 }
 
+/**
+ * Where an error page sends the person: back to Gogs when they are signed in (sign-in would only
+ * send them there again), to sign-in when they are not.
+ */
+function nextStep(req: Request): { href: string; label: string } {
+  return req.session?.auth ? { href: '/', label: 'Back to Gogs' } : { href: '/-/login', label: 'Go to sign-in' };
+}
+
 export function errorHandler(log: Logger, site?: Site): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const appError = toAppError(err);
@@ -92,11 +100,7 @@ export function errorHandler(log: Logger, site?: Site): ErrorRequestHandler {
     if (wantsJson(req)) {
       res.json({ error: { code: appError.code, message: appError.message } });
     } else {
-      res
-        .type('html')
-        .send(
-          messagePage({ title: TITLES[appError.status] ?? 'Error', message: appError.message, action: { href: '/-/login', label: 'Go to sign-in' }, site }),
-        );
+      res.type('html').send(messagePage({ title: TITLES[appError.status] ?? 'Error', message: appError.message, action: nextStep(req), site }));
     }
   };
 }

@@ -53,6 +53,23 @@ describe('admin invites', () => {
     assert.ok(await reachesGogs(client, 'newbie'));
   });
 
+  test('a disabled person gets no recovery link, from the page or the CLI: it would be refused, so the admin is told to enable them first', async () => {
+    await person(kg, 'dormant');
+    assert.equal((await boss.client.post('/-/api/admin/users/dormant/disable', {})).status, 200);
+    const before = await kg.db.query(`SELECT count(*)::int AS n FROM invites WHERE username = 'dormant'`);
+    const res = await boss.client.post('/-/api/admin/invites', { username: 'dormant' });
+    assert.equal(res.status, 409, res.text);
+    assert.deepEqual(res.json.error, {
+      code: 'user_disabled',
+      message: 'dormant is disabled, so a recovery link would not work. Enable them first, then send one.',
+    });
+    const cli = await runCli(['invite', 'dormant'], { DATABASE_URL: kg.database.url, PUBLIC_URL: kg.origin });
+    assert.equal(cli.code, 2, show(cli)); // the CLI's exit status for a refused request
+    assert.match(cli.stderr, /dormant is disabled, so a recovery link would not work\. Enable them first, then send one\./);
+    const after = await kg.db.query(`SELECT count(*)::int AS n FROM invites WHERE username = 'dormant'`);
+    assert.equal(after.rows[0].n, before.rows[0].n, 'no invite was stored');
+  });
+
   test('an admin invite makes an administrator', async () => {
     const res = await boss.client.post('/-/api/admin/invites', { username: 'deputy', admin: true });
     assert.equal(res.status, 200, res.text);

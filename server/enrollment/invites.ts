@@ -83,6 +83,9 @@ export async function createInvite(
 ): Promise<CreatedInvite> {
   const { username, ttlMs } = checkInviteInput(config, input);
   const existing = await findUserByUsername(db, username);
+  // Its enrolment would be refused: say so now, not when the person opens the link.
+  if (existing?.disabledAt)
+    throw new AppError('user_disabled', 409, `${existing.username} is disabled, so a recovery link would not work. Enable them first, then send one.`);
   const token = randomBytes(32).toString('base64url');
   const { rows } = await db.query<InviteRow>(
     `INSERT INTO invites (token_hash, username, user_id, grants_admin, created_by, expires_at)

@@ -54,6 +54,16 @@ const PAGE_HEADERS = {
 /** Set on a request whose client waits for "100 Continue" before sending its body. */
 export const EXPECTS_CONTINUE = Symbol('keygate.expectsContinue');
 
+/** What a page of the proxy's offers next: sign-in (the default), Gogs, or the same page again. */
+const SIGN_IN = { href: '/-/login', label: 'Go to sign-in' };
+const BACK_TO_GOGS = { href: '/', label: 'Back to Gogs' };
+
+/** For Gogs or Keygate being unable to answer now: this same page again if it can be asked for again, else Gogs' start. */
+function tryAgain(req: IncomingMessage): { href: string; label: string } {
+  const url = req.url ?? '/';
+  return (req.method === 'GET' || req.method === 'HEAD') && /^\/(?![/\\])/.test(url) ? { href: url, label: 'Try again' } : BACK_TO_GOGS;
+}
+
 declare module 'node:http' {
   interface IncomingMessage {
     [EXPECTS_CONTINUE]?: boolean;
@@ -81,8 +91,15 @@ export function createProxyHandler(deps: ProxyDeps) {
   const security: Record<string, string> = config.https
     ? { 'x-content-type-options': 'nosniff', 'strict-transport-security': HSTS_VALUE }
     : { 'x-content-type-options': 'nosniff' };
-  const sendPage = (res: ServerResponse, status: number, title: string, message: string, extra: Record<string, string | string[]> = {}): void => {
-    const body = messagePage({ title, message, action: { href: '/-/login', label: 'Go to sign-in' }, site });
+  const sendPage = (
+    res: ServerResponse,
+    status: number,
+    title: string,
+    message: string,
+    extra: Record<string, string | string[]> = {},
+    action: { href: string; label: string } = SIGN_IN,
+  ): void => {
+    const body = messagePage({ title, message, action, site });
     // A client still waiting for "100 Continue" never sends its body here: the connection goes with the answer.
     const close = res.req[EXPECTS_CONTINUE] ? { connection: 'close' } : {};
     res.writeHead(status, { ...PAGE_HEADERS, ...security, ...extra, ...close, 'content-length': Buffer.byteLength(body) });
@@ -95,6 +112,8 @@ export function createProxyHandler(deps: ProxyDeps) {
       403,
       'Request refused',
       'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.',
+      {},
+      BACK_TO_GOGS,
     );
   const redirect = (res: ServerResponse, location: string, extra: Record<string, string | string[]> = {}): void => {
     res.writeHead(303, {
@@ -124,6 +143,8 @@ export function createProxyHandler(deps: ProxyDeps) {
         504,
         'Gogs is too slow to answer',
         'Keygate is running, but the Git service behind it did not answer in time. Try again in a moment; if it persists, tell your administrator.',
+        {},
+        tryAgain(res.req),
       );
       return;
     }
@@ -133,6 +154,8 @@ export function createProxyHandler(deps: ProxyDeps) {
       502,
       'Gogs is unreachable',
       'Keygate is running, but the Git service behind it did not answer. Try again in a moment; if it persists, tell your administrator.',
+      {},
+      tryAgain(res.req),
     );
   };
 
@@ -275,7 +298,14 @@ export function createProxyHandler(deps: ProxyDeps) {
           // Fail closed: without the session store, nobody is let through.
           log.error({ err }, 'session lookup failed');
           if (!res.headersSent)
-            sendPage(res, 503, 'Temporarily unavailable', 'Keygate cannot check your session right now. Try again in a moment.', { 'retry-after': '5' });
+            sendPage(
+              res,
+              503,
+              'Temporarily unavailable',
+              'Keygate cannot check your session right now. Try again in a moment.',
+              { 'retry-after': '5' },
+              tryAgain(req),
+            );
           else res.destroy();
         });
       }

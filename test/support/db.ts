@@ -55,6 +55,9 @@ export async function rowCounts(db: Db): Promise<Record<string, number>> {
  */
 export async function holdLock(databaseUrl: string, sql: string, params: unknown[] = [], name = 'test-lock'): Promise<{ release: () => Promise<void> }> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: name });
+  // The test's database may be dropped (WITH FORCE) with this connection still open: an 'error'
+  // event then, which must not become an uncaught exception in the test's process.
+  client.on('error', () => {});
   await client.connect();
   await client.query('BEGIN');
   await client.query(sql, params);
