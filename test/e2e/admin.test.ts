@@ -29,6 +29,20 @@ import {
 /** DevTools reports credential ids in base64; Keygate's pages use base64url. */
 const base64url = (base64: string) => Buffer.from(base64, 'base64').toString('base64url');
 
+/**
+ * Answers the page's confirmation dialog (not the browser's confirm()): checks it is a modal
+ * dialog whose button names the action, with the focus on Cancel; returns its question.
+ */
+async function confirmInDialog(page: Page, verb: string): Promise<string> {
+  const dialog = page.locator('dialog.confirm-dialog[open]');
+  await dialog.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'confirm-no', 'Cancel has the focus');
+  assert.equal(await dialog.locator('#confirm-yes').innerText(), verb);
+  const question = await dialog.locator('#confirm-question').innerText();
+  await dialog.locator('#confirm-yes').click();
+  return question;
+}
+
 describe('admin area in a real browser', () => {
   const browser = useBrowser();
   let kg: TestKeygate;
@@ -78,12 +92,9 @@ describe('admin area in a real browser', () => {
           const [laptopCredential] = await laptopKey.credentials();
           const laptopId = base64url(laptopCredential.credentialId);
           const questions: string[] = [];
-          admin.page.on('dialog', (dialog) => {
-            questions.push(dialog.message());
-            void dialog.accept();
-          });
           const stepUpsBefore = await stepUpsOf('root');
           await admin.page.click(`button[data-action="revoke"][data-credential-id="${laptopId}"]`);
+          questions.push(await confirmInDialog(admin.page, 'Revoke key'));
           await admin.page.locator('#message.message-success', { hasText: 'Key revoked; 1 session ended.' }).waitFor();
           assert.match(questions[0] ?? '', /^Revoke lena's key “.*”\? It can never sign in again/);
           assert.equal(await stepUpsOf('root'), stepUpsBefore + 1, 'the admin confirmed with their key');
@@ -158,10 +169,6 @@ describe('admin area in a real browser', () => {
       await ageStepUpInBrowser(kg, admin.context);
       const enrolStatus = async (token: string) => (await fetch(`${kg.url}/-/enroll/${token}`)).status;
       const questions: string[] = [];
-      admin.page.on('dialog', (dialog) => {
-        questions.push(dialog.message());
-        void dialog.accept();
-      });
 
       await admin.page.goto(`${kg.url}/-/admin`);
       const row = (name: string) => admin.page.locator(`#pending-invites tr[data-username="${name}"]`);
@@ -174,7 +181,18 @@ describe('admin area in a real browser', () => {
 
       // Revoke: the row goes, after the admin confirms with their key; the link is dead.
       const stepUps = await stepUpsOf('warden');
+      // Escape, or Cancel, does nothing.
       await row('pia').locator('button[data-action="revoke-invite"]').click();
+      await admin.page.locator('dialog.confirm-dialog[open]').waitFor();
+      await admin.page.keyboard.press('Escape');
+      await admin.page.locator('dialog.confirm-dialog').waitFor({ state: 'detached' });
+      await row('pia').locator('button[data-action="revoke-invite"]').click();
+      await admin.page.locator('#confirm-no').click();
+      await admin.page.locator('dialog.confirm-dialog').waitFor({ state: 'detached' });
+      assert.equal(await row('pia').count(), 1);
+      assert.equal(await stepUpsOf('warden'), stepUps, 'nothing was asked of the key');
+      await row('pia').locator('button[data-action="revoke-invite"]').click();
+      questions.push(await confirmInDialog(admin.page, 'Revoke link'));
       await admin.page.locator('#message.message-success', { hasText: 'The invite for pia is revoked' }).waitFor();
       assert.match(questions.at(-1) ?? '', /^Revoke the invite for pia\? Its link stops working now\.$/);
       assert.equal(await row('pia').count(), 0);
@@ -184,6 +202,7 @@ describe('admin area in a real browser', () => {
       // Re-issue: the row stands for the new invite, whose link is shown once with a copy button.
       await ageStepUpInBrowser(kg, admin.context);
       await row('rex').locator('button[data-action="reissue-invite"]').click();
+      await confirmInDialog(admin.page, 'Re-issue link');
       await admin.page.locator('#reissue-result').waitFor({ state: 'visible' });
       const url = await admin.page.inputValue('#reissue-url');
       const token = url.match(/\/-\/enroll\/([A-Za-z0-9_-]{43})$/)?.[1];

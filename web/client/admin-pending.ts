@@ -8,6 +8,7 @@
 import { byId, clearMessage, describeError, postJSON, setBusy, showMessage } from './api.js';
 import { copyLink, utcText } from './admin-invite.js';
 import { withStepUp } from './step-up.js';
+import { confirmInPage } from './confirm.js';
 
 interface ReissuedInvite {
   url: string;
@@ -65,7 +66,7 @@ async function act(button: HTMLButtonElement, action: 'revoke-invite' | 'reissue
     action === 'revoke-invite'
       ? `Revoke the invite for ${user}? Its link stops working now.`
       : `Re-issue the invite for ${user}? Its current link stops working now, and a new one is shown here once.`;
-  if (!window.confirm(question)) return;
+  if (!(await confirmInPage(question, action === 'revoke-invite' ? 'Revoke link' : 'Re-issue link'))) return;
   const buttons = allButtons();
   setBusy(buttons, true, button);
   clearMessage();

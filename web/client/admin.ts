@@ -8,6 +8,7 @@
 import { appData, clearMessage, describeError, postJSON, setBusy, showMessage, webAuthnProblem } from './api.js';
 import { setUpInviteForm } from './admin-invite.js';
 import { setUpPendingInvites } from './admin-pending.js';
+import { confirmInPage } from './confirm.js';
 import { withStepUp } from './step-up.js';
 
 const FLASH_KEY = 'keygate-admin-result';
@@ -20,6 +21,8 @@ interface ActionResult {
 
 interface Action {
   confirm: (button: HTMLButtonElement, user: string) => string | null;
+  /** The confirmation's button: what it does, in a word or two. */
+  verb?: string;
   path: (button: HTMLButtonElement, user: string) => string;
   done: (result: ActionResult, user: string) => string;
 }
@@ -30,11 +33,13 @@ const userPath = (user: string, what: string) => `/-/api/admin/users/${encodeURI
 const ACTIONS: Record<string, Action> = {
   revoke: {
     confirm: (b, user) => `Revoke ${user}'s key “${b.dataset.label}”? It can never sign in again, and every session it signed in ends now.`,
+    verb: 'Revoke key',
     path: (b) => `/-/api/admin/credentials/${encodeURIComponent(b.dataset.credentialId ?? '')}/revoke`,
     done: (r) => `Key revoked; ${sessions(r.sessionsEnded)}.`,
   },
   disable: {
     confirm: (_b, user) => `Disable ${user}? All their sessions end now and none of their keys can sign in until you enable them again.`,
+    verb: 'Disable',
     path: (_b, user) => userPath(user, 'disable'),
     done: (r, user) => `${user} is disabled; ${sessions(r.sessionsEnded)}.`,
   },
@@ -45,11 +50,13 @@ const ACTIONS: Record<string, Action> = {
   },
   'end-all-sessions': {
     confirm: () => 'Sign everyone out? Every session but yours ends now, and everyone must sign in again with their keys.',
+    verb: 'Sign everyone out',
     path: () => '/-/api/admin/sessions/end-all',
     done: (r) => `Everyone is signed out: ${sessions(r.sessionsEnded)}.`,
   },
   'end-sessions': {
     confirm: (_b, user) => `End every session of ${user}? They stay enabled and can sign in again with their keys.`,
+    verb: 'End sessions',
     path: (_b, user) => userPath(user, 'end-sessions'),
     done: (r) => `${sessions(r.sessionsEnded).charAt(0).toUpperCase()}${sessions(r.sessionsEnded).slice(1)}.`,
   },
@@ -62,7 +69,7 @@ function actionButtons(): HTMLButtonElement[] {
 async function run(button: HTMLButtonElement, action: Action): Promise<void> {
   const user = appData('username');
   const question = action.confirm(button, user);
-  if (question && !window.confirm(question)) return;
+  if (question && !(await confirmInPage(question, action.verb ?? 'Confirm'))) return;
   const buttons = actionButtons();
   setBusy(buttons, true, button);
   clearMessage();
