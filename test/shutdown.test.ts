@@ -29,11 +29,22 @@ async function startSignedIn(env: Record<string, string>) {
     LOG_LEVEL: 'info',
     ...env,
   });
-  await app.waitForLog('keygate listening', 45_000);
-  const { token } = await createInvite(database.db, loadConfig({ PUBLIC_URL: url }), { username: 'alice', createdBy: 'test' });
-  const client = new TestClient(url);
-  assert.equal((await enroll(client, new SoftwareAuthenticator(), token)).status, 200);
-  return { database, gogs, url, app, client };
+  try {
+    await app.waitForLog('keygate listening', 45_000);
+    const { token } = await createInvite(database.db, loadConfig({ PUBLIC_URL: url }), { username: 'alice', createdBy: 'test' });
+    const client = new TestClient(url);
+    assert.equal((await enroll(client, new SoftwareAuthenticator(), token)).status, 200);
+    return { database, gogs, url, app, client };
+  } catch (err) {
+    // Nothing left running (a live child or server would hold the file open until its timeout),
+    // and what Keygate said, to tell why.
+    const said = `${app.stdout.slice(-3000)}${app.stderr.slice(-2000)}`;
+    await app.kill();
+    await gogs.close();
+    await database.drop();
+    if (err instanceof Error) err.message += `\nKeygate's output:\n${said}`;
+    throw err;
+  }
 }
 
 /** A POST /upload streamed in 64 KiB chunks, as a git push would be. */
