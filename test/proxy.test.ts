@@ -1015,3 +1015,23 @@ describe('proxy with Gogs unreachable', () => {
     }
   });
 });
+
+describe('proxy with GOGS_SOURCE_ADDRESS', () => {
+  let kg: TestKeygate;
+  before(async () => {
+    kg = await startKeygate({ env: { GOGS_SOURCE_ADDRESS: '127.0.0.3' } });
+  });
+  after(() => kg.close());
+
+  test("every connection to Gogs, for signed-in pages and pass-through alike, comes from GOGS_SOURCE_ADDRESS (what Gogs' TRUSTED_PROXY_IPS names)", async () => {
+    const client = new TestClient(kg.url);
+    await enrolledUser(kg, client, new SoftwareAuthenticator(), 'sourced');
+    kg.gogs.clear();
+    assert.equal((await client.get('/sourced/repo')).status, 200);
+    assert.equal((await send(kg, { path: '/api/v1/version' })).status, 200);
+    const peers = kg.gogs.requests.map((r) => r.peer.replace(/^::ffff:/, ''));
+    assert.equal(peers.length, 2);
+    assert.deepEqual(new Set(peers), new Set(['127.0.0.3']));
+    assert.deepEqual(kg.gogs.requests[0]?.authHeaderValues, ['sourced']);
+  });
+});

@@ -165,7 +165,8 @@ class UndiciUpstream implements Upstream {
     this.stalledBodyMs = opts.stalledBodyMs;
     this.pool = new Pool(target.origin, {
       connections: opts.connections,
-      ...(opts.localAddress ? { connect: { localAddress: opts.localAddress } } : {}),
+      // Client's own option: undici's connector overrides a `connect.localAddress` with this one.
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       pipelining: 1,
       connectTimeout: opts.connectMs,
       // From the end of the request body until Gogs' response headers ("while not sending the
