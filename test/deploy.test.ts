@@ -156,7 +156,7 @@ describe('docker-compose.yml', () => {
       volumes(gogs).some((v) => v.source === './deploy/gogs/app.ini' && v.target === '/data/gogs/conf/app.ini'),
       'app.ini not mounted',
     );
-    // The image's custom folder is /data/gogs (GOGS_CUSTOM): the menu link to Keygate (test/e2e/gogs-inject.test.ts).
+    // The image's custom folder is /data/gogs (GOGS_CUSTOM): the menu link to Keygate (test/e2e/real-gogs.test.ts runs it in the real Gogs).
     assert.ok(
       volumes(gogs).some((v) => v.source === './deploy/gogs/custom/templates/inject/footer.tmpl' && v.target === '/data/gogs/templates/inject/footer.tmpl'),
       'the inject/footer.tmpl for the link to Keygate is not mounted',

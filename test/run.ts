@@ -15,6 +15,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { startEmbeddedPostgres } from '../server/db/embedded.js';
 import { freePort } from './support/net.js';
+import { ensureGogs } from './support/real-gogs/build.js';
+
+/** The files that run the real Gogs (test/support/real-gogs). */
+const REAL_GOGS_FILES = ['e2e/real-gogs', 'gogs-contract'];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -101,6 +105,11 @@ async function main(): Promise<number> {
   if (!files.length) {
     process.stderr.write('no test files matched\n');
     return 1;
+  }
+  // The real Gogs, built once per machine (npm run gogs:install does the same on its own): here,
+  // before the files start, so that several files never build it at once and none waits on it.
+  if (files.some((f) => REAL_GOGS_FILES.some((x) => f.includes(x)))) {
+    await ensureGogs((line) => process.stderr.write(`test: ${line}\n`));
   }
   const bundles = await bundleTests(files);
   await mkdir(cacheDir, { recursive: true });

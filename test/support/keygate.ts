@@ -42,17 +42,37 @@ export interface StartOptions {
 }
 
 export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate> {
-  const database = opts.database ?? (await createTestDatabase());
   const gogs = opts.upstream ?? (await startFakeGogs(opts.gogs));
+  const kg = await startKeygateFor(gogs.url, opts);
+  return {
+    ...kg,
+    gogs,
+    async close() {
+      await kg.close();
+      if (!opts.upstream) await gogs.close();
+    },
+  };
+}
+
+/**
+ * Keygate in front of any Gogs at `gogsUrl` (the real one: support/real-gogs): the same as
+ * startKeygate without the fake. `port` fixes Keygate's port (and so PUBLIC_URL) when Gogs must be
+ * told it first (its EXTERNAL_URL).
+ */
+export async function startKeygateFor(
+  gogsUrl: string,
+  opts: Omit<StartOptions, 'gogs' | 'upstream'> & { port?: number } = {},
+): Promise<Omit<TestKeygate, 'gogs'>> {
+  const database = opts.database ?? (await createTestDatabase());
   let gateway: Gateway | undefined;
   // Created before the configuration (its port goes into PUBLIC_URL): gateway.attach sets the rest.
   const server = http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => gateway!.handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://localhost:${port}`;
   const config = loadConfig({
     PUBLIC_URL: url,
-    GOGS_URL: gogs.url,
+    GOGS_URL: gogsUrl,
     DATABASE_URL: database.url,
     LOG_LEVEL: 'silent',
     // Suites run many ceremonies a minute from one address; test/ratelimit.test.ts sets its own limits.
@@ -72,7 +92,6 @@ export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate
     config,
     db: database.db,
     database,
-    gogs,
     server,
     gateway,
     settle: () => gateway.syncSessions(),
@@ -80,7 +99,6 @@ export async function startKeygate(opts: StartOptions = {}): Promise<TestKeygate
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await gateway?.close();
-      if (!opts.upstream) await gogs.close();
       if (!opts.database) await database.drop();
     },
   };

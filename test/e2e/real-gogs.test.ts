@@ -1,0 +1,134 @@
+/**
+ * The person's path through Keygate into the real Gogs 0.14.3 (test/support/real-gogs), in
+ * Chromium with a virtual authenticator: the invite creates the Gogs account through Gogs' admin
+ * API, enrolment lands on Gogs' own dashboard signed in as that person, and every Gogs page carries
+ * the way back to Keygate that deploy/gogs/custom/templates/inject/footer.tmpl adds (issue 17,
+ * item 1) — rendered by Gogs itself from the custom folder compose mounts. Gogs' own "Sign out"
+ * ends the Keygate session.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { CLI_ACTOR } from '../../server/audit/actor.js';
+import { issueInvite } from '../../server/enrollment/invites.js';
+import { KEYGATE_SOURCE_ADDRESS, startKeygateOnRealGogs, type KeygateOnRealGogs } from '../support/real-gogs/keygate.js';
+import { assertPageHealthy, continueFromWelcome, PLATFORM_PASSKEY, useBrowser, withPage } from './support.js';
+
+/** Gogs' avatar menu (templates/base/head.tmpl: the dropdown holding "Your Settings"). */
+const AVATAR_MENU = '.ui.dropdown.head:has(a[href$="/user/settings"])';
+
+/** The items of Gogs' avatar menu, as text and link, once opened as a person opens it. */
+async function gogsMenu(page: Page): Promise<string[]> {
+  await page.locator(AVATAR_MENU).click();
+  await page.locator(`${AVATAR_MENU} .menu`).waitFor({ state: 'visible' });
+  return page.$$eval(`${AVATAR_MENU} .menu > .item`, (els) =>
+    els.map((e) => `${(e.textContent ?? '').replace(/\s+/g, ' ').trim()} ${e.getAttribute('href') ?? ''}`.trim()),
+  );
+}
+
+/** The name in the menu's "Signed in as <strong>name</strong>" header. */
+async function signedInAs(page: Page): Promise<string> {
+  return ((await page.locator(`${AVATAR_MENU} .menu .header strong`).first().textContent()) ?? '').trim();
+}
+
+/** A GET from a chosen local address (fetch cannot pick one). */
+function rawGet(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  localAddress: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(new URL(path, base), { headers, localAddress, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('the real Gogs behind Keygate, in a browser', () => {
+  const browser = useBrowser();
+  let env: KeygateOnRealGogs;
+  before(async () => {
+    env = await startKeygateOnRealGogs();
+  });
+  after(() => env?.close());
+
+  test('every Gogs page shows "Your keys and sessions" in the person\'s menu, rendered by Gogs from deploy/gogs/custom; it leads to Keygate, and Gogs\' "Sign out" ends the Keygate session', async () => {
+    const { kg, gogs } = env;
+    // The invite creates the Gogs account through the real admin API (GOGS_ADMIN_TOKEN).
+    const invite = await issueInvite(kg.db, kg.config, { username: 'ana', email: 'ana@example.test' }, CLI_ACTOR);
+    assert.equal(invite.gogsAccount, 'created');
+    const repo = await fetch(`${gogs.url}/api/v1/admin/users/ana/repos`, {
+      method: 'POST',
+      headers: { authorization: `token ${gogs.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'notes', auto_init: true, readme: 'Default' }),
+    });
+    assert.equal(repo.status, 201, await repo.text());
+
+    await withPage(browser(), { name: 'real-gogs-menu' }, async (p) => {
+      await p.addAuthenticator(PLATFORM_PASSKEY);
+      await p.page.goto(`${kg.url}/-/enroll/${invite.token}`);
+      await p.page.click('#enroll-button');
+      await continueFromWelcome(p.page);
+      await p.page.waitForURL((u) => !u.pathname.startsWith('/-/'));
+      // Gogs' own dashboard, for ana.
+      assert.match(await p.page.title(), /Dashboard/);
+
+      for (const path of ['/', '/ana', '/ana/notes', '/ana/notes/issues', '/ana/notes/src/master/README.md', '/explore/repos', '/user/settings']) {
+        await p.page.goto(`${kg.url}${path}`);
+        assert.equal(new URL(p.page.url()).pathname, path, `Gogs served ${path}`);
+        const items = await gogsMenu(p.page);
+        assert.equal(await signedInAs(p.page), 'ana', `${path}: Gogs says who is signed in`);
+        const settings = items.indexOf('Your Settings /user/settings');
+        assert.ok(settings >= 0, `${path}: ${items.join(' | ')}`);
+        assert.equal(items[settings + 1], 'Your Keys and Sessions /-/account', `${path}: right after "Your Settings": ${items.join(' | ')}`);
+        assert.equal(items.at(-1), 'Sign Out', `${path}: Gogs' own Sign Out last`);
+      }
+
+      // In Gogs' Simplified Chinese (its own language switch, ?lang=), the item speaks it too.
+      await p.page.goto(`${kg.url}/ana/notes?lang=zh-CN`);
+      const chinese = await gogsMenu(p.page);
+      assert.equal(chinese[chinese.indexOf('用户设置 /user/settings') + 1], '密钥与会话 /-/account', chinese.join(' | '));
+      await p.page.goto(`${kg.url}/ana/notes?lang=en-US`);
+
+      await p.page.goto(`${kg.url}/ana/notes`);
+      await gogsMenu(p.page);
+      await p.page.click(`${AVATAR_MENU} .menu a[href="/-/account"]`);
+      await p.page.waitForURL(`${kg.url}/-/account`);
+      assert.equal(await p.page.locator('#device-list li[data-credential-id]').count(), 1, "Keygate's page with ana's key");
+
+      // Gogs' "Sign Out" (a form posting to /user/logout) ends the Keygate session.
+      await p.page.goto(`${kg.url}/ana/notes`);
+      await gogsMenu(p.page);
+      await p.page.locator(`${AVATAR_MENU} .menu .item`, { hasText: 'Sign Out' }).click();
+      await p.page.waitForURL((u) => u.pathname === '/-/login');
+      const after = await p.context.request.get(`${kg.url}/ana/notes`, { maxRedirects: 0 });
+      assert.equal(after.status(), 303);
+      assert.equal(after.headers().location, '/-/login?return_to=%2Fana%2Fnotes');
+      assertPageHealthy(p);
+    });
+  });
+
+  test('for a visitor Gogs renders the template to nothing: its sign-in page, asked for straight, has no link to Keygate', async () => {
+    const res = await fetch(`${env.gogs.url}/user/login`);
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    assert.match(html, /<form[^>]+action="\/user\/login"/, "Gogs' own sign-in page");
+    assert.doesNotMatch(html, /\/-\/account|Your Keys and Sessions/);
+  });
+
+  test("the real Gogs honours the identity header only from Keygate's GOGS_SOURCE_ADDRESS: the same header sent straight from another address gets nobody", async () => {
+    const { gogs } = env;
+    await gogs.createUser('victim');
+    const asked = async (localAddress: string): Promise<string> => {
+      const { status, headers } = await rawGet(gogs.url, '/', { 'X-WEBAUTH-USER': 'victim' }, localAddress);
+      return `${status} ${headers.location ?? ''}`;
+    };
+    assert.match(await asked('127.0.0.1'), /^302 .*\/user\/login$/);
+    assert.match(await asked('127.0.0.2'), /^302 .*\/user\/login$/);
+    assert.equal(await asked(KEYGATE_SOURCE_ADDRESS), '200 ', 'from the trusted address the header is who you are');
+  });
+});
