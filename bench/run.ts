@@ -11,7 +11,7 @@
  * BENCH_UPLOAD_MB (default 200), BENCH_UPLOAD_ROUNDS (uploads per target, taking turns, default 3), BENCH_SIGNIN_WORKERS (load-generating processes, default 2),
  * BENCH_SIGNIN_CONCURRENCY (browsers signing in at once, in all, default 8).
  *
- * For investigation: BENCH_ONLY=proxy,peers,db,signin,revocation,upload runs only those sections and
+ * For investigation: BENCH_ONLY=proxy,peers,gogs,db,signin,revocation,upload runs only those sections and
  * prints their figures without writing docs/performance.md; BENCH_KEYGATE_NODE_ARGS adds node
  * flags to the Keygate process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
@@ -31,6 +31,7 @@ import { enroll, signIn } from '../test/support/flows.js';
 import { freePort } from '../test/support/net.js';
 import { sessionKey } from '../server/session/key.js';
 import { measurePeers, peersMarkdown, peersTable, startNginx, startOauth2Proxy, type PeerRow, type PeerTarget } from './peers.js';
+import { GOGS_CONNECTIONS, measureRealGogs, realGogsMarkdown, startBenchGogs, type RealGogsRow } from './real-gogs.js';
 import { combine, CONNECTIONS, cpuSeconds, loadRound, postmasterPid, rotated, treeCpuSeconds, type Load, type Round } from './load.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -47,7 +48,7 @@ const ONLY = new Set(
     .map((s) => s.trim())
     .filter(Boolean),
 );
-const want = (section: 'proxy' | 'peers' | 'db' | 'signin' | 'revocation' | 'upload') => ONLY.size === 0 || ONLY.has(section);
+const want = (section: 'proxy' | 'peers' | 'gogs' | 'db' | 'signin' | 'revocation' | 'upload') => ONLY.size === 0 || ONLY.has(section);
 const KEYGATE_NODE_ARGS = (process.env.BENCH_KEYGATE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const children: ChildProcess[] = [];
@@ -421,6 +422,47 @@ async function main(): Promise<void> {
       process.stdout.write(peersTable(rows).join('\n') + '\n');
     }
 
+    // The real Gogs (bench/real-gogs.ts): a repository page and its assets, direct and through a
+    // Keygate of its own (Gogs must know Keygate's URL before either starts).
+    let realGogs: { rows: RealGogsRow[]; assets: string[]; gogsCpuUs: Record<string, number> } | undefined;
+    if (want('gogs')) {
+      process.stderr.write('bench: starting the real Gogs and a Keygate in front of it…\n');
+      const user = 'gogsbench';
+      const bench = await startBenchGogs(user);
+      try {
+        const keygate3 = await startKeygate({
+          PORT: String(bench.keygatePort),
+          HOST: '127.0.0.1',
+          PUBLIC_URL: bench.origin,
+          GOGS_URL: bench.gogs.url,
+          DATABASE_URL: dbUrl,
+          LOG_LEVEL: 'info',
+          RATE_LIMIT_IP_PER_MINUTE: '100000000',
+          RATE_LIMIT_USERNAME_PER_15MIN: '100000000',
+        });
+        const pool3 = createPool(dbUrl, 1);
+        const client = new TestClient(bench.origin);
+        const { token } = await createInvite(pool3, loadConfig({ PUBLIC_URL: bench.origin, DATABASE_URL: dbUrl }), { username: user, createdBy: 'bench' });
+        await pool3.end();
+        const enrolled = await enroll(client, new SoftwareAuthenticator(), token);
+        if (enrolled.status !== 200) throw new Error(`enrolment on the real-Gogs Keygate failed: ${enrolled.text}`);
+        realGogs = await measureRealGogs({
+          gogs: bench.gogs,
+          gogsPid: bench.gogs.pid,
+          keygate: keygate3,
+          keygateBase: `http://127.0.0.1:${bench.keygatePort}`,
+          cookie: client.cookieHeader()!,
+          user,
+          repo: bench.repo,
+          seconds: DURATION,
+          rounds: ROUNDS,
+        });
+        keygate3.kill('SIGTERM');
+      } finally {
+        await bench.gogs.stop();
+      }
+    }
+
     // Database statements per proxied request, steady state (after the warm-up above).
     let readsPerRequest = NaN;
     let writesPerRequest = NaN;
@@ -486,7 +528,7 @@ async function main(): Promise<void> {
     if (ONLY.size > 0) {
       process.stdout.write(
         JSON.stringify(
-          { rows: rows.map((r) => ({ case: r.case, target: r.target, ...r.load })), peers, readsPerRequest, writesPerRequest, signins, invalidation, uploads },
+          { rows: rows.map((r) => ({ case: r.case, target: r.target, ...r.load })), peers, realGogs, readsPerRequest, writesPerRequest, signins, invalidation, uploads },
           null,
           2,
         ) + '\n',
@@ -502,7 +544,13 @@ async function main(): Promise<void> {
           `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${DURATION} s per case and target, ${CONNECTIONS} connections.`,
         )
       : '';
-    await writeFile(path.join(root, 'docs/performance.md'), `${report.markdown.trimEnd()}\n\n${peersSection}`);
+    const gogsSection = realGogs
+      ? realGogsMarkdown(
+          realGogs,
+          `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${DURATION} s per case and target in ${ROUNDS} rounds taking turns, ${GOGS_CONNECTIONS} connections. Gogs 0.14.3 built from its source (test/support/real-gogs), with deploy/gogs/app.ini on SQLite, a repository made with a README, .gitignore and licence; "direct" sends Gogs the identity header itself from the address Gogs trusts, "keygate" a Keygate session cookie. Gogs, Keygate, PostgreSQL and the load generator share the 2 cores.`,
+        )
+      : '';
+    await writeFile(path.join(root, 'docs/performance.md'), `${report.markdown.trimEnd()}\n\n${peersSection.trimEnd()}\n\n${gogsSection}`);
     process.stderr.write('bench: wrote docs/performance.md\n');
   } finally {
     for (const c of children) c.kill('SIGTERM');
@@ -684,7 +732,7 @@ ${statementLines.join('\n')}
 
 ## Notes
 
-- Run \`BENCH_ONLY=proxy,db,signin,revocation,upload npm run bench\` (any subset) to measure only some sections
+- Run \`BENCH_ONLY=proxy,peers,gogs,db,signin,revocation,upload npm run bench\` (any subset) to measure only some sections
   (printed, docs/performance.md is left alone); \`BENCH_KEYGATE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"\`
   profiles the Keygate process.
 `;

@@ -33,6 +33,8 @@ export interface RealGogs {
   /** Straight to Gogs, past Keygate. */
   url: string;
   workDir: string;
+  /** Gogs' process id (the bench reads its CPU time). */
+  pid: number | undefined;
   adminName: string;
   /** The admin's access token (made by deploy/gogs/init.sh), for GOGS_ADMIN_TOKEN. */
   adminToken: string;
@@ -163,6 +165,7 @@ export async function startRealGogs(options: RealGogsOptions): Promise<RealGogs>
     return {
       url,
       workDir,
+      pid: gogs.pid,
       adminName,
       adminToken: token,
       output: () => output,
