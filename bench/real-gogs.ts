@@ -50,7 +50,7 @@ export async function startBenchGogs(user: string): Promise<RealGogsBench & { re
 export function pageAssets(html: string): string[] {
   const found = new Set<string>();
   for (const m of html.matchAll(/<(?:link[^>]+href|script[^>]+src|img[^>]+src)="(\/[^"/][^"]*)"/g)) {
-    const url = m[1]!.replaceAll('&amp;', '&');
+    const url = m[1].replaceAll('&amp;', '&');
     if (!url.startsWith('/avatars/')) found.add(url);
   }
   return [...found];
@@ -98,15 +98,21 @@ export async function measureRealGogs(opts: {
       for (const t of rotated(targets, i)) {
         const before = [await cpuSeconds(t.pid), await cpuSeconds(opts.gogsPid)];
         const r = await load(t.base, c.paths, t.headers, opts.seconds / opts.rounds);
-        r.cpu = (await cpuSeconds(t.pid)) - before[0]!;
-        r.gogsCpu = (await cpuSeconds(opts.gogsPid)) - before[1]!;
+        r.cpu = (await cpuSeconds(t.pid)) - before[0];
+        r.gogsCpu = (await cpuSeconds(opts.gogsPid)) - before[1];
         rounds.get(t.name)!.push(r);
       }
     }
     for (const t of targets) {
       const rs = rounds.get(t.name)!;
       rows.push({ case: c.name, target: t.name, load: combine(rs) });
-      gogsCpuUs[`${c.name}/${t.name}`] = (rs.reduce((n, r) => n + r.gogsCpu, 0) / Math.max(1, rs.reduce((n, r) => n + r.requests, 0))) * 1e6;
+      gogsCpuUs[`${c.name}/${t.name}`] =
+        (rs.reduce((n, r) => n + r.gogsCpu, 0) /
+          Math.max(
+            1,
+            rs.reduce((n, r) => n + r.requests, 0),
+          )) *
+        1e6;
     }
   }
   return { rows, assets, gogsCpuUs };

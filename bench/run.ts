@@ -528,7 +528,16 @@ async function main(): Promise<void> {
     if (ONLY.size > 0) {
       process.stdout.write(
         JSON.stringify(
-          { rows: rows.map((r) => ({ case: r.case, target: r.target, ...r.load })), peers, realGogs, readsPerRequest, writesPerRequest, signins, invalidation, uploads },
+          {
+            rows: rows.map((r) => ({ case: r.case, target: r.target, ...r.load })),
+            peers,
+            realGogs,
+            readsPerRequest,
+            writesPerRequest,
+            signins,
+            invalidation,
+            uploads,
+          },
           null,
           2,
         ) + '\n',

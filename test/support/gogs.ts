@@ -493,20 +493,26 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
       return json(res, 200, { objects: [], user: who.identity }, { 'Content-Type': 'application/vnd.git-lfs+json' });
     }
 
+    // REQUIRE_SIGNIN_VIEW (deploy/gogs/app.ini): an anonymous API call is refused before routing;
+    // /api/v1/user then wants a token (reqToken), not a password nor the header. (Other anonymous
+    // /api/ paths echo below: a simplification; the contract suite covers these two.)
+    const userInfo = /^\/api\/v1\/users\/([^/]+)$/.exec(path);
+    if (who.identity === null && (path === '/api/v1/user' || userInfo)) {
+      return json(res, 403, { message: 'Only authenticated user is allowed to call APIs.' });
+    }
     if (path === '/api/v1/user' && isRead) {
-      if (who.source === 'token' || who.source === 'basic') return json(res, 200, { username: who.identity });
-      return json(res, 401, { message: 'Unauthorized' });
+      if (who.source === 'token') return json(res, 200, { username: who.identity });
+      return send(res, 401, {}, '');
     }
     // Reverse-proxy auto-registration: the first sight of a name creates the account (empty password).
     if (who.source === 'header' && who.identity !== null) ensureAccount(who.identity, { autoRegistered: true });
 
     // Gogs' admin API, as internal/route/api/v1 routes it (0.14).
-    const userInfo = /^\/api\/v1\/users\/([^/]+)$/.exec(path);
     if (userInfo && userInfo[1] !== 'search' && isRead) {
-      // Public: anyone may look a user up; the email only shows to a signed-in caller.
+      // Any signed-in caller may look a user up (anonymous ones were refused above).
       const account = accounts.get(userInfo[1].toLowerCase());
       if (!account) return send(res, 404, {}, '');
-      return json(res, 200, apiUser(account, who.identity !== null));
+      return json(res, 200, apiUser(account, true));
     }
     if (path === '/api/v1/admin/users' && method === 'POST') {
       // reqAdmin(): anonymous (no or unknown token) and non-admins alike get a bare 403.

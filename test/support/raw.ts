@@ -13,17 +13,29 @@ export interface RawResponse {
   text: string;
 }
 
-export function sendRaw(baseUrl: string, opts: { method?: string; path: string; headers?: string[]; body?: string | Readable }): Promise<RawResponse> {
+export function sendRaw(
+  baseUrl: string,
+  opts: {
+    method?: string;
+    path: string;
+    headers?: string[];
+    body?: string | Readable;
+    /** The address to connect from (a loopback address Gogs does or does not trust). */ localAddress?: string;
+  },
+): Promise<RawResponse> {
   const { port, host } = new URL(baseUrl);
   const headers = ['Host', host, ...(opts.headers ?? [])];
   if (typeof opts.body === 'string') headers.push('Content-Length', String(Buffer.byteLength(opts.body)));
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path, headers, agent: false, localAddress: opts.localAddress },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     if (opts.body instanceof Readable) opts.body.pipe(req);
     else req.end(opts.body);

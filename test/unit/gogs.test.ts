@@ -135,14 +135,13 @@ describe('fake Gogs', () => {
     assert.equal(gogs.last()?.identitySource, 'basic');
   });
 
-  test('/api/v1/user needs a token (or Basic), not the header', async () => {
+  test('/api/v1/user needs a token, not the header', async () => {
     const withToken = await fetch(`${gogs.url}/api/v1/user`, { headers: { Authorization: `token ${TOKEN}` } });
     assert.equal(withToken.status, 200);
     assert.deepEqual(await withToken.json(), { username: 'alice' });
 
     const withHeader = await fetch(`${gogs.url}/api/v1/user`, { headers: { 'X-WEBAUTH-USER': 'alice' } });
     assert.equal(withHeader.status, 401);
-    assert.deepEqual(await withHeader.json(), { message: 'Unauthorized' });
     assert.equal(gogs.last()?.identitySource, 'header');
 
     const echo = await fetch(`${gogs.url}/api/v1/repos/alice/x`, { headers: { Authorization: `token ${TOKEN}` } });
