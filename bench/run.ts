@@ -30,7 +30,9 @@ import { TestClient } from '../test/support/client.js';
 import { enroll, signIn } from '../test/support/flows.js';
 import { freePort } from '../test/support/net.js';
 import { sessionKey } from '../server/session/key.js';
+import { SESSION_CACHE_MAX } from '../server/session/cache.js';
 import { measurePeers, peersMarkdown, peersTable, startNginx, startOauth2Proxy, type PeerRow, type PeerTarget } from './peers.js';
+import { capacityMarkdown, measureCacheMemory, type CacheMemory, type FanOut } from './capacity.js';
 import { GOGS_CONNECTIONS, measureRealGogs, realGogsMarkdown, startBenchGogs, type RealGogsRow } from './real-gogs.js';
 import { combine, CONNECTIONS, cpuSeconds, loadRound, postmasterPid, rotated, treeCpuSeconds, type Load, type Round } from './load.js';
 
@@ -48,7 +50,7 @@ const ONLY = new Set(
     .map((s) => s.trim())
     .filter(Boolean),
 );
-const want = (section: 'proxy' | 'peers' | 'gogs' | 'db' | 'signin' | 'revocation' | 'upload') => ONLY.size === 0 || ONLY.has(section);
+const want = (section: 'proxy' | 'peers' | 'gogs' | 'db' | 'signin' | 'revocation' | 'capacity' | 'upload') => ONLY.size === 0 || ONLY.has(section);
 const KEYGATE_NODE_ARGS = (process.env.BENCH_KEYGATE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const children: ChildProcess[] = [];
@@ -195,35 +197,49 @@ async function signInRate(
 }
 
 /**
- * How long a revocation takes to reach Keygate's proxy: the session row is deleted on another
- * connection (as the CLI or another instance would), then the same browser asks again and again
- * until it is sent to sign-in. Measured end to end, HTTP round trips included.
+ * How long a revocation takes to reach Keygate's proxy on every instance: the session row is
+ * deleted on another connection (as the CLI or another instance would), then the same browser
+ * asks each instance (every one having cached the session first) again and again until each has
+ * sent it to sign-in. Measured end to end, HTTP round trips included; a sample is the slowest
+ * instance's time.
  */
 async function invalidationLatency(
   origin: string,
+  bases: string[],
   users: Array<{ key: SoftwareAuthenticator }>,
   dbUrl: string,
 ): Promise<{ p50: number; max: number; n: number }> {
   const other = new pg.Client({ connectionString: dbUrl });
   await other.connect();
+  const agent = new http.Agent({ keepAlive: true });
+  const status = (base: string, cookie: string) =>
+    new Promise<number>((resolve, reject) => {
+      http.get(`${base}/bench0/repo`, { headers: { cookie }, agent }, (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0))).on('error', reject);
+    });
   const samples: number[] = [];
   try {
     for (let i = 0; i < 20; i++) {
       const client = new TestClient(origin);
       const res = await signIn(client, users[i % users.length].key);
       if (res.status !== 200) throw new Error(`sign-in for the invalidation probe failed: ${res.text}`);
-      if ((await client.get('/bench0/repo')).status !== 200) throw new Error('the signed-in probe did not reach the upstream');
+      const cookie = client.cookieHeader()!;
+      for (const base of bases) if ((await status(base, cookie)) !== 200) throw new Error(`the signed-in probe did not reach the upstream through ${base}`);
       const raw = decodeURIComponent([...client.cookies.values()][0] ?? '');
       const sid = raw.slice(2, raw.lastIndexOf('.'));
       const started = performance.now();
       // Stored under the SHA-256 of the id (server/session/key.ts), as the CLI and the admin pages find it.
       await other.query('DELETE FROM session WHERE sid = $1', [sessionKey(sid)]);
-      while ((await client.get('/bench0/repo')).status === 200) {
-        if (performance.now() - started > 5000) throw new Error('a revoked session was still served after 5 s');
-      }
+      await Promise.all(
+        bases.map(async (base) => {
+          while ((await status(base, cookie)) === 200) {
+            if (performance.now() - started > 5000) throw new Error(`a revoked session was still served by ${base} after 5 s`);
+          }
+        }),
+      );
       samples.push(performance.now() - started);
     }
   } finally {
+    agent.destroy();
     await other.end();
   }
   samples.sort((a, b) => a - b);
@@ -365,8 +381,9 @@ async function main(): Promise<void> {
       }
       for (const [target] of targets) rows.push({ case: name, target, load: combine(rounds.get(target)!) });
     };
-    // Warm up both proxies' paths (JIT, pools, connections to the upstream) at full load before measuring.
-    for (let i = 0; i < 2; i++) {
+    // Warm up both proxies' paths (JIT, pools, connections to the upstream) at full load before
+    // measuring them (not for the other sections: a profile of sign-ins would show it).
+    for (let i = 0; i < (want('proxy') || want('db') ? 2 : 0); i++) {
       await autocannon({ url: viaKeygate + page, connections: CONNECTIONS, duration: 2, headers: { cookie } });
       await autocannon({ url: viaBare + page, connections: CONNECTIONS, duration: 2 });
     }
@@ -498,7 +515,33 @@ async function main(): Promise<void> {
     let invalidation: Invalidation | undefined;
     if (want('revocation')) {
       process.stderr.write('bench: revocation reaching the proxy…\n');
-      invalidation = await invalidationLatency(origin, users, dbUrl);
+      invalidation = await invalidationLatency(origin, [viaKeygate], users, dbUrl);
+    }
+    // The capacity model's measured parts (bench/capacity.ts): the session cache's memory, and a
+    // revocation reaching 1 and 4 instances on one PostgreSQL.
+    let capacity: { cache: CacheMemory; fanOut: FanOut[] } | undefined;
+    if (want('capacity')) {
+      process.stderr.write('bench: capacity: the session cache at 100,000 sessions; a revocation reaching 1 and 4 instances…\n');
+      const cache = measureCacheMemory(100_000);
+      const more: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const port = await freePort();
+        await startKeygate({
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          PUBLIC_URL: origin,
+          GOGS_URL: `http://127.0.0.1:${upstream.port}`,
+          DATABASE_URL: dbUrl,
+          LOG_LEVEL: 'info',
+          RATE_LIMIT_IP_PER_MINUTE: '100000000',
+          RATE_LIMIT_USERNAME_PER_15MIN: '100000000',
+        });
+        more.push(`http://127.0.0.1:${port}`);
+      }
+      const fanOut: FanOut[] = [];
+      for (const bases of [[viaKeygate], [viaKeygate, ...more]])
+        fanOut.push({ instances: bases.length, ...(await invalidationLatency(origin, bases, users, dbUrl)) });
+      capacity = { cache, fanOut };
     }
     let uploads: Uploads | undefined;
     if (want('upload')) {
@@ -532,6 +575,7 @@ async function main(): Promise<void> {
             rows: rows.map((r) => ({ case: r.case, target: r.target, ...r.load })),
             peers,
             realGogs,
+            capacity,
             readsPerRequest,
             writesPerRequest,
             signins,
@@ -559,7 +603,26 @@ async function main(): Promise<void> {
           `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${DURATION} s per case and target in ${ROUNDS} rounds taking turns, ${GOGS_CONNECTIONS} connections. Gogs 0.14.3 built from its source (test/support/real-gogs), with deploy/gogs/app.ini on SQLite, a repository made with a README, .gitignore and licence; "direct" sends Gogs the identity header itself from the address Gogs trusts, "keygate" a Keygate session cookie. Gogs, Keygate, PostgreSQL and the load generator share the 2 cores.`,
         )
       : '';
-    await writeFile(path.join(root, 'docs/performance.md'), `${report.markdown.trimEnd()}\n\n${peersSection.trimEnd()}\n\n${gogsSection}`);
+    const keygatePage = rows.find((r) => r.case === 'authenticated page (2 KB)' && r.target === 'keygate')!.load;
+    const capacitySection = capacity
+      ? capacityMarkdown(
+          {
+            ...capacity,
+            signIn: { keygateCpuMs: signins!.cpuMs.keygate, postgresCpuMs: signins!.cpuMs.postgres, statements: signins!.statements, perSec: signins!.perSec },
+            proxyCpuUs: keygatePage.cpuUs,
+            cacheMax: SESSION_CACHE_MAX,
+            cacheTtlS: cfg.sessionCacheTtlMs / 1000,
+          },
+          new Date().toISOString().slice(0, 10),
+        )
+      : '';
+    await writeFile(
+      path.join(root, 'docs/performance.md'),
+      [report.markdown, peersSection, gogsSection, capacitySection]
+        .map((part) => part.trim())
+        .filter(Boolean)
+        .join('\n\n') + '\n',
+    );
     process.stderr.write('bench: wrote docs/performance.md\n');
   } finally {
     for (const c of children) c.kill('SIGTERM');
