@@ -247,6 +247,26 @@ describe('email when SMTP_URL is unset, or the SMTP server fails', () => {
     }
   });
 
+  test('with GOGS_ADMIN_TOKEN the address the person keeps in Gogs is used, ahead of the one given with the invite; without one in Gogs, that one', async () => {
+    const token = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+    const smtp = await startSmtp();
+    const kg = await startKeygate({ env: { SMTP_URL: smtp.url, MAIL_FROM: FROM, GOGS_ADMIN_TOKEN: token } });
+    try {
+      kg.gogs.addUser('root', { admin: true, email: 'root@example.com' });
+      kg.gogs.addToken('root', token);
+      kg.gogs.addUser('kim', { email: 'kim@gogs.example.com' });
+      await person(kg, 'kim', { email: 'kim-invite@example.com' });
+      assert.equal(read(await smtp.next('kim@gogs.example.com')).subject, 'Keygate: Your first key was enrolled');
+      kg.gogs.addUser('lou', { email: '' });
+      await person(kg, 'lou', { email: 'lou@example.com' });
+      assert.equal(read(await smtp.next('lou@example.com')).subject, 'Keygate: Your first key was enrolled');
+      assert.ok(!smtp.received.some((r) => r.to.includes('kim-invite@example.com')));
+    } finally {
+      await kg.close();
+      await smtp.close();
+    }
+  });
+
   test('an SMTP server that refuses the message, or is down, neither changes nor slows the action; a warn line says the email was not sent, without the SMTP password', async () => {
     const refusing = await startSmtp({ refuse: true });
     const downPort = await freePort();
