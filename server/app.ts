@@ -16,6 +16,7 @@ import { afterKeygate, errorHandler, forbidden, notFound } from './errors.js';
 import { assignRequestId } from './http/context.js';
 import { crossOriginMessage, isSafeMethod, isSameOrigin } from './http/same-origin.js';
 import { loginRouter } from './login/routes.js';
+import { createMailer, MAIL_FLUSH_MS } from './mail/mailer.js';
 import { stepUpRouter } from './stepup/routes.js';
 import { AuthenticatorMetadata, reloadMetadata } from './policy/metadata.js';
 import { AuthenticatorPolicy } from './policy/policy.js';
@@ -118,7 +119,9 @@ export function createApp(deps: AppDeps): Gateway {
   // Rate limits (ratelimit/limits.ts): mounted by each router on its own route lines.
   const limits = createRateLimits(deps);
   limits.events.on('rejected', ({ limit }) => metrics.rateLimitRejections.labels(limit).inc());
-  const keygate = createKeygateApp({ ...deps, sessionCache, metrics, policy, limits });
+  // Never given to the proxy: email is about Keygate's own actions, not about proxied requests.
+  const mail = deps.mail ?? createMailer(deps.config, deps.db, deps.log);
+  const keygate = createKeygateApp({ ...deps, sessionCache, metrics, policy, limits, mail });
   const listener = startSessionListener(deps.db.options, sessionCache, deps.log);
   const lateErrors = afterKeygate(deps.log);
   const proxy = createProxyHandler({
@@ -163,6 +166,8 @@ export function createApp(deps: AppDeps): Gateway {
     async close() {
       await proxy.close();
       await listener.stop();
+      // Queued email gets a bounded time to leave; the database is still open for its lookups.
+      await mail.close(Math.min(deps.config.shutdownTimeoutMs, MAIL_FLUSH_MS));
     },
   };
 }

@@ -11,6 +11,7 @@ import ms from 'ms';
 import { parse as parseDomain } from 'tldts';
 import { z } from 'zod';
 import { INVITE_TTL_RULE, isValidInviteTtl } from './enrollment/limits.js';
+import { isMailbox } from './mail/address.js';
 import { isReservedByGogs, USERNAME_PATTERN } from './users/users.js';
 
 /**
@@ -138,6 +139,30 @@ const aaguid = z
 /** A header name as RFC 9110 defines a token. */
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name');
 
+/**
+ * An SMTP server as nodemailer takes it: smtp:// (STARTTLS when the server offers it) or smtps://
+ * (TLS from the start), optionally with user:password. The message never repeats the value: it
+ * may hold a password.
+ */
+const smtpUrl = z.string().transform((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not a URL (use smtp://host:587 or smtps://user:password@host:465)' });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+    ctx.addIssue({ code: 'custom', message: `must be an smtp:// or smtps:// URL, not ${url.protocol}//` });
+    return z.NEVER;
+  }
+  if (!url.hostname) {
+    ctx.addIssue({ code: 'custom', message: 'must name the SMTP server (smtp://host:587)' });
+    return z.NEVER;
+  }
+  return url.href;
+});
+
 const DEFAULT_PORT = 8080;
 
 const schema = z.object({
@@ -245,6 +270,9 @@ const schema = z.object({
   MAX_PASSTHROUGH_PER_CLIENT: count(32),
   CLIENT_BODY_TIMEOUT: duration('30s'),
   CLIENT_HEADER_TIMEOUT: duration('20s'),
+  // Optional email (server/mail/): unset, Keygate sends none. The URL may hold the SMTP password: never logged.
+  SMTP_URL: smtpUrl.optional(),
+  MAIL_FROM: z.string().trim().refine(isMailbox, 'must be an email address, or a name and an address: Keygate <keygate@example.com>').optional(),
 });
 
 /**
@@ -331,6 +359,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, sources: Config
     problems.push(`MDS_BLOB: "${e.MDS_BLOB}" must be a file path or an http(s) URL`);
   }
   if (e.MDS_ROOT_CERT && !e.MDS_BLOB) problems.push('MDS_ROOT_CERT: only means something with MDS_BLOB');
+  if (e.SMTP_URL && !e.MAIL_FROM) problems.push('MAIL_FROM: must be set with SMTP_URL (the address Keygate sends email from)');
+  if (e.MAIL_FROM && !e.SMTP_URL) problems.push('MAIL_FROM: only means something with SMTP_URL');
   const logo = e.LOGO_FILE ? readLogo(e.LOGO_FILE, problems) : undefined;
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -429,6 +459,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, sources: Config
     clientBodyTimeoutMs: e.CLIENT_BODY_TIMEOUT,
     /** A client must send its request headers within this. */
     clientHeaderTimeoutMs: e.CLIENT_HEADER_TIMEOUT,
+    /** Email to people about their keys (server/mail/) goes through this SMTP server; undefined = no email. May hold a password: never log it. */
+    smtpUrl: e.SMTP_URL,
+    /** The sender of that email; set whenever smtpUrl is. */
+    mailFrom: e.MAIL_FROM,
     /** Name of Keygate's session cookie; `__Host-` whenever PUBLIC_URL is https. */
     sessionCookieName: https ? '__Host-keygate' : 'keygate',
   });

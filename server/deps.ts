@@ -5,6 +5,7 @@
 import type { Config } from './config.js';
 import type { Db } from './db/pool.js';
 import type { Logger } from './log.js';
+import type { Notifier } from './mail/mailer.js';
 import type { Metrics } from './ops/metrics.js';
 import type { AuthenticatorMetadata } from './policy/metadata.js';
 import type { AuthenticatorPolicy } from './policy/policy.js';
@@ -19,6 +20,8 @@ export interface AppDeps {
   secret: string;
   /** The verified FIDO metadata (policy/metadata.ts loadMetadata); none when MDS_BLOB is unset. */
   metadata?: AuthenticatorMetadata;
+  /** Email to people about their keys (mail/mailer.ts); default: createMailer, which is NO_MAIL when SMTP_URL is unset. */
+  mail?: Notifier;
 }
 
 /** What routers get: the app's dependencies and this instance's session cache. */
@@ -30,4 +33,6 @@ export interface RouterDeps extends AppDeps {
   policy: AuthenticatorPolicy;
   /** The rate limits, shared by every instance; each router mounts them on its own route lines. */
   limits: RateLimits;
+  /** Tells people by email about their keys, after the action (NO_MAIL when SMTP_URL is unset). */
+  mail: Notifier;
 }

@@ -10,7 +10,7 @@ import pretty from 'pino-pretty';
 export type { Logger };
 
 const HEADERS = ['cookie', 'authorization', '["proxy-authorization"]', '["set-cookie"]'];
-const SECRETS = ['sessionSecret', 'gogsAdminToken', 'secret', 'token', 'password', 'databaseUrl', 'cookie', 'authorization'];
+const SECRETS = ['sessionSecret', 'gogsAdminToken', 'smtpUrl', 'secret', 'token', 'password', 'databaseUrl', 'cookie', 'authorization'];
 
 export const REDACT_PATHS = [
   ...HEADERS.flatMap((h) => [`req.headers.${h}`, `res.headers.${h}`, `headers.${h}`, `*.headers.${h}`].map((p) => p.replace('.[', '['))),

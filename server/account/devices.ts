@@ -62,6 +62,9 @@ export function accountDeviceRouter(deps: RouterDeps): Router {
         refuseLast: confirmLast ? undefined : new AppError('last_device', 409, LAST_DEVICE_MESSAGE),
       });
       deps.sessionCache.forgetAll(ended.endedSessionIds);
+      if (!ended.alreadyEnded) {
+        deps.mail.notify(auth.userId, { kind: 'key_removed', at: new Date(), keyName: ended.credential.nickname, from: requestContext(req) });
+      }
       // The key this session signed in with is gone, and with it this session (already deleted).
       const signedOut = ended.credential.credentialId === auth.credentialId;
       if (signedOut) await endThisSession(req, res, deps);

@@ -126,6 +126,7 @@ export function accountRouter(deps: RouterDeps): Router {
           await recordEvent(tx, { ...base, outcome: 'success', credentialId: stored.id, details: { nickname: stored.nickname, aaguid: stored.aaguid } });
           return stored;
         });
+        deps.mail.notify(auth.userId, { kind: 'key_added', at: new Date(), keyName: credential.nickname, via: 'account', from: ctx });
         res.json({ ok: true, credentialId: credential.credentialId });
       } catch (err) {
         const reason = err instanceof CeremonyFailure ? err.reason : ((err as { code?: string }).code ?? 'internal');

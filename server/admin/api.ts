@@ -13,6 +13,7 @@ import { INVITE_TTL_RULE, isValidInviteTtl } from '../enrollment/limits.js';
 import { endDevice } from '../devices/actions.js';
 import { INVITE_ID_PATTERN, InviteInputError, issueInvite, reissueInvite, revokeInvite } from '../enrollment/invites.js';
 import { AppError, badRequest } from '../errors.js';
+import { notifyRecoveryLink, notifyRevoked } from '../mail/notify.js';
 import { requestContext } from '../http/context.js';
 import { jsonBody } from '../http/json-body.js';
 import { validateBody } from '../http/validate.js';
@@ -91,12 +92,9 @@ export function adminApiRouter(deps: RouterDeps): Router {
     const body = req.body as z.infer<typeof inviteBody>;
     const ttlMs = inviteTtl(body.ttl);
     try {
-      const created = await issueInvite(
-        db,
-        config,
-        { username: body.username, grantsAdmin: body.admin ?? false, ttlMs, email: body.email || undefined },
-        actor(req),
-      );
+      const by = actor(req);
+      const created = await issueInvite(db, config, { username: body.username, grantsAdmin: body.admin ?? false, ttlMs, email: body.email || undefined }, by);
+      notifyRecoveryLink(deps.mail, created, by);
       // The link exists only in this answer: the database keeps the token's hash.
       res.json({
         url: created.url,
@@ -120,7 +118,9 @@ export function adminApiRouter(deps: RouterDeps): Router {
   });
 
   router.post('/-/api/admin/invites/:inviteId/reissue', ...guard, jsonBody, validateBody(noBody), async (req, res) => {
-    const { revoked, created } = await reissueInvite(db, config, inviteParam(req), {}, actor(req));
+    const by = actor(req);
+    const { revoked, created } = await reissueInvite(db, config, inviteParam(req), {}, by);
+    notifyRecoveryLink(deps.mail, created, by);
     // As for a new invite, the link exists only in this answer.
     res.json({
       url: created.url,
@@ -137,7 +137,9 @@ export function adminApiRouter(deps: RouterDeps): Router {
 
   router.post('/-/api/admin/credentials/:credentialId/revoke', ...guard, jsonBody, validateBody(revokeBody), async (req, res) => {
     const { reason } = req.body as z.infer<typeof revokeBody>;
-    const result = await endDevice(db, credentialParam(req), actor(req), { event: 'credential_revoked', reason: reason || undefined });
+    const by = actor(req);
+    const result = await endDevice(db, credentialParam(req), by, { event: 'credential_revoked', reason: reason || undefined });
+    notifyRevoked(deps.mail, result, by, reason || undefined);
     const { sessionsEnded, signedOut } = await ended(req, res, result.endedSessionIds);
     res.json({ ok: true, credentialId: result.credential.credentialId, nickname: result.credential.nickname, sessionsEnded, signedOut });
   });

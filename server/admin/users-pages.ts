@@ -63,6 +63,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
         nextHref: more ? href(page + 1) : null,
         defaultTtl: ms(config.inviteTtlMs, { long: true }),
         gogsEmail: config.gogsAdminToken !== undefined,
+        mailEmail: config.smtpUrl !== undefined,
         invites: pending.invites,
         moreInvites: pending.more,
       }),

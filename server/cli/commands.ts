@@ -17,6 +17,8 @@ import { AppError } from '../errors.js';
 import { InviteInputError, issueInvite, listPendingInvites, reissueInvite, revokeInvite } from '../enrollment/invites.js';
 import { syncAdminsFromGogs } from '../gogs/users.js';
 import { createLogger } from '../log.js';
+import { createMailer, MAIL_FLUSH_MS, type Notifier } from '../mail/mailer.js';
+import { notifyRecoveryLink, notifyRevoked } from '../mail/notify.js';
 import { describePolicy, reviewCredentials } from '../policy/describe.js';
 import { loadMetadata, MetadataError } from '../policy/metadata.js';
 import { AuthenticatorPolicy } from '../policy/policy.js';
@@ -32,7 +34,7 @@ import type { CliIo } from './io.js';
 import { USAGE } from './usage.js';
 
 /** Where a command writes: `out` for its results (stdout), `note` for remarks and warnings (stderr). */
-type Command = (ctx: { db: Db; config: Config; args: string[]; out: (line: string) => void; note: (line: string) => void }) => Promise<void>;
+type Command = (ctx: { db: Db; config: Config; args: string[]; out: (line: string) => void; note: (line: string) => void; mail: Notifier }) => Promise<void>;
 
 function one(args: string[], command: string, what: string): string {
   const [only] = args;
@@ -106,7 +108,7 @@ const commands: Record<string, Command> = {
     out(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date');
   },
 
-  async invite({ db, config, args, out, note }) {
+  async invite({ db, config, args, out, note, mail }) {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
@@ -115,6 +117,7 @@ const commands: Record<string, Command> = {
     if (positionals.length !== 1) throw new UsageError('invite needs exactly one <username>');
     const ttlMs = ttlArg(values.ttl);
     const created = await issueInvite(db, config, { username: positionals[0]!, grantsAdmin: values.admin, ttlMs, email: values.email }, CLI_ACTOR);
+    notifyRecoveryLink(mail, created, CLI_ACTOR);
     if (created.gogsAccount === 'created')
       note(`Created ${created.invite.username} in Gogs (random password, never shown: sign in with a key, use access tokens for git)`);
     note(
@@ -204,7 +207,7 @@ const commands: Record<string, Command> = {
     });
   },
 
-  async revoke({ db, args, out }) {
+  async revoke({ db, args, out, mail }) {
     if (args.length !== 1) throw new UsageError('revoke needs exactly one <credential-id> (see `devices <username>`)');
     const found = await resolveCredential(db, args[0]!);
     // Told, not redone: revoking again would change nothing but add an audit row.
@@ -214,6 +217,7 @@ const commands: Record<string, Command> = {
       );
     }
     const ended = await endDevice(db, found.credentialId, CLI_ACTOR, { event: 'credential_revoked' });
+    notifyRevoked(mail, ended, CLI_ACTOR);
     out(`Revoked ${ended.credential.credentialId} (${ended.credential.nickname}); ended ${ended.sessionsEnded} session(s)`);
   },
 
@@ -289,11 +293,12 @@ const commands: Record<string, Command> = {
     out(`Revoked invite ${revoked.id} for ${revoked.username}; its link no longer works`);
   },
 
-  async 'reissue-invite'({ db, config, args, out, note }) {
+  async 'reissue-invite'({ db, config, args, out, note, mail }) {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ttl: { type: 'string' } } });
     if (positionals.length !== 1) throw new UsageError('reissue-invite needs exactly one <invite-id> (see `invites`)');
     const ttlMs = ttlArg(values.ttl);
     const { revoked, created } = await reissueInvite(db, config, await resolveInviteId(db, positionals[0]!), { ttlMs }, CLI_ACTOR);
+    notifyRecoveryLink(mail, created, CLI_ACTOR);
     note(
       `Revoked invite ${revoked.id}; new ${created.invite.userId ? 'recovery invite' : 'invite'} ${created.invite.id} for ${created.invite.username}` +
         `${created.invite.grantsAdmin ? ' (admin)' : ''}, valid until ${created.invite.expiresAt.toISOString()}, single use:`,
@@ -403,6 +408,11 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     throw err;
   }
   const db = createPool(database.url, 2);
+  // Email about what a command did (SMTP_URL): a failure to send is a warning, never the command's failure.
+  const mail = createMailer(config, db, {
+    warn: (_fields, message) => io.stderr(`keygate: warning: ${message}\n`),
+    debug: () => {},
+  });
   try {
     // Every command works against a current schema (and `migrate` reports what it did).
     if (name !== 'migrate') await runMigrations(db);
@@ -410,7 +420,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     const out = (line: string) => io.stdout(`${forTerminal(line)}\n`);
     const note = (line: string) => io.stderr(`${forTerminal(line)}\n`);
     if (name !== 'migrate') await compareWithServers(db, config, database, name, note);
-    await command({ db, config, args, out, note });
+    await command({ db, config, args, out, note, mail });
     return 0;
   } catch (err) {
     if (err instanceof UsageError || err instanceof InviteInputError || err instanceof MetadataError || (err instanceof AppError && err.status < 500)) {
@@ -423,6 +433,8 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     }
     throw err;
   } finally {
+    // Before the pool ends: sending looks the person up.
+    await mail.close(Math.min(config.shutdownTimeoutMs, MAIL_FLUSH_MS));
     await db.end();
     await database.stop();
   }

@@ -6,7 +6,8 @@ Commands:
   invite <username> [--admin] [--ttl <duration>] [--email <address>]
                                                   print a one-time enrolment URL (ttl e.g. 30m, 24h, 7d);
                                                   with GOGS_ADMIN_TOKEN, a missing Gogs user is created
-                                                  with that email and a random password
+                                                  with that email and a random password; the email is
+                                                  kept as the person's address (SMTP_URL)
   invites [--user <username>] [--json]            list pending invites: id, username, kind, admin,
                                                   made by, made, expires (never their links)
   revoke-invite <invite-id>                       revoke a pending invite: its link stops working

@@ -65,6 +65,8 @@ export interface EndedDevice {
   sessionsEnded: number;
   /** So the caller's instance can forget them at once (others hear through NOTIFY). */
   endedSessionIds: string[];
+  /** It had been removed or revoked before: nothing changed. */
+  alreadyEnded: boolean;
 }
 
 /**
@@ -102,6 +104,6 @@ export async function endDevice(
       reason: how.reason ?? null,
       details: { nickname: credential.nickname, sessionsEnded, alreadyRevoked: credential.revokedAt !== null },
     });
-    return { credential: ended ?? credential, sessionsEnded, endedSessionIds };
+    return { credential: ended ?? credential, sessionsEnded, endedSessionIds, alreadyEnded: credential.revokedAt !== null };
   });
 }

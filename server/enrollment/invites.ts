@@ -10,6 +10,7 @@ import { recordEvent } from '../audit/record.js';
 import { oneRow, withTransaction, type Db, type Queryable } from '../db/pool.js';
 import { AppError } from '../errors.js';
 import { ensureGogsUser, GogsInviteInputError, type GogsAccount } from '../gogs/users.js';
+import { isValidEmail } from '../mail/address.js';
 import { findUserByUsername, isReservedByGogs, isValidUsername } from '../users/users.js';
 import { INVITE_TTL_RULE, isValidInviteTtl } from './limits.js';
 
@@ -22,6 +23,8 @@ export interface Invite {
   createdAt: Date;
   expiresAt: Date;
   usedAt: Date | null;
+  /** The address given with the invite (server/mail/): the person's email once it is redeemed. */
+  email: string | null;
 }
 
 interface InviteRow {
@@ -33,9 +36,10 @@ interface InviteRow {
   created_at: Date;
   expires_at: Date;
   used_at: Date | null;
+  email: string | null;
 }
 
-const COLUMNS = 'id, username, user_id, grants_admin, created_by, created_at, expires_at, used_at';
+const COLUMNS = 'id, username, user_id, grants_admin, created_by, created_at, expires_at, used_at, email';
 
 const toInvite = (r: InviteRow): Invite => ({
   id: String(r.id),
@@ -46,6 +50,7 @@ const toInvite = (r: InviteRow): Invite => ({
   createdAt: r.created_at,
   expiresAt: r.expires_at,
   usedAt: r.used_at,
+  email: r.email,
 });
 
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
@@ -63,7 +68,10 @@ export interface CreatedInvite {
 }
 
 /** The invite's username and lifetime, checked: throws InviteInputError. */
-function checkInviteInput(config: Config, input: { username: string; ttlMs?: number }): { username: string; ttlMs: number } {
+function checkInviteInput(
+  config: Config,
+  input: { username: string; ttlMs?: number; email?: string },
+): { username: string; ttlMs: number; email: string | null } {
   const username = input.username.trim();
   if (!isValidUsername(username)) {
     throw new InviteInputError(`"${input.username}" is not a valid Gogs username (letters, digits, "_", "-", ".", at most 35, not starting with "-" or ".")`);
@@ -73,24 +81,26 @@ function checkInviteInput(config: Config, input: { username: string; ttlMs?: num
   }
   const ttlMs = input.ttlMs ?? config.inviteTtlMs;
   if (!isValidInviteTtl(ttlMs)) throw new InviteInputError(`the invite lifetime must be ${INVITE_TTL_RULE}`);
-  return { username, ttlMs };
+  const email = input.email?.trim() || null;
+  if (email !== null && !isValidEmail(email)) throw new InviteInputError(`"${email}" is not an email address`);
+  return { username, ttlMs, email };
 }
 
 export async function createInvite(
   db: Queryable,
   config: Config,
-  input: { username: string; grantsAdmin?: boolean; ttlMs?: number; createdBy: string },
+  input: { username: string; grantsAdmin?: boolean; ttlMs?: number; createdBy: string; email?: string },
 ): Promise<CreatedInvite> {
-  const { username, ttlMs } = checkInviteInput(config, input);
+  const { username, ttlMs, email } = checkInviteInput(config, input);
   const existing = await findUserByUsername(db, username);
   // Its enrolment would be refused: say so now, not when the person opens the link.
   if (existing?.disabledAt)
     throw new AppError('user_disabled', 409, `${existing.username} is disabled, so a recovery link would not work. Enable them first, then send one.`);
   const token = randomBytes(32).toString('base64url');
   const { rows } = await db.query<InviteRow>(
-    `INSERT INTO invites (token_hash, username, user_id, grants_admin, created_by, expires_at)
-     VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6)) RETURNING ${COLUMNS}`,
-    [hashToken(token), existing?.username ?? username, existing?.id ?? null, input.grantsAdmin ?? false, input.createdBy, ttlMs / 1000],
+    `INSERT INTO invites (token_hash, username, user_id, grants_admin, created_by, expires_at, email)
+     VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), $7) RETURNING ${COLUMNS}`,
+    [hashToken(token), existing?.username ?? username, existing?.id ?? null, input.grantsAdmin ?? false, input.createdBy, ttlMs / 1000, email],
   );
   return { invite: toInvite(oneRow(rows)), token, url: `${config.origin}/-/enroll/${token}` };
 }
@@ -188,8 +198,7 @@ export async function issueInvite(
     if (err instanceof GogsInviteInputError) throw new InviteInputError(err.message);
     throw err;
   }
-  const { email: _email, ...rest } = input;
-  const created = await withTransaction(db, (tx) => issueInviteIn(tx, config, rest, actor));
+  const created = await withTransaction(db, (tx) => issueInviteIn(tx, config, input, actor));
   return { ...created, gogsAccount };
 }
 
@@ -197,7 +206,7 @@ export async function issueInvite(
 export async function issueInviteIn(
   tx: Queryable,
   config: Config,
-  input: { username: string; grantsAdmin?: boolean; ttlMs?: number },
+  input: { username: string; grantsAdmin?: boolean; ttlMs?: number; email?: string },
   actor: Actor,
   /** More for the audit row (a re-issue names the invite it replaces). */
   details: Record<string, unknown> = {},
@@ -394,7 +403,12 @@ export function reissueInvite(
     const ttlMs = opts.ttlMs ?? (isValidInviteTtl(lifetime) ? lifetime : config.inviteTtlMs);
     const user = await findUserByUsername(tx, revoked.username);
     await recordEvent(tx, { ...revokedEvent(revoked, actor, { reissued: true }), subjectUserId: user?.id ?? null });
-    const created = await issueInviteIn(tx, config, { username: revoked.username, grantsAdmin: revoked.grantsAdmin, ttlMs }, actor, { replaces: revoked.id });
+    // The address given with the first link goes with the new one.
+    const { rows } = await tx.query<{ email: string | null }>('SELECT email FROM invites WHERE id = $1', [revoked.id]);
+    const email = rows[0]?.email ?? undefined;
+    const created = await issueInviteIn(tx, config, { username: revoked.username, grantsAdmin: revoked.grantsAdmin, ttlMs, email }, actor, {
+      replaces: revoked.id,
+    });
     return { revoked, created };
   });
 }

@@ -2,13 +2,14 @@
  * Redeeming an invite: in one transaction, under the invite's row lock, the invite is checked
  * again, the user is created (or found, for a recovery link) with the handle the authenticator
  * stored, the authenticator policy is applied, the credential is stored, the invite is marked
- * used, and both audit rows are written. Either all of it happens or none.
+ * used, the address given with the link is kept as the person's, and both audit rows are
+ * written. Either all of it happens or none.
  */
 import { recordEvent, type RequestContext } from '../audit/record.js';
 import { withTransaction, type Db } from '../db/pool.js';
 import { AppError } from '../errors.js';
 import type { AuthenticatorFacts, AuthenticatorPolicy } from '../policy/policy.js';
-import { createOrGetUser, grantAdmin, type User } from '../users/users.js';
+import { createOrGetUser, grantAdmin, setUserEmail, type User } from '../users/users.js';
 import { CeremonyError, type Ceremony } from '../webauthn/ceremony.js';
 import { countActiveCredentials, recordEnrolmentUse, type NewCredential, type StoredCredential } from '../webauthn/credentials.js';
 import { enforceRegistrationPolicy } from '../webauthn/register.js';
@@ -29,7 +30,11 @@ export interface Redemption {
   ctx: RequestContext;
 }
 
-export function redeemInvite(db: Db, policy: AuthenticatorPolicy, input: Redemption): Promise<{ user: User; credential: StoredCredential }> {
+export function redeemInvite(
+  db: Db,
+  policy: AuthenticatorPolicy,
+  input: Redemption,
+): Promise<{ user: User; credential: StoredCredential; /** The link was for an account that existed already. */ recovery: boolean }> {
   return withTransaction(db, async (tx) => {
     // The row lock serialises concurrent redemptions of one invite: exactly one stores a key.
     const { state, invite } = await findInvite(tx, input.token, { lock: true });
@@ -47,6 +52,8 @@ export function redeemInvite(db: Db, policy: AuthenticatorPolicy, input: Redempt
     if (invite.grantsAdmin && !user.isAdmin) await grantAdmin(tx, user.id);
     const credential = await recordEnrolmentUse(tx, await storeCredential(tx, { ...input.verified, userId: user.id, nickname: input.nickname }), input.ctx);
     await markInviteUsed(tx, invite.id, credential.id);
+    // The address given with the link becomes the person's (server/mail/).
+    if (invite.email) await setUserEmail(tx, user.id, invite.email);
     const base = {
       actor: `user:${user.username}`,
       subjectUserId: user.id,
@@ -57,6 +64,6 @@ export function redeemInvite(db: Db, policy: AuthenticatorPolicy, input: Redempt
     };
     await recordEvent(tx, { ...base, event: 'invite_redeemed', details: { inviteId: invite.id, recovery: invite.userId !== null } });
     await recordEvent(tx, { ...base, event: 'credential_registered', details: { nickname: credential.nickname, aaguid: credential.aaguid } });
-    return { user, credential };
+    return { user, credential, recovery: invite.userId !== null || active > 0 };
   });
 }

@@ -102,7 +102,7 @@ export function enrollmentRouter(deps: RouterDeps): Router {
         const response = parsed.data.response as RegistrationResponseJSON;
         const { credential: verified, userVerified, facts } = await verifyRegistration(config, policy, ceremony, response);
 
-        const { user, credential } = await redeemInvite(db, policy, {
+        const { user, credential, recovery } = await redeemInvite(db, policy, {
           token: parsed.data.token,
           ceremony,
           verified,
@@ -110,6 +110,7 @@ export function enrollmentRouter(deps: RouterDeps): Router {
           nickname: cleanNickname(parsed.data.nickname, response),
           ctx,
         });
+        deps.mail.notify(user.id, { kind: 'key_added', at: new Date(), keyName: credential.nickname, via: recovery ? 'recovery' : 'invite', from: ctx });
         if (!(await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified))) {
           // The key is stored, but it was revoked (or the person disabled) before the session could start.
           throw new CeremonyFailure('access_ended', undefined, 403);

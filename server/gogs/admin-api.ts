@@ -21,13 +21,6 @@ import { AppError } from '../errors.js';
 /** Each call to Gogs gets this long. */
 export const GOGS_API_TIMEOUT_MS = 5000;
 
-/** Gogs' own email check is looser; this keeps obvious mistakes away from Gogs. */
-const EMAIL_PATTERN = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
-
-export function isValidEmail(email: string): boolean {
-  return email.length <= 254 && EMAIL_PATTERN.test(email);
-}
-
 export interface GogsUser {
   id: number;
   username: string;

@@ -9,7 +9,8 @@ import type { Config } from '../config.js';
 import { withTransaction, type Db } from '../db/pool.js';
 import { AppError } from '../errors.js';
 import { listUsers } from '../users/users.js';
-import { gogsAdminApi, isValidEmail, type GogsAdminApi } from './admin-api.js';
+import { isValidEmail } from '../mail/address.js';
+import { gogsAdminApi, type GogsAdminApi } from './admin-api.js';
 
 /** A bad invite input found on the Gogs side (the CLI and the admin API show it as given). */
 export class GogsInviteInputError extends Error {}

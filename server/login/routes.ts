@@ -117,6 +117,8 @@ export function loginRouter(deps: RouterDeps): Router {
           throw new SignInFailure('access_ended', user, credential);
         }
         expireGogsSession(res, config);
+        // Told by email only if this browser is new to the person (mail/new-browser.ts), judged after this answer.
+        deps.mail.notify(user.id, { kind: 'new_browser', at: new Date(), keyName: credential.nickname, from: ctx, requestId: ctx.requestId });
         res.json({ ok: true, redirect: safeReturnPath(parsed.data.returnTo, config.origin) });
       } catch (err) {
         if (err instanceof SignInFailure) {

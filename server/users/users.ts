@@ -117,6 +117,11 @@ export async function createOrGetUser(db: Queryable, username: string, userHandl
   return existing;
 }
 
+/** The address Keygate tells the person about their keys at (server/mail/). */
+export async function setUserEmail(db: Queryable, userId: string, email: string): Promise<void> {
+  await db.query('UPDATE users SET email = $2, updated_at = now() WHERE id = $1', [userId, email]);
+}
+
 export async function grantAdmin(db: Queryable, userId: string): Promise<void> {
   await db.query('UPDATE users SET is_admin = true, updated_at = now() WHERE id = $1', [userId]);
 }

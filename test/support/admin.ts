@@ -18,9 +18,10 @@ export function browserOn(kg: TestKeygate): TestClient {
 }
 
 /** Invites and enrols someone (signed in afterwards on a fresh browser); their key is "<name> key". */
-export function person(kg: TestKeygate, name: string, opts: { admin?: boolean; aaguid?: string } = {}): Promise<Person> {
+export function person(kg: TestKeygate, name: string, opts: { admin?: boolean; aaguid?: string; email?: string } = {}): Promise<Person> {
   return signedInPerson(kg, name, {
     admin: opts.admin,
+    email: opts.email,
     client: browserOn(kg),
     key: new SoftwareAuthenticator({ aaguid: opts.aaguid }),
     nickname: `${name} key`,

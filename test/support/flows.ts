@@ -7,8 +7,8 @@ import { createInvite } from '../../server/enrollment/invites.js';
 import { rowCounts } from './db.js';
 
 /** Creates an invite as the CLI would; returns the token. */
-export async function invite(kg: TestKeygate, username: string, opts: { admin?: boolean; ttlMs?: number } = {}): Promise<string> {
-  const { token } = await createInvite(kg.db, kg.config, { username, grantsAdmin: opts.admin, ttlMs: opts.ttlMs, createdBy: 'test' });
+export async function invite(kg: TestKeygate, username: string, opts: { admin?: boolean; ttlMs?: number; email?: string } = {}): Promise<string> {
+  const { token } = await createInvite(kg.db, kg.config, { username, grantsAdmin: opts.admin, ttlMs: opts.ttlMs, email: opts.email, createdBy: 'test' });
   return token;
 }
 
@@ -43,9 +43,9 @@ export async function enrolledUser(
   client: TestClient,
   authenticator: SoftwareAuthenticator,
   username: string,
-  opts: { admin?: boolean; nickname?: string } = {},
+  opts: { admin?: boolean; nickname?: string; email?: string } = {},
 ) {
-  const token = await invite(kg, username, { admin: opts.admin });
+  const token = await invite(kg, username, { admin: opts.admin, email: opts.email });
   const res = await enroll(client, authenticator, token, { nickname: opts.nickname });
   assert.equal(res.status, 200, `enroll verify: ${res.text}`);
   return res;
@@ -70,11 +70,11 @@ export interface SignedInPerson {
 export async function signedInPerson(
   kg: TestKeygate,
   name: string,
-  opts: { admin?: boolean; nickname?: string; client?: TestClient; key?: SoftwareAuthenticator } = {},
+  opts: { admin?: boolean; nickname?: string; client?: TestClient; key?: SoftwareAuthenticator; email?: string } = {},
 ): Promise<SignedInPerson> {
   const client = opts.client ?? new TestClient(kg.url);
   const key = opts.key ?? new SoftwareAuthenticator();
-  await enrolledUser(kg, client, key, name, { admin: opts.admin, nickname: opts.nickname });
+  await enrolledUser(kg, client, key, name, { admin: opts.admin, nickname: opts.nickname, email: opts.email });
   return { name, client, key, credentialId: key.credentials[0].id };
 }
 

@@ -171,6 +171,14 @@ describe('config validation names the bad variable', () => {
     ['MDS_ROOT_CERT', { MDS_ROOT_CERT: '/srv/root.pem' }],
     ['MDS_ON_ERROR', { MDS_ON_ERROR: 'ignore' }],
     ['CONFIG_FILE', { CONFIG_FILE: '/nonexistent/keygate.env' }],
+    // Optional email: a typo must not silently turn it off, nor let a header be injected.
+    ['SMTP_URL', { SMTP_URL: 'mail.example.com', MAIL_FROM: 'keygate@example.com' }],
+    ['SMTP_URL', { SMTP_URL: 'http://mail.example.com', MAIL_FROM: 'keygate@example.com' }],
+    ['SMTP_URL', { SMTP_URL: 'smtp://', MAIL_FROM: 'keygate@example.com' }],
+    ['MAIL_FROM', { SMTP_URL: 'smtp://mail.example.com:587' }],
+    ['MAIL_FROM', { SMTP_URL: 'smtp://mail.example.com:587', MAIL_FROM: 'keygate' }],
+    ['MAIL_FROM', { SMTP_URL: 'smtp://mail.example.com:587', MAIL_FROM: 'Keygate <keygate@example.com>\r\nBcc: all@example.com' }],
+    ['MAIL_FROM', { MAIL_FROM: 'keygate@example.com' }],
   ];
   for (const [variable, env] of cases) {
     test(`${Object.entries(env)
@@ -213,6 +221,18 @@ describe('config validation names the bad variable', () => {
         }
       }
     }
+  });
+
+  test('the message does not echo SMTP_URL, which may hold a password', () => {
+    const err = configError({ SMTP_URL: 'ftp://keygate:do-not-print-me@mail.example.com', MAIL_FROM: 'keygate@example.com' });
+    assert.doesNotMatch(err.message, /do-not-print-me/);
+  });
+
+  test('email is off unless SMTP_URL is set; set, with MAIL_FROM as an address or a name and an address', () => {
+    assert.equal(loadConfig({}).smtpUrl, undefined);
+    const c = loadConfig({ SMTP_URL: 'smtps://u:p@mail.example.com:465', MAIL_FROM: ' Keygate <keygate@example.com> ' });
+    assert.deepEqual([c.smtpUrl, c.mailFrom], ['smtps://u:p@mail.example.com:465', 'Keygate <keygate@example.com>']);
+    assert.equal(loadConfig({ SMTP_URL: 'smtp://127.0.0.1:2525', MAIL_FROM: 'keygate@example.com' }).mailFrom, 'keygate@example.com');
   });
 
   test('the message does not echo SESSION_SECRET', () => {

@@ -25,7 +25,7 @@ ${opts.body}
  * keeps the others); on the list it is for anyone. The link appears in #invite-result once, from
  * the API's answer, and is never rendered by the server.
  */
-export function inviteForm(opts: { username?: string; defaultTtl: string; email?: boolean }): Raw {
+export function inviteForm(opts: { username?: string; defaultTtl: string; email?: boolean; mail?: boolean }): Raw {
   const recovery = opts.username !== undefined;
   return html`<form id="invite-form" class="stack" novalidate>
 ${
@@ -35,11 +35,17 @@ ${
 <input id="invite-username" name="username" type="text" required maxlength="35" autocomplete="off" autocapitalize="none" spellcheck="false">
 <p class="hint">Their Gogs username. For someone already enrolled this makes a recovery link: it adds a key and keeps their others.</p>
 ${
-  opts.email
-    ? html`<label for="invite-email">Email (to create their Gogs account if it does not exist yet)</label>
+  opts.mail
+    ? html`<label for="invite-email">Email (optional)</label>
+<input id="invite-email" name="email" type="email" maxlength="254" autocomplete="off" spellcheck="false">
+<p class="hint">Keygate emails them here when a key of theirs is added, removed or revoked, a recovery link is issued for them, or they sign in from a new browser.${
+        opts.email ? ' It also creates a missing Gogs account with this email and a random password nobody sees.' : ''
+      }</p>`
+    : opts.email
+      ? html`<label for="invite-email">Email (to create their Gogs account if it does not exist yet)</label>
 <input id="invite-email" name="email" type="email" maxlength="254" autocomplete="off" spellcheck="false">
 <p class="hint">Keygate creates missing Gogs accounts with this email and a random password nobody sees.</p>`
-    : ''
+      : ''
 }
 <label class="checkbox"><input id="invite-admin" name="admin" type="checkbox"> Make them an administrator</label>`
 }

@@ -22,6 +22,8 @@ export interface AdminUsersPageOptions {
   defaultTtl: string;
   /** GOGS_ADMIN_TOKEN is set: the form asks for an email, to create a missing Gogs account. */
   gogsEmail?: boolean;
+  /** SMTP_URL is set: the form asks for an email, to tell the person about their keys. */
+  mailEmail?: boolean;
   /** Every pending invite, newest first (at most a page of them: `moreInvites` when cut). */
   invites: PendingInviteView[];
   moreInvites?: boolean;
@@ -46,6 +48,7 @@ export function adminUsersPage({
   nextHref,
   defaultTtl,
   gogsEmail,
+  mailEmail,
   invites,
   moreInvites,
   site,
@@ -68,7 +71,7 @@ ${
 ${pendingInvites({ invites, more: moreInvites })}
 <section aria-labelledby="invite-heading">
 <h2 id="invite-heading">Invite someone</h2>
-${inviteForm({ defaultTtl, email: gogsEmail })}
+${inviteForm({ defaultTtl, email: gogsEmail, mail: mailEmail })}
 </section>
 <section aria-labelledby="emergency-heading">
 <h2 id="emergency-heading">Emergency</h2>
