@@ -12,7 +12,8 @@ import { describeBrowser, displayIp } from '../account/view.js';
 import { exportAudit, type ExportFormat } from './audit-export.js';
 import { parseFilterTime, parseQuery } from './query.js';
 import { requireAdmin } from './require-admin.js';
-import { siteOf } from '../http/site.js';
+import { pageOf } from '../http/site.js';
+import type { Lang } from '../../web/i18n/index.js';
 
 export const AUDIT_PAGE_SIZE = 50;
 
@@ -72,7 +73,7 @@ function detailText(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-function entryView(r: AuditRow, labels: Map<string, { credentialId: string; nickname: string }>): AuditEntryView {
+function entryView(r: AuditRow, labels: Map<string, { credentialId: string; nickname: string }>, lang: Lang): AuditEntryView {
   return {
     id: r.id,
     at: r.at,
@@ -84,7 +85,7 @@ function entryView(r: AuditRow, labels: Map<string, { credentialId: string; nick
     outcome: r.outcome,
     reason: r.reason,
     ip: displayIp(r.ip),
-    browser: describeBrowser(r.userAgent),
+    browser: describeBrowser(r.userAgent, lang),
     userAgent: r.userAgent,
     requestId: r.requestId,
     details: Object.entries(r.details ?? {}).map(([k, v]) => [k, detailText(v)]),
@@ -118,11 +119,12 @@ export function adminAuditRouter(deps: RouterDeps): Router {
     const found = await queryAudit(db, { ...f, beforeId: q.before, limit: AUDIT_PAGE_SIZE + 1 });
     const rows = found.slice(0, AUDIT_PAGE_SIZE);
     const labels = await credentialLabels(db, rows);
-    const entries: AuditEntryView[] = rows.map((r) => entryView(r, labels));
+    const page = pageOf(deps.config, req, res);
+    const entries: AuditEntryView[] = rows.map((r) => entryView(r, labels, page.lang));
     const last = rows.at(-1);
     res.type('html').send(
       adminAuditPage({
-        site: siteOf(deps.config),
+        ...page,
         filters,
         events: AUDIT_EVENTS.map((e) => [e, AUDIT_EVENT_LABELS[e]] as const),
         exportHref: { csv: auditHref(filters, undefined, 'csv'), jsonl: auditHref(filters, undefined, 'jsonl') },
