@@ -7,13 +7,13 @@ import { queryAudit, type AuditRow } from '../audit/query.js';
 import type { Queryable } from '../db/pool.js';
 import { badRequest } from '../errors.js';
 import { requireSignIn } from '../session/require-sign-in.js';
-import { AUDIT_EVENT_LABELS, AUDIT_EVENTS, auditEventLabel } from '../audit/events.js';
+import { AUDIT_EVENTS, auditEventLabel } from '../audit/events.js';
 import { describeBrowser, displayIp } from '../account/view.js';
 import { exportAudit, type ExportFormat } from './audit-export.js';
 import { parseFilterTime, parseQuery } from './query.js';
 import { requireAdmin } from './require-admin.js';
 import { pageOf } from '../http/site.js';
-import type { Lang } from '../../web/i18n/index.js';
+import { strings, type Lang } from '../../web/i18n/index.js';
 
 export const AUDIT_PAGE_SIZE = 50;
 
@@ -62,9 +62,9 @@ export function auditHref(filters: AuditFilters, before?: string, format?: Expor
 }
 
 /** Who did it, as the page says it. */
-function actorView(actor: string): { actor: string; actorUser: string | null } {
+function actorView(actor: string, lang: Lang): { actor: string; actorUser: string | null } {
   if (actor.startsWith('user:')) return { actor: actor.slice(5), actorUser: actor.slice(5) };
-  if (actor === 'cli') return { actor: 'Command line', actorUser: null };
+  if (actor === 'cli') return { actor: strings(lang).admin.actorCli, actorUser: null };
   if (actor === 'system') return { actor: 'Keygate', actorUser: null };
   return { actor, actorUser: null };
 }
@@ -77,11 +77,11 @@ function entryView(r: AuditRow, labels: Map<string, { credentialId: string; nick
   return {
     id: r.id,
     at: r.at,
-    ...actorView(r.actor),
+    ...actorView(r.actor, lang),
     subject: r.subjectUsername,
     credential: r.credentialId ? (labels.get(r.credentialId) ?? { credentialId: `#${r.credentialId}`, nickname: '' }) : null,
     event: r.event,
-    label: auditEventLabel(r.event),
+    label: auditEventLabel(r.event, lang),
     outcome: r.outcome,
     reason: r.reason,
     ip: displayIp(r.ip),
@@ -126,7 +126,7 @@ export function adminAuditRouter(deps: RouterDeps): Router {
       adminAuditPage({
         ...page,
         filters,
-        events: AUDIT_EVENTS.map((e) => [e, AUDIT_EVENT_LABELS[e]] as const),
+        events: AUDIT_EVENTS.map((e) => [e, auditEventLabel(e, page.lang)] as const),
         exportHref: { csv: auditHref(filters, undefined, 'csv'), jsonl: auditHref(filters, undefined, 'jsonl') },
         entries,
         olderHref: found.length > AUDIT_PAGE_SIZE && last ? auditHref(filters, last.id) : null,

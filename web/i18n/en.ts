@@ -321,6 +321,7 @@ export const en = {
     kindRecovery: 'Recovery link',
     kindInvite: 'Invite',
     byCli: 'the CLI',
+    actorCli: 'Command line',
     byFirstStart: 'Keygate (first start)',
     reissue: 'Re-issue',
     revoke: 'Revoke',
@@ -400,6 +401,29 @@ export const en = {
     jsonLines: 'JSON lines',
 
     notAdmin: 'Only administrators can open the admin area. Ask an administrator if you need access.',
+  },
+
+  /** What each audit event is called on the audit log (server/audit/events.ts). */
+  auditEvents: {
+    invite_created: 'Invite link created',
+    invite_redeemed: 'Invite link used',
+    invite_revoked: 'Invite link revoked',
+    credential_registered: 'Key added',
+    credential_renamed: 'Key renamed',
+    credential_removed: 'Key removed',
+    credential_revoked: 'Key revoked',
+    sign_in: 'Sign-in',
+    sign_out: 'Sign-out',
+    user_disabled: 'Account disabled',
+    user_enabled: 'Account enabled',
+    sessions_ended: 'Sessions signed out',
+    all_sessions_ended: 'Everyone signed out',
+    step_up_prompted: 'Asked to confirm it’s them',
+    step_up_passed: 'Confirmed it’s them',
+    step_up_failed: 'Confirming it’s them failed',
+    rate_limited: 'Rate limited',
+    gogs_user_created: 'Gogs account created',
+    admin_flag_synced: 'Gogs admin flag synced',
   },
 
   /** Titles of error pages, by HTTP status. */

@@ -299,6 +299,7 @@ export const zhCN: Catalogue = {
     kindRecovery: '恢复链接',
     kindInvite: '邀请',
     byCli: '命令行',
+    actorCli: '命令行',
     byFirstStart: 'Keygate（首次启动）',
     reissue: '重新签发',
     revoke: '撤销',
@@ -375,6 +376,28 @@ export const zhCN: Catalogue = {
     jsonLines: 'JSON Lines',
 
     notAdmin: '只有管理员才能进入管理区。如需访问，请联系管理员。',
+  },
+
+  auditEvents: {
+    invite_created: '创建邀请链接',
+    invite_redeemed: '使用邀请链接',
+    invite_revoked: '撤销邀请链接',
+    credential_registered: '添加密钥',
+    credential_renamed: '重命名密钥',
+    credential_removed: '移除密钥',
+    credential_revoked: '撤销密钥',
+    sign_in: '登录',
+    sign_out: '退出登录',
+    user_disabled: '停用账户',
+    user_enabled: '启用账户',
+    sessions_ended: '会话退出登录',
+    all_sessions_ended: '所有人退出登录',
+    step_up_prompted: '要求确认本人身份',
+    step_up_passed: '已确认本人身份',
+    step_up_failed: '确认本人身份失败',
+    rate_limited: '触发频率限制',
+    gogs_user_created: '创建 Gogs 账户',
+    admin_flag_synced: '同步 Gogs 管理员标记',
   },
 
   titles: {
