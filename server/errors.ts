@@ -69,12 +69,7 @@ function toAppError(err: unknown): AppError {
   // their status, but say it in our own words.
   const status = (e as { status?: number; statusCode?: number })?.status ?? (e as { statusCode?: number })?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new AppError(
-      status === 404 ? 'not_found' : 'bad_request',
-      status,
-      (t) => (status === 404 ? t.errors.notFound : t.errors.cannotHandle),
-      err,
-    );
+    return new AppError(status === 404 ? 'not_found' : 'bad_request', status, (t) => (status === 404 ? t.errors.notFound : t.errors.cannotHandle), err);
   }
   return new AppError('internal', 500, (t) => t.errors.internal, err);
 }

@@ -229,10 +229,7 @@ describe('registration', () => {
     });
 
     test('a 1024-byte credential id is refused, and 1023 bytes is accepted', async () => {
-      await refusedEnrolment(
-        { credentialIdLength: 1024 },
-        { status: 400, code: 'credential_id_too_long', message: 'This key returned an invalid key id.' },
-      );
+      await refusedEnrolment({ credentialIdLength: 1024 }, { status: 400, code: 'credential_id_too_long', message: 'This key returned an invalid key id.' });
       const { token, browser, key, options } = await begin();
       const res = await verify(browser, token, await key.register(options, kg.origin, { credentialIdLength: 1023 }));
       assert.equal(res.status, 200, res.text);

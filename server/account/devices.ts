@@ -19,7 +19,6 @@ import { expireGogsSession } from '../session/gogs-cookie.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireStepUp } from '../stepup/require.js';
 
-
 const renameBody = z.object({ nickname: z.string({ error: 'the new name must be text' }) });
 const removeBody = z.object({ confirmLast: z.boolean({ error: 'confirmLast must be true or false' }).optional() });
 

@@ -18,7 +18,6 @@ declare module 'express-serve-static-core' {
   }
 }
 
-
 /** Use after requireSignIn. Others get 403: a page with a way back, or JSON for the API. */
 export function requireAdmin(deps: AppDeps) {
   return async (req: Request, res: Response, next: NextFunction) => {
@@ -34,7 +33,14 @@ export function requireAdmin(deps: AppDeps) {
       res
         .status(403)
         .type('html')
-        .send(messagePage({ title: errorTitle(403, page.lang), message: t.admin.notAdmin, action: { href: '/-/account', label: t.actions.backToAccount }, ...page }));
+        .send(
+          messagePage({
+            title: errorTitle(403, page.lang),
+            message: t.admin.notAdmin,
+            action: { href: '/-/account', label: t.actions.backToAccount },
+            ...page,
+          }),
+        );
     }
   };
 }

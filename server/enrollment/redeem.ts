@@ -38,8 +38,7 @@ export function redeemInvite(db: Db, policy: AuthenticatorPolicy, input: Redempt
     const handle = Buffer.from(input.ceremony.userHandle ?? '', 'base64url');
     const user = await createOrGetUser(tx, input.ceremony.username ?? invite.username, handle, invite.grantsAdmin);
     // The authenticator stored the ceremony's user handle; if someone else created this user meanwhile, they differ.
-    if (!user.userHandle.equals(handle))
-      throw new AppError('enrolment_conflict', 409, (t) => t.errors.enrolmentConflict);
+    if (!user.userHandle.equals(handle)) throw new AppError('enrolment_conflict', 409, (t) => t.errors.enrolmentConflict);
     if (user.disabledAt) throw new AppError('user_disabled', 403, (t) => t.errors.accountDisabled);
     const active = await countActiveCredentials(tx, user.id, { lock: true });
     enforceRegistrationPolicy(policy, input.facts, { admin: user.isAdmin || invite.grantsAdmin }, active);

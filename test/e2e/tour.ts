@@ -140,7 +140,7 @@ type Entry = string | ((...args: never[]) => string) | { [key: string]: Entry };
  * (product names, "UTC", "Keygate (…)").
  */
 function englishPieces(): string[] {
-  const chinese = JSON.stringify(textsOf(strings('zh-CN') as unknown as Entry));
+  const chinese = JSON.stringify(textsOf(strings('zh-CN')));
   return [...new Set(textsOf(strings('en') as unknown as Entry).flatMap((text) => text.split(/\s*\u241f\d+\u241f\s*/)))]
     .map((piece) => piece.trim())
     .filter((piece) => /[A-Za-z]{3}/.test(piece) && piece.length >= 4 && !chinese.includes(piece));

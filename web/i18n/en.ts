@@ -11,8 +11,7 @@
 
 /** What the browser scripts (web/client) show: bundled apart from the rest, both languages. */
 export const client = {
-  unsupported:
-    "This browser has no WebAuthn support, so it can't use security keys or passkeys. Try a current version of Chrome, Safari, Firefox or Edge.",
+  unsupported: "This browser has no WebAuthn support, so it can't use security keys or passkeys. Try a current version of Chrome, Safari, Firefox or Edge.",
   insecure:
     "This page wasn't loaded over a secure (HTTPS) connection, so your browser won't use security keys or passkeys here. Ask your administrator to serve Keygate over HTTPS.",
   waiting: 'Touch your security key or confirm on your device…',
@@ -61,8 +60,7 @@ export const client = {
   worksOnceUntil: (until: string) => ` It works once, until ${until}.`,
   inviteCreated: 'Invite created. Copy the link now: it is not shown again.',
   revokeInviteQuestion: (username: string) => `Revoke the invite for ${username}? Its link stops working now.`,
-  reissueInviteQuestion: (username: string) =>
-    `Re-issue the invite for ${username}? Its current link stops working now, and a new one is shown here once.`,
+  reissueInviteQuestion: (username: string) => `Re-issue the invite for ${username}? Its current link stops working now, and a new one is shown here once.`,
   revokeLink: 'Revoke link',
   reissueLink: 'Re-issue link',
   inviteRevoked: (username: string) => `The invite for ${username} is revoked: its link no longer works.`,
@@ -76,8 +74,7 @@ export const client = {
     `Revoke ${username}'s key “${key}”? It can never sign in again, and every session it signed in ends now.`,
   revokeKey: 'Revoke key',
   keyRevoked: (sessions: number) => (sessions === 1 ? 'Key revoked; 1 session ended.' : `Key revoked; ${sessions} sessions ended.`),
-  disableQuestion: (username: string) =>
-    `Disable ${username}? All their sessions end now and none of their keys can sign in until you enable them again.`,
+  disableQuestion: (username: string) => `Disable ${username}? All their sessions end now and none of their keys can sign in until you enable them again.`,
   disable: 'Disable',
   disabled: (username: string, sessions: number) =>
     sessions === 1 ? `${username} is disabled; 1 session ended.` : `${username} is disabled; ${sessions} sessions ended.`,
@@ -143,7 +140,8 @@ export const en = {
     lead: (username: string, rpName: string) => `You're enrolling a security key or passkey for ${username} on ${rpName}.`,
     recovery: 'This link adds a new key to your account; your other keys keep working.',
     accepts: 'This organisation accepts:',
-    howItGoes: "When you continue, your browser will ask you to touch your security key, or to confirm with your phone or computer's fingerprint, face or screen lock.",
+    howItGoes:
+      "When you continue, your browser will ask you to touch your security key, or to confirm with your phone or computer's fingerprint, face or screen lock.",
     nameLabel: 'Name for this key',
     optional: '(optional)',
     namePlaceholder: 'For example: Blue YubiKey',
@@ -488,8 +486,7 @@ export const en = {
   /** The proxy's own pages (server/proxy/handler.ts): Gogs down or slow, refused requests. */
   proxy: {
     cannotPassOn: 'This request could not be passed on as it stands.',
-    gogsSlow:
-      'Keygate is running, but the Git service behind it did not answer in time. Try again in a moment; if it persists, tell your administrator.',
+    gogsSlow: 'Keygate is running, but the Git service behind it did not answer in time. Try again in a moment; if it persists, tell your administrator.',
     gogsUnreachable: 'Keygate is running, but the Git service behind it did not answer. Try again in a moment; if it persists, tell your administrator.',
     crossSite: 'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.',
     tooManyInFlight: 'Too many requests from your address are still in progress. Wait for them to finish, then try again.',

@@ -34,8 +34,7 @@ export const client: ClientCatalogue = {
   removeKey: (name: string) => `移除 ${name}`,
   renamed: (name: string) => `已重命名为“${name}”。`,
   removeQuestion: (name: string) => `移除“${name}”？它将无法再用于登录，用它登录的浏览器也会退出登录。`,
-  removeQuestionCurrent: (name: string) =>
-    `移除“${name}”？它将无法再用于登录，用它登录的浏览器也会退出登录。你当前就是用它登录的，所以你也会退出登录。`,
+  removeQuestionCurrent: (name: string) => `移除“${name}”？它将无法再用于登录，用它登录的浏览器也会退出登录。你当前就是用它登录的，所以你也会退出登录。`,
   remove: '移除',
   removeLastKey: '移除我的最后一个密钥',
   removedSignedOut: (name: string) => `已移除“${name}”。这是你登录所用的密钥，因此你已退出登录。正在前往登录页……`,

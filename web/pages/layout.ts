@@ -40,7 +40,6 @@ const LOGO = raw(
     '<circle cx="7.5" cy="12" r="4"/><path d="M11.5 12H21M18 12v3M15 12v2"/></svg>',
 );
 
-
 function dataAttributes(data: Record<string, string>): Raw {
   return html`${Object.entries(data).map(([key, value]) => {
     // Keys come from our own code, but a bad one would break the markup, so refuse it loudly.
