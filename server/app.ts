@@ -12,7 +12,7 @@ import { auditOversizedCeremonyBody } from './audit/unreadable-body.js';
 import { adminRouter } from './admin/routes.js';
 import type { AppDeps, RouterDeps } from './deps.js';
 import { enrollmentRouter } from './enrollment/routes.js';
-import { afterKeygate, errorHandler, forbidden, notFound } from './errors.js';
+import { afterKeygate, errorHandler, forbidden, notFound, type Said } from './errors.js';
 import { assignRequestId } from './http/context.js';
 import { crossOriginMessage, isSafeMethod, isSameOrigin } from './http/same-origin.js';
 import { loginRouter } from './login/routes.js';
@@ -62,7 +62,12 @@ function createKeygateApp(deps: RouterDeps): express.Express {
     res.set('Cache-Control', 'no-store');
     // Every unsafe request to Keygate must come from Keygate's own pages.
     if (!isSafeMethod(req.method) && !isSameOrigin(req, config.origin)) {
-      next(forbidden(crossOriginMessage(req, config.origin, 'This request came from another site, so Keygate refused it.'), 'cross_origin'));
+      next(
+        forbidden(
+          crossOriginMessage<Said>(req, config.origin, (t) => t.errors.crossSite),
+          'cross_origin',
+        ),
+      );
       return;
     }
     next();

@@ -4,73 +4,74 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Request, Response } from 'express';
+import { strings, type Catalogue, type Lang } from '../web/i18n/index.js';
 import { messagePage } from '../web/pages/message.js';
 import type { Site } from '../web/pages/layout.js';
 import { isDatabaseUnavailable } from './db/pool.js';
+import { pageLanguage } from './http/language.js';
 import type { Logger } from './log.js';
+
+/**
+ * What an error says: a sentence of the catalogue, said in the language of whoever asked
+ * (web/i18n), or a fixed English string (for the operator's and the admin API's messages that are
+ * not in the catalogue yet).
+ */
+export type Said = string | ((t: Catalogue) => string);
 
 export class AppError extends Error {
   /**
    * @param code stable machine-readable code, e.g. `unknown_credential`
    * @param status HTTP status
-   * @param message safe to show to a person
+   * @param said safe to show to a person; `message` is its English
    * @param cause the hidden reason, logged only
    */
   constructor(
     readonly code: string,
     readonly status: number,
-    message: string,
+    readonly said: Said,
     readonly cause?: unknown,
   ) {
-    super(message);
+    super(typeof said === 'string' ? said : said(strings('en')));
     this.name = 'AppError';
+  }
+
+  /** The message in `lang`. */
+  messageIn(lang: Lang): string {
+    return typeof this.said === 'string' ? this.said : this.said(strings(lang));
   }
 }
 
-export const badRequest = (message: string, code = 'bad_request') => new AppError(code, 400, message);
-export const notFound = (message = 'There is nothing at this address.') => new AppError('not_found', 404, message);
-export const unauthorized = (message = 'Sign in first.') => new AppError('unauthorized', 401, message);
-export const forbidden = (message: string, code = 'forbidden') => new AppError(code, 403, message);
+export const badRequest = (message: Said, code = 'bad_request') => new AppError(code, 400, message);
+export const notFound = (message: Said = (t) => t.errors.notFound) => new AppError('not_found', 404, message);
+export const unauthorized = (message: Said = (t) => t.errors.signInFirst) => new AppError('unauthorized', 401, message);
+export const forbidden = (message: Said, code = 'forbidden') => new AppError(code, 403, message);
 
 /** PostgreSQL is down or too slow: fail closed, say so, and let the client retry (docs/reliability.md). */
-export const databaseUnavailable = (cause?: unknown) =>
-  new AppError('unavailable', 503, 'Keygate cannot reach its database right now, so it did not go on. Try again in a moment.', cause);
+export const databaseUnavailable = (cause?: unknown) => new AppError('unavailable', 503, (t) => t.errors.databaseUnavailable, cause);
 
-const TITLES: Record<number, string> = {
-  400: 'Bad request',
-  401: 'Sign-in needed',
-  403: 'Not allowed',
-  404: 'Not found',
-  410: 'Link no longer valid',
-  413: 'Request too large',
-  429: 'Too many attempts',
-  500: 'Something went wrong',
-  502: 'Gogs is unreachable',
-  503: 'Temporarily unavailable',
-};
+/** An error page's title, by its status, in `lang`. */
+export function errorTitle(status: number, lang?: Lang): string {
+  const titles = strings(lang).titles;
+  return status in titles ? titles[status as keyof typeof titles] : titles.error;
+}
 
 /** Converts errors raised by Express's own middleware (body parsing) into AppErrors. */
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (isDatabaseUnavailable(err)) return databaseUnavailable(err);
   const e = err as { type?: string; status?: number };
-  if (e?.type === 'entity.too.large') return new AppError('body_too_large', 413, 'The request body is too large.', err);
-  if (e?.type === 'entity.parse.failed') return new AppError('malformed_json', 400, 'The request body is not valid JSON.', err);
+  if (e?.type === 'entity.too.large') return new AppError('body_too_large', 413, (t) => t.errors.bodyTooLarge, err);
+  if (e?.type === 'entity.parse.failed') return new AppError('malformed_json', 400, (t) => t.errors.malformedJson, err);
   if (e?.type === 'charset.unsupported' || e?.type === 'encoding.unsupported') {
-    return new AppError('unsupported_encoding', 415, 'The request body encoding is not supported.', err);
+    return new AppError('unsupported_encoding', 415, (t) => t.errors.unsupportedEncoding, err);
   }
   // Other client errors from Express's middleware (a missing static file, a bad range): keep
   // their status, but say it in our own words.
   const status = (e as { status?: number; statusCode?: number })?.status ?? (e as { statusCode?: number })?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new AppError(
-      status === 404 ? 'not_found' : 'bad_request',
-      status,
-      status === 404 ? 'There is nothing at this address.' : 'This request could not be handled.',
-      err,
-    );
+    return new AppError(status === 404 ? 'not_found' : 'bad_request', status, (t) => (status === 404 ? t.errors.notFound : t.errors.cannotHandle), err);
   }
-  return new AppError('internal', 500, 'Something went wrong on our side. Try again; if it keeps happening, tell your administrator.', err);
+  return new AppError('internal', 500, (t) => t.errors.internal, err);
 }
 
 export function wantsJson(req: Request): boolean {
@@ -81,8 +82,9 @@ export function wantsJson(req: Request): boolean {
  * Where an error page sends the person: back to Gogs when they are signed in (sign-in would only
  * send them there again), to sign-in when they are not.
  */
-function nextStep(req: Request): { href: string; label: string } {
-  return req.session?.auth ? { href: '/', label: 'Back to Gogs' } : { href: '/-/login', label: 'Go to sign-in' };
+function nextStep(req: Request, lang: Lang): { href: string; label: string } {
+  const t = strings(lang).actions;
+  return req.session?.auth ? { href: '/', label: t.backToGogs } : { href: '/-/login', label: t.goToSignIn };
 }
 
 export function errorHandler(log: Logger, site?: Site): ErrorRequestHandler {
@@ -97,10 +99,12 @@ export function errorHandler(log: Logger, site?: Site): ErrorRequestHandler {
     res.status(appError.status);
     if (appError.status === 429 && !res.get('retry-after')) res.set('Retry-After', '60');
     if (appError.status === 503 && !res.get('retry-after')) res.set('Retry-After', '5');
+    const lang = pageLanguage(req, res);
+    const message = appError.messageIn(lang);
     if (wantsJson(req)) {
-      res.json({ error: { code: appError.code, message: appError.message } });
+      res.json({ error: { code: appError.code, message } });
     } else {
-      res.type('html').send(messagePage({ title: TITLES[appError.status] ?? 'Error', message: appError.message, action: nextStep(req), site }));
+      res.type('html').send(messagePage({ title: errorTitle(appError.status, lang), message, action: nextStep(req, lang), site, lang }));
     }
   };
 }

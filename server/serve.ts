@@ -8,6 +8,8 @@ import type { Socket } from 'node:net';
 import { messagePage } from '../web/pages/message.js';
 import type { Site } from '../web/pages/layout.js';
 import { siteOf } from './http/site.js';
+import { languageFor, languageHeaders } from './http/language.js';
+import { strings } from '../web/i18n/index.js';
 import { createApp, type Gateway } from './app.js';
 import type { AppDeps } from './deps.js';
 import { HSTS_VALUE, MESSAGE_PAGE_CSP } from './proxy/response-headers.js';
@@ -74,12 +76,15 @@ function answerUnfinished(connections: Set<Socket>, https: boolean, site: Site):
   for (const socket of connections) {
     const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (!res || res.headersSent || res.writableEnded || !res.req?.complete) continue;
-    const message = 'Keygate is restarting and could not finish this request in time. Try again in a moment.';
+    const lang = languageFor(res.req.headers['accept-language']);
+    const t = strings(lang);
+    const message = t.errors.restarting;
     const json = (res.req.url ?? '').startsWith('/-/api/');
     const body = json
       ? JSON.stringify({ error: { code: 'shutting_down', message } })
-      : messagePage({ title: 'Temporarily unavailable', message, action: { href: '/-/login', label: 'Go to sign-in' }, site });
+      : messagePage({ title: t.titles[503], message, action: { href: '/-/login', label: t.actions.goToSignIn }, site, lang });
     res.writeHead(503, {
+      ...languageHeaders(lang),
       'content-type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',

@@ -15,7 +15,7 @@ import { assertRefused, lastAudit, signedInPerson, snapshot } from './support/fl
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 import { ageStepUp } from './support/age.js';
 
-const STEP_UP_MESSAGE = 'Confirm it is you with your security key or passkey to continue.';
+const STEP_UP_MESSAGE = "Confirm it's you with your security key or passkey to continue.";
 
 describe('step-up before credential changes (past STEP_UP_MAX_AGE)', () => {
   let kg: TestKeygate;

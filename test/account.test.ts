@@ -30,8 +30,8 @@ import { TestClient } from './support/client.js';
 import { assertRefused, HeaderClient, lastAudit, signedInPerson, signIn, snapshot } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
-const NAME_RULE = 'A device name must be 1 to 64 characters.';
-const LAST_KEY = 'This is your last key. If you remove it you will need a new invite from your administrator to get back in.';
+const NAME_RULE = "A key's name must be 1 to 64 characters.";
+const LAST_KEY = 'This is your last key. If you remove it you will need a recovery link from your administrator to get back in.';
 
 describe('the account page: listing, renaming and removing keys', () => {
   let kg: TestKeygate;
@@ -83,7 +83,7 @@ describe('the account page: listing, renaming and removing keys', () => {
     );
     assert.equal(
       deviceText(html, ids[1]),
-      `Work PC Windows Hello Platform authenticator ${added[1]} Last used ${formatUtc(rows[1].last_used_at)} from 198.51.100.23 (Chrome 120 on macOS)`,
+      `Work PC Windows Hello Built-in authenticator ${added[1]} Last used ${formatUtc(rows[1].last_used_at)} from 198.51.100.23 (Chrome 120 on macOS)`,
     );
     assert.equal(deviceText(html, ids[2]), `iPhone Apple Passwords Synced passkey (backed up) ${added[2]} Last used never`);
     assert.equal(deviceText(html, ids[3]), `Pixel Google Password Manager Synced passkey (backup eligible) ${added[3]} Last used never`);

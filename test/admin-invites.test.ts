@@ -195,7 +195,7 @@ describe('admin: pending invites', () => {
     const invitee = browserOn(kg);
     const page = await invitee.get(`/-/enroll/${token}`);
     assert.equal(page.status, 410);
-    assert.match(page.text, /This enrolment link was revoked/);
+    assert.match(page.text, /This invite link was revoked/);
     const options = await invitee.post('/-/api/enroll/options', { token });
     assert.equal(options.status, 410);
     assert.equal(options.json.error.code, 'invite_revoked');

@@ -128,7 +128,7 @@ describe('admin area: every action needs a fresh step-up', () => {
       const res = await boss.client.post(path, body);
       assert.equal(res.status, 403, path);
       assert.equal(res.json?.error?.code, 'step_up_required', res.text);
-      assert.equal(res.json.error.message, 'Confirm it is you with your security key or passkey to continue.');
+      assert.equal(res.json.error.message, "Confirm it's you with your security key or passkey to continue.");
     }
     assert.equal((await auditRows(kg, 'invite_created')).filter((r) => r.actor === 'user:boss').length, 0, 'nothing was done');
     assert.ok(await sessionsOf(kg, target.name), 'the target is still signed in');

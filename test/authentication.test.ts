@@ -14,7 +14,7 @@ import { assertRefused, enrolledUser, HeaderClient, invite, lastAudit, signIn, s
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
 const NOT_VERIFIED = "Your key's response could not be verified. Please try again.";
-const NOT_REGISTERED = 'This key is not registered here.';
+const NOT_REGISTERED = 'This key is not enrolled here.';
 
 /** A software authenticator holding one credential for `rpId` that no server has ever seen. */
 async function unregisteredKey(origin: string, alg: Alg = 'ES256'): Promise<SoftwareAuthenticator> {

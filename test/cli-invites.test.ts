@@ -139,7 +139,7 @@ describe('cli: pending invites, listings and ids', () => {
     const browser = new TestClient(kg.url);
     const page = await browser.get(`/-/enroll/${tokens.nina}`);
     assert.equal(page.status, 410);
-    assert.match(page.text, /This enrolment link was revoked/);
+    assert.match(page.text, /This invite link was revoked/);
     const options = await browser.post('/-/api/enroll/options', { token: tokens.nina });
     assert.equal(options.status, 410);
     assert.equal(options.json.error.code, 'invite_revoked');

@@ -229,10 +229,7 @@ describe('registration', () => {
     });
 
     test('a 1024-byte credential id is refused, and 1023 bytes is accepted', async () => {
-      await refusedEnrolment(
-        { credentialIdLength: 1024 },
-        { status: 400, code: 'credential_id_too_long', message: 'This key returned an invalid credential.' },
-      );
+      await refusedEnrolment({ credentialIdLength: 1024 }, { status: 400, code: 'credential_id_too_long', message: 'This key returned an invalid key id.' });
       const { token, browser, key, options } = await begin();
       const res = await verify(browser, token, await key.register(options, kg.origin, { credentialIdLength: 1023 }));
       assert.equal(res.status, 200, res.text);
@@ -280,7 +277,7 @@ describe('registration', () => {
         {
           status: 409,
           code: 'already_registered',
-          message: /already registered here/,
+          message: /already enrolled here/,
           audit: { event: 'credential_registered', reason: 'already_registered' },
         },
         beforeCounts,
@@ -302,7 +299,7 @@ describe('registration', () => {
         {
           status: 409,
           code: 'already_registered',
-          message: /already registered here/,
+          message: /already enrolled here/,
           audit: { event: 'invite_redeemed', reason: 'already_registered' },
         },
         beforeCounts,
@@ -368,7 +365,7 @@ describe('registration', () => {
       await kg.db.query(`UPDATE invites SET created_at = now() - interval '2 days', expires_at = now() - interval '1 day' WHERE token_hash = $1`, [
         createHash('sha256').update(shortLived).digest(),
       ]);
-      await expectInvitePage(shortLived, 410, /This enrolment link has expired/);
+      await expectInvitePage(shortLived, 410, /This invite link has expired/);
       await expectInviteApiError(shortLived, 410, 'invite_expired');
 
       const { token, browser, key, options } = await begin();
@@ -396,7 +393,7 @@ describe('registration', () => {
 
     test('an unknown or malformed token gets a clear page (404) and a JSON error, never a stack trace', async () => {
       const unknown = Buffer.alloc(32, 9).toString('base64url');
-      await expectInvitePage(unknown, 404, /This enrolment link is not valid/);
+      await expectInvitePage(unknown, 404, /This invite link is not valid/);
       await expectInviteApiError(unknown, 404, 'invite_unknown');
       await expectInvitePage('not-a-token', 404, /not valid/);
       await expectInviteApiError('x'.repeat(129), 400, 'invalid_request');

@@ -32,7 +32,7 @@ describe('next steps after enrolment', () => {
     const page = await browser.get('/-/welcome');
     assert.equal(page.status, 200);
     const words = text(page.text);
-    assert.match(words, /Your key is registered and you are signed in as wendy \. Two things to do next:/);
+    assert.match(words, /Your key is enrolled and you are signed in as wendy \. Two things to do next:/);
     assert.match(words, /Add a backup key This is your only key\. If you lose a key, another one still signs you in/);
     assert.match(
       words,

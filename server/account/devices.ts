@@ -19,8 +19,6 @@ import { expireGogsSession } from '../session/gogs-cookie.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireStepUp } from '../stepup/require.js';
 
-export const LAST_DEVICE_MESSAGE = 'This is your last key. If you remove it you will need a new invite from your administrator to get back in.';
-
 const renameBody = z.object({ nickname: z.string({ error: 'the new name must be text' }) });
 const removeBody = z.object({ confirmLast: z.boolean({ error: 'confirmLast must be true or false' }).optional() });
 
@@ -59,7 +57,7 @@ export function accountDeviceRouter(deps: RouterDeps): Router {
         event: 'credential_removed',
         ownerId: auth.userId,
         // Removing the only active key locks the person out: it needs `confirmLast: true`.
-        refuseLast: confirmLast ? undefined : new AppError('last_device', 409, LAST_DEVICE_MESSAGE),
+        refuseLast: confirmLast ? undefined : new AppError('last_device', 409, (t) => t.errors.lastKey),
       });
       deps.sessionCache.forgetAll(ended.endedSessionIds);
       if (!ended.alreadyEnded) {

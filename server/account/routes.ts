@@ -27,7 +27,8 @@ import { accountDeviceRouter } from './devices.js';
 import { accountSessionRouter, accountSessions } from './sessions.js';
 import { welcomeRouter } from './welcome.js';
 import { accountDevice } from './view.js';
-import { siteOf } from '../http/site.js';
+import { pageOf } from '../http/site.js';
+import { strings, type Lang } from '../../web/i18n/index.js';
 
 const verifyBody = z.object({ response: registrationResponseSchema, nickname: z.string().max(200).optional() });
 
@@ -35,16 +36,13 @@ const verifyBody = z.object({ response: registrationResponseSchema, nickname: z.
  * What the page says first, from where the person came: a key was just added (with the offer to
  * sign out every other session, in case the key it backs up is lost), or sessions were signed out.
  */
-function accountNotice(query: Request['query']): AccountPageOptions['notice'] {
-  if (query.added !== undefined)
-    return {
-      text: 'Key added. If you added it because another key may be lost or in someone else’s hands, also sign out your other sessions.',
-      offerEndOthers: true,
-    };
+function accountNotice(query: Request['query'], lang: Lang): AccountPageOptions['notice'] {
+  const t = strings(lang).account;
+  if (query.added !== undefined) return { text: t.keyAddedNotice, offerEndOthers: true };
   const ended = typeof query.ended === 'string' && /^\d{1,6}$/.test(query.ended) ? Number(query.ended) : undefined;
   if (ended === undefined) return undefined;
-  if (ended === 0) return { text: 'No other session was signed in.' };
-  return { text: ended === 1 ? 'Signed out 1 other session.' : `Signed out ${ended} other sessions.` };
+  if (ended === 0) return { text: t.noOtherSession };
+  return { text: t.signedOutOthers(ended) };
 }
 
 export function accountRouter(deps: RouterDeps): Router {
@@ -59,14 +57,15 @@ export function accountRouter(deps: RouterDeps): Router {
     const user = await findUserById(db, auth.userId);
     if (!user) throw unauthorized();
     const credentials = await listCredentialsOfUser(db, auth.userId);
-    const sessions = await accountSessions(deps, req, auth.userId);
+    const page = pageOf(config, req, res);
+    const sessions = await accountSessions(deps, req, auth.userId, page.lang);
     res.type('html').send(
       accountPage({
-        site: siteOf(config),
+        ...page,
         username: auth.username,
         sessions,
-        notice: accountNotice(req.query),
-        devices: credentials.map((c) => accountDevice(c, auth.credentialId, deps.policy, user.isAdmin)),
+        notice: accountNotice(req.query, page.lang),
+        devices: credentials.map((c) => accountDevice(c, auth.credentialId, deps.policy, user.isAdmin, page.lang)),
         // For the WebAuthn Signal API (web/client/signal.ts).
         rpId: config.rpId,
         userHandle: user.userHandle.toString('base64url'),

@@ -12,17 +12,18 @@ import { sessionKey } from '../session/key.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { endSessionOfUser, endSessionsOfUser, listSessionsOfUser } from '../session/sql.js';
 import type { AccountSession } from '../../web/pages/account.js';
+import type { Lang } from '../../web/i18n/index.js';
 import { describeBrowser, displayIp } from './view.js';
 
 const SESSION_KEY = /^[0-9a-f]{64}$/;
 
 /** The person's live sessions, this one marked. */
-export async function accountSessions(deps: RouterDeps, req: Request, userId: string): Promise<AccountSession[]> {
+export async function accountSessions(deps: RouterDeps, req: Request, userId: string, lang?: Lang): Promise<AccountSession[]> {
   const current = sessionKey(req.sessionID);
   const sessions = await listSessionsOfUser(deps.db, userId, deps.config);
   return sessions.map((s) => ({
     key: s.key,
-    browser: describeBrowser(s.userAgent),
+    browser: describeBrowser(s.userAgent, lang),
     ip: displayIp(s.ip),
     signedInAt: s.signedInAt,
     lastSeenAt: s.lastSeenAt,

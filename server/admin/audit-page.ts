@@ -7,12 +7,13 @@ import { queryAudit, type AuditRow } from '../audit/query.js';
 import type { Queryable } from '../db/pool.js';
 import { badRequest } from '../errors.js';
 import { requireSignIn } from '../session/require-sign-in.js';
-import { AUDIT_EVENT_LABELS, AUDIT_EVENTS, auditEventLabel } from '../audit/events.js';
+import { AUDIT_EVENTS, auditEventLabel } from '../audit/events.js';
 import { describeBrowser, displayIp } from '../account/view.js';
 import { exportAudit, type ExportFormat } from './audit-export.js';
 import { parseFilterTime, parseQuery } from './query.js';
 import { requireAdmin } from './require-admin.js';
-import { siteOf } from '../http/site.js';
+import { pageOf } from '../http/site.js';
+import { strings, type Lang } from '../../web/i18n/index.js';
 
 export const AUDIT_PAGE_SIZE = 50;
 
@@ -61,9 +62,9 @@ export function auditHref(filters: AuditFilters, before?: string, format?: Expor
 }
 
 /** Who did it, as the page says it. */
-function actorView(actor: string): { actor: string; actorUser: string | null } {
+function actorView(actor: string, lang: Lang): { actor: string; actorUser: string | null } {
   if (actor.startsWith('user:')) return { actor: actor.slice(5), actorUser: actor.slice(5) };
-  if (actor === 'cli') return { actor: 'Command line', actorUser: null };
+  if (actor === 'cli') return { actor: strings(lang).admin.actorCli, actorUser: null };
   if (actor === 'system') return { actor: 'Keygate', actorUser: null };
   return { actor, actorUser: null };
 }
@@ -72,19 +73,19 @@ function detailText(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-function entryView(r: AuditRow, labels: Map<string, { credentialId: string; nickname: string }>): AuditEntryView {
+function entryView(r: AuditRow, labels: Map<string, { credentialId: string; nickname: string }>, lang: Lang): AuditEntryView {
   return {
     id: r.id,
     at: r.at,
-    ...actorView(r.actor),
+    ...actorView(r.actor, lang),
     subject: r.subjectUsername,
     credential: r.credentialId ? (labels.get(r.credentialId) ?? { credentialId: `#${r.credentialId}`, nickname: '' }) : null,
     event: r.event,
-    label: auditEventLabel(r.event),
+    label: auditEventLabel(r.event, lang),
     outcome: r.outcome,
     reason: r.reason,
     ip: displayIp(r.ip),
-    browser: describeBrowser(r.userAgent),
+    browser: describeBrowser(r.userAgent, lang),
     userAgent: r.userAgent,
     requestId: r.requestId,
     details: Object.entries(r.details ?? {}).map(([k, v]) => [k, detailText(v)]),
@@ -118,13 +119,14 @@ export function adminAuditRouter(deps: RouterDeps): Router {
     const found = await queryAudit(db, { ...f, beforeId: q.before, limit: AUDIT_PAGE_SIZE + 1 });
     const rows = found.slice(0, AUDIT_PAGE_SIZE);
     const labels = await credentialLabels(db, rows);
-    const entries: AuditEntryView[] = rows.map((r) => entryView(r, labels));
+    const page = pageOf(deps.config, req, res);
+    const entries: AuditEntryView[] = rows.map((r) => entryView(r, labels, page.lang));
     const last = rows.at(-1);
     res.type('html').send(
       adminAuditPage({
-        site: siteOf(deps.config),
+        ...page,
         filters,
-        events: AUDIT_EVENTS.map((e) => [e, AUDIT_EVENT_LABELS[e]] as const),
+        events: AUDIT_EVENTS.map((e) => [e, auditEventLabel(e, page.lang)] as const),
         exportHref: { csv: auditHref(filters, undefined, 'csv'), jsonl: auditHref(filters, undefined, 'jsonl') },
         entries,
         olderHref: found.length > AUDIT_PAGE_SIZE && last ? auditHref(filters, last.id) : null,

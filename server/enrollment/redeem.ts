@@ -14,11 +14,10 @@ import { CeremonyError, type Ceremony } from '../webauthn/ceremony.js';
 import { countActiveCredentials, recordEnrolmentUse, type NewCredential, type StoredCredential } from '../webauthn/credentials.js';
 import { enforceRegistrationPolicy } from '../webauthn/register.js';
 import { storeCredential } from '../webauthn/store.js';
-import { findInvite, INVITE_MESSAGES, markInviteUsed, type InviteState } from './invites.js';
+import { findInvite, INVITE_STATUS, markInviteUsed, type InviteState } from './invites.js';
 
 export function inviteProblem(state: Exclude<InviteState, 'valid'>): AppError {
-  const m = INVITE_MESSAGES[state];
-  return new AppError(`invite_${state}`, m.status, `${m.title}. ${m.message}`);
+  return new AppError(`invite_${state}`, INVITE_STATUS[state], (t) => `${t.invite[state].title}. ${t.invite[state].message}`);
 }
 
 export interface Redemption {
@@ -44,9 +43,8 @@ export function redeemInvite(
     const handle = Buffer.from(input.ceremony.userHandle ?? '', 'base64url');
     const user = await createOrGetUser(tx, input.ceremony.username ?? invite.username, handle, invite.grantsAdmin);
     // The authenticator stored the ceremony's user handle; if someone else created this user meanwhile, they differ.
-    if (!user.userHandle.equals(handle))
-      throw new AppError('enrolment_conflict', 409, 'This account changed while you were enrolling. Please reload the page and try again.');
-    if (user.disabledAt) throw new AppError('user_disabled', 403, 'This account is disabled. Ask your administrator.');
+    if (!user.userHandle.equals(handle)) throw new AppError('enrolment_conflict', 409, (t) => t.errors.enrolmentConflict);
+    if (user.disabledAt) throw new AppError('user_disabled', 403, (t) => t.errors.accountDisabled);
     const active = await countActiveCredentials(tx, user.id, { lock: true });
     enforceRegistrationPolicy(policy, input.facts, { admin: user.isAdmin || invite.grantsAdmin }, active);
     if (invite.grantsAdmin && !user.isAdmin) await grantAdmin(tx, user.id);

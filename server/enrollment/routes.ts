@@ -24,9 +24,10 @@ import { registrationOptions } from '../webauthn/options.js';
 import { verifyRegistration } from '../webauthn/register.js';
 import { registrationResponseSchema } from '../webauthn/responses.js';
 import { cleanNickname } from '../webauthn/store.js';
-import { findInvite, INVITE_MESSAGES, type InviteState } from './invites.js';
+import { findInvite, INVITE_STATUS, type InviteState } from './invites.js';
 import { inviteProblem, redeemInvite } from './redeem.js';
-import { siteOf } from '../http/site.js';
+import { pageOf } from '../http/site.js';
+import { strings } from '../../web/i18n/index.js';
 
 const tokenSchema = z.string().min(1).max(128);
 const optionsBody = z.object({ token: tokenSchema });
@@ -40,12 +41,14 @@ export function enrollmentRouter(deps: RouterDeps): Router {
     const { state, invite } = await findInvite(db, String(req.params.token));
     // The token is a credential: never let it leak through the Referer header.
     res.set('Referrer-Policy', 'no-referrer');
+    const page = pageOf(config, req, res);
     if (state !== 'valid' || !invite) {
-      const m = INVITE_MESSAGES[state as Exclude<InviteState, 'valid'>];
+      const problem = state as Exclude<InviteState, 'valid'>;
+      const t = strings(page.lang);
       res
-        .status(m.status)
+        .status(INVITE_STATUS[problem])
         .type('html')
-        .send(messagePage({ title: m.title, message: m.message, action: { href: '/-/login', label: 'Go to sign-in' }, site: siteOf(config) }));
+        .send(messagePage({ ...t.invite[problem], action: { href: '/-/login', label: t.actions.goToSignIn }, ...page }));
       return;
     }
     const existing = invite.userId ? await findUserById(db, invite.userId) : null;
@@ -57,7 +60,7 @@ export function enrollmentRouter(deps: RouterDeps): Router {
         recovery: invite.userId !== null,
         rpName: config.rpName,
         requirements,
-        site: siteOf(config),
+        ...page,
       }),
     );
   });
@@ -67,7 +70,7 @@ export function enrollmentRouter(deps: RouterDeps): Router {
     const { state, invite } = await findInvite(db, token);
     if (state !== 'valid' || !invite) throw inviteProblem(state as Exclude<InviteState, 'valid'>);
     const user = invite.userId ? await findUserById(db, invite.userId) : await findUserByUsername(db, invite.username);
-    if (user?.disabledAt) throw new AppError('user_disabled', 403, 'This account is disabled. Ask your administrator.');
+    if (user?.disabledAt) throw new AppError('user_disabled', 403, (t) => t.errors.accountDisabled);
     const userHandle = user?.userHandle ?? newUserHandle();
     const existing = user ? await listCredentialsOfUser(db, user.id, { includeRevoked: true }) : [];
     // Said before the key is touched, not after: a recovery link cannot take someone past the limit.

@@ -27,7 +27,7 @@ export function isSameOrigin(req: IncomingMessage, origin: string): boolean {
  * to: a PORT changed without PUBLIC_URL, a front proxy's host name that PUBLIC_URL does not
  * name), that is a configuration mistake, and the message names the origin Keygate expects.
  */
-export function crossOriginMessage(req: IncomingMessage, origin: string, refused: string): string {
+export function crossOriginMessage<T>(req: IncomingMessage, origin: string, refused: T): T | string {
   const given = req.headers.origin;
   let host: string | undefined;
   try {

@@ -16,7 +16,7 @@ import { safeReturnPath } from '../http/return-path.js';
 import { DecoyCredentials } from './decoy.js';
 import { validateBody } from '../http/validate.js';
 import { currentAuth, signIn, signOut } from '../session/auth.js';
-import { SESSION_END_MESSAGES, sessionEndNotice } from '../session/end-reasons.js';
+import { sessionEndNotice } from '../session/end-reasons.js';
 import { sessionCookieOptions } from '../session/cookie.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { findUserByUsername, isValidUsername } from '../users/users.js';
@@ -26,7 +26,8 @@ import { listCredentialsOfUser } from '../webauthn/credentials.js';
 import { SignInFailure, verifySignIn } from '../webauthn/authenticate.js';
 import { CeremonyFailure } from '../webauthn/failures.js';
 import { authenticationResponseSchema } from '../webauthn/responses.js';
-import { siteOf } from '../http/site.js';
+import { pageOf } from '../http/site.js';
+import { strings } from '../../web/i18n/index.js';
 
 const optionsBody = z.object({
   username: z.string().trim().max(64).optional(),
@@ -51,10 +52,12 @@ export function loginRouter(deps: RouterDeps): Router {
     }
     // A session that ended elsewhere (revoked, removed, disabled, timed out…) says why, once: the
     // cookie that names it is cleared with this page.
-    let notice = await sessionEndNotice(db, config, deps.secret, req.headers.cookie);
-    if (notice) res.clearCookie(config.sessionCookieName, sessionCookieOptions(config));
-    else if (req.query.signed_out !== undefined) notice = SESSION_END_MESSAGES.signed_out;
-    res.type('html').send(loginPage({ returnTo, rpName: config.rpName, rpId: config.rpId, notice, site: siteOf(config) }));
+    let ended = await sessionEndNotice(db, config, deps.secret, req.headers.cookie);
+    if (ended) res.clearCookie(config.sessionCookieName, sessionCookieOptions(config));
+    else if (req.query.signed_out !== undefined) ended = 'signed_out';
+    const page = pageOf(config, req, res);
+    const notice = ended && strings(page.lang).sessionEnded[ended];
+    res.type('html').send(loginPage({ returnTo, rpName: config.rpName, rpId: config.rpId, notice, ...page }));
   });
 
   router.post('/-/api/login/options', limits.perIp('/-/api/login'), jsonBody, limits.perTypedUsername(), validateBody(optionsBody), async (req, res) => {
@@ -132,8 +135,8 @@ export function loginRouter(deps: RouterDeps): Router {
     limits.perFailedSignIn(),
   );
 
-  router.get('/-/logout', (_req, res) => {
-    res.type('html').send(logoutPage({ site: siteOf(config) }));
+  router.get('/-/logout', (req, res) => {
+    res.type('html').send(logoutPage(pageOf(config, req, res)));
   });
 
   router.post('/-/logout', async (req, res) => {

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../db/pool.js';
-import { INVITE_MESSAGES } from '../enrollment/invites.js';
+import { INVITE_STATUS } from '../enrollment/invites.js';
 import { RATE_LIMIT_NAMES } from '../ratelimit/events.js';
 import type { SessionCache } from '../session/cache.js';
 import { countSignedInSessions } from '../session/sql.js';
@@ -60,7 +60,7 @@ const FAILURE_REASONS: Record<FailureReason, true> = {
 /** The `reason` label's values; anything else is counted as `other`. */
 export const CEREMONY_REASONS: ReadonlySet<string> = new Set([
   ...Object.keys(FAILURE_REASONS),
-  ...Object.keys(INVITE_MESSAGES).map((state) => `invite_${state}`),
+  ...Object.keys(INVITE_STATUS).map((state) => `invite_${state}`),
   'enrolment_conflict',
   'step_up_required',
   'unauthorized',

@@ -27,6 +27,8 @@ import { createHeaderPlan, upstreamHeaderList } from './headers.js';
 import { changesStateOnGet, classifyPath, normalizePath } from './paths.js';
 import { HSTS_VALUE, MESSAGE_PAGE_CSP } from './response-headers.js';
 import { siteOf } from '../http/site.js';
+import { languageFor, languageHeaders } from '../http/language.js';
+import { strings, type Catalogue } from '../../web/i18n/index.js';
 
 export interface ProxyDeps {
   config: Config;
@@ -55,13 +57,14 @@ const PAGE_HEADERS = {
 export const EXPECTS_CONTINUE = Symbol('keygate.expectsContinue');
 
 /** What a page of the proxy's offers next: sign-in (the default), Gogs, or the same page again. */
-const SIGN_IN = { href: '/-/login', label: 'Go to sign-in' };
-const BACK_TO_GOGS = { href: '/', label: 'Back to Gogs' };
+type Next = 'sign-in' | 'gogs' | 'try-again';
 
-/** For Gogs or Keygate being unable to answer now: this same page again if it can be asked for again, else Gogs' start. */
-function tryAgain(req: IncomingMessage): { href: string; label: string } {
+/** Where `next` leads, in words of `t`: the same page again only if it can be asked for again, else Gogs' start. */
+function nextStep(req: IncomingMessage, next: Next, t: Catalogue['actions']): { href: string; label: string } {
   const url = req.url ?? '/';
-  return (req.method === 'GET' || req.method === 'HEAD') && /^\/(?![/\\])/.test(url) ? { href: url, label: 'Try again' } : BACK_TO_GOGS;
+  if (next === 'sign-in') return { href: '/-/login', label: t.goToSignIn };
+  if (next === 'try-again' && (req.method === 'GET' || req.method === 'HEAD') && /^\/(?![/\\])/.test(url)) return { href: url, label: t.tryAgain };
+  return { href: '/', label: t.backToGogs };
 }
 
 declare module 'node:http' {
@@ -91,30 +94,28 @@ export function createProxyHandler(deps: ProxyDeps) {
   const security: Record<string, string> = config.https
     ? { 'x-content-type-options': 'nosniff', 'strict-transport-security': HSTS_VALUE }
     : { 'x-content-type-options': 'nosniff' };
+  /**
+   * One of the proxy's own pages, in the language the request asks for: only these negotiate,
+   * never a request passed on to Gogs. `say` picks the title and the message from the catalogue.
+   */
   const sendPage = (
     res: ServerResponse,
     status: number,
-    title: string,
-    message: string,
+    say: (t: Catalogue) => { title: string; message: string },
     extra: Record<string, string | string[]> = {},
-    action: { href: string; label: string } = SIGN_IN,
+    next: Next = 'sign-in',
   ): void => {
-    const body = messagePage({ title, message, action, site });
+    const lang = languageFor(res.req.headers['accept-language']);
+    const t = strings(lang);
+    const body = messagePage({ ...say(t), action: nextStep(res.req, next, t.actions), site, lang });
     // A client still waiting for "100 Continue" never sends its body here: the connection goes with the answer.
     const close = res.req[EXPECTS_CONTINUE] ? { connection: 'close' } : {};
-    res.writeHead(status, { ...PAGE_HEADERS, ...security, ...extra, ...close, 'content-length': Buffer.byteLength(body) });
+    res.writeHead(status, { ...PAGE_HEADERS, ...security, ...languageHeaders(lang), ...extra, ...close, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   };
   /** A signed-in browser's unsafe request from another site (the CSRF defence, http/same-origin.ts). */
   const refuseCrossSite = (res: ServerResponse): void =>
-    sendPage(
-      res,
-      403,
-      'Request refused',
-      'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.',
-      {},
-      BACK_TO_GOGS,
-    );
+    sendPage(res, 403, (t) => ({ title: t.titles.requestRefused, message: t.proxy.crossSite }), {}, 'gogs');
   const redirect = (res: ServerResponse, location: string, extra: Record<string, string | string[]> = {}): void => {
     res.writeHead(303, {
       location,
@@ -133,30 +134,16 @@ export function createProxyHandler(deps: ProxyDeps) {
     if (err instanceof UnsendableRequest) {
       log.info({ err: err.message }, 'request not passed on');
       res.req.resume();
-      sendPage(res, 400, 'Bad request', 'This request could not be passed on as it stands.');
+      sendPage(res, 400, (t) => ({ title: t.titles[400], message: t.proxy.cannotPassOn }));
       return;
     }
     if (err instanceof UpstreamTimeout) {
       log.warn({ phase: err.phase }, 'gogs too slow');
-      sendPage(
-        res,
-        504,
-        'Gogs is too slow to answer',
-        'Keygate is running, but the Git service behind it did not answer in time. Try again in a moment; if it persists, tell your administrator.',
-        {},
-        tryAgain(res.req),
-      );
+      sendPage(res, 504, (t) => ({ title: t.titles[504], message: t.proxy.gogsSlow }), {}, 'try-again');
       return;
     }
     log.warn({ err: err.message }, 'gogs unreachable');
-    sendPage(
-      res,
-      502,
-      'Gogs is unreachable',
-      'Keygate is running, but the Git service behind it did not answer. Try again in a moment; if it persists, tell your administrator.',
-      {},
-      tryAgain(res.req),
-    );
+    sendPage(res, 502, (t) => ({ title: t.titles[502], message: t.proxy.gogsUnreachable }), {}, 'try-again');
   };
 
   const send = (req: IncomingMessage, res: ServerResponse, upstream: Upstream, identity: Identity | null, authorization: string | undefined): void => {
@@ -178,14 +165,12 @@ export function createProxyHandler(deps: ProxyDeps) {
     const verdict = judgeAuthorization(req.headers.authorization, authorizationPolicy);
     if (!verdict.ok) {
       req.resume();
-      sendPage(res, 401, 'Sign-in needed', verdict.message, { 'www-authenticate': 'Basic realm="."' });
+      sendPage(res, 401, (t) => ({ title: t.titles[401], message: verdict.message }), { 'www-authenticate': 'Basic realm="."' });
       return;
     }
     if (!passthroughPerClient.enter(rateLimitSubject(peerAddress(req, config.trustProxy) ?? ''), res)) {
       req.resume();
-      sendPage(res, 429, 'Too many requests', 'Too many requests from your address are still in progress. Wait for them to finish, then try again.', {
-        'retry-after': '5',
-      });
+      sendPage(res, 429, (t) => ({ title: t.titles.tooManyRequests, message: t.proxy.tooManyInFlight }), { 'retry-after': '5' });
       return;
     }
     send(req, res, passthroughUpstream, null, verdict.header);
@@ -230,14 +215,17 @@ export function createProxyHandler(deps: ProxyDeps) {
     if (identity && changesStateOnGet(path) && !isOwnNavigation(req, config.origin)) {
       // A link from another site to a Gogs GET that changes something: the person confirms first.
       req.resume();
+      const lang = languageFor(req.headers['accept-language']);
+      const t = strings(lang);
       const body = messagePage({
         site,
-        title: 'Continue to Gogs?',
-        message: `You followed a link from another site to ${path}. Opening it changes something in Gogs (for example, it closes a milestone). Continue only if you meant to.`,
+        lang,
+        title: t.titles.continueToGogs,
+        message: t.proxy.followedLink(path),
         // The same request again, from this page; never a link that leaves the origin (`//host`).
-        action: { href: /^\/(?![/\\])/.test(req.url ?? '') ? req.url! : path, label: 'Continue' },
+        action: { href: /^\/(?![/\\])/.test(req.url ?? '') ? req.url! : path, label: t.actions.continue },
       });
-      res.writeHead(200, { ...PAGE_HEADERS, ...security, 'content-length': Buffer.byteLength(body) });
+      res.writeHead(200, { ...PAGE_HEADERS, ...security, ...languageHeaders(lang), 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
     }
@@ -245,7 +233,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       if (req.method === 'GET' || req.method === 'HEAD') {
         redirect(res, `/-/login?return_to=${encodeURIComponent(req.url ?? '/')}`);
       } else {
-        sendPage(res, 401, 'Sign-in needed', 'Sign in with your security key or passkey first.');
+        sendPage(res, 401, (t) => ({ title: t.titles[401], message: t.proxy.signInFirst }));
       }
       return;
     }
@@ -264,7 +252,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     const path = normalizePath(req.url ?? '/');
     if (path === null) {
       observe?.(res, 'blocked');
-      sendPage(res, 400, 'Bad request', 'This address could not be understood.');
+      sendPage(res, 400, (t) => ({ title: t.titles[400], message: t.proxy.badAddress }));
       return;
     }
     const route = classifyPath(path, req.method ?? 'GET');
@@ -298,14 +286,7 @@ export function createProxyHandler(deps: ProxyDeps) {
           // Fail closed: without the session store, nobody is let through.
           log.error({ err }, 'session lookup failed');
           if (!res.headersSent)
-            sendPage(
-              res,
-              503,
-              'Temporarily unavailable',
-              'Keygate cannot check your session right now. Try again in a moment.',
-              { 'retry-after': '5' },
-              tryAgain(req),
-            );
+            sendPage(res, 503, (t) => ({ title: t.titles[503], message: t.proxy.sessionCheckUnavailable }), { 'retry-after': '5' }, 'try-again');
           else res.destroy();
         });
       }

@@ -22,6 +22,7 @@
  * refusal; an attacker cannot flood the append-only audit log). If the store cannot be reached,
  * ceremonies fail closed with 503: they need the database anyway.
  */
+import type { Catalogue } from '../../web/i18n/index.js';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
@@ -163,12 +164,12 @@ export class RateLimits {
         this.emit('rejected', { limit, route: about.route, retryAfterSeconds });
         // Only the refusal that crossed the limit is audited (refusals from memory report 0 points).
         if (outcome.consumedPoints === limiter.points + 1) await this.audit(limit, req, about, retryAfterSeconds);
-        return new AppError('rate_limited', 429, `Too many attempts. Wait ${describeWait(retryAfterSeconds)}, then try again.`);
+        return new AppError('rate_limited', 429, (t) => tooManyAttempts(t, retryAfterSeconds));
       }
       this.deps.log.error({ err: outcome, limit }, 'rate limit store unavailable: refusing the request');
       this.emit('unavailable', { limit, route: about.route, error: outcome });
       res.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
-      return new AppError('unavailable', 503, 'Keygate cannot check its limits right now, so it did not go on. Try again in a moment.', outcome);
+      return new AppError('unavailable', 503, (t) => t.errors.limitsUnavailable, outcome);
     }
   }
 
@@ -202,10 +203,9 @@ export class RateLimits {
   }
 }
 
-function describeWait(seconds: number): string {
-  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
-  const minutes = Math.ceil(seconds / 60);
-  return `${minutes} minutes`;
+/** "Too many attempts. Wait 30 seconds…", in seconds below 90, else in whole minutes. */
+function tooManyAttempts(t: Catalogue, seconds: number): string {
+  return seconds < 90 ? t.errors.tooManyAttemptsSeconds(seconds) : t.errors.tooManyAttemptsMinutes(Math.ceil(seconds / 60));
 }
 
 export function createRateLimits(deps: RateLimitDeps): RateLimits {

@@ -18,7 +18,7 @@ export function requireSignIn(deps: AppDeps) {
       req.auth = auth;
       next();
     } else if (req.path.startsWith('/-/api/')) {
-      next(unauthorized('Your session has ended. Sign in again.'));
+      next(unauthorized((t) => t.errors.sessionEnded));
     } else {
       res.redirect(303, `/-/login?return_to=${encodeURIComponent(req.originalUrl)}`);
     }

@@ -32,6 +32,6 @@ export function requireStepUp(deps: RouterDeps) {
       details: { action: `${req.method} ${req.path}` },
       ...requestContext(req),
     });
-    next(new AppError('step_up_required', 403, 'Confirm it is you with your security key or passkey to continue.'));
+    next(new AppError('step_up_required', 403, (t) => t.errors.confirmItsYou));
   };
 }

@@ -2,6 +2,7 @@
  * Why a ceremony failed, as a stable audit reason, and what a person is told. The library reports
  * failures as Error messages; they are sorted here into reasons an admin can filter on.
  */
+import { strings, type Catalogue } from '../../web/i18n/index.js';
 import { AppError } from '../errors.js';
 import type { PolicyReason } from '../policy/policy.js';
 
@@ -71,20 +72,9 @@ const PUBLIC_REASON: Partial<Record<FailureReason, FailureReason>> = {
   bad_signature: 'unknown_credential',
 };
 
-const MESSAGES: Partial<Record<FailureReason, string>> = {
-  // Also said for a key that is not offered, revoked, or fails its signature (PUBLIC_REASON).
-  unknown_credential: 'This key is not registered here.',
-  user_disabled: 'This account is disabled. Ask your administrator.',
-  access_ended: 'This key was revoked, or this account disabled, while you were signing in. Ask your administrator.',
-  counter_regression:
-    "This key's signature counter went backwards, which can mean the key was cloned. Sign-in was refused and recorded; tell your administrator.",
-  concurrent_use: 'This key was used twice at once. Please try again.',
-  already_registered: 'This key is already registered here. Use another key, or sign in with this one.',
-  user_not_verified: 'Your key did not verify you (PIN, fingerprint or face). Keygate requires it; please try again.',
-  credential_id_too_long: 'This key returned an invalid credential.',
-  algorithm_not_allowed: "This key's signature algorithm is not accepted here.",
-  malformed_response: "Your browser sent a response Keygate couldn't read. Please try again.",
-};
+/** The reasons with a sentence of their own in the catalogue (`ceremony`); the others say `ceremony.other`. */
+type SaidReason = Exclude<keyof Catalogue['ceremony'], 'other'>;
+const hasOwnSentence = (reason: FailureReason): reason is SaidReason => reason in strings('en').ceremony;
 
 /** A failed ceremony: carries the audit reason; its message is safe to show. */
 export class CeremonyFailure extends AppError {
@@ -96,6 +86,7 @@ export class CeremonyFailure extends AppError {
     message?: string,
   ) {
     const shown = PUBLIC_REASON[reason] ?? reason;
-    super(shown, status, message ?? MESSAGES[shown] ?? "Your key's response could not be verified. Please try again.", cause);
+    // Also said for a key that is not offered, revoked, or fails its signature (PUBLIC_REASON).
+    super(shown, status, message ?? ((t) => (hasOwnSentence(shown) ? t.ceremony[shown] : t.ceremony.other)), cause);
   }
 }

@@ -23,7 +23,7 @@ import {
   continueFromWelcome,
 } from './support.js';
 
-const LAST_KEY = 'This is your last key. If you remove it you will need a new invite from your administrator to get back in.';
+const LAST_KEY = 'This is your last key. If you remove it you will need a recovery link from your administrator to get back in.';
 /** A USB security key that keeps passkeys (resident credentials), so it can sign in without a username. */
 const USB_PASSKEY = { transport: 'usb', hasResidentKey: true, hasUserVerification: true } as const;
 
@@ -126,7 +126,7 @@ describe('the account page in a real browser', () => {
       // A blank name is explained before anything is sent.
       await item.locator('.rename-input').fill('   ');
       await item.locator('.rename-save').click();
-      assert.equal(await errorMessage(p.page), 'A device name must be 1 to 64 characters.');
+      assert.equal(await errorMessage(p.page), "A key's name must be 1 to 64 characters.");
 
       await item.locator('.rename-input').fill('Work laptop');
       await item.locator('.rename-input').press('Enter');
@@ -190,7 +190,7 @@ describe('the account page in a real browser', () => {
       await p.page.locator('#logout-form button[type=submit]').click();
       await p.page.waitForURL(`${kg.url}/-/login?signed_out`);
       await p.page.click('#passkey-button');
-      assert.equal(await errorMessage(p.page, /not registered/), 'This key is not registered here.');
+      assert.equal(await errorMessage(p.page, /not enrolled/), 'This key is not enrolled here.');
       await waitUntil(() => signals.some((s) => s.name === 'signalUnknownCredential'));
       assert.deepEqual(
         signals.filter((s) => s.name === 'signalUnknownCredential').map((s) => s.options),

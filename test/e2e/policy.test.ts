@@ -18,7 +18,7 @@ describe('authenticator policy in a real browser', () => {
   const keygate = useSharedKeygates({ CEREMONY_TIMEOUT: '3s' });
 
   let n = 0;
-  /** Opens a fresh invite link and presses "Register your key". */
+  /** Opens a fresh invite link and presses "Enrol your key". */
   async function enrolFromInvite(kg: TestKeygate, page: Page): Promise<string> {
     const username = `browser${++n}`;
     await page.goto(`${kg.url}/-/enroll/${await invite(kg, username)}`);

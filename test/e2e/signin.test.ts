@@ -29,7 +29,7 @@ import {
   continueFromWelcome,
 } from './support.js';
 
-const ALREADY_REGISTERED = 'This key is already registered here. Use another key, or sign in with this one.';
+const ALREADY_REGISTERED = 'This key is already enrolled here. Use another key, or sign in with this one.';
 
 describe('sign-in in a real browser', () => {
   const browser = useBrowser();
@@ -219,7 +219,7 @@ describe('sign-in in a real browser', () => {
         shown.push(text);
       }
       assert.equal(shown[0], shown[1], 'an unknown username reads exactly like an unregistered key');
-      assert.match(shown[0], /not registered here|cancelled or timed out/);
+      assert.match(shown[0], /not enrolled here|cancelled or timed out/);
       assertPageHealthy(p);
     });
   });
@@ -274,14 +274,14 @@ describe('sign-in in a real browser', () => {
       const stale = await errorMessage(otherTab);
       assert.equal(
         stale,
-        'This enrolment link has already been used. Each link registers one key. If that was you, sign in with your key; otherwise ask your administrator for a new link.',
+        'This invite link has already been used. Each link enrols one key. If that was you, sign in with your key; otherwise ask your administrator for a new link.',
       );
       await otherTab.close();
 
       const cases = [
-        { token: expired, status: 410, title: 'This enrolment link has expired' },
-        { token: used, status: 410, title: 'This enrolment link has already been used' },
-        { token: 'not-a-real-token', status: 404, title: 'This enrolment link is not valid' },
+        { token: expired, status: 410, title: 'This invite link has expired' },
+        { token: used, status: 410, title: 'This invite link has already been used' },
+        { token: 'not-a-real-token', status: 404, title: 'This invite link is not valid' },
       ];
       for (const c of cases) {
         const res = await p.page.goto(`${kg.url}/-/enroll/${c.token}`);
@@ -304,7 +304,7 @@ describe('sign-in in a real browser', () => {
       await assertTextVisible(p.page, 'Signed in as heidi.');
       const devices = p.page.locator('#device-list li[data-credential-id]');
       assert.equal(await devices.count(), 1);
-      assert.match(await devices.first().innerText(), /Laptop \(used for this session\)[\s\S]*Platform authenticator/);
+      assert.match(await devices.first().innerText(), /Laptop \(used for this session\)[\s\S]*Built-in authenticator/);
       const [laptopCredential] = await laptop.credentials();
       assert.equal(await devices.first().getAttribute('data-credential-id'), base64url(laptopCredential.credentialId));
 

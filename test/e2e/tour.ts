@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
+import { strings } from '../../web/i18n/index.js';
 import { invite } from '../support/flows.js';
 import type { TestKeygate } from '../support/keygate.js';
 import { PLATFORM_PASSKEY, type E2ePage, continueFromWelcome } from './support.js';
@@ -19,6 +20,11 @@ export interface TourPage {
   as: 'anonymous' | 'admin';
   /** Something on the page once it is ready. */
   ready: string;
+  /**
+   * What on the page is still English in every language, for englishLeftOn to leave aside: text
+   * that is not in the catalogue yet (the authenticator policy's descriptions, server/policy).
+   */
+  untranslated?: string;
 }
 
 export const ADMIN = 'ada_admin';
@@ -40,16 +46,16 @@ export async function prepareTour(kg: TestKeygate, admin: E2ePage, other: E2ePag
   return [
     { name: 'sign-in', path: '/-/login', as: 'anonymous', ready: '#passkey-button' },
     { name: 'signed-out', path: '/-/login?signed_out', as: 'anonymous', ready: '.notice' },
-    { name: 'enrol', path: `/-/enroll/${pending}`, as: 'anonymous', ready: '#enroll-button' },
+    { name: 'enrol', path: `/-/enroll/${pending}`, as: 'anonymous', ready: '#enroll-button', untranslated: '#policy-requirements li' },
     { name: 'enrol-used-link', path: `/-/enroll/${'A'.repeat(43)}`, as: 'anonymous', ready: 'h1' },
     { name: 'not-found', path: '/-/no-such-page', as: 'anonymous', ready: 'h1' },
     { name: 'welcome', path: '/-/welcome', as: 'admin', ready: '#continue' },
-    { name: 'account', path: '/-/account?added', as: 'admin', ready: '#session-list' },
+    { name: 'account', path: '/-/account?added', as: 'admin', ready: '#session-list', untranslated: '#policy-requirements li' },
     { name: 'sign-out', path: '/-/logout', as: 'admin', ready: 'h1' },
     { name: 'admin-users', path: '/-/admin', as: 'admin', ready: '#user-list' },
     { name: 'admin-user', path: `/-/admin/users/${PERSON}`, as: 'admin', ready: '#credential-list' },
     { name: 'admin-audit', path: '/-/admin/audit', as: 'admin', ready: 'table' },
-    { name: 'admin-policy', path: '/-/admin/policy', as: 'admin', ready: 'h1' },
+    { name: 'admin-policy', path: '/-/admin/policy', as: 'admin', ready: 'h1', untranslated: '#policy-settings td:not(:last-child)' },
   ];
 }
 
@@ -124,4 +130,51 @@ export async function lowContrastFields(page: Page): Promise<string[]> {
     }
     return out;
   });
+}
+
+type Entry = string | ((...args: never[]) => string) | { [key: string]: Entry };
+
+/**
+ * The English catalogue's text, cut at its placeholders into the pieces a page shows verbatim;
+ * only pieces with a word of three letters or more, and none that the Chinese catalogue also has
+ * (product names, "UTC", "Keygate (…)").
+ */
+function englishPieces(): string[] {
+  const chinese = JSON.stringify(textsOf(strings('zh-CN')));
+  return [...new Set(textsOf(strings('en') as unknown as Entry).flatMap((text) => text.split(/\s*\u241f\d+\u241f\s*/)))]
+    .map((piece) => piece.trim())
+    .filter((piece) => /[A-Za-z]{3}/.test(piece) && piece.length >= 4 && !chinese.includes(piece));
+}
+
+/** Every text of a catalogue, sentences with their placeholders as ␟0␟, ␟1␟… */
+function textsOf(node: Entry): string[] {
+  if (typeof node === 'string') return [node];
+  if (typeof node === 'function') {
+    const f = node as (...args: string[]) => string;
+    return [f(...Array.from({ length: f.length }, (_, i) => `\u241f${i}\u241f`))];
+  }
+  return Object.values(node).flatMap(textsOf);
+}
+
+const ENGLISH = englishPieces();
+
+/**
+ * English left on a page shown in Chinese: each piece of the English catalogue found in the text
+ * a person sees, or in a label a screen reader says (aria-label, placeholder, title, alt).
+ */
+export async function englishLeftOn(page: Page, untranslated?: string): Promise<string[]> {
+  const seen = await page.evaluate((leaveAside) => {
+    let text = document.body.innerText;
+    if (leaveAside) for (const el of document.querySelectorAll<HTMLElement>(leaveAside)) text = text.replace(el.innerText, '');
+    return [
+      document.title,
+      text,
+      ...[...document.querySelectorAll('[aria-label], [placeholder], [title], [alt]')].flatMap((el) =>
+        ['aria-label', 'placeholder', 'title', 'alt'].map((a) => el.getAttribute(a) ?? ''),
+      ),
+    ].join('\n');
+  }, untranslated);
+  // As words: "with" in a username such as newcomer_with_a_long_username is not English left over.
+  const escape = (piece: string) => piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return ENGLISH.filter((piece) => new RegExp(`(?<![\\w])${escape(piece)}(?![\\w])`).test(seen));
 }

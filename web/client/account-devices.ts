@@ -7,9 +7,7 @@
 import { ApiError, appData, clearMessage, describeError, postJSON, setBusy, showMessage } from './api.js';
 import { signalAllAcceptedCredentials, signalCurrentUserDetails } from './signal.js';
 import { withStepUp } from './step-up.js';
-
-const NAME_RULE = 'A device name must be 1 to 64 characters.';
-const STEP_UP_CANCELLED = 'You did not confirm with your key, so nothing was changed. Try again when you are ready.';
+import { t } from './strings.js';
 
 const rpId = appData('rpId');
 const userId = appData('userId');
@@ -53,7 +51,7 @@ function deviceUrl(li: HTMLElement, action: 'rename' | 'remove'): string {
 function explain(e: unknown): void {
   const name = e instanceof Error ? e.name : '';
   // Renaming and removing run no ceremony of their own: a cancelled prompt is the step-up's.
-  const text = name === 'NotAllowedError' ? STEP_UP_CANCELLED : describeError(e, 'authentication');
+  const text = name === 'NotAllowedError' ? t.notConfirmed : describeError(e, 'authentication');
   if (text) showMessage(text, 'error');
   else clearMessage();
 }
@@ -99,17 +97,17 @@ async function rename(li: HTMLLIElement): Promise<void> {
   const input = part<HTMLInputElement>(form, '.rename-input');
   const nickname = cleanName(input.value);
   if (nickname.length < 1 || nickname.length > 64) {
-    showMessage(NAME_RULE, 'error');
+    showMessage(t.nameRule, 'error');
     input.focus();
     return;
   }
   await busyWhile(part(form, '.rename-save'), async () => {
     const result = await withStepUp(() => postJSON<{ ok: true; nickname: string }>(deviceUrl(li, 'rename'), { nickname }));
     part(li, '.device-nickname').textContent = result.nickname;
-    part(li, '.rename-button').setAttribute('aria-label', `Rename ${result.nickname}`);
-    part(li, '.remove-button').setAttribute('aria-label', `Remove ${result.nickname}`);
+    part(li, '.rename-button').setAttribute('aria-label', t.renameKey(result.nickname));
+    part(li, '.remove-button').setAttribute('aria-label', t.removeKey(result.nickname));
     form.hidden = true;
-    showMessage(`Renamed to “${result.nickname}”.`, 'success');
+    showMessage(t.renamed(result.nickname), 'success');
     if (rpId && userId) void signalCurrentUserDetails(rpId, userId, username);
   });
 }
@@ -118,13 +116,11 @@ async function rename(li: HTMLLIElement): Promise<void> {
 function openRemove(li: HTMLLIElement, last?: string): void {
   closePanels();
   const panel = part(li, '.remove-confirm');
-  const name = part(li, '.device-nickname').textContent ?? 'this key';
-  const current = li.dataset.current === 'true' ? ' You signed in with it, so you will be signed out.' : '';
-  part(panel, '.remove-text').textContent =
-    last ?? `Remove “${name}”? It will no longer sign you in, and any browser signed in with it is signed out.${current}`;
+  const name = part(li, '.device-nickname').textContent ?? '';
+  part(panel, '.remove-text').textContent = last ?? (li.dataset.current === 'true' ? t.removeQuestionCurrent(name) : t.removeQuestion(name));
   panel.dataset.last = last ? 'true' : '';
   panel.classList.toggle('device-panel-warning', Boolean(last));
-  part(panel, '.remove-confirm-button').textContent = last ? 'Remove my last key' : 'Remove';
+  part(panel, '.remove-confirm-button').textContent = last ? t.removeLastKey : t.remove;
   panel.hidden = false;
   part<HTMLButtonElement>(panel, '.remove-confirm-button').focus();
 }
@@ -144,12 +140,12 @@ async function remove(li: HTMLLIElement): Promise<void> {
       return;
     }
     if (result.signedOut) {
-      showMessage(`Removed “${name}”. It was the key you signed in with, so you are signed out. Taking you to sign-in…`, 'success');
+      showMessage(t.removedSignedOut(name), 'success');
       location.assign('/-/login?signed_out');
       return 'leaving';
     }
     li.remove();
-    showMessage(`Removed “${name}”. It can no longer sign in.`, 'success');
+    showMessage(t.removed(name), 'success');
     signalAcceptedCredentials();
   });
   // The server asks for an explicit confirmation: once the buttons are enabled again, show it.

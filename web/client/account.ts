@@ -6,6 +6,7 @@ import { startRegistration, type PublicKeyCredentialCreationOptionsJSON } from '
 import { byId, clearMessage, describeError, postJSON, setBusy, showMessage, WAITING_MESSAGE, webAuthnProblem } from './api.js';
 import { setUpDevices, signalAcceptedCredentials } from './account-devices.js';
 import { withStepUp } from './step-up.js';
+import { t } from './strings.js';
 
 const button = byId<HTMLButtonElement>('add-device-button');
 const nicknameInput = byId<HTMLInputElement>('nickname');
@@ -20,7 +21,7 @@ async function addDevice(): Promise<void> {
     const response = await startRegistration({ optionsJSON });
     const nickname = nicknameInput.value.trim();
     await postJSON<{ ok: true }>('/-/api/account/devices/verify', { response, nickname });
-    showMessage('Key added.', 'success');
+    showMessage(t.keyAdded, 'success');
     reloading = true;
     // The server-rendered page shows the new key, says it was added (after a reload too), and
     // offers to sign out the other sessions.

@@ -4,6 +4,7 @@
  */
 import { byId, clearMessage, describeError, postJSON, setBusy, showMessage } from './api.js';
 import { withStepUp } from './step-up.js';
+import { t } from './strings.js';
 
 interface CreatedInvite {
   url: string;
@@ -14,19 +15,13 @@ interface CreatedInvite {
   gogsAccount?: 'not_checked' | 'exists' | 'created';
 }
 
-const COPIED = 'Link copied. Paste it into a message to the person.';
-const SELECTED = 'Your browser did not let Keygate copy the link, so it is selected: press Ctrl+C (⌘C on a Mac) to copy it.';
-
 /** An ISO time as the pages write it: `2026-01-31 12:00 UTC`. */
 export const utcText = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
 function summary(i: CreatedInvite): string {
-  const until = utcText(i.expiresAt);
-  const what = i.recovery
-    ? `Recovery link for ${i.username}: it adds a new key and keeps their others.`
-    : `Invite link for ${i.username}${i.admin ? ', who will be an administrator' : ''}.`;
-  const gogs = i.gogsAccount === 'created' ? ` Their Gogs account was created.` : '';
-  return `${what}${gogs} It works once, until ${until}.`;
+  const what = i.recovery ? t.recoveryLinkFor(i.username) : i.admin ? t.inviteLinkForAdmin(i.username) : t.inviteLinkFor(i.username);
+  const gogs = i.gogsAccount === 'created' ? t.gogsAccountCreated : '';
+  return `${what}${gogs}${t.worksOnceUntil(utcText(i.expiresAt))}`;
 }
 
 /** Copies with the Clipboard API; where that is missing or refused, selects the text instead. */
@@ -34,12 +29,12 @@ export async function copyLink(input: HTMLInputElement): Promise<void> {
   try {
     if (!navigator.clipboard) throw new Error('no clipboard');
     await navigator.clipboard.writeText(input.value);
-    showMessage(COPIED, 'success');
+    showMessage(t.linkCopied, 'success');
   } catch {
     input.focus();
     input.select();
     input.setSelectionRange(0, input.value.length);
-    showMessage(SELECTED, 'info');
+    showMessage(t.linkSelected, 'info');
   }
 }
 
@@ -75,7 +70,7 @@ export function setUpInviteForm(): void {
         if (username.type !== 'hidden') username.value = '';
         if (admin) admin.checked = false;
         if (email) email.value = '';
-        showMessage('Invite created. Copy the link now: it is not shown again.', 'success');
+        showMessage(t.inviteCreated, 'success');
         url.focus();
       } catch (e) {
         const text = describeError(e);

@@ -9,6 +9,7 @@ import { byId, clearMessage, describeError, postJSON, setBusy, showMessage } fro
 import { copyLink, utcText } from './admin-invite.js';
 import { withStepUp } from './step-up.js';
 import { confirmInPage } from './confirm.js';
+import { t } from './strings.js';
 
 interface ReissuedInvite {
   url: string;
@@ -62,11 +63,8 @@ async function act(button: HTMLButtonElement, action: 'revoke-invite' | 'reissue
   if (!row) return;
   const id = row.dataset.inviteId ?? '';
   const user = row.dataset.username ?? '';
-  const question =
-    action === 'revoke-invite'
-      ? `Revoke the invite for ${user}? Its link stops working now.`
-      : `Re-issue the invite for ${user}? Its current link stops working now, and a new one is shown here once.`;
-  if (!(await confirmInPage(question, action === 'revoke-invite' ? 'Revoke link' : 'Re-issue link'))) return;
+  const question = action === 'revoke-invite' ? t.revokeInviteQuestion(user) : t.reissueInviteQuestion(user);
+  if (!(await confirmInPage(question, action === 'revoke-invite' ? t.revokeLink : t.reissueLink))) return;
   const buttons = allButtons();
   setBusy(buttons, true, button);
   clearMessage();
@@ -76,7 +74,7 @@ async function act(button: HTMLButtonElement, action: 'revoke-invite' | 'reissue
       row.remove();
       hideLinkOf(id);
       showWhenEmpty();
-      showMessage(`The invite for ${user} is revoked: its link no longer works.`, 'success');
+      showMessage(t.inviteRevoked(user), 'success');
       return;
     }
     const created = await withStepUp(() => postJSON<ReissuedInvite>(path(id, 'reissue'), {}));
@@ -88,13 +86,16 @@ async function act(button: HTMLButtonElement, action: 'revoke-invite' | 'reissue
     field(row, 'expires-at')?.replaceChildren(utcTime(created.expiresAt));
     const result = byId<HTMLDivElement>('reissue-result');
     const url = byId<HTMLInputElement>('reissue-url');
-    byId('reissue-summary').textContent =
-      `New ${created.recovery ? 'recovery link' : 'invite link'} for ${created.username}${created.admin ? ', who will be an administrator' : ''}: ` +
-      `the old link no longer works. This one works once, until ${utcText(created.expiresAt)}.`;
+    const what = created.recovery
+      ? t.newRecoveryLinkFor(created.username)
+      : created.admin
+        ? t.newInviteLinkForAdmin(created.username)
+        : t.newInviteLinkFor(created.username);
+    byId('reissue-summary').textContent = `${what}${t.newLinkWorksOnceUntil(utcText(created.expiresAt))}`;
     url.value = created.url;
     result.dataset.inviteId = created.id;
     result.hidden = false;
-    showMessage('Invite re-issued. Copy the new link now: it is not shown again.', 'success');
+    showMessage(t.inviteReissued, 'success');
     url.focus();
   } catch (e) {
     const text = describeError(e);

@@ -10,6 +10,7 @@ import { setUpInviteForm } from './admin-invite.js';
 import { setUpPendingInvites } from './admin-pending.js';
 import { confirmInPage } from './confirm.js';
 import { withStepUp } from './step-up.js';
+import { t } from './strings.js';
 
 const FLASH_KEY = 'keygate-admin-result';
 
@@ -27,38 +28,37 @@ interface Action {
   done: (result: ActionResult, user: string) => string;
 }
 
-const sessions = (n = 0) => `${n} session${n === 1 ? '' : 's'} ended`;
 const userPath = (user: string, what: string) => `/-/api/admin/users/${encodeURIComponent(user)}/${what}`;
 
 const ACTIONS: Record<string, Action> = {
   revoke: {
-    confirm: (b, user) => `Revoke ${user}'s key “${b.dataset.label}”? It can never sign in again, and every session it signed in ends now.`,
-    verb: 'Revoke key',
+    confirm: (b, user) => t.revokeKeyQuestion(user, b.dataset.label ?? ''),
+    verb: t.revokeKey,
     path: (b) => `/-/api/admin/credentials/${encodeURIComponent(b.dataset.credentialId ?? '')}/revoke`,
-    done: (r) => `Key revoked; ${sessions(r.sessionsEnded)}.`,
+    done: (r) => t.keyRevoked(r.sessionsEnded ?? 0),
   },
   disable: {
-    confirm: (_b, user) => `Disable ${user}? All their sessions end now and none of their keys can sign in until you enable them again.`,
-    verb: 'Disable',
+    confirm: (_b, user) => t.disableQuestion(user),
+    verb: t.disable,
     path: (_b, user) => userPath(user, 'disable'),
-    done: (r, user) => `${user} is disabled; ${sessions(r.sessionsEnded)}.`,
+    done: (r, user) => t.disabled(user, r.sessionsEnded ?? 0),
   },
   enable: {
     confirm: () => null,
     path: (_b, user) => userPath(user, 'enable'),
-    done: (_r, user) => `${user} is enabled and can sign in again.`,
+    done: (_r, user) => t.enabled(user),
   },
   'end-all-sessions': {
-    confirm: () => 'Sign everyone out? Every session but yours ends now, and everyone must sign in again with their keys.',
-    verb: 'Sign everyone out',
+    confirm: () => t.signEveryoneOutQuestion,
+    verb: t.signEveryoneOut,
     path: () => '/-/api/admin/sessions/end-all',
-    done: (r) => `Everyone is signed out: ${sessions(r.sessionsEnded)}.`,
+    done: (r) => t.everyoneSignedOut(r.sessionsEnded ?? 0),
   },
   'end-sessions': {
-    confirm: (_b, user) => `End every session of ${user}? They stay enabled and can sign in again with their keys.`,
-    verb: 'End sessions',
+    confirm: (_b, user) => t.endSessionsQuestion(user),
+    verb: t.endSessions,
     path: (_b, user) => userPath(user, 'end-sessions'),
-    done: (r) => `${sessions(r.sessionsEnded).charAt(0).toUpperCase()}${sessions(r.sessionsEnded).slice(1)}.`,
+    done: (r) => t.sessionsEnded(r.sessionsEnded ?? 0),
   },
 };
 
@@ -69,7 +69,7 @@ function actionButtons(): HTMLButtonElement[] {
 async function run(button: HTMLButtonElement, action: Action): Promise<void> {
   const user = appData('username');
   const question = action.confirm(button, user);
-  if (question && !(await confirmInPage(question, action.verb ?? 'Confirm'))) return;
+  if (question && !(await confirmInPage(question, action.verb ?? t.confirm))) return;
   const buttons = actionButtons();
   setBusy(buttons, true, button);
   clearMessage();

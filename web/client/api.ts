@@ -3,18 +3,10 @@
  * into a sentence a person understands, and the message area.
  */
 import { browserSupportsWebAuthn } from '@simplewebauthn/browser';
-
-/** Shown when the browser can't do WebAuthn at all. */
-export const UNSUPPORTED_MESSAGE =
-  "This browser has no WebAuthn support, so it can't use security keys or passkeys. Try a current version of Chrome, Safari, Firefox or Edge.";
-
-const INSECURE_MESSAGE =
-  "This page wasn't loaded over a secure (HTTPS) connection, so your browser won't use security keys or passkeys here. Ask your administrator to serve Keygate over HTTPS.";
+import { t } from './strings.js';
 
 /** Shown while the browser waits for the authenticator. */
-export const WAITING_MESSAGE = 'Touch your security key or confirm on your device…';
-
-const NETWORK_MESSAGE = 'Keygate could not be reached. Check your connection and try again.';
+export const WAITING_MESSAGE = t.waiting;
 
 /** An error reported by Keygate's API; `message` is already written for people. */
 export class ApiError extends Error {
@@ -36,9 +28,9 @@ interface ErrorBody {
 
 // For answers without Keygate's JSON error body, e.g. a proxy's HTML error page.
 function fallbackMessage(status: number): string {
-  if (status === 429) return 'Too many attempts. Wait a minute, then try again.';
-  if (status >= 500) return `Keygate ran into a problem (error ${status}). Try again in a moment.`;
-  return `Keygate refused the request (error ${status}). Reload the page and try again.`;
+  if (status === 429) return t.tooManyAttempts;
+  if (status >= 500) return t.serverProblem(status);
+  return t.serverRefused(status);
 }
 
 /**
@@ -56,7 +48,7 @@ export async function postJSON<T = unknown>(path: string, body: unknown): Promis
       body: JSON.stringify(body),
     });
   } catch {
-    throw new ApiError(NETWORK_MESSAGE, 0);
+    throw new ApiError(t.network, 0);
   }
   let data: unknown;
   try {
@@ -91,27 +83,23 @@ export function describeError(e: unknown, ceremony: 'registration' | 'authentica
     case 'NotAllowedError':
       // The browser does not offer an authenticator the options rule out (attachment, user
       // verification, resident key): say what this organisation accepts, listed on the page.
-      if (ceremony === 'registration' && document.getElementById('policy-requirements')) {
-        return "The request was cancelled or timed out. If your browser didn't offer your authenticator, it may not be one this organisation accepts: see the list above.";
-      }
-      return "The request was cancelled or timed out. Try again when you're ready.";
+      if (ceremony === 'registration' && document.getElementById('policy-requirements')) return t.cancelledSeeList;
+      return t.cancelled;
     case 'InvalidStateError':
-      if (ceremony === 'registration') {
-        return 'This key is already registered here. Use another key, or sign in with this one.';
-      }
+      if (ceremony === 'registration') return t.alreadyEnrolled;
       break;
     case 'SecurityError':
-      return "This page's address doesn't match Keygate's configured address, so your browser refused the request.";
+      return t.wrongAddress;
     case 'NotSupportedError':
-      return "This security key or device can't create the kind of key Keygate needs. Try another key or device.";
+      return t.notSupported;
     case 'ConstraintError':
-      return "This security key can't meet Keygate's requirements, for example because it has no PIN set. Set a PIN or try another key.";
+      return t.constraint;
     case 'UnknownError':
-      return 'Your security key or device reported a problem. Unplug it, plug it back in and try again.';
+      return t.keyProblem;
   }
   // Keep the technical detail for whoever opens the console; the person gets a next step.
   console.error(e);
-  return 'Something went wrong talking to your security key. Try again, and tell your administrator if it keeps happening.';
+  return t.somethingWrong;
 }
 
 /**
@@ -120,7 +108,7 @@ export function describeError(e: unknown, ceremony: 'registration' | 'authentica
  */
 export function webAuthnProblem(): string | null {
   if (browserSupportsWebAuthn()) return null;
-  return window.isSecureContext === false ? INSECURE_MESSAGE : UNSUPPORTED_MESSAGE;
+  return window.isSecureContext === false ? t.insecure : t.unsupported;
 }
 
 /** Show `text` in the page's `#message` area (an ARIA alert), styled by `kind`. Empty text hides it. */

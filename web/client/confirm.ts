@@ -1,3 +1,5 @@
+import { t } from './strings.js';
+
 /**
  * Asks before an admin action, in the page's own style instead of the browser's confirm(): a modal
  * <dialog> (the browser traps focus in it, and Escape cancels), with the question and a button
@@ -23,7 +25,7 @@ export function confirmInPage(question: string, confirmLabel: string): Promise<b
   cancel.value = 'cancel';
   cancel.className = 'button button-secondary button-inline';
   cancel.id = 'confirm-no';
-  cancel.textContent = 'Cancel';
+  cancel.textContent = t.cancel;
   form.append(confirm, cancel);
   dialog.append(text, form);
   document.body.append(dialog);

@@ -1,9 +1,10 @@
 /**
- * Enrollment page (/-/enroll/<token>): registers the first (or a recovery)
+ * Enrolment page (/-/enroll/<token>): enrols the first (or a recovery)
  * key for the account the invitation token belongs to.
  */
 import { startRegistration, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/browser';
 import { appData, byId, clearMessage, describeError, postJSON, setBusy, showMessage, WAITING_MESSAGE, webAuthnProblem } from './api.js';
+import { t } from './strings.js';
 
 const button = byId<HTMLButtonElement>('enroll-button');
 const nicknameInput = byId<HTMLInputElement>('nickname');
@@ -19,7 +20,7 @@ async function enroll(): Promise<void> {
     const response = await startRegistration({ optionsJSON });
     const nickname = nicknameInput.value.trim();
     const result = await postJSON<{ ok: true; redirect: string }>('/-/api/enroll/verify', { token, response, nickname });
-    showMessage('Your key is registered. Signing you in…', 'success');
+    showMessage(t.enrolledSigningIn, 'success');
     navigating = true;
     // The next page (the next steps) says it worked: no pause needed to read this.
     location.assign(result.redirect);

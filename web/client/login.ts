@@ -14,6 +14,7 @@ import {
 } from '@simplewebauthn/browser';
 import { ApiError, appData, byId, clearMessage, describeError, postJSON, setBusy, showMessage, WAITING_MESSAGE, webAuthnProblem } from './api.js';
 import { signalUnknownCredential } from './signal.js';
+import { t } from './strings.js';
 
 const OPTIONS_PATH = '/-/api/login/options';
 const VERIFY_PATH = '/-/api/login/verify';
@@ -44,7 +45,7 @@ async function verify(response: AuthenticationResponseJSON): Promise<void> {
     if (e instanceof ApiError && e.code === 'unknown_credential' && rpId) void signalUnknownCredential(rpId, response.id);
     throw e;
   }
-  showMessage('Signed in. Taking you there…', 'success');
+  showMessage(t.signedInGoing, 'success');
   location.assign(result.redirect);
 }
 
@@ -112,7 +113,7 @@ async function armAutofill(): Promise<void> {
   // The person picked a passkey from autofill: from here on it's like a button ceremony.
   busy = true;
   setBusy(buttons, true);
-  showMessage('Signing you in…', 'info');
+  showMessage(t.signingIn, 'info');
   try {
     await verify(response);
   } catch (e) {
@@ -135,7 +136,7 @@ usernameForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const username = usernameInput.value.trim();
   if (!username) {
-    showMessage('Enter your username, or use the passkey button instead.', 'error');
+    showMessage(t.enterUsername, 'error');
     usernameInput.focus();
     return;
   }

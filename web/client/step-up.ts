@@ -6,13 +6,12 @@
 import { startAuthentication } from '@simplewebauthn/browser';
 import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
 import { ApiError, postJSON, showMessage } from './api.js';
-
-export const STEP_UP_MESSAGE = 'Confirm it is you: touch your security key or use your passkey…';
+import { t } from './strings.js';
 
 /** Runs the step-up ceremony (options → key → verify). Throws what the key or server threw. */
 export async function stepUp(): Promise<void> {
   const optionsJSON = await postJSON<PublicKeyCredentialRequestOptionsJSON>('/-/api/step-up/options', {});
-  showMessage(STEP_UP_MESSAGE, 'info');
+  showMessage(t.confirmItsYou, 'info');
   const response = await startAuthentication({ optionsJSON });
   await postJSON('/-/api/step-up/verify', { response });
 }

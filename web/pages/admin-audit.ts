@@ -1,5 +1,6 @@
 import { adminLayout, utc } from './admin-parts.js';
 import type { SiteOptions } from './layout.js';
+import { strings, type Catalogue } from '../i18n/index.js';
 import { html, type Interpolation } from './html.js';
 
 /** The filters as typed, echoed back into the form and the paging links. */
@@ -51,53 +52,54 @@ export interface AdminAuditPageOptions extends SiteOptions {
 const userLink = (name: string) => html`<a href="/-/admin/users/${encodeURIComponent(name)}">${name}</a>`;
 
 /** Five columns a person reads at a glance; the rest (raw names, full user agent, ids) on demand. */
-function entryRow(e: AuditEntryView) {
+const entryRow = (t: Catalogue['admin']) => (e: AuditEntryView) => {
   const more: Array<[string, Interpolation]> = [
-    ['Event', html`<code>${e.event}</code>`],
-    ['Outcome', e.outcome],
-    ...(e.reason ? [['Reason', e.reason] as [string, Interpolation]] : []),
+    [t.detailEvent, html`<code>${e.event}</code>`],
+    [t.detailOutcome, e.outcome],
+    ...(e.reason ? [[t.detailReason, e.reason] as [string, Interpolation]] : []),
     ...(e.credential
-      ? [['Key', html`${e.credential.nickname && html`${e.credential.nickname} `}<code>${e.credential.credentialId}</code>`] as [string, Interpolation]]
+      ? [[t.detailKey, html`${e.credential.nickname && html`${e.credential.nickname} `}<code>${e.credential.credentialId}</code>`] as [string, Interpolation]]
       : []),
-    ...(e.userAgent ? [['User agent', e.userAgent] as [string, Interpolation]] : []),
-    ...(e.requestId ? [['Request id', html`<code>${e.requestId}</code>`] as [string, Interpolation]] : []),
+    ...(e.userAgent ? [[t.detailUserAgent, e.userAgent] as [string, Interpolation]] : []),
+    ...(e.requestId ? [[t.detailRequestId, html`<code>${e.requestId}</code>`] as [string, Interpolation]] : []),
     ...e.details.map(([k, v]) => [k, v] as [string, Interpolation]),
   ];
   return html`<tr data-audit-id="${e.id}" data-event="${e.event}" class="${e.outcome === 'failure' ? 'audit-failure' : ''}">
-<td data-label="Time">${utc(e.at)}</td>
-<td data-label="By">${e.actorUser ? userLink(e.actorUser) : e.actor}</td>
-<td data-label="Person">${e.subject ? userLink(e.subject) : '–'}</td>
-<td data-label="What" class="audit-what">${e.label}${e.outcome === 'failure' && html` <strong class="audit-failed">failed</strong>`}${e.reason && html`<br><span class="audit-reason">${e.reason}</span>`}</td>
-<td data-label="From">${e.ip ?? '–'}${e.browser && html`<br><span class="audit-browser">${e.browser}</span>`}</td>
-<td data-label="Details"><details><summary>More<span class="visually-hidden"> about entry ${e.id}</span></summary><dl class="audit-details">${more.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl></details></td>
+<td data-label="${t.colTime}">${utc(e.at)}</td>
+<td data-label="${t.colBy}">${e.actorUser ? userLink(e.actorUser) : e.actor}</td>
+<td data-label="${t.colPerson}">${e.subject ? userLink(e.subject) : '–'}</td>
+<td data-label="${t.colWhat}" class="audit-what">${e.label}${e.outcome === 'failure' && html` <strong class="audit-failed">${t.failed}</strong>`}${e.reason && html`<br><span class="audit-reason">${e.reason}</span>`}</td>
+<td data-label="${t.colFrom}">${e.ip ?? '–'}${e.browser && html`<br><span class="audit-browser">${e.browser}</span>`}</td>
+<td data-label="${t.colDetails}"><details><summary>${t.more}<span class="visually-hidden">${t.aboutEntry(e.id)}</span></summary><dl class="audit-details">${more.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl></details></td>
 </tr>`;
-}
+};
 
 /** The audit log (/-/admin/audit), newest first. Plain GET forms and links: no script needed. */
-export function adminAuditPage({ filters, events, exportHref, entries, olderHref, newestHref, site }: AdminAuditPageOptions): string {
+export function adminAuditPage({ filters, events, exportHref, entries, olderHref, newestHref, site, lang }: AdminAuditPageOptions): string {
+  const t = strings(lang).admin;
   const body = html`
 <form id="audit-filters" class="audit-filters" method="get" action="/-/admin/audit">
-<div><label for="user">User</label>
+<div><label for="user">${t.auditUser}</label>
 <input id="user" name="user" type="text" value="${filters.user}" maxlength="64" autocomplete="off" autocapitalize="none" spellcheck="false"></div>
-<div><label for="event">Event</label>
-<select id="event" name="event"><option value="">All events</option>${events.map(([e, label]) => html`<option value="${e}"${e === filters.event ? html` selected` : ''}>${label}</option>`)}</select></div>
-<div><label for="from">From (UTC)</label>
+<div><label for="event">${t.auditEvent}</label>
+<select id="event" name="event"><option value="">${t.allEvents}</option>${events.map(([e, label]) => html`<option value="${e}"${e === filters.event ? html` selected` : ''}>${label}</option>`)}</select></div>
+<div><label for="from">${t.auditFrom}</label>
 <input id="from" name="from" type="datetime-local" value="${filters.from}"></div>
-<div><label for="to">Until (UTC)</label>
+<div><label for="to">${t.auditUntil}</label>
 <input id="to" name="to" type="datetime-local" value="${filters.to}"></div>
-<div class="audit-filter-actions"><button type="submit" class="button button-primary button-inline">Filter</button>
-<a href="/-/admin/audit">Clear</a></div>
+<div class="audit-filter-actions"><button type="submit" class="button button-primary button-inline">${t.filter}</button>
+<a href="/-/admin/audit">${t.clear}</a></div>
 </form>
 ${
   entries.length
     ? html`<div class="table-scroll"><table id="audit-log" class="admin-table audit-table">
-<thead><tr><th scope="col">Time</th><th scope="col">By</th><th scope="col">Person</th><th scope="col">What</th><th scope="col">From</th><th scope="col">Details</th></tr></thead>
-<tbody>${entries.map(entryRow)}</tbody>
+<thead><tr><th scope="col">${t.colTime}</th><th scope="col">${t.colBy}</th><th scope="col">${t.colPerson}</th><th scope="col">${t.colWhat}</th><th scope="col">${t.colFrom}</th><th scope="col">${t.colDetails}</th></tr></thead>
+<tbody>${entries.map(entryRow(t))}</tbody>
 </table></div>`
-    : html`<p id="audit-empty" class="hint">No audit entries match these filters.</p>`
+    : html`<p id="audit-empty" class="hint">${t.noEntries}</p>`
 }
-<nav class="pager" aria-label="Pages">${newestHref && html`<a id="audit-newest" href="${newestHref}">Newest</a>`}${olderHref && html`<a id="audit-older" href="${olderHref}" rel="next">Older</a>`}</nav>
-<p class="hint">Export every entry these filters match: <a id="audit-export-csv" href="${exportHref.csv}" download>CSV</a> · <a id="audit-export-jsonl" href="${exportHref.jsonl}" download>JSON lines</a></p>
+<nav class="pager" aria-label="${t.pages}">${newestHref && html`<a id="audit-newest" href="${newestHref}">${t.newest}</a>`}${olderHref && html`<a id="audit-older" href="${olderHref}" rel="next">${t.older}</a>`}</nav>
+<p class="hint">${t.export} <a id="audit-export-csv" href="${exportHref.csv}" download>CSV</a> · <a id="audit-export-jsonl" href="${exportHref.jsonl}" download>${t.jsonLines}</a></p>
 `;
-  return adminLayout({ title: 'Audit log', section: 'audit', body, site });
+  return adminLayout({ title: t.auditLog, section: 'audit', body, site, lang });
 }

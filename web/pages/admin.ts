@@ -1,5 +1,6 @@
 import { adminLayout, inviteForm, pendingInvites, utc, type PendingInviteView } from './admin-parts.js';
 import type { SiteOptions } from './layout.js';
+import { strings, type Catalogue } from '../i18n/index.js';
 import { html } from './html.js';
 
 /** One person in the admin list. */
@@ -29,14 +30,13 @@ export interface AdminUsersPageOptions {
   moreInvites?: boolean;
 }
 
-function userRow(u: AdminUserRow) {
-  const devices = `${u.activeDevices} key${u.activeDevices === 1 ? '' : 's'}${u.revokedDevices ? ` (${u.revokedDevices} revoked)` : ''}`;
-  return html`<tr data-username="${u.username}">
-<td data-label="User"><a href="/-/admin/users/${encodeURIComponent(u.username)}">${u.username}</a></td>
-<td data-label="Role">${u.isAdmin ? html`<span class="tag">Admin</span>` : 'User'}</td>
-<td data-label="State">${u.disabledAt ? html`<span class="tag tag-warn">Disabled</span>` : 'Active'}</td>
-<td data-label="Keys">${devices}</td>
-<td data-label="Created">${utc(u.createdAt)}</td>
+function userRow(t: Catalogue['admin']) {
+  return (u: AdminUserRow) => html`<tr data-username="${u.username}">
+<td data-label="${t.colUser}"><a href="/-/admin/users/${encodeURIComponent(u.username)}">${u.username}</a></td>
+<td data-label="${t.colRole}">${u.isAdmin ? html`<span class="tag">${t.adminTag}</span>` : t.roleUser}</td>
+<td data-label="${t.colState}">${u.disabledAt ? html`<span class="tag tag-warn">${t.stateDisabled}</span>` : t.stateActive}</td>
+<td data-label="${t.colKeys}">${t.keyCount(u.activeDevices)}${u.revokedDevices ? t.revokedCount(u.revokedDevices) : ''}</td>
+<td data-label="${t.colCreated}">${utc(u.createdAt)}</td>
 </tr>`;
 }
 
@@ -52,32 +52,34 @@ export function adminUsersPage({
   invites,
   moreInvites,
   site,
+  lang,
 }: AdminUsersPageOptions & SiteOptions): string {
+  const t = strings(lang).admin;
   const body = html`
 <form class="admin-search" method="get" action="/-/admin" role="search">
-<label for="q" class="visually-hidden">Search users by name</label>
-<input id="q" name="q" type="search" value="${q}" maxlength="64" placeholder="Search users by name" autocomplete="off" autocapitalize="none" spellcheck="false">
-<button type="submit" class="button button-secondary button-inline">Search</button>
+<label for="q" class="visually-hidden">${t.searchLabel}</label>
+<input id="q" name="q" type="search" value="${q}" maxlength="64" placeholder="${t.searchLabel}" autocomplete="off" autocapitalize="none" spellcheck="false">
+<button type="submit" class="button button-secondary button-inline">${t.search}</button>
 </form>
 ${
   users.length
     ? html`<div class="table-scroll"><table id="user-list" class="admin-table">
-<thead><tr><th scope="col">User</th><th scope="col">Role</th><th scope="col">State</th><th scope="col">Keys</th><th scope="col">Created</th></tr></thead>
-<tbody>${users.map(userRow)}</tbody>
+<thead><tr><th scope="col">${t.colUser}</th><th scope="col">${t.colRole}</th><th scope="col">${t.colState}</th><th scope="col">${t.colKeys}</th><th scope="col">${t.colCreated}</th></tr></thead>
+<tbody>${users.map(userRow(t))}</tbody>
 </table></div>`
-    : html`<p id="user-list-empty" class="hint">${q ? `No user's name contains “${q}”.` : 'No users yet.'}</p>`
+    : html`<p id="user-list-empty" class="hint">${q ? t.noMatch(q) : t.noUsers}</p>`
 }
-<nav class="pager" aria-label="Pages">${previousHref && html`<a href="${previousHref}" rel="prev">Previous page</a>`}${nextHref && html`<a href="${nextHref}" rel="next">Next page</a>`}</nav>
-${pendingInvites({ invites, more: moreInvites })}
+<nav class="pager" aria-label="${t.pages}">${previousHref && html`<a href="${previousHref}" rel="prev">${t.previousPage}</a>`}${nextHref && html`<a href="${nextHref}" rel="next">${t.nextPage}</a>`}</nav>
+${pendingInvites({ invites, more: moreInvites, lang })}
 <section aria-labelledby="invite-heading">
-<h2 id="invite-heading">Invite someone</h2>
-${inviteForm({ defaultTtl, email: gogsEmail, mail: mailEmail })}
+<h2 id="invite-heading">${t.inviteHeading}</h2>
+${inviteForm({ defaultTtl, email: gogsEmail, mail: mailEmail, lang })}
 </section>
 <section aria-labelledby="emergency-heading">
-<h2 id="emergency-heading">Emergency</h2>
-<p>If keys or sessions may be in the wrong hands, sign everyone out at once. Everyone but you must sign in again with their keys; nobody is disabled and no key is revoked.</p>
-<button type="button" class="button button-danger-outline" data-action="end-all-sessions">Sign everyone out</button>
+<h2 id="emergency-heading">${t.emergencyHeading}</h2>
+<p>${t.emergencyText}</p>
+<button type="button" class="button button-danger-outline" data-action="end-all-sessions">${t.signEveryoneOut}</button>
 </section>
 `;
-  return adminLayout({ title: 'Administration', section: 'users', body, site });
+  return adminLayout({ title: t.title, section: 'users', body, site, lang });
 }

@@ -1,4 +1,5 @@
-import { html } from './html.js';
+import { strings, type Lang } from '../i18n/index.js';
+import { html, rich } from './html.js';
 import { layout, type SiteOptions } from './layout.js';
 
 /** Options for {@link enrollPage}. */
@@ -16,29 +17,29 @@ export interface EnrollPageOptions {
 }
 
 /** The authenticator policy in words, before the person picks a key (also on the account page). */
-export function policyRequirements(requirements: string[]) {
+export function policyRequirements(requirements: string[], lang?: Lang) {
   return (
     requirements.length > 0 &&
-    html`<div id="policy-requirements" class="notice notice-info"><p>This organisation accepts:</p>
+    html`<div id="policy-requirements" class="notice notice-info"><p>${strings(lang).enroll.accepts}</p>
 <ul>${requirements.map((r) => html`<li>${r}</li>`)}</ul></div>`
   );
 }
 
-/** The enrolment page (/-/enroll/<token>): explains what is about to happen, then registers a key. */
-export function enrollPage({ token, username, recovery, rpName, requirements, site }: EnrollPageOptions & SiteOptions): string {
+/** The enrolment page (/-/enroll/<token>): explains what is about to happen, then enrols a key. */
+export function enrollPage({ token, username, recovery, rpName, requirements, site, lang }: EnrollPageOptions & SiteOptions): string {
+  const t = strings(lang).enroll;
   const body = html`
-<p class="lead">You're enrolling a security key or passkey for <strong>${username}</strong> on ${rpName}.</p>
-${recovery && html`<p class="notice notice-info">This link adds a new key to your account; your other keys keep working.</p>`}
-${policyRequirements(requirements)}
-<p>When you continue, your browser will ask you to touch your security key, or to confirm with your
-phone or computer's fingerprint, face or screen lock.</p>
+<p class="lead">${rich(t.lead, html`<strong>${username}</strong>`, rpName)}</p>
+${recovery && html`<p class="notice notice-info">${t.recovery}</p>`}
+${policyRequirements(requirements, lang)}
+<p>${t.howItGoes}</p>
 <div class="stack">
-<label for="nickname">Name for this key <span class="optional">(optional)</span></label>
+<label for="nickname">${t.nameLabel} <span class="optional">${t.optional}</span></label>
 <input id="nickname" name="nickname" type="text" maxlength="64" autocomplete="off"
- placeholder="For example: Blue YubiKey" aria-describedby="nickname-hint">
-<p id="nickname-hint" class="hint">Helps you tell your keys apart later.</p>
-<button type="button" id="enroll-button" class="button button-primary">Register your key</button>
+ placeholder="${t.namePlaceholder}" aria-describedby="nickname-hint">
+<p id="nickname-hint" class="hint">${t.nameHint}</p>
+<button type="button" id="enroll-button" class="button button-primary">${t.button}</button>
 </div>
 `;
-  return layout({ title: 'Register your key', body, script: 'enroll', data: { token }, site });
+  return layout({ title: t.title, body, script: 'enroll', data: { token }, site, lang });
 }

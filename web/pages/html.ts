@@ -51,3 +51,16 @@ export function html(strings: TemplateStringsArray, ...values: Interpolation[]):
   }
   return new Raw(out);
 }
+
+// Stand-ins for a sentence's placeholders: private-use characters no catalogue text contains.
+const SLOT = /\uE000(\d+)\uE001/g;
+
+/**
+ * A catalogue sentence with markup in its places (`Signed in as <strong>…</strong>.`): the sentence
+ * is called with stand-ins, escaped like any text, and each stand-in replaced by its part,
+ * rendered as `html` renders an interpolation.
+ */
+export function rich(sentence: (...parts: string[]) => string, ...parts: Interpolation[]): Raw {
+  const text = escapeHtml(sentence(...parts.map((_, i) => `\uE000${i}\uE001`)));
+  return new Raw(text.replace(SLOT, (_, i: string) => render(parts[Number(i)])));
+}

@@ -1,3 +1,4 @@
+import { strings, type Lang } from '../i18n/index.js';
 import { html, raw, type Raw } from './html.js';
 
 /** Browser bundles a page may load; each is built from web/client/<name>.ts. */
@@ -12,9 +13,10 @@ export interface Site {
 /** Keygate's own look, for a page rendered without a configuration. */
 export const DEFAULT_SITE: Site = { name: 'Keygate', logo: false };
 
-/** What every page's options may carry: the site it belongs to (DEFAULT_SITE if absent). */
+/** What every page's options may carry: the site it belongs to (DEFAULT_SITE if absent), and the language it is in (English if absent). */
 export interface SiteOptions {
   site?: Site;
+  lang?: Lang;
 }
 
 /** Options for {@link layout}. */
@@ -38,9 +40,6 @@ const LOGO = raw(
     '<circle cx="7.5" cy="12" r="4"/><path d="M11.5 12H21M18 12v3M15 12v2"/></svg>',
 );
 
-// Every scripted page talks to the security key from the browser, so say plainly why nothing works without JS.
-const NOSCRIPT = html`<noscript><p class="notice notice-error">Keygate needs JavaScript to talk to your security key or passkey. Turn JavaScript on for this site and reload the page.</p></noscript>`;
-
 function dataAttributes(data: Record<string, string>): Raw {
   return html`${Object.entries(data).map(([key, value]) => {
     // Keys come from our own code, but a bad one would break the markup, so refuse it loudly.
@@ -53,12 +52,15 @@ function dataAttributes(data: Record<string, string>): Raw {
 /**
  * Render a complete Keygate HTML document. Scripts and styles are external
  * files only, because the CSP allows nothing inline; data for the page's
- * script travels in `data-*` attributes on `main#app`.
+ * script travels in `data-*` attributes on `main#app`; the script reads the page's language
+ * from `<html lang>` (web/client/strings.ts). Every scripted page talks to the security key from
+ * the browser, so its noscript says plainly why nothing works without JavaScript.
  */
-export function layout({ title, body, script, data = {}, site = DEFAULT_SITE }: LayoutOptions): string {
+export function layout({ title, body, script, data = {}, site = DEFAULT_SITE, lang }: LayoutOptions): string {
   if (script !== undefined && !SCRIPTS.has(script)) throw new Error(`layout: unknown script "${script}"`);
+  const t = strings(lang);
   return html`<!doctype html>
-<html lang="en">
+<html lang="${t.tag}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -75,7 +77,7 @@ ${script && html`<script type="module" src="/-/static/${script}.js"></script>`}
 <main id="app"${dataAttributes(data)}>
 <h1>${title}</h1>
 <div id="message" class="message" role="alert" aria-live="polite"></div>
-${script && NOSCRIPT}
+${script && html`<noscript><p class="notice notice-error">${t.layout.noscript}</p></noscript>`}
 ${body}
 </main>
 </body>

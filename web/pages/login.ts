@@ -1,3 +1,4 @@
+import { strings } from '../i18n/index.js';
 import { html } from './html.js';
 import { layout, type SiteOptions } from './layout.js';
 
@@ -18,20 +19,21 @@ export interface LoginPageOptions extends SiteOptions {
  * typing, then a username form for security keys that don't store passkeys.
  * The username input also carries "webauthn" autocomplete for passkey autofill.
  */
-export function loginPage({ returnTo, rpName, rpId, notice, site }: LoginPageOptions): string {
+export function loginPage({ returnTo, rpName, rpId, notice, site, lang }: LoginPageOptions): string {
+  const t = strings(lang).login;
   const body = html`
 ${notice && html`<p class="notice notice-info" role="status">${notice}</p>`}
-<p class="lead">Sign in to ${rpName} with your security key or passkey. No password needed.</p>
-<p class="hint" id="leads-to">After you sign in, you go on to Gogs, where your repositories are.</p>
-<button type="button" id="passkey-button" class="button button-primary">Sign in with a passkey</button>
-<div class="divider"><span>or</span></div>
+<p class="lead">${t.lead(rpName)}</p>
+<p class="hint" id="leads-to">${t.leadsTo}</p>
+<button type="button" id="passkey-button" class="button button-primary">${t.passkeyButton}</button>
+<div class="divider"><span>${t.or}</span></div>
 <form id="username-form" class="stack" novalidate>
-<label for="username">Username</label>
+<label for="username">${t.username}</label>
 <input id="username" name="username" type="text" required autocomplete="username webauthn"
  autocapitalize="none" autocorrect="off" spellcheck="false" enterkeyhint="go">
-<button type="submit" id="username-button" class="button button-secondary">Continue with security key</button>
+<button type="submit" id="username-button" class="button button-secondary">${t.securityKeyButton}</button>
 </form>
-<p class="hint">No key registered yet? Ask your administrator for an enrolment link.</p>
+<p class="hint">${t.noKeyYet}</p>
 `;
-  return layout({ title: 'Sign in', body, script: 'login', data: { returnTo, rpId }, site });
+  return layout({ title: t.title, body, script: 'login', data: { returnTo, rpId }, site, lang });
 }

@@ -11,10 +11,10 @@ export interface MessagePageOptions extends SiteOptions {
 }
 
 /** A script-free page that explains something (expired invite, error, signed out) and offers a way on. */
-export function messagePage({ title, message, action, site }: MessagePageOptions): string {
+export function messagePage({ title, message, action, site, lang }: MessagePageOptions): string {
   const body = html`
 <p class="lead">${message}</p>
 ${action && html`<a class="button button-primary" href="${action.href}">${action.label}</a>`}
 `;
-  return layout({ title, body, site });
+  return layout({ title, body, site, lang });
 }
