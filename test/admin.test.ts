@@ -10,6 +10,7 @@ import { createOrGetUser, newUserHandle } from '../server/users/users.js';
 import { accountPage } from '../web/pages/account.js';
 import { ageStepUp } from './support/age.js';
 import { auditRows, browserOn, keygateWithAdmin, person, secondDevice, sidOf, signInAgain, stepUp, type Person } from './support/admin.js';
+import { remove, stepUp as accountStepUp } from './support/account.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
 /** Every admin action, as the page posts it (the target user and credential come from `target`). */
@@ -190,6 +191,29 @@ describe('admin area: finding people and looking at one', () => {
     const none = await boss.client.get('/-/admin?q=%25');
     assert.deepEqual(namesIn(none.text), [], '% is a character, not a wildcard');
     assert.match(none.text, /No user&#39;s name contains “%”\./);
+  });
+
+  test("a key its owner removed is shown as removed by its owner, one an administrator revoked as revoked: on the list and on the person's page", async () => {
+    const dana = await person(kg, 'dana');
+    const second = await secondDevice(kg, 'dana', 'Old phone');
+    const third = await secondDevice(kg, 'dana', 'Lost key');
+    // Dana removes one of her keys herself (confirming it's her first); the admin revokes another.
+    await accountStepUp(dana.client, dana.key);
+    const removed = await remove(dana.client, second.credentialId);
+    assert.equal(removed.status, 200, removed.text);
+    await stepUp(boss.client, boss.key);
+    const revoked = await boss.client.post(`/-/api/admin/credentials/${third.credentialId}/revoke`, {});
+    assert.equal(revoked.status, 200, revoked.text);
+    // The admin revoking the already removed key changes nothing about who ended it.
+    assert.equal((await boss.client.post(`/-/api/admin/credentials/${second.credentialId}/revoke`, {})).status, 200);
+
+    const list = await boss.client.get('/-/admin?q=dana');
+    assert.match(rowOf(list.text, 'dana')!, /1 key \(1 revoked\) \(1 removed by their owner\)/);
+    const page = await boss.client.get('/-/admin/users/dana');
+    const item = (id: string) => page.text.match(new RegExp(`<li class="device device-revoked" data-credential-id="${id}">([\\s\\S]*?)</li>`))?.[1] ?? '';
+    assert.match(item(second.credentialId), /Removed by its owner <time/);
+    assert.match(item(third.credentialId), /Revoked <time/);
+    assert.doesNotMatch(item(third.credentialId), /Removed by its owner/);
   });
 
   test('the list pages through many users', async () => {

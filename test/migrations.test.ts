@@ -253,3 +253,47 @@ describe('0005: stored key names cleaned of control and bidi characters', () => 
     );
   });
 });
+
+describe('0010: who ended a key, for keys ended before the column existed', () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await createTestDatabase();
+  });
+  after(() => database?.drop());
+
+  test('a key whose first ending in the audit log is its removal by its owner is marked so; revoked keys, live keys and keys revoked then removed are not', async () => {
+    const userId = await insertUser(database, 'old-endings');
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      await insertCredential(database, userId, randomBytes(20 + i));
+      ids.push(String((await database.db.query<{ id: string }>('SELECT max(id) AS id FROM credentials')).rows[0].id));
+    }
+    const [removed, revoked, live, revokedThenRemoved] = ids;
+    const end = (id: string, event: string) =>
+      database.db.query(`INSERT INTO audit_events (actor, subject_user_id, credential_id, event, outcome) VALUES ('test', $1, $2, $3, 'success')`, [
+        userId,
+        id,
+        event,
+      ]);
+    await database.db.query('UPDATE credentials SET revoked_at = now() WHERE id = ANY($1::bigint[])', [[removed, revoked, revokedThenRemoved]]);
+    await end(removed, 'credential_removed');
+    await end(revoked, 'credential_revoked');
+    await end(revokedThenRemoved, 'credential_revoked');
+    await end(revokedThenRemoved, 'credential_removed');
+    await database.db.query(`INSERT INTO audit_events (actor, credential_id, event, outcome) VALUES ('test', $1, 'credential_removed', 'failure')`, [live]);
+
+    // The shipped migration's backfill (the ALTER TABLE before it has run with the others).
+    const sql = await readFile(path.join(MIGRATIONS_DIR, '0010_credential_removed_by_owner.sql'), 'utf8');
+    const backfill = sql.slice(sql.indexOf('UPDATE credentials c'));
+    await database.db.query('UPDATE credentials SET removed_by_owner = false');
+    await database.db.query(backfill);
+    const { rows } = await database.db.query<{ id: string; removed_by_owner: boolean }>(
+      'SELECT id, removed_by_owner FROM credentials WHERE user_id = $1 ORDER BY id',
+      [userId],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.removed_by_owner),
+      [true, false, false, false],
+    );
+  });
+});

@@ -9,7 +9,10 @@ export interface UserListing {
   createdAt: Date;
   /** Credentials that can still sign in. */
   activeDevices: number;
+  /** Ended by an administrator. */
   revokedDevices: number;
+  /** Ended by their owner. */
+  removedDevices: number;
 }
 
 export interface UserSearch {
@@ -34,10 +37,12 @@ export async function searchUsers(db: Queryable, opts: { q: string; page: number
     created_at: Date;
     active: string;
     revoked: string;
+    removed: string;
   }>(
     `SELECT u.id, u.username, u.is_admin, u.disabled_at, u.created_at,
             count(c.id) FILTER (WHERE c.revoked_at IS NULL) AS active,
-            count(c.id) FILTER (WHERE c.revoked_at IS NOT NULL) AS revoked
+            count(c.id) FILTER (WHERE c.revoked_at IS NOT NULL AND NOT c.removed_by_owner) AS revoked,
+            count(c.id) FILTER (WHERE c.revoked_at IS NOT NULL AND c.removed_by_owner) AS removed
        FROM users u LEFT JOIN credentials c ON c.user_id = u.id
       WHERE $1 = '' OR strpos(lower(u.username), lower($1)) > 0
       GROUP BY u.id
@@ -55,6 +60,7 @@ export async function searchUsers(db: Queryable, opts: { q: string; page: number
       createdAt: r.created_at,
       activeDevices: Number(r.active),
       revokedDevices: Number(r.revoked),
+      removedDevices: Number(r.removed),
     })),
   };
 }

@@ -110,6 +110,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
           lastUsedIp: c.lastUsedIp,
           lastUsedBrowser: describeBrowser(c.lastUsedUserAgent, page.lang),
           revokedAt: c.revokedAt,
+          removedByOwner: c.removedByOwner,
           policyProblems: deps.policy.violations(storedFacts(c), { admin: user.isAdmin }, 'sign-in').map((v) => v.message),
         })),
         sessions: sessions.map((s) => ({ ...s, device: nicknames.get(s.credentialId) ?? null })),

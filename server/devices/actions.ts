@@ -94,7 +94,7 @@ export async function endDevice(
       const { rows } = await tx.query<{ id: string }>('SELECT id FROM credentials WHERE user_id = $1 AND revoked_at IS NULL FOR UPDATE', [credential.userId]);
       if (rows.length === 1 && String(rows[0]?.id) === credential.id) throw how.refuseLast;
     }
-    const ended = await revokeCredential(tx, Buffer.from(credential.credentialId, 'base64url'));
+    const ended = await revokeCredential(tx, Buffer.from(credential.credentialId, 'base64url'), { byOwner: how.event === 'credential_removed' });
     const endedSessionIds = await endSessionsOfCredential(tx, credential.credentialId, how.event);
     const sessionsEnded = endedSessionIds.length;
     await recordEvent(tx, {

@@ -27,6 +27,8 @@ export interface StoredCredential {
   lastUsedIp: string | null;
   lastUsedUserAgent: string | null;
   revokedAt: Date | null;
+  /** Ended by its owner (removed), not by an administrator (revoked). */
+  removedByOwner: boolean;
 }
 
 interface CredentialRow {
@@ -49,10 +51,11 @@ interface CredentialRow {
   last_used_ip: string | null;
   last_used_user_agent: string | null;
   revoked_at: Date | null;
+  removed_by_owner: boolean;
 }
 
 const COLUMNS = `id, credential_id, user_id, public_key, sign_count, transports, aaguid, device_type, backed_up,
-  attestation_format, attachment, discoverable, attestation_trusted, nickname, created_at, last_used_at, last_used_ip, last_used_user_agent, revoked_at`;
+  attestation_format, attachment, discoverable, attestation_trusted, nickname, created_at, last_used_at, last_used_ip, last_used_user_agent, revoked_at, removed_by_owner`;
 
 function toCredential(r: CredentialRow): StoredCredential {
   return {
@@ -75,6 +78,7 @@ function toCredential(r: CredentialRow): StoredCredential {
     lastUsedIp: r.last_used_ip,
     lastUsedUserAgent: r.last_used_user_agent,
     revokedAt: r.revoked_at,
+    removedByOwner: r.removed_by_owner,
   };
 }
 
@@ -238,11 +242,17 @@ export async function listActiveCredentials(db: Queryable): Promise<Array<Stored
   return rows.map((r) => ({ ...toCredential(r), username: r.username, isAdmin: r.is_admin }));
 }
 
-/** Marks a credential revoked (idempotent); returns it, or null if there is no such credential. */
-export async function revokeCredential(db: Queryable, credentialId: Buffer): Promise<StoredCredential | null> {
+/**
+ * Marks a credential ended (idempotent: the first ending, and who did it, stay); returns it, or
+ * null if there is no such credential. `byOwner`: removed by its owner, not revoked by an admin.
+ */
+export async function revokeCredential(db: Queryable, credentialId: Buffer, opts: { byOwner?: boolean } = {}): Promise<StoredCredential | null> {
   const { rows } = await db.query<CredentialRow>(
-    `UPDATE credentials SET revoked_at = coalesce(revoked_at, now()) WHERE credential_id = $1 RETURNING ${COLUMNS}`,
-    [credentialId],
+    `UPDATE credentials
+        SET revoked_at = coalesce(revoked_at, now()),
+            removed_by_owner = CASE WHEN revoked_at IS NULL THEN $2 ELSE removed_by_owner END
+      WHERE credential_id = $1 RETURNING ${COLUMNS}`,
+    [credentialId, opts.byOwner ?? false],
   );
   return rows[0] ? toCredential(rows[0]) : null;
 }

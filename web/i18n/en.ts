@@ -282,6 +282,7 @@ export const en = {
     stateActive: 'Active',
     keyCount: (active: number) => (active === 1 ? '1 key' : `${active} keys`),
     revokedCount: (revoked: number) => ` (${revoked} revoked)`,
+    removedCount: (removed: number) => ` (${removed} removed by their owner)`,
     noMatch: (q: string) => `No user's name contains “${q}”.`,
     noUsers: 'No users yet.',
     previousPage: 'Previous page',
@@ -333,6 +334,7 @@ export const en = {
 
     unnamedKey: 'Unnamed key',
     revokedAt: (time: string) => `Revoked ${time}`,
+    removedAt: (time: string) => `Removed by its owner ${time}`,
     policyRefuses: 'Refused by the current policy at its next sign-in.',
     added: (time: string) => `Added ${time}`,
     lastUsedNever: 'Last used never',

@@ -262,6 +262,7 @@ export const zhCN: Catalogue = {
     stateActive: '正常',
     keyCount: (active: number) => `${active} 个密钥`,
     revokedCount: (revoked: number) => `（${revoked} 个已撤销）`,
+    removedCount: (removed: number) => `（${removed} 个已被本人移除）`,
     noMatch: (q: string) => `没有用户名包含“${q}”的用户。`,
     noUsers: '还没有用户。',
     previousPage: '上一页',
@@ -311,6 +312,7 @@ export const zhCN: Catalogue = {
 
     unnamedKey: '未命名的密钥',
     revokedAt: (time: string) => `撤销于 ${time}`,
+    removedAt: (time: string) => `本人移除于 ${time}`,
     policyRefuses: '当前策略将在其下次登录时拒绝它。',
     added: (time: string) => `添加于 ${time}`,
     lastUsedNever: '从未使用',

@@ -17,6 +17,8 @@ export interface AdminCredentialView {
   /** Short browser description of the last use, e.g. "Chrome 126 on Linux". */
   lastUsedBrowser: string | null;
   revokedAt: Date | null;
+  /** Ended by its owner (removed) rather than by an administrator (revoked). */
+  removedByOwner: boolean;
   /** Why the current authenticator policy refuses this key at its next sign-in (empty: it meets it). */
   policyProblems: string[];
 }
@@ -60,7 +62,7 @@ function credentialItem(t: Catalogue['admin']) {
   return (c: AdminCredentialView) => {
     const name = c.nickname || t.unnamedKey;
     return html`<li class="device${c.revokedAt ? ' device-revoked' : ''}" data-credential-id="${c.id}">
-<div class="device-name">${name}${c.revokedAt && html` <span class="tag tag-warn">${rich(t.revokedAt, utc(c.revokedAt))}</span>`}</div>
+<div class="device-name">${name}${c.revokedAt && html` <span class="tag tag-warn">${rich(c.removedByOwner ? t.removedAt : t.revokedAt, utc(c.revokedAt))}</span>`}</div>
 <div class="device-meta">${c.model} · ${c.kind}</div>
 ${!c.revokedAt && c.policyProblems.length > 0 && html`<div class="notice notice-error policy-problem"><strong>${t.policyRefuses}</strong> ${c.policyProblems.join(' ')}</div>`}
 <div class="device-meta">${rich(t.added, utc(c.createdAt))}</div>

@@ -10,7 +10,10 @@ export interface AdminUserRow {
   disabledAt: Date | null;
   createdAt: Date;
   activeDevices: number;
+  /** Ended by an administrator. */
   revokedDevices: number;
+  /** Ended by their owner. */
+  removedDevices: number;
 }
 
 /** Options for {@link adminUsersPage}. */
@@ -35,7 +38,7 @@ function userRow(t: Catalogue['admin']) {
 <td data-label="${t.colUser}"><a href="/-/admin/users/${encodeURIComponent(u.username)}">${u.username}</a></td>
 <td data-label="${t.colRole}">${u.isAdmin ? html`<span class="tag">${t.adminTag}</span>` : t.roleUser}</td>
 <td data-label="${t.colState}">${u.disabledAt ? html`<span class="tag tag-warn">${t.stateDisabled}</span>` : t.stateActive}</td>
-<td data-label="${t.colKeys}">${t.keyCount(u.activeDevices)}${u.revokedDevices ? t.revokedCount(u.revokedDevices) : ''}</td>
+<td data-label="${t.colKeys}">${t.keyCount(u.activeDevices)}${u.revokedDevices ? t.revokedCount(u.revokedDevices) : ''}${u.removedDevices ? t.removedCount(u.removedDevices) : ''}</td>
 <td data-label="${t.colCreated}">${utc(u.createdAt)}</td>
 </tr>`;
 }
