@@ -403,9 +403,9 @@ describe('cli admin commands', () => {
       'disable without a username': { args: () => ['disable'], stderr: /disable needs exactly one <username>/ },
       'rename to an empty name': { args: () => ['rename', ids.alice1, ' '], stderr: /A key's name must be 1 to 64 characters/ },
       'rename to a 65-character name': { args: () => ['rename', ids.alice1, 'x'.repeat(65)], stderr: /A key's name must be 1 to 64 characters/ },
-      'rename without a name': { args: () => ['rename', ids.alice1], stderr: /rename needs a <credential-id> and a <name>/ },
-      'rename of an unknown credential': { args: () => ['rename', unknownId, 'Name'], stderr: new RegExp(`no credential with id "${unknownId}"`) },
-      'rename of something that is not a credential id': { args: () => ['rename', 'not an id!', 'Name'], stderr: /"not an id!" is not a credential id/ },
+      'rename without a name': { args: () => ['rename', ids.alice1], stderr: /rename needs a <key-id> and a <name>/ },
+      'rename of an unknown credential': { args: () => ['rename', unknownId, 'Name'], stderr: new RegExp(`no key with id "${unknownId}"`) },
+      'rename of something that is not a credential id': { args: () => ['rename', 'not an id!', 'Name'], stderr: /"not an id!" is not a key id/ },
       'rename of a revoked credential': { args: () => ['rename', ids.alice2, 'Name'], stderr: /revoked/ },
       'audit --since nonsense': { args: () => ['audit', '--since', 'nonsense'], stderr: /--since "nonsense" is neither an ISO time .* nor a duration/ },
       // new Date() rolls 31 February over to 3 March; the CLI used to filter on that silently.

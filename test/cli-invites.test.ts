@@ -266,17 +266,17 @@ describe('cli: pending invites, listings and ids', () => {
       const ambiguous = await cli('revoke', prefix);
       assertRefused(
         ambiguous,
-        new RegExp(`^keygate: "${prefix}" matches 2 credentials: ${rita.credentialId} \\(rita's Laptop\\), ${twin} \\(rita's Twin\\); give more of the id\\n$`),
+        new RegExp(`^keygate: "${prefix}" matches 2 keys: ${rita.credentialId} \\(rita's Laptop\\), ${twin} \\(rita's Twin\\); give more of the id\\n$`),
       );
-      assertRefused(await cli('rename', prefix, 'Name'), /matches 2 credentials/);
+      assertRefused(await cli('rename', prefix, 'Name'), /matches 2 keys/);
       const unknown = `${rita.credentialId.slice(0, 4) === 'ZZZZ' ? 'YYYY' : 'ZZZZ'}zz`;
-      assertRefused(await cli('revoke', unknown), new RegExp(`^keygate: There is no credential with id "${unknown}"\\n$`));
+      assertRefused(await cli('revoke', unknown), new RegExp(`^keygate: There is no key with id "${unknown}"\\n$`));
       const short = rita.credentialId.slice(0, 2);
       assertRefused(
         await cli('revoke', short),
-        new RegExp(`^keygate: There is no credential with id "${short}" \\(a prefix needs at least 4 characters\\)\n$`),
+        new RegExp(`^keygate: There is no key with id "${short}" \\(a prefix needs at least 4 characters\\)\n$`),
       );
-      assertRefused(await cli('revoke', 'not an id!'), /"not an id!" is not a credential id/);
+      assertRefused(await cli('revoke', 'not an id!'), /"not an id!" is not a key id/);
       assert.deepEqual(await state(), before);
     });
 

@@ -143,7 +143,7 @@ describe('cli', () => {
       'invite without a username': { args: ['invite'], stderr: /invite needs exactly one <username>/ },
       'devices without a username': { args: ['devices'], stderr: /devices needs exactly one <username>/ },
       'revoke without an id': { args: ['revoke'], stderr: /revoke needs exactly one <credential-id>/ },
-      'revoke of something that is not a credential id': { args: ['revoke', 'not base64!'], stderr: /is not a credential id/ },
+      'revoke of something that is not a credential id': { args: ['revoke', 'not base64!'], stderr: /is not a key id/ },
       'an unknown command': { args: ['frobnicate'], stderr: /Unknown command "frobnicate"[\s\S]*Usage:/ },
       'an invalid configuration': { args: ['users'], env: { PUBLIC_URL: 'ftp://git.example.com' }, stderr: /PUBLIC_URL/ },
     };
@@ -334,7 +334,7 @@ describe('cli', () => {
       const unknown = randomBytes(16).toString('base64url');
       const r = await cli('revoke', unknown);
       assert.notEqual(r.code, 0, show(r));
-      assert.match(r.stderr, new RegExp(`no credential with id "${unknown}"`));
+      assert.match(r.stderr, new RegExp(`no key with id "${unknown}"`));
       assert.equal(r.stdout, '');
       assert.equal((await database.db.query('SELECT count(*)::int AS n FROM audit_events')).rows[0].n, auditBefore);
     });

@@ -208,7 +208,7 @@ const commands: Record<string, Command> = {
   },
 
   async revoke({ db, args, out, mail }) {
-    if (args.length !== 1) throw new UsageError('revoke needs exactly one <credential-id> (see `devices <username>`)');
+    if (args.length !== 1) throw new UsageError('revoke needs exactly one <key-id> (see `devices <username>`)');
     const found = await resolveCredential(db, args[0]!);
     // Told, not redone: revoking again would change nothing but add an audit row.
     if (found.revokedAt) {
@@ -222,7 +222,7 @@ const commands: Record<string, Command> = {
   },
 
   async rename({ db, args, out }) {
-    if (args.length !== 2) throw new UsageError('rename needs a <credential-id> and a <name> (quote a name with spaces)');
+    if (args.length !== 2) throw new UsageError('rename needs a <key-id> and a <name> (quote a name with spaces)');
     const found = await resolveCredential(db, args[0]!);
     const renamed = await renameDevice(db, found.credentialId, args[1]!, CLI_ACTOR);
     out(`Renamed ${renamed.credentialId} to "${renamed.nickname}"`);

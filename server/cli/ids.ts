@@ -39,7 +39,7 @@ const MATCH = `SELECT c.credential_id, c.nickname, u.username, c.revoked_at FROM
  * one, revoked credentials included (so that revoking one twice is told, not "unknown").
  */
 export async function resolveCredential(db: Queryable, text: string): Promise<CredentialMatch> {
-  if (!/^[A-Za-z0-9_-]+$/.test(text) || text.length > 1400) throw new UsageError(`"${text}" is not a credential id (base64url, as printed by \`devices\`)`);
+  if (!/^[A-Za-z0-9_-]+$/.test(text) || text.length > 1400) throw new UsageError(`"${text}" is not a key id (base64url, as printed by \`devices\`)`);
   const exact = decodeCredentialId(text);
   let rows: MatchRow[] = exact ? (await db.query<MatchRow>(`${MATCH} WHERE c.credential_id = $1`, [exact])).rows : [];
   if (!rows.length && text.length >= MIN_PREFIX) {
@@ -57,11 +57,11 @@ export async function resolveCredential(db: Queryable, text: string): Promise<Cr
     revokedAt: r.revoked_at,
   }));
   const [only] = matches;
-  if (!only) throw new UsageError(`There is no credential with id "${text}"${tooShort(text)}`);
+  if (!only) throw new UsageError(`There is no key with id "${text}"${tooShort(text)}`);
   if (matches.length > 1) {
     const listed = matches.slice(0, SHOWN).map((m) => `${m.credentialId} (${m.username}'s ${m.nickname})`);
     throw new UsageError(
-      `"${text}" matches ${matches.length > SHOWN ? `more than ${SHOWN}` : matches.length} credentials: ${listed.join(', ')}; give more of the id`,
+      `"${text}" matches ${matches.length > SHOWN ? `more than ${SHOWN}` : matches.length} keys: ${listed.join(', ')}; give more of the id`,
     );
   }
   return only;

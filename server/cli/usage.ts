@@ -17,8 +17,8 @@ Commands:
                                                   (needs GOGS_SYNC_ADMINS=true and GOGS_ADMIN_TOKEN)
   users [--json]                                  list users
   devices <username> [--json]                     list a user's keys, one per line
-  revoke <credential-id>                          revoke a key and end its sessions
-  rename <credential-id> <name>                   rename a key
+  revoke <key-id>                                 revoke a key and end its sessions
+  rename <key-id> <name>                          rename a key
   disable <username>                              disable a user and end all their sessions
   enable <username>                               enable a disabled user
   sessions <username> [--json]                    list a user's signed-in sessions
@@ -31,7 +31,7 @@ Commands:
                                                   duration ago, e.g. 24h); --json gives JSON lines
 
 Listings print a header line, then one tab-separated line per row; --json prints one JSON object
-per line instead. A <credential-id> or <invite-id> may be shortened to a unique prefix of at least
+per line instead. A <key-id> or <invite-id> may be shortened to a unique prefix of at least
 4 characters. Exit status: 0 done; 2 refused (bad input, unknown or ambiguous id, already revoked
 or used); 1 failed otherwise.
 `;
