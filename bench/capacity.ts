@@ -77,18 +77,21 @@ export function capacityMarkdown(c: CapacityInputs, date: string): string {
     const keygateCores = (signInsPerSec * c.signIn.keygateCpuMs) / 1000 + (requestsPerSec * c.proxyCpuUs) / 1e6;
     // A cache miss is one indexed SELECT: about one sign-in statement's worth of PostgreSQL CPU.
     const pgMsPerStatement = c.signIn.postgresCpuMs / c.signIn.statements;
-    const pgCores = (signInsPerSec * c.signIn.postgresCpuMs + missesPerSec * pgMsPerStatement) / 1000;
+    const pgCoresFor = (misses: number) => (signInsPerSec * c.signIn.postgresCpuMs + misses * pgMsPerStatement) / 1000;
+    const pgCores = pgCoresFor(missesPerSec);
     const cacheMiB = (cached * c.cache.bytesPerEntry) / 2 ** 20;
     const sessionRows = people * a.sessionsPerPerson;
     const auditPerDay = people * a.signInsPerPersonPerDay * a.auditRowsPerSignIn;
     const instances = Math.max(1, Math.ceil(keygateCores / (2 * a.usableCoreShare)));
+    const usable = 2 * a.usableCoreShare;
+    const keygatePart = instances > 1 ? `Keygate CPU next: ${instances} instances of 2 cores (proxying, not sign-ins)` : 'one 2-core Keygate suffices';
     const first =
-      pgCores > 2 * a.usableCoreShare
-        ? 'PostgreSQL CPU (sign-ins and cache misses): a larger server'
-        : instances > 1
-          ? `Keygate CPU: ${instances} instances of 2 cores (proxying dominates)`
-          : active > c.cacheMax
-            ? 'the session cache cap: misses go to PostgreSQL'
+      active > c.cacheMax
+        ? `the session cache: ${Math.round(active - cached).toLocaleString('en')} active sessions beyond SESSION_CACHE_SIZE read PostgreSQL on every request (${pgCores.toFixed(1)} cores); with SESSION_CACHE_SIZE=${Math.ceil(active).toLocaleString('en')} (${((active * c.cache.bytesPerEntry) / 2 ** 20).toFixed(0)} MiB per instance) PostgreSQL needs ${pgCoresFor(active / c.cacheTtlS).toFixed(2)} cores; ${keygatePart}`
+        : pgCores > usable
+          ? 'PostgreSQL CPU (sign-ins and cache refreshes): a larger server'
+          : instances > 1
+            ? `Keygate CPU: ${instances} instances of 2 cores (proxying dominates)`
             : 'none on one 2-core Keygate and one PostgreSQL';
     return `| ${people.toLocaleString('en')} | ${signInsPerSec.toFixed(1)} | ${requestsPerSec.toFixed(0)} | ${keygateCores.toFixed(2)} | ${pgCores.toFixed(2)} | ${cacheMiB.toFixed(1)} (${Math.round(cached).toLocaleString('en')}) | ${sessionRows.toLocaleString('en')} | ${Math.round(auditPerDay).toLocaleString('en')} | ${first} |`;
   });

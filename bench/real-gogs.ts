@@ -164,5 +164,12 @@ export function realGogsMarkdown(r: { rows: RealGogsRow[]; assets: string[]; gog
   }
   lines.push('', '| figure | target | measured | met |', '|---|---|---|---|', ...targets, '');
   lines.push(`The assets are those the repository page loads (${r.assets.length}): ${r.assets.map((a) => `\`${a}\``).join(', ')}.`, '');
+  lines.push(
+    'Why, where a figure misses its target:',
+    '',
+    "- **The repository page.** Gogs renders it in about 35–45 ms even alone (it runs git for the last commit, the README and the licence) and about 11 ms of its CPU, so Gogs is the bottleneck and Keygate keeps 90% of its throughput. The added p50 is measured with the cores saturated: Gogs, Keygate, PostgreSQL and the load generator share 2 cores, every request queues behind Gogs, and Keygate's own CPU per page (above) is taken from the cores Gogs needs, so it comes back as queueing time many times over. Keygate's CPU per Gogs page is far above its 91 µs per stand-in page; a profile of Keygate during these requests shows the time in the socket writes of the requests to Gogs (kernel time on loopback into a Go server), not in JavaScript, and the cause is not settled. One request at a time (30 in a row, by hand, with the same Gogs and Keygate in one process) Keygate added +1.6 ms in one round and −3.6 ms in the next: within Gogs' own variation, so the ≤ 1 ms target could not be shown either way here.",
+    '- **The assets.** Gogs serves a static file with about 0.3 ms of CPU; the 14 files average about 340 KB (mermaid.min.js alone is 2.7 MB), so the bytes are the work, and Gogs is not the bottleneck this target assumes. Through any user-space proxy each byte is read and written once more by a third process on the same 2 cores: the same limit as the upload figure above (Keygate 47% of direct here, as there). In a browser these files are cached after the first page.',
+    '',
+  );
   return lines.join('\n');
 }

@@ -30,7 +30,6 @@ import { TestClient } from '../test/support/client.js';
 import { enroll, signIn } from '../test/support/flows.js';
 import { freePort } from '../test/support/net.js';
 import { sessionKey } from '../server/session/key.js';
-import { SESSION_CACHE_MAX } from '../server/session/cache.js';
 import { measurePeers, peersMarkdown, peersTable, startNginx, startOauth2Proxy, type PeerRow, type PeerTarget } from './peers.js';
 import { capacityMarkdown, measureCacheMemory, type CacheMemory, type FanOut } from './capacity.js';
 import { GOGS_CONNECTIONS, measureRealGogs, realGogsMarkdown, startBenchGogs, type RealGogsRow } from './real-gogs.js';
@@ -610,7 +609,7 @@ async function main(): Promise<void> {
             ...capacity,
             signIn: { keygateCpuMs: signins!.cpuMs.keygate, postgresCpuMs: signins!.cpuMs.postgres, statements: signins!.statements, perSec: signins!.perSec },
             proxyCpuUs: keygatePage.cpuUs,
-            cacheMax: SESSION_CACHE_MAX,
+            cacheMax: cfg.sessionCacheSize,
             cacheTtlS: cfg.sessionCacheTtlMs / 1000,
           },
           new Date().toISOString().slice(0, 10),
@@ -792,6 +791,16 @@ ${statementLines.join('\n')}
   so more cores (or Keygate instances on one PostgreSQL)
   add throughput. The latency figures include queueing behind the other processes on the same cores: at
   this rate the cores are saturated, so p99 reflects the queue, not one sign-in's work.
+  A CPU profile of Keygate during the sign-in run (\`BENCH_ONLY=signin BENCH_KEYGATE_NODE_ARGS="--cpu-prof …"\`,
+  2026-12-03) puts about a quarter of its busy time in the PostgreSQL client (sending 8 statements: the socket
+  writes alone are the largest single item, then parsing the answers), about a fifth in Express, its router,
+  express-session and body-parser, and under a tenth in @simplewebauthn/server's verification; nothing stands out
+  that is not a check. Halving Keygate's CPU (the ≤ 2.5 ms target) would take a different ceremony store: the
+  challenge kept in a signed, short-lived value the browser carries instead of a session row, its single use
+  recorded in the same statement that writes the counter, the new session and the audit row, and the rate limit
+  counted once per sign-in: 3 statements instead of 8, and no session load at verify. That is a change to the
+  security-critical ceremony code that was not made here. Even then this machine cannot reach 400/s: PostgreSQL and
+  the load generators alone use more than 5 ms of CPU per sign-in, over the 2 cores' budget of 5.0 ms at 400/s.
 - **Upload throughput** is compared with the upstream directly. ${uploadRatio >= 0.9 ? 'Met in this run' : 'Not met'}: Keygate ${pct(uploadRatio)} of direct,
   the bare proxy ${pct(bareUploadRatio)} (Keygate ${pct(upKeygate.mbPerSec / upBare.mbPerSec)} of the bare proxy). Sent directly, a byte is written once
   (the client) and read once (the upstream): two processes, one per core. Through any user-space proxy it is also

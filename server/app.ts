@@ -117,7 +117,7 @@ export interface Gateway {
 }
 
 export function createApp(deps: AppDeps): Gateway {
-  const sessionCache = new SessionCache(deps.config.sessionCacheTtlMs);
+  const sessionCache = new SessionCache(deps.config.sessionCacheTtlMs, deps.config.sessionCacheSize);
   const metrics = new Metrics({ db: deps.db, sessionCache });
   const health = createHealth({ db: deps.db, gogsUrl: deps.config.gogsUrl, log: deps.log });
   const policy = new AuthenticatorPolicy(deps.config.policy, deps.metadata ?? AuthenticatorMetadata.none());

@@ -105,6 +105,11 @@ export const CONFIG_REFERENCE: Record<ConfigVariable, VariableReference> = {
     meaning:
       'the proxy caches signed-in sessions in memory; PostgreSQL NOTIFY makes every instance forget an ended session at once, and this bounds how long an entry is trusted without hearing anything',
   },
+  SESSION_CACHE_SIZE: {
+    default: '`50000`',
+    meaning:
+      'most signed-in sessions the proxy keeps cached at once (about 500 bytes each: 24 MiB at the default); sessions active within SESSION_CACHE_TTL beyond it read PostgreSQL on every request (docs/performance.md, "Capacity")',
+  },
   STEP_UP_MAX_AGE: {
     default: '`5m`',
     meaning: 'credential changes and admin actions need a user-verified assertion at most this old; older, the page asks for the key again and then carries on',

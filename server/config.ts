@@ -193,6 +193,7 @@ const schema = z.object({
   SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
   CEREMONY_TIMEOUT: duration('5m'),
   SESSION_CACHE_TTL: duration('30s'),
+  SESSION_CACHE_SIZE: count(50_000),
   STEP_UP_MAX_AGE: duration('5m'),
   FIRST_ADMIN_USERNAME: z
     .string()
@@ -395,6 +396,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, sources: Config
     ceremonyTimeoutMs: e.CEREMONY_TIMEOUT,
     /** Upper bound on how long the proxy trusts a cached session without hearing from PostgreSQL. */
     sessionCacheTtlMs: e.SESSION_CACHE_TTL,
+    /** Most sessions the proxy keeps cached (those seen within SESSION_CACHE_TTL); beyond, each request reads PostgreSQL. */
+    sessionCacheSize: e.SESSION_CACHE_SIZE,
     /** How recent a user-verified assertion must be before a credential or admin change. */
     stepUpMaxAgeMs: e.STEP_UP_MAX_AGE,
     /** Gogs username of the first admin, whose enrolment link is printed while no admin exists. */

@@ -60,9 +60,7 @@ export async function resolveCredential(db: Queryable, text: string): Promise<Cr
   if (!only) throw new UsageError(`There is no key with id "${text}"${tooShort(text)}`);
   if (matches.length > 1) {
     const listed = matches.slice(0, SHOWN).map((m) => `${m.credentialId} (${m.username}'s ${m.nickname})`);
-    throw new UsageError(
-      `"${text}" matches ${matches.length > SHOWN ? `more than ${SHOWN}` : matches.length} keys: ${listed.join(', ')}; give more of the id`,
-    );
+    throw new UsageError(`"${text}" matches ${matches.length > SHOWN ? `more than ${SHOWN}` : matches.length} keys: ${listed.join(', ')}; give more of the id`);
   }
   return only;
 }

@@ -26,8 +26,6 @@ interface Entry {
 /** How long a forget is remembered: longer than any session read may take (see set). */
 const FORGET_MEMORY_MS = 300_000;
 const FORGET_MEMORY_MAX = 20_000;
-/** Most sessions cached at once (those seen within SESSION_CACHE_TTL); beyond, lookups go to PostgreSQL. */
-export const SESSION_CACHE_MAX = 50_000;
 
 export class SessionCache {
   private readonly entries = new Map<string, Entry>();
@@ -39,7 +37,7 @@ export class SessionCache {
 
   constructor(
     private readonly ttlMs: number,
-    private readonly maxEntries = SESSION_CACHE_MAX,
+    private readonly maxEntries = 50_000,
   ) {}
 
   /** Whether cached answers may be used (the invalidation channel is up). */
