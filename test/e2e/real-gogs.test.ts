@@ -7,13 +7,34 @@
  * ends the Keygate session.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { CLI_ACTOR } from '../../server/audit/actor.js';
 import { issueInvite } from '../../server/enrollment/invites.js';
 import { KEYGATE_SOURCE_ADDRESS, startKeygateOnRealGogs, type KeygateOnRealGogs } from '../support/real-gogs/keygate.js';
 import { assertPageHealthy, continueFromWelcome, PLATFORM_PASSKEY, useBrowser, withPage } from './support.js';
+
+const run = promisify(execFile);
+
+/** git with no prompts, no credential helper and no user config: what it is told here is all it knows. */
+async function git(cwd: string, ...args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await run('git', ['-c', 'credential.helper=', '-c', 'user.name=Ben', '-c', 'user.email=ben@example.test', ...args], {
+      cwd,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', HOME: cwd, GIT_CONFIG_NOSYSTEM: '1' },
+    });
+    return { code: 0, out: stdout + stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
 
 /** Gogs' avatar menu (templates/base/head.tmpl: the dropdown holding "Your Settings"). */
 const AVATAR_MENU = '.ui.dropdown.head:has(a[href$="/user/settings"])';
@@ -110,6 +131,91 @@ describe('the real Gogs behind Keygate, in a browser', () => {
       assert.equal(after.headers().location, '/-/login?return_to=%2Fana%2Fnotes');
       assertPageHealthy(p);
     });
+  });
+
+  test("Gogs' own forms work through Keygate with their CSRF tokens (a repository, an issue, a profile setting, an access token); git over HTTP with that token clones and pushes; a password is refused", async () => {
+    const { kg, gogs } = env;
+    // Made in Gogs first, so that its password is known: the invite then finds the account.
+    const password = await gogs.createUser('ben');
+    const invite = await issueInvite(kg.db, kg.config, { username: 'ben' }, CLI_ACTOR);
+    assert.equal(invite.gogsAccount, 'exists');
+    let token = '';
+    await withPage(browser(), { name: 'real-gogs-forms' }, async (p) => {
+      await p.addAuthenticator(PLATFORM_PASSKEY);
+      await p.page.goto(`${kg.url}/-/enroll/${invite.token}`);
+      await p.page.click('#enroll-button');
+      await continueFromWelcome(p.page);
+      await p.page.waitForURL((u) => !u.pathname.startsWith('/-/'));
+
+      // A repository, from Gogs' "New Repository" form.
+      await p.page.goto(`${kg.url}/repo/create`);
+      await p.page.fill('#repo_name', 'tools');
+      await p.page.locator('form.ui.form button.ui.green.button').click();
+      await p.page.waitForURL(`${kg.url}/ben/tools`);
+
+      // An issue in it.
+      await p.page.goto(`${kg.url}/ben/tools/issues/new`);
+      await p.page.fill('input[name="title"]', 'Keys for everyone');
+      await p.page.locator('form.ui.comment.form button.ui.green.button').click();
+      await p.page.waitForURL(/\/ben\/tools\/issues\/1$/);
+      await p.page.getByText('Keys for everyone').first().waitFor();
+
+      // A profile setting.
+      await p.page.goto(`${kg.url}/user/settings`);
+      await p.page.fill('#full_name', 'Ben Keys');
+      await p.page.locator('form.ui.form button.ui.green.button').first().click();
+      await p.page.locator('.ui.positive.message').waitFor();
+
+      // An access token, from "Applications".
+      await p.page.goto(`${kg.url}/user/settings/applications`);
+      await p.page.locator('.show-panel.button').click();
+      await p.page.fill('#name', 'laptop');
+      await p.page.locator('#add-access-token-panel button.ui.green.button').click();
+      const shown = await p.page.locator('.ui.info.message p').innerText();
+      token = /\b[0-9a-f]{40}\b/.exec(shown)?.[0] ?? '';
+      assert.ok(token, `Gogs showed the new token: ${shown}`);
+      assertPageHealthy(p);
+    });
+
+    // What Gogs itself now says, through its API with that token (through Keygate).
+    const api = async (path: string) => {
+      const res = await fetch(`${kg.url}${path}`, { headers: { authorization: `token ${token}` } });
+      assert.equal(res.status, 200, `${path}: ${res.status}`);
+      return res.json() as Promise<Record<string, unknown>>;
+    };
+    assert.equal((await api('/api/v1/user')).full_name, 'Ben Keys');
+    assert.equal((await api('/api/v1/repos/ben/tools/issues/1')).title, 'Keys for everyone');
+
+    // git over HTTP through Keygate: the token clones and pushes; the password never reaches Gogs.
+    const work = await mkdtemp(path.join(os.tmpdir(), 'keygate-real-git-'));
+    try {
+      const origin = new URL(kg.url);
+      const withToken = `${origin.protocol}//ben:${token}@${origin.host}/ben/tools.git`;
+      const withPassword = `${origin.protocol}//ben:${password}@${origin.host}/ben/tools.git`;
+      const clone = await git(work, 'clone', withToken, 'tools');
+      assert.equal(clone.code, 0, clone.out);
+      const repo = path.join(work, 'tools');
+      await writeFile(path.join(repo, 'README.md'), '# tools\n');
+      assert.equal((await git(repo, 'add', 'README.md')).code, 0);
+      assert.equal((await git(repo, 'commit', '-m', 'First')).code, 0);
+      const push = await git(repo, 'push', 'origin', 'HEAD:master');
+      assert.equal(push.code, 0, push.out);
+      const head = (await git(repo, 'rev-parse', 'HEAD')).out.trim();
+      const branch = (await api('/api/v1/repos/ben/tools/branches/master')) as { commit?: { id?: string } };
+      assert.equal(branch.commit?.id, head, 'Gogs has the pushed commit');
+
+      const refused = await git(work, 'ls-remote', withPassword);
+      assert.notEqual(refused.code, 0, 'a password, even the right one, does not work for git');
+      assert.match(refused.out, /Authentication failed/);
+      // Keygate's answer, which git does not print: it names what to use instead.
+      const answer = await fetch(`${kg.url}/ben/tools.git/info/refs?service=git-upload-pack`, {
+        headers: { authorization: `Basic ${Buffer.from(`ben:${password}`).toString('base64')}` },
+      });
+      assert.equal(answer.status, 401);
+      assert.match(await answer.text(), /access token/);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   });
 
   test('for a visitor Gogs renders the template to nothing: its sign-in page, asked for straight, has no link to Keygate', async () => {
