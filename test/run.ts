@@ -18,7 +18,7 @@ import { freePort } from './support/net.js';
 import { ensureGogs } from './support/real-gogs/build.js';
 
 /** The files that run the real Gogs (test/support/real-gogs). */
-const REAL_GOGS_FILES = ['e2e/real-gogs', 'gogs-contract'];
+const REAL_GOGS_FILES = ['real-gogs', 'gogs-contract'];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

@@ -42,6 +42,8 @@ export interface RealGogs {
   output(): string;
   /** `gogs admin create-user` with a random password; returns the password. */
   createUser(name: string, options?: { admin?: boolean; email?: string }): Promise<string>;
+  /** Gogs' own password sign-in, straight to Gogs (its form and CSRF token): its session cookie's value. */
+  passwordSession(name: string, password: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -175,6 +177,21 @@ export async function startRealGogs(options: RealGogsOptions): Promise<RealGogs>
         if (opts.admin) args.push('--admin');
         await run(binary, args, { cwd: workDir, env });
         return password;
+      },
+      async passwordSession(name, password) {
+        const form = await fetch(`${url}/user/login`);
+        const jar = new Map(form.headers.getSetCookie().map((line) => line.split(';')[0].split('=') as [string, string]));
+        const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1];
+        if (!csrf) throw new Error("Gogs' sign-in form has no CSRF token");
+        const res = await fetch(`${url}/user/login`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '), 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ _csrf: csrf, user_name: name, password }).toString(),
+        });
+        if (res.status !== 302) throw new Error(`Gogs' password sign-in answered ${res.status}`);
+        const set = new Map(res.headers.getSetCookie().map((line) => line.split(';')[0].split('=') as [string, string]));
+        return set.get('i_like_gogs') ?? jar.get('i_like_gogs')!;
       },
       stop,
     };
