@@ -15,6 +15,7 @@
  * that user, through the reverse-proxy header that Gogs already trusts from Keygate.
  */
 import { randomBytes } from 'node:crypto';
+import { Agent, fetch } from 'undici';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 
@@ -36,6 +37,11 @@ function describe(err: unknown): string {
 
 export class GogsAdminApi {
   readonly #token: string;
+  /**
+   * Connections from GOGS_SOURCE_ADDRESS, as the proxy's: the admin flag is read from Gogs' /admin
+   * page as each user through the identity header, which Gogs trusts from that address only.
+   */
+  readonly #dispatcher: Agent | undefined;
   readonly #base: URL;
   readonly #authHeader: string;
 
@@ -43,6 +49,7 @@ export class GogsAdminApi {
     this.#token = token;
     this.#base = config.gogsUrl;
     this.#authHeader = config.gogsAuthHeader;
+    this.#dispatcher = config.gogsSourceAddress ? new Agent({ localAddress: config.gogsSourceAddress }) : undefined;
   }
 
   /** Never prints the token, whatever logs or inspects this object. */
@@ -66,6 +73,7 @@ export class GogsAdminApi {
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         redirect: 'manual',
         signal: AbortSignal.timeout(GOGS_API_TIMEOUT_MS),
+        ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
       });
       const text = await res.text();
       return { status: res.status, text };
