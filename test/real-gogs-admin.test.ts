@@ -65,3 +65,34 @@ describe('an administrator and the real Gogs', () => {
     assert.equal((await findUserByUsername(env.kg.db, 'frank'))?.isAdmin, false);
   });
 });
+
+describe('a person Gogs does not know (no GOGS_ADMIN_TOKEN, no Gogs account)', () => {
+  let env: KeygateOnRealGogs;
+  before(async () => {
+    env = await startKeygateOnRealGogs({ GOGS_ADMIN_TOKEN: '' });
+  });
+  after(() => env?.close());
+
+  test('gets a page saying Gogs has no account of that name, not a loop between the two sign-in pages; a warning, one audit row per session', async () => {
+    const invite = await issueInvite(env.kg.db, env.kg.config, { username: 'ghost' }, CLI_ACTOR);
+    assert.equal(invite.gogsAccount, 'not_checked');
+    const client = new TestClient(env.kg.url);
+    assert.equal((await enroll(client, new SoftwareAuthenticator(), invite.token)).status, 200);
+    for (const path of ['/', '/explore/repos']) {
+      const res = await client.get(path);
+      assert.equal(res.status, 403, `${path}: ${res.status} ${res.location ?? ''}`);
+      assert.equal(res.location, null, 'no redirect to follow');
+      assert.match(res.text, /No Gogs account for you yet/);
+      assert.match(res.text, /Gogs has no account of that name[\s\S]*create the Gogs account ghost/);
+      assert.match(res.text, /href="\/-\/account"/);
+    }
+    const chinese = await client.get('/', { 'accept-language': 'zh-CN' });
+    assert.match(chinese.text, /你还没有 Gogs 账户/);
+    const rows = await env.kg.db.query(`SELECT actor, subject_username, outcome FROM audit_events WHERE event = 'gogs_account_missing'`);
+    assert.deepEqual(rows.rows, [{ actor: 'user:ghost', subject_username: 'ghost', outcome: 'failure' }]);
+
+    // Once the account exists in Gogs, the same session reaches Gogs as that person.
+    await env.gogs.createUser('ghost');
+    assert.match((await client.get('/')).text, /Signed in as <strong>ghost<\/strong>/);
+  });
+});

@@ -20,6 +20,7 @@ export const AUDIT_EVENTS = [
   'step_up_failed',
   'rate_limited',
   'gogs_user_created',
+  'gogs_account_missing',
   'admin_flag_synced',
 ] as const;
 

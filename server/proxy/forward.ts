@@ -35,8 +35,26 @@ export interface Upstream {
     headers: Array<string | string[]>,
     onUnreachable: (res: ServerResponse, err: Error) => void,
     keygateSid: string | null,
+    /** A signed-in request that Gogs sends to its own sign-in page: answered here instead (see isGogsSignInRedirect). */
+    onGogsSignIn?: ((res: ServerResponse) => void) | null,
   ): void;
   close(): Promise<void>;
+}
+
+/** Gogs' password sign-in pages (0.14 and 0.15), where Gogs sends whoever it does not know. */
+const GOGS_SIGN_IN_PATHS = new Set(['/user/login', '/user/sign-in']);
+
+/**
+ * Gogs answering a request that carried Keygate's identity header with a redirect to its own
+ * sign-in page: it does not know the person Keygate named (no Gogs account of that name, and no
+ * auto-registration), or does not trust Keygate's address. Passed on, the browser would loop
+ * between Gogs' sign-in (which Keygate blocks, sending it to /-/login) and Keygate's (where it is
+ * signed in, sending it back). Location may be relative or absolute (EXTERNAL_URL).
+ */
+export function isGogsSignInRedirect(statusCode: number, location: string | string[] | undefined): boolean {
+  if ((statusCode !== 302 && statusCode !== 303) || typeof location !== 'string') return false;
+  const path = location.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').split(/[?#]/, 1)[0]!;
+  return GOGS_SIGN_IN_PATHS.has(path.toLowerCase());
 }
 
 const EXCHANGE = Symbol('keygate.exchange');
@@ -60,6 +78,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   started = false;
   /** The bodyless safe request may be sent once more if its pooled connection was dropped. */
   retried = false;
+  /** Gogs' answer was replaced by Keygate's (onGogsSignIn): its body is read and dropped. */
+  replaced = false;
 
   constructor(
     readonly upstream: UndiciUpstream,
@@ -68,6 +88,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     readonly options: Dispatcher.DispatchOptions,
     readonly onUnreachable: (res: ServerResponse, err: Error) => void,
     readonly keygateSid: string | null,
+    readonly onGogsSignIn: ((res: ServerResponse) => void) | null,
   ) {}
 
   setCookies(lines: string[]): string[] {
@@ -84,21 +105,27 @@ class Exchange implements Dispatcher.DispatchHandler {
     // 1xx are interim (100 Continue is Keygate's own business with the browser): wait for the final one.
     if (statusCode < 200) return;
     this.started = true;
+    if (this.onGogsSignIn && isGogsSignInRedirect(statusCode, headers.location)) {
+      this.replaced = true;
+      this.onGogsSignIn(this.res);
+      return;
+    }
     // One writeHead with the whole list and nothing set before it: repeated headers survive.
     this.res.writeHead(statusCode, statusMessage || undefined, downstreamHeaders(headers, this.upstream.hsts, this));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.replaced) return;
     if (!this.res.write(chunk)) controller.pause();
   }
 
   onResponseEnd(): void {
-    this.res.end();
+    if (!this.replaced) this.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const res = this.res;
-    if (res.destroyed) return;
+    if (res.destroyed || this.replaced) return;
     if (this.started || res.headersSent) {
       res.destroy(err);
       return;
@@ -187,6 +214,7 @@ class UndiciUpstream implements Upstream {
     headers: Array<string | string[]>,
     onUnreachable: (res: ServerResponse, err: Error) => void,
     keygateSid: string | null,
+    onGogsSignIn: ((res: ServerResponse) => void) | null = null,
   ): void {
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     const options: Dispatcher.DispatchOptions = {
@@ -196,7 +224,7 @@ class UndiciUpstream implements Upstream {
       headers: headers as string[],
       body: hasBody ? req : null,
     };
-    const x = new Exchange(this, req, res, options, onUnreachable, keygateSid);
+    const x = new Exchange(this, req, res, options, onUnreachable, keygateSid, onGogsSignIn);
     (res as Downstream)[EXCHANGE] = x;
     res.on('drain', onDownstreamDrain);
     res.on('close', onDownstreamClose);

@@ -57,12 +57,13 @@ const PAGE_HEADERS = {
 export const EXPECTS_CONTINUE = Symbol('keygate.expectsContinue');
 
 /** What a page of the proxy's offers next: sign-in (the default), Gogs, or the same page again. */
-type Next = 'sign-in' | 'gogs' | 'try-again';
+type Next = 'sign-in' | 'gogs' | 'try-again' | 'account';
 
 /** Where `next` leads, in words of `t`: the same page again only if it can be asked for again, else Gogs' start. */
 function nextStep(req: IncomingMessage, next: Next, t: Catalogue['actions']): { href: string; label: string } {
   const url = req.url ?? '/';
   if (next === 'sign-in') return { href: '/-/login', label: t.goToSignIn };
+  if (next === 'account') return { href: '/-/account', label: t.backToAccount };
   if (next === 'try-again' && (req.method === 'GET' || req.method === 'HEAD') && /^\/(?![/\\])/.test(url)) return { href: url, label: t.tryAgain };
   return { href: '/', label: t.backToGogs };
 }
@@ -146,6 +147,37 @@ export function createProxyHandler(deps: ProxyDeps) {
     sendPage(res, 502, (t) => ({ title: t.titles[502], message: t.proxy.gogsUnreachable }), {}, 'try-again');
   };
 
+  /**
+   * Gogs sent a signed-in person to its own sign-in page: it has no account of that name (and no
+   * auto-registration), or does not trust Keygate's address. A page that says so, instead of a
+   * loop between the two sign-in pages; a warning, and one audit row per Keygate session.
+   */
+  const audited = new Set<string>();
+  const gogsDoesNotKnow = (res: ServerResponse, identity: Identity): void => {
+    const req = res.req;
+    const username = identity.auth.username;
+    log.warn(
+      { user: username, path: req.url },
+      'gogs sent a signed-in person to its sign-in page: no Gogs account of that name, or Gogs does not trust this address',
+    );
+    if (!audited.has(identity.key)) {
+      if (audited.size >= 10_000) audited.clear();
+      audited.add(identity.key);
+      recordEvent(deps.db, {
+        event: 'gogs_account_missing',
+        outcome: 'failure',
+        actor: `user:${username}`,
+        subjectUserId: identity.auth.userId,
+        subjectUsername: username,
+        ip: peerAddress(req, config.trustProxy),
+        userAgent: req.headers['user-agent']?.slice(0, 512) ?? null,
+        requestId: assignRequestId(req, config.trustProxy),
+        details: { path: req.url?.slice(0, 512) ?? null },
+      }).catch((err: unknown) => log.error({ err }, 'could not audit gogs_account_missing'));
+    }
+    sendPage(res, 403, (t) => ({ title: t.titles.gogsAccountMissing, message: t.proxy.gogsAccountMissing(username) }), {}, 'account');
+  };
+
   const send = (req: IncomingMessage, res: ServerResponse, upstream: Upstream, identity: Identity | null, authorization: string | undefined): void => {
     if (req[EXPECTS_CONTINUE]) res.writeContinue();
     const keygateSid = identity?.key ?? null;
@@ -155,7 +187,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       { ip: peerAddress(req, config.trustProxy) ?? undefined, requestId: assignRequestId(req, config.trustProxy) },
       { identity: identity?.auth.username ?? null, keygateSid, authorization },
     );
-    upstream.forward(req, res, headers, unreachable, keygateSid);
+    upstream.forward(req, res, headers, unreachable, keygateSid, identity ? (r) => gogsDoesNotKnow(r, identity) : null);
   };
 
   /** Git, LFS and the API: Gogs authenticates them itself, from credentials Keygate rebuilt. */

@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { loadConfig, type Config } from '../../server/config.js';
 import { safeReturnPath } from '../../server/http/return-path.js';
 import { isSafeMethod, isSameOrigin } from '../../server/http/same-origin.js';
+import { isGogsSignInRedirect } from '../../server/proxy/forward.js';
 import { rewriteSetCookies } from '../../server/proxy/gogs-session.js';
 import { createHeaderPlan, downstreamHeaders, GOGS_REMEMBER_COOKIES, upstreamHeaders } from '../../server/proxy/headers.js';
 import { classifyPath, normalizePath, type Route } from '../../server/proxy/paths.js';
@@ -494,5 +495,32 @@ describe('upstreamHeaders', () => {
       'x-content-type-options',
       'nosniff',
     ]);
+  });
+});
+
+describe('isGogsSignInRedirect', () => {
+  test("Gogs' redirects to its sign-in page, relative or absolute, with or without a query, are recognised; nothing else is", () => {
+    for (const location of [
+      '/user/login',
+      '/user/login?redirect_to=%2F',
+      'http://localhost:8080/user/login',
+      'https://git.example.com/user/login?redirect_to=x',
+      '/USER/LOGIN',
+      '/user/sign-in',
+    ]) {
+      assert.equal(isGogsSignInRedirect(302, location), true, location);
+      assert.equal(isGogsSignInRedirect(303, location), true, location);
+    }
+    for (const [status, location] of [
+      [301, '/user/login'],
+      [200, '/user/login'],
+      [302, '/user/login/two_factor'],
+      [302, '/user/loginx'],
+      [302, '/alice/user/login'],
+      [302, undefined],
+      [302, ['/user/login', '/user/login']],
+    ] as const) {
+      assert.equal(isGogsSignInRedirect(status, location as string | string[] | undefined), false, `${status} ${String(location)}`);
+    }
   });
 });

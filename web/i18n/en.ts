@@ -423,6 +423,7 @@ export const en = {
     user_enabled: 'Account enabled',
     sessions_ended: 'Sessions signed out',
     all_sessions_ended: 'Everyone signed out',
+    gogs_account_missing: 'No Gogs account',
     step_up_prompted: 'Asked to confirm it’s them',
     step_up_passed: 'Confirmed it’s them',
     step_up_failed: 'Confirming it’s them failed',
@@ -444,6 +445,7 @@ export const en = {
     502: 'Gogs is unreachable',
     503: 'Temporarily unavailable',
     504: 'Gogs is too slow to answer',
+    gogsAccountMissing: 'No Gogs account for you yet',
     error: 'Error',
     requestRefused: 'Request refused',
     tooManyRequests: 'Too many requests',
@@ -498,6 +500,8 @@ export const en = {
     crossSite: 'This request came from another site, so Keygate did not pass it on. If you meant to do this, go back to the page and try again.',
     tooManyInFlight: 'Too many requests from your address are still in progress. Wait for them to finish, then try again.',
     signInFirst: 'Sign in with your security key or passkey first.',
+    gogsAccountMissing: (username: string) =>
+      `You are signed in to Keygate as ${username}, but Gogs has no account of that name, so it cannot show you its pages. Ask your administrator to create the Gogs account ${username}; then open Gogs again.`,
     badAddress: 'This address could not be understood.',
     sessionCheckUnavailable: 'Keygate cannot check your session right now. Try again in a moment.',
     followedLink: (path: string) =>
