@@ -142,7 +142,7 @@ describe('cli', () => {
       'an unknown option': { args: ['invite', 'bob', '--bogus'], stderr: /--bogus/ },
       'invite without a username': { args: ['invite'], stderr: /invite needs exactly one <username>/ },
       'devices without a username': { args: ['devices'], stderr: /devices needs exactly one <username>/ },
-      'revoke without an id': { args: ['revoke'], stderr: /revoke needs exactly one <credential-id>/ },
+      'revoke without an id': { args: ['revoke'], stderr: /revoke needs exactly one <key-id>/ },
       'revoke of something that is not a credential id': { args: ['revoke', 'not base64!'], stderr: /is not a key id/ },
       'an unknown command': { args: ['frobnicate'], stderr: /Unknown command "frobnicate"[\s\S]*Usage:/ },
       'an invalid configuration': { args: ['users'], env: { PUBLIC_URL: 'ftp://git.example.com' }, stderr: /PUBLIC_URL/ },
@@ -179,7 +179,7 @@ describe('cli', () => {
     test('help prints the usage and succeeds', async () => {
       const r = await cli('help');
       assert.equal(r.code, 0, show(r));
-      assert.match(r.stdout, /Usage:[\s\S]*invite <username>[\s\S]*revoke <credential-id>/);
+      assert.match(r.stdout, /Usage:[\s\S]*invite <username>[\s\S]*revoke <key-id>/);
     });
   });
 
