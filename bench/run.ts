@@ -313,17 +313,22 @@ async function main(): Promise<void> {
     const bare = await startChild('bench/bare-proxy.ts', [String(upstream.port)]);
     const kgPort = await freePort();
     const origin = `http://localhost:${kgPort}`;
-    const keygate = await startKeygate({
-      PORT: String(kgPort),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: origin,
-      GOGS_URL: `http://127.0.0.1:${upstream.port}`,
-      DATABASE_URL: dbUrl,
-      LOG_LEVEL: 'info',
-      // The limiter still runs (its statements are part of the cost); the bench just never hits it.
-      RATE_LIMIT_IP_PER_MINUTE: '100000000',
-      RATE_LIMIT_USERNAME_PER_15MIN: '100000000',
-    });
+    /** A Keygate of the bench's: loopback, the bench database, logging at info, its limiter never hit. */
+    const benchKeygate = (port: number, publicUrl: string, gogsUrl: string, extra: Record<string, string> = {}) =>
+      startKeygate({
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        PUBLIC_URL: publicUrl,
+        GOGS_URL: gogsUrl,
+        DATABASE_URL: dbUrl,
+        LOG_LEVEL: 'info',
+        // The limiter still runs (its statements are part of the cost); the bench just never hits it.
+        RATE_LIMIT_IP_PER_MINUTE: '100000000',
+        RATE_LIMIT_USERNAME_PER_15MIN: '100000000',
+        ...extra,
+      });
+    const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
+    const keygate = await benchKeygate(kgPort, origin, upstreamUrl);
 
     process.stderr.write('bench: enrolling users…\n');
     // Enrol users through the real ceremonies: two here (the proxied requests' cookie and the
@@ -398,17 +403,7 @@ async function main(): Promise<void> {
     if (want('peers')) {
       const missing: string[] = [];
       const kg2Port = await freePort();
-      const keygate2 = await startKeygate({
-        PORT: String(kg2Port),
-        HOST: '127.0.0.1',
-        PUBLIC_URL: origin,
-        GOGS_URL: `http://127.0.0.1:${upstream.port}`,
-        DATABASE_URL: dbUrl,
-        LOG_LEVEL: 'info',
-        WORKERS: '2',
-        RATE_LIMIT_IP_PER_MINUTE: '100000000',
-        RATE_LIMIT_USERNAME_PER_15MIN: '100000000',
-      });
+      const keygate2 = await benchKeygate(kg2Port, origin, upstreamUrl, { WORKERS: '2' });
       const targets: PeerTarget[] = [
         { name: 'direct', base: direct, tree: false, headers: {} },
         { name: 'keygate', base: viaKeygate, pid: keygate.pid, tree: false, headers: { cookie } },
@@ -446,16 +441,7 @@ async function main(): Promise<void> {
       const user = 'gogsbench';
       const bench = await startBenchGogs(user);
       try {
-        const keygate3 = await startKeygate({
-          PORT: String(bench.keygatePort),
-          HOST: '127.0.0.1',
-          PUBLIC_URL: bench.origin,
-          GOGS_URL: bench.gogs.url,
-          DATABASE_URL: dbUrl,
-          LOG_LEVEL: 'info',
-          RATE_LIMIT_IP_PER_MINUTE: '100000000',
-          RATE_LIMIT_USERNAME_PER_15MIN: '100000000',
-        });
+        const keygate3 = await benchKeygate(bench.keygatePort, bench.origin, bench.gogs.url);
         const pool3 = createPool(dbUrl, 1);
         const client = new TestClient(bench.origin);
         const { token } = await createInvite(pool3, loadConfig({ PUBLIC_URL: bench.origin, DATABASE_URL: dbUrl }), { username: user, createdBy: 'bench' });
@@ -525,16 +511,7 @@ async function main(): Promise<void> {
       const more: string[] = [];
       for (let i = 0; i < 3; i++) {
         const port = await freePort();
-        await startKeygate({
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          PUBLIC_URL: origin,
-          GOGS_URL: `http://127.0.0.1:${upstream.port}`,
-          DATABASE_URL: dbUrl,
-          LOG_LEVEL: 'info',
-          RATE_LIMIT_IP_PER_MINUTE: '100000000',
-          RATE_LIMIT_USERNAME_PER_15MIN: '100000000',
-        });
+        await benchKeygate(port, origin, upstreamUrl);
         more.push(`http://127.0.0.1:${port}`);
       }
       const fanOut: FanOut[] = [];
