@@ -15,6 +15,7 @@ import { endDevice, renameDevice } from '../devices/actions.js';
 import { authenticatorName } from '../devices/models.js';
 import { AppError } from '../errors.js';
 import { InviteInputError, issueInvite, listPendingInvites, reissueInvite, revokeInvite } from '../enrollment/invites.js';
+import { checkGogs } from '../gogs/check.js';
 import { syncAdminsFromGogs } from '../gogs/users.js';
 import { createLogger } from '../log.js';
 import { createMailer, MAIL_FLUSH_MS, type Notifier } from '../mail/mailer.js';
@@ -33,8 +34,18 @@ import { resolveCredential, resolveInviteId } from './ids.js';
 import type { CliIo } from './io.js';
 import { USAGE } from './usage.js';
 
-/** Where a command writes: `out` for its results (stdout), `note` for remarks and warnings (stderr). */
-type Command = (ctx: { db: Db; config: Config; args: string[]; out: (line: string) => void; note: (line: string) => void; mail: Notifier }) => Promise<void>;
+/**
+ * Where a command writes: `out` for its results (stdout), `note` for remarks and warnings (stderr).
+ * It may return its exit status (default 0: done).
+ */
+type Command = (ctx: {
+  db: Db;
+  config: Config;
+  args: string[];
+  out: (line: string) => void;
+  note: (line: string) => void;
+  mail: Notifier;
+}) => Promise<number | void>;
 
 function one(args: string[], command: string, what: string): string {
   const [only] = args;
@@ -132,6 +143,24 @@ const commands: Record<string, Command> = {
     for (const c of result.changed) out(`${c.username}\t${c.isAdmin ? 'now admin' : 'no longer admin'}`);
     for (const s of result.skipped) note(`${s.username}: skipped, ${s.reason}`);
     note(`${result.changed.length} changed, ${result.unchanged.length} unchanged, ${result.skipped.length} skipped`);
+  },
+
+  async 'check-gogs'({ db, config, args, out, note }) {
+    const { json } = listingArgs(args, 'check-gogs');
+    const findings = await checkGogs(config, db);
+    if (json) for (const f of findings) out(JSON.stringify(f));
+    else
+      for (const f of findings) {
+        out(`${f.status.toUpperCase().padEnd(4)}  ${f.check}: ${f.detail}`);
+        if (f.fix && f.status !== 'ok') out(`      fix: ${f.fix}`);
+      }
+    const failed = findings.filter((f) => f.status === 'fail').length;
+    note(
+      failed
+        ? `${failed} problem${failed === 1 ? '' : 's'} found in Gogs' set-up (above, each with its fix)`
+        : 'Gogs is set up as Keygate needs (as far as can be seen from here)',
+    );
+    return failed ? 1 : 0;
   },
 
   async users({ db, args, out, note }) {
@@ -420,8 +449,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     const out = (line: string) => io.stdout(`${forTerminal(line)}\n`);
     const note = (line: string) => io.stderr(`${forTerminal(line)}\n`);
     if (name !== 'migrate') await compareWithServers(db, config, database, name, note);
-    await command({ db, config, args, out, note, mail });
-    return 0;
+    return (await command({ db, config, args, out, note, mail })) ?? 0;
   } catch (err) {
     if (err instanceof UsageError || err instanceof InviteInputError || err instanceof MetadataError || (err instanceof AppError && err.status < 500)) {
       io.stderr(`keygate: ${err.message}\n`);

@@ -13,6 +13,10 @@ Commands:
   revoke-invite <invite-id>                       revoke a pending invite: its link stops working
   reissue-invite <invite-id> [--ttl <duration>]   revoke a pending invite and print a new URL for the
                                                   same person (lasting as long as the old one did)
+  check-gogs [--json]                             check Gogs' set-up as Keygate needs it (reachable, the
+                                                  identity header from Keygate's address only, the admin
+                                                  token, EXTERNAL_URL, people without a Gogs account),
+                                                  each problem with the app.ini line to change
   sync-admins                                     set each user's admin flag from Gogs' site admins
                                                   (needs GOGS_SYNC_ADMINS=true and GOGS_ADMIN_TOKEN)
   users [--json]                                  list users

@@ -27,6 +27,8 @@ export interface RealGogsOptions {
   host?: string;
   /** Name of the first site administrator (FIRST_ADMIN_USERNAME); default 'siteadmin'. */
   adminName?: string;
+  /** Lines of the shipped app.ini set otherwise, [section, key, value]: a misconfigured Gogs. */
+  settings?: Array<[string, string, string]>;
 }
 
 export interface RealGogs {
@@ -107,6 +109,7 @@ export async function startRealGogs(options: RealGogsOptions): Promise<RealGogs>
   ini = setIni(ini, 'auth', 'TRUSTED_PROXY_IPS', options.trustedProxyIps);
   ini = addIni(ini, 'session', 'PROVIDER_CONFIG', path.join(workDir, 'sessions'));
   ini = addIni(ini, 'log', 'ROOT_PATH', path.join(workDir, 'log'));
+  for (const [section, key, value] of options.settings ?? []) ini = setIni(ini, section, key, value);
   await writeFile(configFile, ini);
 
   const publicUrl = new URL(options.publicUrl);
