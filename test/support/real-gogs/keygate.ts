@@ -17,9 +17,13 @@ export interface KeygateOnRealGogs {
   close(): Promise<void>;
 }
 
-export async function startKeygateOnRealGogs(env: Record<string, string> = {}): Promise<KeygateOnRealGogs> {
+export async function startKeygateOnRealGogs(
+  env: Record<string, string> = {},
+  /** Lines of Gogs' app.ini set otherwise (startRealGogs' settings). */
+  gogsSettings: Array<[string, string, string]> = [],
+): Promise<KeygateOnRealGogs> {
   const port = await freePort();
-  const gogs = await startRealGogs({ publicUrl: `http://localhost:${port}`, trustedProxyIps: `${KEYGATE_SOURCE_ADDRESS}/32` });
+  const gogs = await startRealGogs({ publicUrl: `http://localhost:${port}`, trustedProxyIps: `${KEYGATE_SOURCE_ADDRESS}/32`, settings: gogsSettings });
   try {
     const kg = await startKeygateFor(gogs.url, {
       port,
