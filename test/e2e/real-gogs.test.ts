@@ -133,7 +133,7 @@ describe('the real Gogs behind Keygate, in a browser', () => {
     });
   });
 
-  test("Gogs' own forms work through Keygate with their CSRF tokens (a repository, an issue, a profile setting, an access token); git over HTTP with that token clones and pushes; a password is refused", async () => {
+  test("Gogs' own forms work through Keygate with their CSRF tokens (a repository, an issue, a profile setting, an access token, the web editor); git over HTTP with that token clones, pushes and pulls; a password is refused", async () => {
     const { kg, gogs } = env;
     // Made in Gogs first, so that its password is known: the invite then finds the account.
     const password = await gogs.createUser('ben');
@@ -203,6 +203,28 @@ describe('the real Gogs behind Keygate, in a browser', () => {
       const head = (await git(repo, 'rev-parse', 'HEAD')).out.trim();
       const branch = (await api('/api/v1/repos/ben/tools/branches/master')) as { commit?: { id?: string } };
       assert.equal(branch.commit?.id, head, 'Gogs has the pushed commit');
+
+      // Gogs' web editor (its own form, behind CodeMirror), through Keygate, on the pushed file.
+      await withPage(browser(), { name: 'real-gogs-editor' }, async (p) => {
+        await p.addAuthenticator(PLATFORM_PASSKEY);
+        const again = await issueInvite(kg.db, kg.config, { username: 'ben' }, CLI_ACTOR);
+        await p.page.goto(`${kg.url}/-/enroll/${again.token}`);
+        await p.page.click('#enroll-button');
+        await continueFromWelcome(p.page);
+        await p.page.goto(`${kg.url}/ben/tools/_edit/master/README.md`);
+        await p.page.locator('.CodeMirror').first().waitFor();
+        await p.page.evaluate(() => {
+          const cm = (document.querySelector('.CodeMirror') as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror;
+          cm.setValue('# tools\n\nEdited in Gogs, through Keygate.\n');
+        });
+        await p.page.locator('form.edit button.ui.green.button, .repository.editor form button.ui.green.button').first().click();
+        await p.page.waitForURL(/\/ben\/tools\/src\/master\/README\.md$/);
+        assertPageHealthy(p);
+      });
+      const raw = await fetch(`${kg.url}/api/v1/repos/ben/tools/raw/master/README.md`, { headers: { authorization: `token ${token}` } });
+      assert.equal(await raw.text(), '# tools\n\nEdited in Gogs, through Keygate.\n');
+      const pull = await git(repo, 'pull', 'origin', 'master');
+      assert.equal(pull.code, 0, pull.out);
 
       const refused = await git(work, 'ls-remote', withPassword);
       assert.notEqual(refused.code, 0, 'a password, even the right one, does not work for git');
