@@ -51,7 +51,9 @@ export async function gogsBinaryPath(): Promise<string> {
 function goFailure(step: string, error: unknown): Error {
   const e = error as { stderr?: string; message?: string };
   const said = (e.stderr ?? e.message ?? String(error)).trim().split('\n').slice(-6).join('\n');
-  return new Error(`building the real Gogs ${GOGS_VERSION}: ${step} failed:\n${said}`);
+  return new Error(
+    `building the real Gogs ${GOGS_VERSION}: ${step} failed:\n${said}\n(\`npm run gogs:install\` builds it on its own; it needs Go 1.25 or newer and the Go module proxy)`,
+  );
 }
 
 /**
