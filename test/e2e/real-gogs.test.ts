@@ -174,6 +174,10 @@ describe('the real Gogs behind Keygate, in a browser', () => {
       const shown = await p.page.locator('.ui.info.message p').innerText();
       token = /\b[0-9a-f]{40}\b/.exec(shown)?.[0] ?? '';
       assert.ok(token, `Gogs showed the new token: ${shown}`);
+      // Gogs' remember-me cookies never reached this browser; its session cookie did, sealed.
+      const names = (await p.context.cookies()).map((c) => c.name);
+      assert.ok(!names.includes('gogs_awesome') && !names.includes('gogs_incredible'), names.join(' '));
+      assert.ok(names.includes('i_like_gogs'), names.join(' '));
       assertPageHealthy(p);
     });
 
@@ -184,6 +188,12 @@ describe('the real Gogs behind Keygate, in a browser', () => {
       return res.json() as Promise<Record<string, unknown>>;
     };
     assert.equal((await api('/api/v1/user')).full_name, 'Ben Keys');
+    // Without the token, the identity header never helps: Keygate drops it, Gogs sees nobody.
+    const forged = { 'x-webauth-user': 'ben' };
+    assert.equal((await fetch(`${kg.url}/api/v1/user`, { headers: forged })).status, 403);
+    const gitForged = await fetch(`${kg.url}/ben/tools.git/info/refs?service=git-upload-pack`, { headers: forged });
+    assert.equal(gitForged.status, 401);
+    assert.equal(gitForged.headers.get('www-authenticate'), 'Basic realm="."');
     assert.equal((await api('/api/v1/repos/ben/tools/issues/1')).title, 'Keys for everyone');
 
     // git over HTTP through Keygate: the token clones and pushes; the password never reaches Gogs.
