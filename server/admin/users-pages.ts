@@ -103,7 +103,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
         credentials: credentials.map((c) => ({
           id: c.credentialId,
           nickname: c.nickname,
-          model: deps.policy.modelName(c.aaguid),
+          model: deps.policy.modelName(c.aaguid, strings(page.lang)),
           kind: kindLabel(c, page.lang),
           createdAt: c.createdAt,
           lastUsedAt: c.lastUsedAt,
@@ -111,7 +111,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
           lastUsedBrowser: describeBrowser(c.lastUsedUserAgent, page.lang),
           revokedAt: c.revokedAt,
           removedByOwner: c.removedByOwner,
-          policyProblems: deps.policy.violations(storedFacts(c), { admin: user.isAdmin }, 'sign-in').map((v) => v.message),
+          policyProblems: deps.policy.violations(storedFacts(c), { admin: user.isAdmin }, 'sign-in').map((v) => v.said(strings(page.lang))),
         })),
         sessions: sessions.map((s) => ({ ...s, device: nicknames.get(s.credentialId) ?? null })),
         invites: invites.invites,

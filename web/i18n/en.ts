@@ -431,6 +431,98 @@ export const en = {
     admin_flag_synced: 'Gogs admin flag synced',
   },
 
+  /**
+   * The authenticator policy (server/policy/): what a key must be, on the enrolment and account
+   * pages; why it refuses one, on the account and admin pages and in the answer to an enrolment or
+   * a sign-in; its settings on the admin policy page. The CLI says the same in English.
+   */
+  policy: {
+    requiresSecurityKey: 'Security keys (such as a YubiKey) only, not the authenticator built into a computer or phone.',
+    requiresBuiltIn: 'Only the authenticator built into your device (Touch ID, Windows Hello or your phone’s screen lock), not a separate security key.',
+    requiresUserVerification: 'Authenticators that verify you with a PIN, fingerprint or face.',
+    requiresPasskey: 'Passkeys stored on the authenticator itself.',
+    requiresNoSyncedPasskey: 'No synced passkeys (passkeys copied to a cloud account).',
+    requiresAttestation: 'Only authenticators whose maker vouches for them (certified by the FIDO Alliance); your browser may ask to share its make and model.',
+    onlyTheseModels: (models: string) => `Only these models: ${models}.`,
+    notTheseModels: (models: string) => `Not these models: ${models}.`,
+    /** Between the items of a list of models or algorithms. */
+    listSeparator: ', ',
+
+    compromised: (model: string, status: string) => `The FIDO Alliance reports this authenticator model (${model}) as ${status}, so it is not accepted.`,
+    /** The FIDO metadata status reports that make a model refused, as `compromised` says them. */
+    fidoStatus: {
+      REVOKED: 'revoked',
+      ATTESTATION_KEY_COMPROMISE: 'attestation key compromise',
+      USER_VERIFICATION_BYPASS: 'user verification bypass',
+      USER_KEY_REMOTE_COMPROMISE: 'user key remote compromise',
+      USER_KEY_PHYSICAL_COMPROMISE: 'user key physical compromise',
+    },
+    modelDenied: (model: string) => `This organisation does not accept this authenticator model (${model}).`,
+    modelNotAllowed: (model: string) => `This organisation accepts only approved authenticator models, and ${model} is not one of them.`,
+    untrustedAttestation:
+      'This organisation accepts only authenticators whose maker vouches for them (an attestation certified by the FIDO Alliance), and this one did not prove its make and model.',
+    untrustedAttestationAdmins:
+      'This organisation accepts for administrators only authenticators whose maker vouches for them (an attestation certified by the FIDO Alliance), and this one did not prove its make and model.',
+    syncedPasskey:
+      'This organisation does not accept synced passkeys (passkeys copied to a cloud account). Use a security key, or a passkey that stays on this device.',
+    syncedPasskeyAdmins:
+      'This organisation does not accept synced passkeys for administrators (passkeys copied to a cloud account). Use a security key, or a passkey that stays on this device.',
+    onlySecurityKeys: 'This organisation accepts only security keys (such as a YubiKey), not the authenticator built into a computer or phone.',
+    onlyBuiltIn:
+      'This organisation accepts only the authenticator built into your device (Touch ID, Windows Hello or your phone’s screen lock), not a separate security key.',
+    residentKey:
+      'This organisation accepts only passkeys stored on the authenticator itself (discoverable credentials), and this authenticator did not store one.',
+    algorithm: (accepted: string, used: string) => `This organisation accepts only keys that sign with ${accepted}; this one uses ${used}.`,
+    coseAlgorithm: (id: number) => `COSE algorithm ${id}`,
+    userVerification:
+      'This organisation accepts only authenticators that verify you with a PIN, fingerprint or face, and this one did not. Set a PIN or fingerprint up on your key, or use another authenticator.',
+    tooManyKeys: (active: number, max: number) =>
+      `You already have ${active} keys, and this organisation allows at most ${max}. Remove one on your account page before adding another.`,
+    /** A sign-in refused by the policy: `why` is its refusals, one after the other. */
+    noLongerAccepted: (why: string) => `This key is no longer accepted here. ${why} Ask your administrator for a recovery link to enrol an allowed key.`,
+
+    /** A model the shipped list and the FIDO metadata do not name (admin pages). */
+    unknownModel: (aaguid: string) => `Unknown authenticator (${aaguid})`,
+    unknownModelNoAaguid: 'Unknown authenticator (no AAGUID)',
+
+    /** The settings table of the admin policy page (server/policy/describe.ts). */
+    settings: {
+      attestation: 'Attestation conveyance',
+      trustedAttestation: 'Trusted attestation chain',
+      aaguidAllow: 'Allowed models',
+      aaguidDeny: 'Denied models',
+      syncedPasskeys: 'Synced passkeys (backup eligible)',
+      attachment: 'Authenticator attachment',
+      residentKey: 'Resident (discoverable) key',
+      userVerification: 'User verification (PIN, biometrics)',
+      algorithms: 'Signature algorithms',
+      ceremonyTimeout: 'Ceremony timeout',
+      maxCredentials: 'Keys per person',
+      mds: 'FIDO metadata (MDS3)',
+    },
+    values: {
+      none: 'none',
+      anyModel: 'any model',
+      /** ATTESTATION. */
+      conveyance: { none: 'none', indirect: 'indirect', direct: 'direct', enterprise: 'enterprise' },
+      /** RESIDENT_KEY and USER_VERIFICATION. */
+      requirement: { required: 'required', preferred: 'preferred', discouraged: 'discouraged' },
+      /** REQUIRE_TRUSTED_ATTESTATION. */
+      trust: { no: 'not required', admins: 'required for administrators', everyone: 'required for everyone' },
+      synced: { allow: 'allowed', 'refuse-for-admins': 'refused for administrators', refuse: 'refused for everyone' },
+      attachment: {
+        any: 'security keys and built-in authenticators',
+        platform: 'built-in (platform) authenticators only',
+        'cross-platform': 'security keys (cross-platform) only',
+      },
+      atMost: (n: number) => `at most ${n}`,
+      mdsNotConfigured: 'not configured',
+      mdsLoaded: (source: string, serial: string, nextUpdate: string, entries: number) =>
+        `${source}: serial ${serial}, next update ${nextUpdate}, ${entries} authenticator models`,
+      mdsDisabled: (source: string, reason: string) => `DISABLED: ${source} was refused (${reason})`,
+    },
+  },
+
   /** Titles of error pages, by HTTP status. */
   titles: {
     400: 'Bad request',
