@@ -14,7 +14,7 @@ import { decodeCredentialId, findCredential, revokeCredential, type StoredCreden
 
 export class DeviceError extends AppError {}
 
-const noSuchDevice = (id: string) => new DeviceError('no_such_credential', 404, `There is no credential with id "${id.slice(0, 80)}".`);
+const noSuchDevice = (id: string) => new DeviceError('no_such_credential', 404, (t) => t.adminErrors.noSuchCredential(id.slice(0, 80)));
 
 /** A nickname as people type it: control and bidi characters dropped (text/safe-text.ts), trimmed, 1 to 64 characters. */
 export function cleanDeviceName(input: string): string {

@@ -523,6 +523,73 @@ export const en = {
     },
   },
 
+  /**
+   * What the admin pages and the admin API answer when they refuse (server/admin/, invites, users,
+   * credentials, Gogs' admin API). The CLI says the same in English.
+   */
+  adminErrors: {
+    notADuration: (ttl: string) => `"${ttl}" is not a duration. Use for example 30m, 24h or 7d.`,
+    inviteTtl: 'An invite must last between 1 second and 30 days.',
+    notACredentialId: 'That is not a credential id.',
+    notAnInviteId: 'That is not an invite id.',
+    cannotDisableSelf: 'You cannot disable your own account. Ask another administrator.',
+    fromNotATime: '“From” is not a time: use for example 2026-01-31T12:00 (UTC).',
+    untilNotATime: '“Until” is not a time: use for example 2026-01-31T18:00 (UTC).',
+    notAGogsUsername: (username: string) =>
+      `"${username}" is not a valid Gogs username (letters, digits, "_", "-", ".", at most 35, not starting with "-" or ".").`,
+    reservedName: (username: string) =>
+      `"${username}" is a name Gogs reserves (admin, api, explore, *.keys…): Gogs can never have that user; choose another name.`,
+    notAnEmail: (email: string) => `"${email}" is not an email address.`,
+    notInGogsYet: (username: string) =>
+      `${username} does not exist in Gogs yet: give an email address (--email on the command line) so Keygate can create the account.`,
+    recoveryForDisabled: (username: string) => `${username} is disabled, so a recovery link would not work. Enable them first, then send one.`,
+    noSuchInvite: (id: string) => `There is no invite with id ${id}.`,
+    inviteUsed: (id: string, username: string, time: string) => `Invite ${id} for ${username} was already used, on ${time}. Nothing was changed.`,
+    inviteRevoked: (id: string, username: string, time: string) => `Invite ${id} for ${username} was already revoked, on ${time}. Nothing was changed.`,
+    inviteExpired: (id: string, username: string, time: string) => `Invite ${id} for ${username} already expired, on ${time}. Nothing was changed.`,
+    inviteWithdrawn: (id: string, username: string) =>
+      `Invite ${id} for ${username} was a first-run link, already withdrawn because an administrator exists. Nothing was changed.`,
+    inviteChanged: (id: string, username: string) => `Invite ${id} for ${username} changed while Keygate looked at it. Try again.`,
+    noSuchUser: (username: string) => `There is no user named "${username}".`,
+    noSuchCredential: (id: string) => `There is no credential with id "${id}".`,
+
+    gogsUnreachable: (doing: string, detail: string) => `Gogs did not answer while Keygate was ${doing} (${detail}). Check GOGS_URL and that Gogs is running.`,
+    gogsLookingUp: (username: string) => `looking up ${username}`,
+    gogsCreating: (username: string) => `creating ${username}`,
+    gogsTokenRefused: (status: number) =>
+      `Gogs refused Keygate's admin token (HTTP ${status}): GOGS_ADMIN_TOKEN must be an access token of a Gogs site administrator.`,
+    gogsLookupStatus: (status: number, username: string) => `Gogs answered HTTP ${status} when Keygate looked up ${username}.`,
+    gogsLookupNotJson: (username: string) => `Gogs answered ${username}'s lookup with something that is not JSON.`,
+    /** `reason` is what Gogs said, as it said it. */
+    gogsRefusedUser: (reason: string) => `Gogs refused to create the user: ${reason}.`,
+
+    /** A request body or an address refused by its schema (server/http/validate.ts, server/admin/query.ts). */
+    invalidRequest: (issue: string) => `Invalid request: ${issue}`,
+    invalidRequestField: (field: string, issue: string) => `Invalid request: ${field}: ${issue}`,
+    invalidParameter: (issue: string) => `This address has an invalid parameter: ${issue}.`,
+    invalidNamedParameter: (name: string, issue: string) => `This address has an invalid “${name}” parameter: ${issue}.`,
+    atMostCharacters: (max: number) => `must be at most ${max} characters`,
+    unknownFields: (fields: string) => `unknown field ${fields}`,
+    /** What a field's or a parameter's schema says is wrong with it (its zod message is the key). */
+    issues: {
+      notValid: 'is not valid',
+      giveOnce: 'give it once',
+      pageNumber: 'must be a page number',
+      auditEntryNumber: 'must be an audit entry number',
+      notAnEvent: 'is not an event Keygate records',
+      csvOrJsonl: 'must be csv or jsonl',
+      enterUsername: 'enter the username the invite is for',
+      gogsUsernameLength: 'a Gogs username has at most 35 characters',
+      trueOrFalse: 'must be true or false',
+      durationLike: 'must be a duration such as 24h',
+      emailAddress: 'must be an email address',
+      emailLength: 'an email address has at most 254 characters',
+      reasonLength: 'keep the reason under 200 characters',
+      nameText: 'the new name must be text',
+      confirmLastBoolean: 'confirmLast must be true or false',
+    },
+  },
+
   /** Titles of error pages, by HTTP status. */
   titles: {
     400: 'Bad request',
