@@ -523,6 +523,15 @@ export const en = {
     },
   },
 
+  /** What a sign-in or enrolment attempt that is no longer the one started says (server/webauthn/ceremony.ts). */
+  attempts: {
+    no_ceremony: 'This attempt is no longer valid (it was already used, or it started in another browser). Please try again.',
+    wrong_ceremony: 'This attempt does not match the one that was started. Please try again.',
+    wrongInvite: 'This attempt does not match the enrolment link. Please reload the page and try again.',
+    challenge_expired: 'This attempt took too long and expired. Please try again.',
+    framed: "This key answered inside a frame of another site. Sign in on this site's own page.",
+  },
+
   /**
    * What the admin pages and the admin API answer when they refuse (server/admin/, invites, users,
    * credentials, Gogs' admin API). The CLI says the same in English.
@@ -661,6 +670,14 @@ export const en = {
     sessionCheckUnavailable: 'Keygate cannot check your session right now. Try again in a moment.',
     followedLink: (path: string) =>
       `You followed a link from another site to ${path}. Opening it changes something in Gogs (for example, it closes a milestone). Continue only if you meant to.`,
+    /** Why git or the API was refused its Authorization header (server/proxy/authorization.ts), on the 401 page. */
+    authorization: {
+      non_ascii: 'The Authorization header may only contain plain ASCII characters. For git and the API, use a Gogs access token as the password.',
+      malformed: 'These credentials could not be read. For git and the API, use a Gogs access token as the password.',
+      empty_password: 'A password cannot be empty. For git and the API, use a Gogs access token as the password.',
+      password:
+        'Keygate does not accept account passwords for git or the API. Create an access token in Gogs (Your settings, Applications) and use it as the password.',
+    },
   },
 };
 

@@ -476,6 +476,14 @@ export const zhCN: Catalogue = {
     },
   },
 
+  attempts: {
+    no_ceremony: '此次尝试已失效（它已被使用过，或是在另一个浏览器中开始的）。请重试。',
+    wrong_ceremony: '此次尝试与开始时的不一致。请重试。',
+    wrongInvite: '此次尝试与注册链接不一致。请重新加载页面后重试。',
+    challenge_expired: '此次尝试用时过长，已过期。请重试。',
+    framed: '此密钥是在另一个网站的框架内响应的。请在本网站自己的页面上登录。',
+  },
+
   adminErrors: {
     notADuration: (ttl: string) => `“${ttl}”不是时长。请使用例如 30m、24h 或 7d。`,
     inviteTtl: '邀请的有效期须在 1 秒到 30 天之间。',
@@ -595,5 +603,11 @@ export const zhCN: Catalogue = {
     badAddress: '无法理解此地址。',
     sessionCheckUnavailable: 'Keygate 目前无法检查你的会话。请稍后重试。',
     followedLink: (path: string) => `你从另一个网站的链接来到 ${path}。打开它会更改 Gogs 中的内容（例如关闭一个里程碑）。请仅在你确有此意时继续。`,
+    authorization: {
+      non_ascii: 'Authorization 请求头只能包含纯 ASCII 字符。git 和 API 请使用 Gogs 访问令牌作为密码。',
+      malformed: '无法读取这些凭据。git 和 API 请使用 Gogs 访问令牌作为密码。',
+      empty_password: '密码不能为空。git 和 API 请使用 Gogs 访问令牌作为密码。',
+      password: 'Keygate 不接受用账户密码访问 git 或 API。请在 Gogs 中创建访问令牌（用户设置 → 授权应用），并把它用作密码。',
+    },
   },
 };
