@@ -46,7 +46,7 @@ export async function renameDevice(db: Db, credentialId: string, nickname: strin
   const name = cleanDeviceName(nickname);
   const credential = await loadDevice(db, credentialId);
   if (opts.ownerId !== undefined && credential.userId !== opts.ownerId) throw noSuchDevice(credentialId);
-  if (credential.revokedAt) throw new DeviceError('credential_revoked', 409, 'This credential has been revoked and cannot be renamed.');
+  if (credential.revokedAt) throw new DeviceError('credential_revoked', 409, (t) => t.errors.renameRevoked);
   const owner = await findUserById(db, credential.userId);
   return withTransaction(db, async (tx) => {
     await tx.query('UPDATE credentials SET nickname = $2 WHERE id = $1', [credential.id, name]);

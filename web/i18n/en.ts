@@ -626,6 +626,8 @@ export const en = {
     databaseUnavailable: 'Keygate cannot reach its database right now, so it did not go on. Try again in a moment.',
     limitsUnavailable: 'Keygate cannot check its limits right now, so it did not go on. Try again in a moment.',
     bodyTooLarge: 'The request body is too large.',
+    bodyTooLargeAtMost: (kib: number) => `The request body is too large (at most ${kib} KiB).`,
+    bodyTimeout: 'The request body did not arrive in time.',
     malformedJson: 'The request body is not valid JSON.',
     unsupportedEncoding: 'The request body encoding is not supported.',
     cannotHandle: 'This request could not be handled.',
@@ -640,6 +642,7 @@ export const en = {
     accountDisabled: 'This account is disabled. Ask your administrator.',
     lastKey: 'This is your last key. If you remove it you will need a recovery link from your administrator to get back in.',
     enrolmentConflict: 'This account changed while you were enrolling. Please reload the page and try again.',
+    renameRevoked: 'This key has been revoked and cannot be renamed.',
   },
 
   /** Why a sign-in or an enrolment failed (server/webauthn/failures.ts). */

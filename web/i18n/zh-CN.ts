@@ -564,6 +564,8 @@ export const zhCN: Catalogue = {
     databaseUnavailable: 'Keygate 目前无法连接其数据库，因此没有继续。请稍后重试。',
     limitsUnavailable: 'Keygate 目前无法检查其限制，因此没有继续。请稍后重试。',
     bodyTooLarge: '请求体过大。',
+    bodyTooLargeAtMost: (kib: number) => `请求体过大（最多 ${kib} KiB）。`,
+    bodyTimeout: '请求体没有及时到达。',
     malformedJson: '请求体不是有效的 JSON。',
     unsupportedEncoding: '不支持请求体的编码。',
     cannotHandle: '无法处理此请求。',
@@ -577,6 +579,7 @@ export const zhCN: Catalogue = {
     accountDisabled: '此账户已被停用。请联系管理员。',
     lastKey: '这是你的最后一个密钥。移除后，你需要向管理员索取恢复链接才能重新登录。',
     enrolmentConflict: '你注册期间此账户发生了变化。请重新加载页面后重试。',
+    renameRevoked: '此密钥已被撤销，无法重命名。',
   },
 
   ceremony: {
