@@ -99,6 +99,13 @@ describe('Accept-Language on real answers from Keygate', () => {
     assert.match(zhRes.headers.get('vary') ?? '', /Accept-Language/);
   });
 
+  test('a body over the limit, refused before Express reads it, is refused in Chinese too', async () => {
+    const res = await new TestClient(kg.url).post('/-/api/login/verify', { response: { id: 'A'.repeat(70 * 1024) } }, ZH);
+    assert.equal(res.status, 413);
+    assert.deepEqual(res.json, { error: { code: 'body_too_large', message: zh.errors.bodyTooLargeAtMost(64) } });
+    assert.equal(res.headers.get('content-language'), 'zh-CN');
+  });
+
   test('why a session ended is said on the sign-in page in Chinese', async () => {
     const res = await new TestClient(kg.url).get('/-/login?signed_out', { 'accept-language': 'zh-CN' });
     assert.ok(res.text.includes(zh.sessionEnded.signed_out));
