@@ -13,8 +13,8 @@ import type { Logger } from './log.js';
 
 /**
  * What an error says: a sentence of the catalogue, said in the language of whoever asked
- * (web/i18n), or a fixed English string (for the operator's and the admin API's messages that are
- * not in the catalogue yet).
+ * (web/i18n), or a fixed English string (for what only the operator sees: the CLI's own
+ * refusals, the Gogs admin-flag sync).
  */
 export type Said = string | ((t: Catalogue) => string);
 
@@ -38,6 +38,17 @@ export class AppError extends Error {
   /** The message in `lang`. */
   messageIn(lang: Lang): string {
     return typeof this.said === 'string' ? this.said : this.said(strings(lang));
+  }
+}
+
+/**
+ * Something a person typed that cannot be used (an invite's username, lifetime or email): the API
+ * says `said` in their language; `message` is its English as a clause, for the CLI's
+ * "keygate: …" line.
+ */
+export class InputError extends Error {
+  constructor(readonly said: (t: Catalogue) => string) {
+    super(said(strings('en')).replace(/\.$/, ''));
   }
 }
 

@@ -178,7 +178,7 @@ describe('trusted attestation (REQUIRE_TRUSTED_ATTESTATION with MDS_BLOB)', () =
       {
         status: 403,
         code: 'policy_untrusted_attestation',
-        message: /no longer accepted here.*register an allowed authenticator/,
+        message: /no longer accepted here.*Ask your administrator for a recovery link to enrol an allowed key\./,
         audit: { event: 'sign_in', reason: 'policy_untrusted_attestation' },
       },
       before,
@@ -222,7 +222,7 @@ describe('metadata status reports', () => {
       {
         status: 403,
         code: 'policy_authenticator_compromised',
-        message: /user key physical compromise.*register an allowed authenticator/,
+        message: /user key physical compromise.*recovery link to enrol an allowed key\./,
         audit: { event: 'sign_in', reason: 'policy_authenticator_compromised' },
       },
       before,

@@ -62,13 +62,13 @@ async function refusedEnrolment(
   assert.equal(again.status, 200, 'the invite survives a refused key');
 }
 
-/** A sign-in refused by the policy: 403, the reason, words that say to enrol an allowed authenticator, counter unchanged, audited. */
+/** A sign-in refused by the policy: 403, the reason, words that say to enrol an allowed key with a recovery link, counter unchanged, audited. */
 async function refusedSignIn(kg: TestKeygate, key: SoftwareAuthenticator, reason: string, message: RegExp) {
   const browser = new TestClient(kg.url);
   const before = await snapshot(kg);
   const res: ClientResponse = await signIn(browser, key);
   await assertRefused(kg, res, { status: 403, code: reason, message, audit: { event: 'sign_in', reason } }, before);
-  assert.match(res.json.error.message, /no longer accepted here.*enrol(ment link and register)? an allowed authenticator/);
+  assert.match(res.json.error.message, /no longer accepted here.*Ask your administrator for a recovery link to enrol an allowed key\./);
   assert.equal((await browser.get('/some/repo')).status, 303, 'still signed out');
 }
 

@@ -12,15 +12,15 @@ import { endDevice, renameDevice } from '../devices/actions.js';
 import { AppError } from '../errors.js';
 import { requestContext } from '../http/context.js';
 import { jsonBody } from '../http/json-body.js';
-import { validateBody } from '../http/validate.js';
+import { say, validateBody } from '../http/validate.js';
 import { signOut } from '../session/auth.js';
 import { sessionCookieOptions } from '../session/cookie.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { requireSignIn } from '../session/require-sign-in.js';
 import { requireStepUp } from '../stepup/require.js';
 
-const renameBody = z.object({ nickname: z.string({ error: 'the new name must be text' }) });
-const removeBody = z.object({ confirmLast: z.boolean({ error: 'confirmLast must be true or false' }).optional() });
+const renameBody = z.object({ nickname: z.string({ error: say('nameText') }) });
+const removeBody = z.object({ confirmLast: z.boolean({ error: say('confirmLastBoolean') }).optional() });
 
 export function accountDeviceRouter(deps: RouterDeps): Router {
   const { db } = deps;

@@ -70,7 +70,7 @@ export function accountRouter(deps: RouterDeps): Router {
         rpId: config.rpId,
         userHandle: user.userHandle.toString('base64url'),
         isAdmin: user.isAdmin,
-        requirements: deps.policy.requirements({ admin: user.isAdmin }),
+        requirements: deps.policy.requirements({ admin: user.isAdmin }, strings(page.lang)),
       }),
     );
   });
@@ -81,7 +81,7 @@ export function accountRouter(deps: RouterDeps): Router {
     if (!user) throw unauthorized();
     const existing = await listCredentialsOfUser(db, user.id, { includeRevoked: true });
     const limit = deps.policy.credentialLimit(existing.filter((c) => !c.revokedAt).length);
-    if (limit) throw new CeremonyFailure(limit.reason, undefined, 403, limit.message);
+    if (limit) throw new CeremonyFailure(limit.reason, undefined, 403, limit.said);
     const options = await registrationOptions(config, deps.policy, user, existing);
     startCeremony(req, {
       purpose: 'add-device',

@@ -45,6 +45,6 @@ export function accountDevice(c: StoredCredential, currentCredentialId: string, 
     createdAt: c.createdAt,
     lastUsed: c.lastUsedAt ? { at: c.lastUsedAt, ip: displayIp(c.lastUsedIp), browser: describeBrowser(c.lastUsedUserAgent, lang) } : null,
     current: c.credentialId === currentCredentialId,
-    policyProblems: policy.violations(storedFacts(c), { admin }, 'sign-in').map((v) => v.message),
+    policyProblems: policy.violations(storedFacts(c), { admin }, 'sign-in').map((v) => v.said(strings(lang))),
   };
 }

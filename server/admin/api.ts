@@ -9,14 +9,14 @@ import { z } from 'zod';
 import type { RouterDeps } from '../deps.js';
 import { userActor } from '../audit/actor.js';
 import { parseDuration } from '../config.js';
-import { INVITE_TTL_RULE, isValidInviteTtl } from '../enrollment/limits.js';
+import { isValidInviteTtl } from '../enrollment/limits.js';
 import { endDevice } from '../devices/actions.js';
 import { INVITE_ID_PATTERN, InviteInputError, issueInvite, reissueInvite, revokeInvite } from '../enrollment/invites.js';
 import { AppError, badRequest } from '../errors.js';
 import { notifyRecoveryLink, notifyRevoked } from '../mail/notify.js';
 import { requestContext } from '../http/context.js';
 import { jsonBody } from '../http/json-body.js';
-import { validateBody } from '../http/validate.js';
+import { say, validateBody } from '../http/validate.js';
 import { signOut } from '../session/auth.js';
 import { sessionCookieOptions } from '../session/cookie.js';
 import { sessionKey } from '../session/key.js';
@@ -30,31 +30,39 @@ import { requireAdmin } from './require-admin.js';
 const inviteBody = z
   .object({
     username: z
-      .string({ error: 'enter the username the invite is for' })
+      .string({ error: say('enterUsername') })
       .trim()
-      .min(1, 'enter the username the invite is for')
-      .max(35, 'a Gogs username has at most 35 characters'),
-    admin: z.boolean({ error: 'must be true or false' }).optional(),
-    ttl: z.string({ error: 'must be a duration such as 24h' }).trim().max(16, 'must be a duration such as 24h').optional(),
+      .min(1, say('enterUsername'))
+      .max(35, say('gogsUsernameLength')),
+    admin: z.boolean({ error: say('trueOrFalse') }).optional(),
+    ttl: z
+      .string({ error: say('durationLike') })
+      .trim()
+      .max(16, say('durationLike'))
+      .optional(),
     // Used only with GOGS_ADMIN_TOKEN, to create a missing Gogs account.
-    email: z.string({ error: 'must be an email address' }).trim().max(254, 'an email address has at most 254 characters').optional(),
+    email: z
+      .string({ error: say('emailAddress') })
+      .trim()
+      .max(254, say('emailLength'))
+      .optional(),
   })
   .strict();
-const revokeBody = z.object({ reason: z.string().trim().max(200, 'keep the reason under 200 characters').optional() }).strict();
+const revokeBody = z.object({ reason: z.string().trim().max(200, say('reasonLength')).optional() }).strict();
 const noBody = z.object({}).strict();
 
 /** An invite lifetime from the form ("" or absent: the configured INVITE_TTL). */
 function inviteTtl(ttl: string | undefined): number | undefined {
   if (!ttl) return undefined;
   const ms = parseDuration(ttl);
-  if (ms === undefined) throw badRequest(`"${ttl}" is not a duration. Use for example 30m, 24h or 7d.`, 'invalid_ttl');
-  if (!isValidInviteTtl(ms)) throw badRequest(`An invite must last ${INVITE_TTL_RULE}.`, 'invalid_ttl');
+  if (ms === undefined) throw badRequest((t) => t.adminErrors.notADuration(ttl), 'invalid_ttl');
+  if (!isValidInviteTtl(ms)) throw badRequest((t) => t.adminErrors.inviteTtl, 'invalid_ttl');
   return ms;
 }
 
 function credentialParam(req: Request): string {
   const id = String(req.params.credentialId);
-  if (!decodeCredentialId(id)) throw badRequest('That is not a credential id.', 'invalid_credential_id');
+  if (!decodeCredentialId(id)) throw badRequest((t) => t.adminErrors.notACredentialId, 'invalid_credential_id');
   return id;
 }
 
@@ -62,7 +70,7 @@ const usernameParam = (req: Request) => String(req.params.username);
 
 function inviteParam(req: Request): string {
   const id = String(req.params.inviteId);
-  if (!INVITE_ID_PATTERN.test(id)) throw badRequest('That is not an invite id.', 'invalid_invite_id');
+  if (!INVITE_ID_PATTERN.test(id)) throw badRequest((t) => t.adminErrors.notAnInviteId, 'invalid_invite_id');
   return id;
 }
 
@@ -106,7 +114,7 @@ export function adminApiRouter(deps: RouterDeps): Router {
         ...(created.gogsAccount === 'not_checked' ? {} : { gogsAccount: created.gogsAccount }),
       });
     } catch (err) {
-      if (err instanceof InviteInputError) throw badRequest(`${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`, 'invalid_invite');
+      if (err instanceof InviteInputError) throw badRequest(err.said, 'invalid_invite');
       throw err;
     }
   });
@@ -147,7 +155,7 @@ export function adminApiRouter(deps: RouterDeps): Router {
   router.post('/-/api/admin/users/:username/disable', ...guard, jsonBody, validateBody(noBody), async (req, res) => {
     // An admin locking themselves out from the page is always a slip; the CLI can still do it.
     if (usernameParam(req).toLowerCase() === req.admin!.username.toLowerCase()) {
-      throw new AppError('cannot_disable_self', 409, 'You cannot disable your own account. Ask another administrator.');
+      throw new AppError('cannot_disable_self', 409, (t) => t.adminErrors.cannotDisableSelf);
     }
     const result = await disableUser(db, usernameParam(req), actor(req));
     res.json({ ok: true, username: result.user.username, ...(await ended(req, res, result.endedSessionIds)) });

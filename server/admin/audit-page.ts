@@ -11,27 +11,33 @@ import { AUDIT_EVENTS, auditEventLabel } from '../audit/events.js';
 import { describeBrowser, displayIp } from '../account/view.js';
 import { exportAudit, type ExportFormat } from './audit-export.js';
 import { parseFilterTime, parseQuery } from './query.js';
+import { say } from '../http/validate.js';
 import { requireAdmin } from './require-admin.js';
 import { pageOf } from '../http/site.js';
 import { strings, type Lang } from '../../web/i18n/index.js';
 
 export const AUDIT_PAGE_SIZE = 50;
 
-const text = (max: number) => z.string({ error: 'give it once' }).trim().max(max, `must be at most ${max} characters`).optional();
+const text = (max: number) =>
+  z
+    .string({ error: say('giveOnce') })
+    .trim()
+    .max(max)
+    .optional();
 
 const auditQuery = z.object({
   user: text(64),
-  event: z.union([z.literal(''), z.enum(AUDIT_EVENTS)], { error: 'is not an event Keygate records' }).optional(),
+  event: z.union([z.literal(''), z.enum(AUDIT_EVENTS)], { error: say('notAnEvent') }).optional(),
   from: text(40),
   to: text(40),
   before: z
-    .string({ error: 'give it once' })
-    .regex(/^[1-9]\d{0,17}$/, 'must be an audit entry number')
+    .string({ error: say('giveOnce') })
+    .regex(/^[1-9]\d{0,17}$/, say('auditEntryNumber'))
     .optional(),
 });
 
 const exportQuery = auditQuery.omit({ before: true }).extend({
-  format: z.enum(['csv', 'jsonl'], { error: 'must be csv or jsonl' }),
+  format: z.enum(['csv', 'jsonl'], { error: say('csvOrJsonl') }),
 });
 
 /** Audit rows name credentials by row id; people recognise them by nickname and credential id. */
@@ -100,8 +106,8 @@ export function adminAuditRouter(deps: RouterDeps): Router {
   function filtersOf(q: z.infer<typeof auditQuery>) {
     const since = parseFilterTime(q.from);
     const until = parseFilterTime(q.to);
-    if (since === null) throw badRequest('“From” is not a time: use for example 2026-01-31T12:00 (UTC).', 'invalid_query');
-    if (until === null) throw badRequest('“Until” is not a time: use for example 2026-01-31T18:00 (UTC).', 'invalid_query');
+    if (since === null) throw badRequest((t) => t.adminErrors.fromNotATime, 'invalid_query');
+    if (until === null) throw badRequest((t) => t.adminErrors.untilNotATime, 'invalid_query');
     return { username: q.user || undefined, event: q.event || undefined, since, until };
   }
 

@@ -2,14 +2,16 @@
 import type { Request } from 'express';
 import type { z } from 'zod';
 import { badRequest } from '../errors.js';
+import { whatIsWrong } from '../http/validate.js';
 
 /** Parses req.query; the first problem becomes a 400 page that names the parameter. */
 export function parseQuery<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
   const parsed = schema.safeParse(req.query ?? {});
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0] ?? { path: [], message: 'is not valid' };
-  const where = issue.path.length ? `“${issue.path.join('.')}” ` : '';
-  throw badRequest(`This address has an invalid ${where}parameter: ${issue.message}.`, 'invalid_query');
+  const issue = parsed.error.issues[0];
+  const what = whatIsWrong(issue);
+  const name = issue?.path.join('.');
+  throw badRequest((t) => (name ? t.adminErrors.invalidNamedParameter(name, what(t)) : t.adminErrors.invalidParameter(what(t))), 'invalid_query');
 }
 
 /**

@@ -20,15 +20,20 @@ import { requireUser } from '../users/actions.js';
 import { findUserByUsername } from '../users/users.js';
 import { listCredentialsOfUser } from '../webauthn/credentials.js';
 import { parseQuery } from './query.js';
+import { say } from '../http/validate.js';
 import { requireAdmin } from './require-admin.js';
 import { searchUsers } from './search.js';
 import { pageOf } from '../http/site.js';
 
 const listQuery = z.object({
-  q: z.string({ error: 'give it once' }).trim().max(64, 'must be at most 64 characters').default(''),
+  q: z
+    .string({ error: say('giveOnce') })
+    .trim()
+    .max(64)
+    .default(''),
   page: z
-    .string({ error: 'give it once' })
-    .regex(/^[1-9]\d{0,3}$/, 'must be a page number')
+    .string({ error: say('giveOnce') })
+    .regex(/^[1-9]\d{0,3}$/, say('pageNumber'))
     .transform(Number)
     .default(1),
 });
@@ -103,7 +108,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
         credentials: credentials.map((c) => ({
           id: c.credentialId,
           nickname: c.nickname,
-          model: deps.policy.modelName(c.aaguid),
+          model: deps.policy.modelName(c.aaguid, strings(page.lang)),
           kind: kindLabel(c, page.lang),
           createdAt: c.createdAt,
           lastUsedAt: c.lastUsedAt,
@@ -111,7 +116,7 @@ export function adminUsersRouter(deps: RouterDeps): Router {
           lastUsedBrowser: describeBrowser(c.lastUsedUserAgent, page.lang),
           revokedAt: c.revokedAt,
           removedByOwner: c.removedByOwner,
-          policyProblems: deps.policy.violations(storedFacts(c), { admin: user.isAdmin }, 'sign-in').map((v) => v.message),
+          policyProblems: deps.policy.violations(storedFacts(c), { admin: user.isAdmin }, 'sign-in').map((v) => v.said(strings(page.lang))),
         })),
         sessions: sessions.map((s) => ({ ...s, device: nicknames.get(s.credentialId) ?? null })),
         invites: invites.invites,

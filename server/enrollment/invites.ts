@@ -8,11 +8,11 @@ import type { Config } from '../config.js';
 import { SYSTEM_ACTOR, type Actor } from '../audit/actor.js';
 import { recordEvent } from '../audit/record.js';
 import { oneRow, withTransaction, type Db, type Queryable } from '../db/pool.js';
-import { AppError } from '../errors.js';
+import { AppError, InputError, type Said } from '../errors.js';
 import { ensureGogsUser, GogsInviteInputError, type GogsAccount } from '../gogs/users.js';
 import { isValidEmail } from '../mail/address.js';
 import { findUserByUsername, isReservedByGogs, isValidUsername } from '../users/users.js';
-import { INVITE_TTL_RULE, isValidInviteTtl } from './limits.js';
+import { isValidInviteTtl } from './limits.js';
 
 export interface Invite {
   id: string;
@@ -59,7 +59,7 @@ export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
-export class InviteInputError extends Error {}
+export class InviteInputError extends InputError {}
 
 export interface CreatedInvite {
   invite: Invite;
@@ -74,15 +74,15 @@ function checkInviteInput(
 ): { username: string; ttlMs: number; email: string | null } {
   const username = input.username.trim();
   if (!isValidUsername(username)) {
-    throw new InviteInputError(`"${input.username}" is not a valid Gogs username (letters, digits, "_", "-", ".", at most 35, not starting with "-" or ".")`);
+    throw new InviteInputError((t) => t.adminErrors.notAGogsUsername(input.username));
   }
   if (isReservedByGogs(username)) {
-    throw new InviteInputError(`"${username}" is a name Gogs reserves (admin, api, explore, *.keys…): Gogs can never have that user; choose another name`);
+    throw new InviteInputError((t) => t.adminErrors.reservedName(username));
   }
   const ttlMs = input.ttlMs ?? config.inviteTtlMs;
-  if (!isValidInviteTtl(ttlMs)) throw new InviteInputError(`the invite lifetime must be ${INVITE_TTL_RULE}`);
+  if (!isValidInviteTtl(ttlMs)) throw new InviteInputError((t) => t.adminErrors.inviteTtl);
   const email = input.email?.trim() || null;
-  if (email !== null && !isValidEmail(email)) throw new InviteInputError(`"${email}" is not an email address`);
+  if (email !== null && !isValidEmail(email)) throw new InviteInputError((t) => t.adminErrors.notAnEmail(email));
   return { username, ttlMs, email };
 }
 
@@ -94,8 +94,7 @@ export async function createInvite(
   const { username, ttlMs, email } = checkInviteInput(config, input);
   const existing = await findUserByUsername(db, username);
   // Its enrolment would be refused: say so now, not when the person opens the link.
-  if (existing?.disabledAt)
-    throw new AppError('user_disabled', 409, `${existing.username} is disabled, so a recovery link would not work. Enable them first, then send one.`);
+  if (existing?.disabledAt) throw new AppError('user_disabled', 409, (t) => t.adminErrors.recoveryForDisabled(existing.username));
   const token = randomBytes(32).toString('base64url');
   const { rows } = await db.query<InviteRow>(
     `INSERT INTO invites (token_hash, username, user_id, grants_admin, created_by, expires_at, email)
@@ -176,7 +175,7 @@ export async function issueInvite(
   try {
     gogsAccount = await ensureGogsUser(db, config, { username, email: input.email }, actor);
   } catch (err) {
-    if (err instanceof GogsInviteInputError) throw new InviteInputError(err.message);
+    if (err instanceof GogsInviteInputError) throw new InviteInputError(err.said);
     throw err;
   }
   const created = await withTransaction(db, (tx) => issueInviteIn(tx, config, input, actor));
@@ -289,7 +288,7 @@ export async function inviteExists(db: Queryable, id: string): Promise<boolean> 
 /** `2026-01-31 12:00 UTC`, as the admin pages write times. */
 const when = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
-const noSuchInvite = (id: string) => new AppError('no_such_invite', 404, `There is no invite with id ${id.slice(0, 40)}.`);
+const noSuchInvite = (id: string) => new AppError('no_such_invite', 404, (t) => t.adminErrors.noSuchInvite(id.slice(0, 40)));
 
 /** Why invite `id` cannot be revoked or re-issued: unknown (404), or already used, revoked, expired or withdrawn (409). */
 async function notPending(db: Queryable, id: string): Promise<AppError> {
@@ -307,14 +306,20 @@ async function notPending(db: Queryable, id: string): Promise<AppError> {
   );
   const row = rows[0];
   if (!row) return noSuchInvite(id);
-  const invite = `Invite ${id} for ${row.username}`;
-  const conflict = (code: string, what: string) => new AppError(code, 409, `${invite} ${what}. Nothing was changed.`);
-  if (row.used_at) return conflict('invite_already_used', `was already used, on ${when(row.used_at)}`);
-  if (row.revoked_at) return conflict('invite_already_revoked', `was already revoked, on ${when(row.revoked_at)}`);
-  if (row.expired) return conflict('invite_already_expired', `already expired, on ${when(row.expires_at)}`);
-  if (row.superseded) return conflict('invite_already_withdrawn', 'was a first-run link, already withdrawn because an administrator exists');
+  const { username } = row;
+  const conflict = (code: string, said: Said) => new AppError(code, 409, said);
+  if (row.used_at) {
+    const at = when(row.used_at);
+    return conflict('invite_already_used', (t) => t.adminErrors.inviteUsed(id, username, at));
+  }
+  if (row.revoked_at) {
+    const at = when(row.revoked_at);
+    return conflict('invite_already_revoked', (t) => t.adminErrors.inviteRevoked(id, username, at));
+  }
+  if (row.expired) return conflict('invite_already_expired', (t) => t.adminErrors.inviteExpired(id, username, when(row.expires_at)));
+  if (row.superseded) return conflict('invite_already_withdrawn', (t) => t.adminErrors.inviteWithdrawn(id, username));
   // Pending again by now: only if it was not at the moment of the update (a clock at the edge of its expiry).
-  return new AppError('invite_changed', 409, `${invite} changed while Keygate looked at it. Try again.`);
+  return new AppError('invite_changed', 409, (t) => t.adminErrors.inviteChanged(id, username));
 }
 
 /**
@@ -377,7 +382,7 @@ export function reissueInvite(
   opts: { ttlMs?: number },
   actor: Actor,
 ): Promise<{ revoked: PendingInvite; created: CreatedInvite }> {
-  if (opts.ttlMs !== undefined && !isValidInviteTtl(opts.ttlMs)) throw new InviteInputError(`the invite lifetime must be ${INVITE_TTL_RULE}`);
+  if (opts.ttlMs !== undefined && !isValidInviteTtl(opts.ttlMs)) throw new InviteInputError((t) => t.adminErrors.inviteTtl);
   return withTransaction(db, async (tx) => {
     const revoked = await expirePending(tx, id);
     const lifetime = revoked.expiresAt.getTime() - revoked.createdAt.getTime();

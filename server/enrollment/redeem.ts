@@ -38,8 +38,7 @@ export function redeemInvite(
     // The row lock serialises concurrent redemptions of one invite: exactly one stores a key.
     const { state, invite } = await findInvite(tx, input.token, { lock: true });
     if (state !== 'valid' || !invite) throw inviteProblem(state as Exclude<InviteState, 'valid'>);
-    if (invite.id !== input.ceremony.inviteId)
-      throw new CeremonyError('wrong_ceremony', 'This attempt does not match the enrolment link. Please reload the page and try again.');
+    if (invite.id !== input.ceremony.inviteId) throw new CeremonyError('wrong_ceremony', (t) => t.attempts.wrongInvite);
     const handle = Buffer.from(input.ceremony.userHandle ?? '', 'base64url');
     const user = await createOrGetUser(tx, input.ceremony.username ?? invite.username, handle, invite.grantsAdmin);
     // The authenticator stored the ceremony's user handle; if someone else created this user meanwhile, they differ.

@@ -52,7 +52,7 @@ export function enrollmentRouter(deps: RouterDeps): Router {
       return;
     }
     const existing = invite.userId ? await findUserById(db, invite.userId) : null;
-    const requirements = policy.requirements({ admin: invite.grantsAdmin || Boolean(existing?.isAdmin) });
+    const requirements = policy.requirements({ admin: invite.grantsAdmin || Boolean(existing?.isAdmin) }, strings(page.lang));
     res.type('html').send(
       enrollPage({
         token: String(req.params.token),
@@ -75,7 +75,7 @@ export function enrollmentRouter(deps: RouterDeps): Router {
     const existing = user ? await listCredentialsOfUser(db, user.id, { includeRevoked: true }) : [];
     // Said before the key is touched, not after: a recovery link cannot take someone past the limit.
     const limit = policy.credentialLimit(existing.filter((c) => !c.revokedAt).length);
-    if (limit) throw new CeremonyFailure(limit.reason, undefined, 403, limit.message);
+    if (limit) throw new CeremonyFailure(limit.reason, undefined, 403, limit.said);
     const options = await registrationOptions(config, policy, { username: user?.username ?? invite.username, userHandle }, existing);
     startCeremony(req, {
       purpose: 'enroll',

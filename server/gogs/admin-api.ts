@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { Agent, fetch } from 'undici';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError, type Said } from '../errors.js';
 
 /** Each call to Gogs gets this long. */
 export const GOGS_API_TIMEOUT_MS = 5000;
@@ -61,7 +61,7 @@ export class GogsAdminApi {
     return `GogsAdminApi(${this.#base.origin})`;
   }
 
-  async #call(method: string, path: string, opts: { body?: unknown; asUser?: string; what: string }): Promise<{ status: number; text: string }> {
+  async #call(method: string, path: string, opts: { body?: unknown; asUser?: string; what: Said }): Promise<{ status: number; text: string }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (opts.asUser === undefined) headers.authorization = `token ${this.#token}`;
     else headers[this.#authHeader] = opts.asUser;
@@ -78,35 +78,28 @@ export class GogsAdminApi {
       const text = await res.text();
       return { status: res.status, text };
     } catch (err) {
-      throw new AppError(
-        'gogs_unreachable',
-        502,
-        `Gogs did not answer while Keygate was ${opts.what} (${describe(err)}). Check GOGS_URL and that Gogs is running.`,
-        describe(err),
-      );
+      const { what } = opts;
+      const detail = describe(err);
+      throw new AppError('gogs_unreachable', 502, (t) => t.adminErrors.gogsUnreachable(typeof what === 'string' ? what : what(t), detail), detail);
     }
   }
 
   #tokenRefused(status: number): AppError {
-    return new AppError(
-      'gogs_admin_token_refused',
-      502,
-      `Gogs refused Keygate's admin token (HTTP ${status}): GOGS_ADMIN_TOKEN must be an access token of a Gogs site administrator.`,
-    );
+    return new AppError('gogs_admin_token_refused', 502, (t) => t.adminErrors.gogsTokenRefused(status));
   }
 
   /** The Gogs user of that name (case-insensitive, as Gogs looks names up), or null. */
   async findUser(username: string): Promise<GogsUser | null> {
-    const { status, text } = await this.#call('GET', `/api/v1/users/${encodeURIComponent(username)}`, { what: `looking up ${username}` });
+    const { status, text } = await this.#call('GET', `/api/v1/users/${encodeURIComponent(username)}`, { what: (t) => t.adminErrors.gogsLookingUp(username) });
     if (status === 404) return null;
     if (status === 401 || status === 403) throw this.#tokenRefused(status);
-    if (status !== 200) throw new AppError('gogs_error', 502, `Gogs answered HTTP ${status} when Keygate looked up ${username}.`);
+    if (status !== 200) throw new AppError('gogs_error', 502, (t) => t.adminErrors.gogsLookupStatus(status, username));
     try {
       const u = JSON.parse(text) as { id?: unknown; username?: unknown; login?: unknown; email?: unknown };
       const name = typeof u.username === 'string' ? u.username : typeof u.login === 'string' ? u.login : username;
       return { id: Number(u.id), username: name, email: typeof u.email === 'string' ? u.email : '' };
     } catch {
-      throw new AppError('gogs_error', 502, `Gogs answered ${username}'s lookup with something that is not JSON.`);
+      throw new AppError('gogs_error', 502, (t) => t.adminErrors.gogsLookupNotJson(username));
     }
   }
 
@@ -117,7 +110,7 @@ export class GogsAdminApi {
   async createUser(username: string, email: string): Promise<GogsUser> {
     const password = randomBytes(32).toString('base64url');
     const { status, text } = await this.#call('POST', '/api/v1/admin/users', {
-      what: `creating ${username}`,
+      what: (t) => t.adminErrors.gogsCreating(username),
       body: { source_id: 0, login_name: username, username, email, password, send_notify: false },
     });
     if (status === 201 || status === 200) {
@@ -129,7 +122,8 @@ export class GogsAdminApi {
       }
     }
     if (status === 401 || status === 403) throw this.#tokenRefused(status);
-    throw new AppError('gogs_refused', status === 422 || status === 400 ? 422 : 502, `Gogs refused to create the user: ${gogsReason(status, text)}.`);
+    const reason = gogsReason(status, text);
+    throw new AppError('gogs_refused', status === 422 || status === 400 ? 422 : 502, (t) => t.adminErrors.gogsRefusedUser(reason));
   }
 
   /**

@@ -7,13 +7,13 @@ import type { Actor } from '../audit/actor.js';
 import { recordEvent } from '../audit/record.js';
 import type { Config } from '../config.js';
 import { withTransaction, type Db } from '../db/pool.js';
-import { AppError } from '../errors.js';
+import { AppError, InputError } from '../errors.js';
 import { listUsers } from '../users/users.js';
 import { isValidEmail } from '../mail/address.js';
 import { gogsAdminApi, type GogsAdminApi } from './admin-api.js';
 
 /** A bad invite input found on the Gogs side (the CLI and the admin API show it as given). */
-export class GogsInviteInputError extends Error {}
+export class GogsInviteInputError extends InputError {}
 
 export type GogsAccount = 'not_checked' | 'exists' | 'created';
 
@@ -30,12 +30,10 @@ export async function ensureGogsUser(
 ): Promise<GogsAccount> {
   if (!api) return 'not_checked';
   const email = input.email?.trim() || undefined;
-  if (email !== undefined && !isValidEmail(email)) throw new GogsInviteInputError(`"${email}" is not an email address`);
+  if (email !== undefined && !isValidEmail(email)) throw new GogsInviteInputError((t) => t.adminErrors.notAnEmail(email));
   if (await api.findUser(input.username)) return 'exists';
   if (email === undefined) {
-    throw new GogsInviteInputError(
-      `${input.username} does not exist in Gogs yet: give an email address (--email on the command line) so Keygate can create the account`,
-    );
+    throw new GogsInviteInputError((t) => t.adminErrors.notInGogsYet(input.username));
   }
   const audit = (outcome: 'success' | 'failure', reason?: string, details: Record<string, unknown> = {}) =>
     recordEvent(db, {

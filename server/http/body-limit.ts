@@ -4,15 +4,21 @@
  * arrive whole within CLIENT_BODY_TIMEOUT, however slowly it trickles.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { strings, type Catalogue } from '../../web/i18n/index.js';
+import { languageFor, languageHeaders } from './language.js';
 
 export const KEYGATE_BODY_LIMIT_BYTES = 64 * 1024;
 
 /** For express.json. */
 export const KEYGATE_BODY_LIMIT = `${KEYGATE_BODY_LIMIT_BYTES / 1024}kb`;
 
-function refuse(json: boolean, res: ServerResponse, status: number, code: string, message: string): void {
+/** Answers before Express: in the language the request asks for, as Keygate's other errors are. */
+function refuse(json: boolean, req: IncomingMessage, res: ServerResponse, status: number, code: string, say: (t: Catalogue) => string): void {
+  const lang = languageFor(req.headers['accept-language']);
+  const message = say(strings(lang));
   const body = json ? JSON.stringify({ error: { code, message } }) : `${message}\n`;
   res.writeHead(status, {
+    ...languageHeaders(lang),
     'content-type': json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
@@ -40,7 +46,7 @@ export function declaresTooMuch(req: IncomingMessage): boolean {
 export function limitKeygateBody(req: IncomingMessage, res: ServerResponse, timeoutMs: number, onRefused?: (req: IncomingMessage) => Promise<void>): boolean {
   if (declaresTooMuch(req)) {
     // Audited first, as a refusal inside Express would be: the answer never precedes its trace.
-    const answer = () => refuse(isApi(req), res, 413, 'body_too_large', `The request body is too large (at most ${KEYGATE_BODY_LIMIT_BYTES / 1024} KiB).`);
+    const answer = () => refuse(isApi(req), req, res, 413, 'body_too_large', (t) => t.errors.bodyTooLargeAtMost(KEYGATE_BODY_LIMIT_BYTES / 1024));
     if (onRefused) onRefused(req).then(answer, answer);
     else answer();
     return false;
@@ -50,7 +56,7 @@ export function limitKeygateBody(req: IncomingMessage, res: ServerResponse, time
   const json = isApi(req);
   const timer = setTimeout(() => {
     if (req.complete) return;
-    if (!res.headersSent) refuse(json, res, 408, 'body_timeout', 'The request body did not arrive in time.');
+    if (!res.headersSent) refuse(json, req, res, 408, 'body_timeout', (t) => t.errors.bodyTimeout);
     setImmediate(() => req.socket.destroy());
   }, timeoutMs);
   timer.unref();

@@ -16,6 +16,7 @@ import { ALGORITHM_IDS } from '../config.js';
 import { authenticatorName, isKnownModel } from '../devices/models.js';
 import { coseAlgorithm, type StoredCredential } from '../webauthn/credentials.js';
 import type { AuthenticatorMetadata } from './metadata.js';
+import { strings, type Catalogue } from '../../web/i18n/index.js';
 
 export type PolicyReason =
   | 'policy_attachment'
@@ -58,9 +59,18 @@ export function storedFacts(c: StoredCredential): AuthenticatorFacts {
 
 export interface Violation {
   reason: PolicyReason;
-  /** Says what the organisation accepts, in words a person can act on. */
+  /** Says what the organisation accepts, in words a person can act on, in their language. */
+  said: (t: Catalogue) => string;
+  /** The same in English: for the logs and the CLI. */
   message: string;
 }
+
+function violation(reason: PolicyReason, said: (t: Catalogue) => string): Violation {
+  return { reason, said, message: said(strings('en')) };
+}
+
+/** A list of models or algorithms, as the catalogue separates them. */
+const listOf = (items: readonly string[], t: Catalogue) => items.join(t.policy.listSeparator);
 
 /** Who the authenticator belongs to, for the rules that apply only to admins. */
 export interface Holder {
@@ -89,9 +99,12 @@ export class AuthenticatorPolicy {
     return this.settings.algorithms.map((a) => ALGORITHM_IDS[a]);
   }
 
-  /** A model name for people: the shipped AAGUID list, then the FIDO metadata, then the AAGUID. */
-  modelName(aaguid: string): string {
-    const known = authenticatorName(aaguid);
+  /**
+   * A model name for people: the shipped AAGUID list, then the FIDO metadata, then "Unknown
+   * authenticator (<aaguid>)" in the language of `t` (English by default, as the CLI says it).
+   */
+  modelName(aaguid: string, t: Catalogue = strings('en')): string {
+    const known = authenticatorName(aaguid, t);
     if (isKnownModel(known)) return known;
     return this.metadata.description(aaguid) ?? known;
   }
@@ -104,78 +117,61 @@ export class AuthenticatorPolicy {
   violations(facts: AuthenticatorFacts, holder: Holder, stage: 'registration' | 'sign-in'): Violation[] {
     const s = this.settings;
     const out: Violation[] = [];
-    const model = this.modelName(facts.aaguid);
-    const forAdmins = (setting: string) => (setting.endsWith('admins') ? ' for administrators' : '');
+    const model = (t: Catalogue) => this.modelName(facts.aaguid, t);
+    const forAdmins = (setting: string) => setting.endsWith('admins');
 
     const compromised = this.metadata.refusedStatus(facts.aaguid);
     if (compromised) {
-      out.push({
-        reason: 'policy_authenticator_compromised',
-        message: `The FIDO Alliance reports this authenticator model (${model}) as ${compromised.toLowerCase().replace(/_/g, ' ')}, so it is not accepted.`,
-      });
+      const status = (t: Catalogue) => (t.policy.fidoStatus as Record<string, string>)[compromised] ?? compromised.toLowerCase().replace(/_/g, ' ');
+      out.push(violation('policy_authenticator_compromised', (t) => t.policy.compromised(model(t), status(t))));
     }
     if (s.aaguidDeny.includes(facts.aaguid.toLowerCase())) {
-      out.push({ reason: 'policy_aaguid_denied', message: `This organisation does not accept this authenticator model (${model}).` });
+      out.push(violation('policy_aaguid_denied', (t) => t.policy.modelDenied(model(t))));
     } else if (s.aaguidAllow.length > 0 && !s.aaguidAllow.includes(facts.aaguid.toLowerCase())) {
-      out.push({
-        reason: 'policy_aaguid_not_allowed',
-        message: `This organisation accepts only approved authenticator models, and ${model} is not one of them.`,
-      });
+      out.push(violation('policy_aaguid_not_allowed', (t) => t.policy.modelNotAllowed(model(t))));
     }
     const trustNeeded = s.trustedAttestation === 'everyone' || (s.trustedAttestation === 'admins' && holder.admin);
     if (trustNeeded && !facts.attestationTrusted) {
-      out.push({
-        reason: 'policy_untrusted_attestation',
-        message: `This organisation accepts${forAdmins(s.trustedAttestation)} only authenticators whose maker vouches for them (an attestation certified by the FIDO Alliance), and this one did not prove its make and model.`,
-      });
+      const admins = forAdmins(s.trustedAttestation);
+      out.push(violation('policy_untrusted_attestation', (t) => (admins ? t.policy.untrustedAttestationAdmins : t.policy.untrustedAttestation)));
     }
     const syncedRefused = s.syncedPasskeys === 'refuse' || (s.syncedPasskeys === 'refuse-for-admins' && holder.admin);
     if (syncedRefused && facts.backupEligible) {
-      out.push({
-        reason: 'policy_synced_passkey',
-        message: `This organisation does not accept synced passkeys${forAdmins(s.syncedPasskeys)} (passkeys copied to a cloud account). Use a security key, or a passkey that stays on this device.`,
-      });
+      const admins = forAdmins(s.syncedPasskeys);
+      out.push(violation('policy_synced_passkey', (t) => (admins ? t.policy.syncedPasskeyAdmins : t.policy.syncedPasskey)));
     }
     if (s.attachment !== 'any' && facts.attachment !== s.attachment && (facts.attachment !== null || stage === 'registration')) {
-      out.push({
-        reason: 'policy_attachment',
-        message:
-          s.attachment === 'cross-platform'
-            ? 'This organisation accepts only security keys (such as a YubiKey), not the authenticator built into a computer or phone.'
-            : 'This organisation accepts only the authenticator built into your device (Touch ID, Windows Hello or your phone’s screen lock), not a separate security key.',
-      });
+      const securityKeys = s.attachment === 'cross-platform';
+      out.push(violation('policy_attachment', (t) => (securityKeys ? t.policy.onlySecurityKeys : t.policy.onlyBuiltIn)));
     }
     if (s.residentKey === 'required' && facts.discoverable !== true && (facts.discoverable !== null || stage === 'registration')) {
-      out.push({
-        reason: 'policy_resident_key',
-        message:
-          'This organisation accepts only passkeys stored on the authenticator itself (discoverable credentials), and this authenticator did not store one.',
-      });
+      out.push(violation('policy_resident_key', (t) => t.policy.residentKey));
     }
-    if (facts.alg !== null && !this.algorithmIds.includes(facts.alg)) {
-      out.push({
-        reason: 'policy_algorithm',
-        message: `This organisation accepts only keys that sign with ${s.algorithms.join(', ')}; this one uses ${ALG_NAMES.get(facts.alg) ?? `COSE algorithm ${facts.alg}`}.`,
-      });
+    const alg = facts.alg;
+    if (alg !== null && !this.algorithmIds.includes(alg)) {
+      out.push(violation('policy_algorithm', (t) => t.policy.algorithm(listOf(s.algorithms, t), ALG_NAMES.get(alg) ?? t.policy.coseAlgorithm(alg))));
     }
     return out;
   }
 
-  /** What this holder's authenticator must be, as short sentences for the enrolment pages. */
-  requirements(holder: Holder): string[] {
+  /** What this holder's authenticator must be, as short sentences for the enrolment and account pages, in the language of `t`. */
+  requirements(holder: Holder, t: Catalogue): string[] {
     const s = this.settings;
+    const p = t.policy;
     const out: string[] = [];
-    if (s.attachment === 'cross-platform') out.push('Security keys (such as a YubiKey) only, not the authenticator built into a computer or phone.');
-    if (s.attachment === 'platform')
-      out.push('Only the authenticator built into your device (Touch ID, Windows Hello or your phone’s screen lock), not a separate security key.');
-    if (s.userVerification === 'required') out.push('Authenticators that verify you with a PIN, fingerprint or face.');
-    if (s.residentKey === 'required') out.push('Passkeys stored on the authenticator itself.');
-    if (s.syncedPasskeys === 'refuse' || (s.syncedPasskeys === 'refuse-for-admins' && holder.admin))
-      out.push('No synced passkeys (passkeys copied to a cloud account).');
-    if (s.trustedAttestation === 'everyone' || (s.trustedAttestation === 'admins' && holder.admin))
-      out.push('Only authenticators whose maker vouches for them (certified by the FIDO Alliance); your browser may ask to share its make and model.');
-    if (s.aaguidAllow.length) out.push(`Only these models: ${s.aaguidAllow.map((a) => this.modelName(a)).join(', ')}.`);
-    if (s.aaguidDeny.length) out.push(`Not these models: ${s.aaguidDeny.map((a) => this.modelName(a)).join(', ')}.`);
+    if (s.attachment === 'cross-platform') out.push(p.requiresSecurityKey);
+    if (s.attachment === 'platform') out.push(p.requiresBuiltIn);
+    if (s.userVerification === 'required') out.push(p.requiresUserVerification);
+    if (s.residentKey === 'required') out.push(p.requiresPasskey);
+    if (s.syncedPasskeys === 'refuse' || (s.syncedPasskeys === 'refuse-for-admins' && holder.admin)) out.push(p.requiresNoSyncedPasskey);
+    if (s.trustedAttestation === 'everyone' || (s.trustedAttestation === 'admins' && holder.admin)) out.push(p.requiresAttestation);
+    const models = (list: readonly string[]) =>
+      listOf(
+        list.map((a) => this.modelName(a, t)),
+        t,
+      );
+    if (s.aaguidAllow.length) out.push(p.onlyTheseModels(models(s.aaguidAllow)));
+    if (s.aaguidDeny.length) out.push(p.notTheseModels(models(s.aaguidDeny)));
     return out;
   }
 
@@ -183,9 +179,6 @@ export class AuthenticatorPolicy {
   credentialLimit(activeCredentials: number): Violation | null {
     const max = this.settings.maxCredentialsPerUser;
     if (activeCredentials < max) return null;
-    return {
-      reason: 'policy_too_many_credentials',
-      message: `You already have ${activeCredentials} keys, and this organisation allows at most ${max}. Remove one on your account page before adding another.`,
-    };
+    return violation('policy_too_many_credentials', (t) => t.policy.tooManyKeys(activeCredentials, max));
   }
 }

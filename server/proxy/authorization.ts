@@ -39,20 +39,13 @@ export type AuthorizationRefusal = 'non_ascii' | 'malformed' | 'empty_password' 
 
 export type AuthorizationVerdict =
   /** `header`: what Gogs gets (undefined: no Authorization header at all). */
-  { ok: true; header: string | undefined; credentials: ForwardedCredentials } | { ok: false; reason: AuthorizationRefusal; message: string };
+  { ok: true; header: string | undefined; credentials: ForwardedCredentials } | { ok: false; reason: AuthorizationRefusal };
 
 /** What Keygate understood and lets Gogs read: the differential tests compare Go's reading with this. */
 export type ForwardedCredentials = { kind: 'none' } | { kind: 'basic'; username: string; password: string } | { kind: 'token'; token: string };
 
-const MESSAGES: Record<AuthorizationRefusal, string> = {
-  non_ascii: 'The Authorization header may only contain plain ASCII characters. For git and the API, use a Gogs access token as the password.',
-  malformed: 'These credentials could not be read. For git and the API, use a Gogs access token as the password.',
-  empty_password: 'A password cannot be empty. For git and the API, use a Gogs access token as the password.',
-  password:
-    'Keygate does not accept account passwords for git or the API. Create an access token in Gogs (Your settings, Applications) and use it as the password.',
-};
-
-const refuse = (reason: AuthorizationRefusal): AuthorizationVerdict => ({ ok: false, reason, message: MESSAGES[reason] });
+/** A refusal; what it says is the catalogue's `proxy.authorization[reason]` (web/i18n). */
+const refuse = (reason: AuthorizationRefusal): AuthorizationVerdict => ({ ok: false, reason });
 
 const NONE: AuthorizationVerdict = { ok: true, header: undefined, credentials: { kind: 'none' } };
 

@@ -197,7 +197,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     const verdict = judgeAuthorization(req.headers.authorization, authorizationPolicy);
     if (!verdict.ok) {
       req.resume();
-      sendPage(res, 401, (t) => ({ title: t.titles[401], message: verdict.message }), { 'www-authenticate': 'Basic realm="."' });
+      sendPage(res, 401, (t) => ({ title: t.titles[401], message: t.proxy.authorization[verdict.reason] }), { 'www-authenticate': 'Basic realm="."' });
       return;
     }
     if (!passthroughPerClient.enter(rateLimitSubject(peerAddress(req, config.trustProxy) ?? ''), res)) {

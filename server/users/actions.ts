@@ -11,7 +11,7 @@ import { findUserByUsername, type User } from './users.js';
 
 export async function requireUser(db: Db, username: string): Promise<User> {
   const user = await findUserByUsername(db, username);
-  if (!user) throw new AppError('no_such_user', 404, `There is no user named "${username.slice(0, 64)}".`);
+  if (!user) throw new AppError('no_such_user', 404, (t) => t.adminErrors.noSuchUser(username.slice(0, 64)));
   return user;
 }
 

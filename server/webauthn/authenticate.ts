@@ -11,6 +11,7 @@ import { isoCBOR } from '@simplewebauthn/server/helpers';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
+import type { Said } from '../errors.js';
 import { storedFacts, type AuthenticatorPolicy } from '../policy/policy.js';
 import type { User } from '../users/users.js';
 import type { Ceremony } from './ceremony.js';
@@ -32,7 +33,7 @@ export class SignInFailure extends CeremonyFailure {
     readonly user: User | null,
     readonly credential: StoredCredential | null,
     cause?: unknown,
-    message?: string,
+    message?: Said,
   ) {
     super(reason, cause, reason === 'user_disabled' || reason === 'access_ended' || reason.startsWith('policy_') ? 403 : 400, message);
   }
@@ -74,7 +75,7 @@ export async function verifySignIn(
   try {
     refuseCrossOriginFrame(response.response.clientDataJSON);
   } catch (err) {
-    throw new SignInFailure((err as CeremonyFailure).reason, null, null, err, (err as CeremonyFailure).message);
+    throw new SignInFailure((err as CeremonyFailure).reason, null, null, err, (err as CeremonyFailure).said);
   }
 
   // The credential and its owner in one statement: an unknown id (or a missing owner) is null for both.
@@ -143,14 +144,7 @@ export async function verifySignIn(
   const broken = policy.violations(storedFacts(credential), { admin: user!.isAdmin }, 'sign-in');
   const [first] = broken;
   if (first) {
-    const why = broken.map((v) => v.message).join(' ');
-    throw new SignInFailure(
-      first.reason,
-      user,
-      credential,
-      undefined,
-      `This key is no longer accepted here. ${why} Ask your administrator for an enrolment link and register an allowed authenticator.`,
-    );
+    throw new SignInFailure(first.reason, user, credential, undefined, (t) => t.policy.noLongerAccepted(broken.map((v) => v.said(t)).join(' ')));
   }
 
   const written = await recordCredentialUse(db, credential.id, {

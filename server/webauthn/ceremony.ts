@@ -6,7 +6,7 @@
  */
 import type { Request } from 'express';
 import type { Db } from '../db/pool.js';
-import { AppError } from '../errors.js';
+import { AppError, type Said } from '../errors.js';
 import { sessionKey } from '../session/key.js';
 import { takeCeremony } from '../session/sql.js';
 
@@ -41,7 +41,7 @@ export function startCeremony(req: Request, ceremony: Ceremony): void {
 export class CeremonyError extends AppError {
   constructor(
     readonly reason: 'no_ceremony' | 'wrong_ceremony' | 'challenge_expired',
-    message: string,
+    message: Said = (t) => t.attempts[reason],
   ) {
     super(reason, 400, message);
   }
@@ -56,13 +56,13 @@ export async function consumeCeremony(db: Db, req: Request, purpose: CeremonyPur
   // The in-memory copy goes too, or express-session would write it back at the end of the request.
   if (req.session) delete req.session.ceremony;
   if (!ceremony) {
-    throw new CeremonyError('no_ceremony', 'This attempt is no longer valid (it was already used, or it started in another browser). Please try again.');
+    throw new CeremonyError('no_ceremony');
   }
   if (ceremony.purpose !== purpose) {
-    throw new CeremonyError('wrong_ceremony', 'This attempt does not match the one that was started. Please try again.');
+    throw new CeremonyError('wrong_ceremony');
   }
   if (Date.now() > ceremony.expiresAt) {
-    throw new CeremonyError('challenge_expired', 'This attempt took too long and expired. Please try again.');
+    throw new CeremonyError('challenge_expired');
   }
   return ceremony;
 }

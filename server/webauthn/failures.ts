@@ -3,7 +3,7 @@
  * failures as Error messages; they are sorted here into reasons an admin can filter on.
  */
 import { strings, type Catalogue } from '../../web/i18n/index.js';
-import { AppError } from '../errors.js';
+import { AppError, type Said } from '../errors.js';
 import type { PolicyReason } from '../policy/policy.js';
 
 export type FailureReason =
@@ -83,7 +83,7 @@ export class CeremonyFailure extends AppError {
     cause?: unknown,
     status = 400,
     /** Says why in words (the authenticator policy's refusals); otherwise the reason's own message. */
-    message?: string,
+    message?: Said,
   ) {
     const shown = PUBLIC_REASON[reason] ?? reason;
     // Also said for a key that is not offered, revoked, or fails its signature (PUBLIC_REASON).

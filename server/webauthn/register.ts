@@ -14,9 +14,6 @@ import { CeremonyFailure, classifyLibraryError } from './failures.js';
 import { refuseCrossOriginFrame } from './same-frame.js';
 import { isUsablePublicKey, isWellFormedAttestation } from './well-formed.js';
 
-const USER_VERIFICATION_REQUIRED =
-  'This organisation accepts only authenticators that verify you with a PIN, fingerprint or face, and this one did not. Set a PIN or fingerprint up on your key, or use another authenticator.';
-
 export interface VerifiedRegistration {
   credential: Omit<NewCredential, 'userId' | 'nickname'>;
   userVerified: boolean;
@@ -53,7 +50,7 @@ export async function verifyRegistration(
   } catch (err) {
     const reason = classifyLibraryError(err);
     // USER_VERIFICATION=required is policy too: say so in its words at enrolment.
-    if (reason === 'user_not_verified') throw new CeremonyFailure(reason, err, 403, USER_VERIFICATION_REQUIRED);
+    if (reason === 'user_not_verified') throw new CeremonyFailure(reason, err, 403, (t) => t.policy.userVerification);
     throw new CeremonyFailure(reason, err);
   }
   if (!verification.verified) throw new CeremonyFailure('verification_failed');
@@ -105,5 +102,5 @@ export function enforceRegistrationPolicy(policy: AuthenticatorPolicy, facts: Au
   const limit = policy.credentialLimit(activeCredentials);
   if (limit) broken.push(limit);
   const [first] = broken;
-  if (first) throw new CeremonyFailure(first.reason, undefined, 403, broken.map((v) => v.message).join(' '));
+  if (first) throw new CeremonyFailure(first.reason, undefined, 403, (t) => broken.map((v) => v.said(t)).join(' '));
 }

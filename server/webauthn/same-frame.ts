@@ -17,6 +17,6 @@ export function refuseCrossOriginFrame(clientDataJSON: string): void {
   }
   if (data === null || typeof data !== 'object') throw new CeremonyFailure('malformed_response');
   if (data.crossOrigin === true || data.topOrigin !== undefined) {
-    throw new CeremonyFailure('bad_origin', undefined, 400, "This key answered inside a frame of another site. Sign in on this site's own page.");
+    throw new CeremonyFailure('bad_origin', undefined, 400, (t) => t.attempts.framed);
   }
 }

@@ -432,6 +432,174 @@ export const en = {
     admin_flag_synced: 'Gogs admin flag synced',
   },
 
+  /**
+   * The authenticator policy (server/policy/): what a key must be, on the enrolment and account
+   * pages; why it refuses one, on the account and admin pages and in the answer to an enrolment or
+   * a sign-in; its settings on the admin policy page. The CLI says the same in English.
+   */
+  policy: {
+    requiresSecurityKey: 'Security keys (such as a YubiKey) only, not the authenticator built into a computer or phone.',
+    requiresBuiltIn: 'Only the authenticator built into your device (Touch ID, Windows Hello or your phone’s screen lock), not a separate security key.',
+    requiresUserVerification: 'Authenticators that verify you with a PIN, fingerprint or face.',
+    requiresPasskey: 'Passkeys stored on the authenticator itself.',
+    requiresNoSyncedPasskey: 'No synced passkeys (passkeys copied to a cloud account).',
+    requiresAttestation: 'Only authenticators whose maker vouches for them (certified by the FIDO Alliance); your browser may ask to share its make and model.',
+    onlyTheseModels: (models: string) => `Only these models: ${models}.`,
+    notTheseModels: (models: string) => `Not these models: ${models}.`,
+    /** Between the items of a list of models or algorithms. */
+    listSeparator: ', ',
+
+    compromised: (model: string, status: string) => `The FIDO Alliance reports this authenticator model (${model}) as ${status}, so it is not accepted.`,
+    /** The FIDO metadata status reports that make a model refused, as `compromised` says them. */
+    fidoStatus: {
+      REVOKED: 'revoked',
+      ATTESTATION_KEY_COMPROMISE: 'attestation key compromise',
+      USER_VERIFICATION_BYPASS: 'user verification bypass',
+      USER_KEY_REMOTE_COMPROMISE: 'user key remote compromise',
+      USER_KEY_PHYSICAL_COMPROMISE: 'user key physical compromise',
+    },
+    modelDenied: (model: string) => `This organisation does not accept this authenticator model (${model}).`,
+    modelNotAllowed: (model: string) => `This organisation accepts only approved authenticator models, and ${model} is not one of them.`,
+    untrustedAttestation:
+      'This organisation accepts only authenticators whose maker vouches for them (an attestation certified by the FIDO Alliance), and this one did not prove its make and model.',
+    untrustedAttestationAdmins:
+      'This organisation accepts for administrators only authenticators whose maker vouches for them (an attestation certified by the FIDO Alliance), and this one did not prove its make and model.',
+    syncedPasskey:
+      'This organisation does not accept synced passkeys (passkeys copied to a cloud account). Use a security key, or a passkey that stays on this device.',
+    syncedPasskeyAdmins:
+      'This organisation does not accept synced passkeys for administrators (passkeys copied to a cloud account). Use a security key, or a passkey that stays on this device.',
+    onlySecurityKeys: 'This organisation accepts only security keys (such as a YubiKey), not the authenticator built into a computer or phone.',
+    onlyBuiltIn:
+      'This organisation accepts only the authenticator built into your device (Touch ID, Windows Hello or your phone’s screen lock), not a separate security key.',
+    residentKey:
+      'This organisation accepts only passkeys stored on the authenticator itself (discoverable credentials), and this authenticator did not store one.',
+    algorithm: (accepted: string, used: string) => `This organisation accepts only keys that sign with ${accepted}; this one uses ${used}.`,
+    coseAlgorithm: (id: number) => `COSE algorithm ${id}`,
+    userVerification:
+      'This organisation accepts only authenticators that verify you with a PIN, fingerprint or face, and this one did not. Set a PIN or fingerprint up on your key, or use another authenticator.',
+    tooManyKeys: (active: number, max: number) =>
+      `You already have ${active} keys, and this organisation allows at most ${max}. Remove one on your account page before adding another.`,
+    /** A sign-in refused by the policy: `why` is its refusals, one after the other. */
+    noLongerAccepted: (why: string) => `This key is no longer accepted here. ${why} Ask your administrator for a recovery link to enrol an allowed key.`,
+
+    /** A model the shipped list and the FIDO metadata do not name (admin pages). */
+    unknownModel: (aaguid: string) => `Unknown authenticator (${aaguid})`,
+    unknownModelNoAaguid: 'Unknown authenticator (no AAGUID)',
+
+    /** The settings table of the admin policy page (server/policy/describe.ts). */
+    settings: {
+      attestation: 'Attestation conveyance',
+      trustedAttestation: 'Trusted attestation chain',
+      aaguidAllow: 'Allowed models',
+      aaguidDeny: 'Denied models',
+      syncedPasskeys: 'Synced passkeys (backup eligible)',
+      attachment: 'Authenticator attachment',
+      residentKey: 'Resident (discoverable) key',
+      userVerification: 'User verification (PIN, biometrics)',
+      algorithms: 'Signature algorithms',
+      ceremonyTimeout: 'Ceremony timeout',
+      maxCredentials: 'Keys per person',
+      mds: 'FIDO metadata (MDS3)',
+    },
+    values: {
+      none: 'none',
+      anyModel: 'any model',
+      /** ATTESTATION. */
+      conveyance: { none: 'none', indirect: 'indirect', direct: 'direct', enterprise: 'enterprise' },
+      /** RESIDENT_KEY and USER_VERIFICATION. */
+      requirement: { required: 'required', preferred: 'preferred', discouraged: 'discouraged' },
+      /** REQUIRE_TRUSTED_ATTESTATION. */
+      trust: { no: 'not required', admins: 'required for administrators', everyone: 'required for everyone' },
+      synced: { allow: 'allowed', 'refuse-for-admins': 'refused for administrators', refuse: 'refused for everyone' },
+      attachment: {
+        any: 'security keys and built-in authenticators',
+        platform: 'built-in (platform) authenticators only',
+        'cross-platform': 'security keys (cross-platform) only',
+      },
+      atMost: (n: number) => `at most ${n}`,
+      mdsNotConfigured: 'not configured',
+      mdsLoaded: (source: string, serial: string, nextUpdate: string, entries: number) =>
+        `${source}: serial ${serial}, next update ${nextUpdate}, ${entries} authenticator models`,
+      mdsDisabled: (source: string, reason: string) => `DISABLED: ${source} was refused (${reason})`,
+    },
+  },
+
+  /** What a sign-in or enrolment attempt that is no longer the one started says (server/webauthn/ceremony.ts). */
+  attempts: {
+    no_ceremony: 'This attempt is no longer valid (it was already used, or it started in another browser). Please try again.',
+    wrong_ceremony: 'This attempt does not match the one that was started. Please try again.',
+    wrongInvite: 'This attempt does not match the enrolment link. Please reload the page and try again.',
+    challenge_expired: 'This attempt took too long and expired. Please try again.',
+    framed: "This key answered inside a frame of another site. Sign in on this site's own page.",
+  },
+
+  /**
+   * What the admin pages and the admin API answer when they refuse (server/admin/, invites, users,
+   * credentials, Gogs' admin API). The CLI says the same in English.
+   */
+  adminErrors: {
+    notADuration: (ttl: string) => `"${ttl}" is not a duration. Use for example 30m, 24h or 7d.`,
+    inviteTtl: 'An invite must last between 1 second and 30 days.',
+    notACredentialId: 'That is not a credential id.',
+    notAnInviteId: 'That is not an invite id.',
+    cannotDisableSelf: 'You cannot disable your own account. Ask another administrator.',
+    fromNotATime: '“From” is not a time: use for example 2026-01-31T12:00 (UTC).',
+    untilNotATime: '“Until” is not a time: use for example 2026-01-31T18:00 (UTC).',
+    notAGogsUsername: (username: string) =>
+      `"${username}" is not a valid Gogs username (letters, digits, "_", "-", ".", at most 35, not starting with "-" or ".").`,
+    reservedName: (username: string) =>
+      `"${username}" is a name Gogs reserves (admin, api, explore, *.keys…): Gogs can never have that user; choose another name.`,
+    notAnEmail: (email: string) => `"${email}" is not an email address.`,
+    notInGogsYet: (username: string) =>
+      `${username} does not exist in Gogs yet: give an email address (--email on the command line) so Keygate can create the account.`,
+    recoveryForDisabled: (username: string) => `${username} is disabled, so a recovery link would not work. Enable them first, then send one.`,
+    noSuchInvite: (id: string) => `There is no invite with id ${id}.`,
+    inviteUsed: (id: string, username: string, time: string) => `Invite ${id} for ${username} was already used, on ${time}. Nothing was changed.`,
+    inviteRevoked: (id: string, username: string, time: string) => `Invite ${id} for ${username} was already revoked, on ${time}. Nothing was changed.`,
+    inviteExpired: (id: string, username: string, time: string) => `Invite ${id} for ${username} already expired, on ${time}. Nothing was changed.`,
+    inviteWithdrawn: (id: string, username: string) =>
+      `Invite ${id} for ${username} was a first-run link, already withdrawn because an administrator exists. Nothing was changed.`,
+    inviteChanged: (id: string, username: string) => `Invite ${id} for ${username} changed while Keygate looked at it. Try again.`,
+    noSuchUser: (username: string) => `There is no user named "${username}".`,
+    noSuchCredential: (id: string) => `There is no credential with id "${id}".`,
+
+    gogsUnreachable: (doing: string, detail: string) => `Gogs did not answer while Keygate was ${doing} (${detail}). Check GOGS_URL and that Gogs is running.`,
+    gogsLookingUp: (username: string) => `looking up ${username}`,
+    gogsCreating: (username: string) => `creating ${username}`,
+    gogsTokenRefused: (status: number) =>
+      `Gogs refused Keygate's admin token (HTTP ${status}): GOGS_ADMIN_TOKEN must be an access token of a Gogs site administrator.`,
+    gogsLookupStatus: (status: number, username: string) => `Gogs answered HTTP ${status} when Keygate looked up ${username}.`,
+    gogsLookupNotJson: (username: string) => `Gogs answered ${username}'s lookup with something that is not JSON.`,
+    /** `reason` is what Gogs said, as it said it. */
+    gogsRefusedUser: (reason: string) => `Gogs refused to create the user: ${reason}.`,
+
+    /** A request body or an address refused by its schema (server/http/validate.ts, server/admin/query.ts). */
+    invalidRequest: (issue: string) => `Invalid request: ${issue}`,
+    invalidRequestField: (field: string, issue: string) => `Invalid request: ${field}: ${issue}`,
+    invalidParameter: (issue: string) => `This address has an invalid parameter: ${issue}.`,
+    invalidNamedParameter: (name: string, issue: string) => `This address has an invalid “${name}” parameter: ${issue}.`,
+    atMostCharacters: (max: number) => `must be at most ${max} characters`,
+    unknownFields: (fields: string) => `unknown field ${fields}`,
+    /** What a field's or a parameter's schema says is wrong with it (its zod message is the key). */
+    issues: {
+      notValid: 'is not valid',
+      giveOnce: 'give it once',
+      pageNumber: 'must be a page number',
+      auditEntryNumber: 'must be an audit entry number',
+      notAnEvent: 'is not an event Keygate records',
+      csvOrJsonl: 'must be csv or jsonl',
+      enterUsername: 'enter the username the invite is for',
+      gogsUsernameLength: 'a Gogs username has at most 35 characters',
+      trueOrFalse: 'must be true or false',
+      durationLike: 'must be a duration such as 24h',
+      emailAddress: 'must be an email address',
+      emailLength: 'an email address has at most 254 characters',
+      reasonLength: 'keep the reason under 200 characters',
+      nameText: 'the new name must be text',
+      confirmLastBoolean: 'confirmLast must be true or false',
+    },
+  },
+
   /** Titles of error pages, by HTTP status. */
   titles: {
     400: 'Bad request',
@@ -460,6 +628,8 @@ export const en = {
     databaseUnavailable: 'Keygate cannot reach its database right now, so it did not go on. Try again in a moment.',
     limitsUnavailable: 'Keygate cannot check its limits right now, so it did not go on. Try again in a moment.',
     bodyTooLarge: 'The request body is too large.',
+    bodyTooLargeAtMost: (kib: number) => `The request body is too large (at most ${kib} KiB).`,
+    bodyTimeout: 'The request body did not arrive in time.',
     malformedJson: 'The request body is not valid JSON.',
     unsupportedEncoding: 'The request body encoding is not supported.',
     cannotHandle: 'This request could not be handled.',
@@ -474,6 +644,7 @@ export const en = {
     accountDisabled: 'This account is disabled. Ask your administrator.',
     lastKey: 'This is your last key. If you remove it you will need a recovery link from your administrator to get back in.',
     enrolmentConflict: 'This account changed while you were enrolling. Please reload the page and try again.',
+    renameRevoked: 'This key has been revoked and cannot be renamed.',
   },
 
   /** Why a sign-in or an enrolment failed (server/webauthn/failures.ts). */
@@ -506,6 +677,14 @@ export const en = {
     sessionCheckUnavailable: 'Keygate cannot check your session right now. Try again in a moment.',
     followedLink: (path: string) =>
       `You followed a link from another site to ${path}. Opening it changes something in Gogs (for example, it closes a milestone). Continue only if you meant to.`,
+    /** Why git or the API was refused its Authorization header (server/proxy/authorization.ts), on the 401 page. */
+    authorization: {
+      non_ascii: 'The Authorization header may only contain plain ASCII characters. For git and the API, use a Gogs access token as the password.',
+      malformed: 'These credentials could not be read. For git and the API, use a Gogs access token as the password.',
+      empty_password: 'A password cannot be empty. For git and the API, use a Gogs access token as the password.',
+      password:
+        'Keygate does not accept account passwords for git or the API. Create an access token in Gogs (Your settings, Applications) and use it as the password.',
+    },
   },
 };
 
