@@ -272,10 +272,7 @@ describe('cli: pending invites, listings and ids', () => {
       const unknown = `${rita.credentialId.slice(0, 4) === 'ZZZZ' ? 'YYYY' : 'ZZZZ'}zz`;
       assertRefused(await cli('revoke', unknown), new RegExp(`^keygate: There is no key with id "${unknown}"\\n$`));
       const short = rita.credentialId.slice(0, 2);
-      assertRefused(
-        await cli('revoke', short),
-        new RegExp(`^keygate: There is no key with id "${short}" \\(a prefix needs at least 4 characters\\)\n$`),
-      );
+      assertRefused(await cli('revoke', short), new RegExp(`^keygate: There is no key with id "${short}" \\(a prefix needs at least 4 characters\\)\n$`));
       assertRefused(await cli('revoke', 'not an id!'), /"not an id!" is not a key id/);
       assert.deepEqual(await state(), before);
     });
