@@ -29,11 +29,27 @@ export function shippedLanguage(tag: string): Lang | null {
   return script === 'Hans' ? 'zh-CN' : null;
 }
 
+/**
+ * How much of an Accept-Language header is read: browsers send well under 100 characters, and
+ * anyone may send 16 KB of tags to a page that needs no sign-in (each tag read costs microseconds).
+ */
+export const ACCEPT_LANGUAGE_READ = 512;
+
+/** Tags that can name a shipped language, told before the costlier Intl.Locale. */
+const MAY_BE_SHIPPED = /^(?:en|zh)(?:-|$)/i;
+
 /** The language for an Accept-Language header (a missing or unreadable one: English). */
 export function languageFor(acceptLanguage: string | string[] | undefined): Lang {
-  const wanted = new Negotiator({ headers: { 'accept-language': Array.isArray(acceptLanguage) ? acceptLanguage.join(',') : acceptLanguage } }).languages();
+  let header = Array.isArray(acceptLanguage) ? acceptLanguage.join(',') : acceptLanguage;
+  if (header && header.length > ACCEPT_LANGUAGE_READ) {
+    // Cut at the last whole tag within the bound.
+    const comma = header.lastIndexOf(',', ACCEPT_LANGUAGE_READ);
+    header = header.slice(0, comma > 0 ? comma : ACCEPT_LANGUAGE_READ);
+  }
+  const wanted = new Negotiator({ headers: { 'accept-language': header } }).languages();
   for (const tag of wanted) {
     if (tag === '*') return DEFAULT_LANG;
+    if (!MAY_BE_SHIPPED.test(tag)) continue;
     const lang = shippedLanguage(tag);
     if (lang) return lang;
   }

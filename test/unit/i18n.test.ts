@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CATALOGUES, LANGS, type Catalogue } from '../../web/i18n/index.js';
-import { languageFor } from '../../server/http/language.js';
+import { ACCEPT_LANGUAGE_READ, languageFor } from '../../server/http/language.js';
 import { rich, html } from '../../web/pages/html.js';
 
 type Entry = string | ((...args: never[]) => string) | { [key: string]: Entry };
@@ -116,6 +116,16 @@ describe('Accept-Language picks the language Keygate ships', () => {
   for (const [header, lang] of cases) {
     test(`${JSON.stringify(header)} → ${lang}`, () => assert.equal(languageFor(header), lang));
   }
+
+  test(`only the first ${ACCEPT_LANGUAGE_READ} characters are read, cut at a whole tag: a 15 KB header of tags costs no more than a short one`, () => {
+    const filler = Array.from({ length: 1200 }, (_, i) => `x-t${i};q=0.5`).join(',');
+    assert.ok(filler.length > 15_000);
+    assert.equal(languageFor(`zh-CN,${filler}`), 'zh-CN', 'a preference within the bound is read');
+    assert.equal(languageFor(`${filler},zh-CN`), 'en', 'one beyond it is not');
+    // A tag cut in two at the bound is dropped, not read as its first half.
+    const cut = `${'x'.repeat(ACCEPT_LANGUAGE_READ - 3)},zh-Hant-TW`;
+    assert.equal(languageFor(cut), 'en');
+  });
 });
 
 describe('rich: a catalogue sentence with markup in its places', () => {
