@@ -135,12 +135,12 @@ class Mailer implements Notifier {
       return;
     }
     const person = await recipientOf(this.db, gogsAdminApi(this.config), userId);
-    if (!person?.email) {
+    if (!person?.emails.length) {
       this.log.debug(fields, 'no email: Keygate knows no address for this person');
       return;
     }
     const message = mailMessage(event, { username: person.username, siteName: this.config.rpName, accountUrl: `${this.config.origin}/-/account` });
-    await this.#transport.sendMail({ to: person.email, ...message });
+    await this.#transport.sendMail({ to: person.emails, ...message });
     this.log.debug(fields, 'email sent');
   }
 
