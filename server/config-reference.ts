@@ -264,7 +264,7 @@ export const CONFIG_REFERENCE: Record<ConfigVariable, VariableReference> = {
   SMTP_URL: {
     default: 'unset',
     meaning:
-      'the SMTP server Keygate sends email through: `smtp://host:587` (STARTTLS when the server offers it) or `smtps://host:465` (TLS), with `user:password@` if it needs them. Set: each person is told by email when a key of theirs is added, removed or revoked, a recovery link is issued for them, or they sign in from a browser Keygate has not seen them use (docs/security.md, "Email"). Unset: no email at all. May hold a password: never logged or shown',
+      'the SMTP server Keygate sends email through: `smtp://host:587` (STARTTLS when the server offers it; required when the URL holds a password, unless it ends in `?requireTLS=false`) or `smtps://host:465` (TLS), with `user:password@` if it needs them. Set: each person is told by email when a key of theirs is added, removed or revoked, a recovery link is issued for them, or they sign in from a browser Keygate has not seen them use (docs/security.md, "Email"). Unset: no email at all. May hold a password: never logged or shown',
   },
   MAIL_FROM: {
     default: 'unset',

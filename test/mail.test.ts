@@ -268,10 +268,11 @@ describe('email when SMTP_URL is unset, or the SMTP server fails', () => {
     }
   });
 
-  test('an SMTP server that refuses the message, or is down, neither changes nor slows the action; a warn line says the email was not sent, without the SMTP password', async () => {
+  test('an SMTP server that refuses the message, is down, or offers no STARTTLS for a password, neither changes nor slows the action; a warn line says the email was not sent, without the SMTP password', async () => {
     const refusing = await startSmtp({ refuse: true });
     const downPort = await freePort();
-    for (const smtpUrl of [refusing.url.replace('smtp://', 'smtp://keygate:hunter2-secret@'), `smtp://keygate:hunter2-secret@127.0.0.1:${downPort}`]) {
+    const withPassword = refusing.url.replace('smtp://', 'smtp://keygate:hunter2-secret@');
+    for (const smtpUrl of [refusing.url, `smtp://keygate:hunter2-secret@127.0.0.1:${downPort}`, withPassword]) {
       const { lines, log } = logSink();
       const kg = await startKeygate({ env: { SMTP_URL: smtpUrl, MAIL_FROM: FROM, LOG_LEVEL: 'debug' }, log });
       try {
@@ -287,6 +288,8 @@ describe('email when SMTP_URL is unset, or the SMTP server fails', () => {
         );
         const err = warned[0].err as { code?: string; responseCode?: number };
         if (smtpUrl.includes(String(downPort))) assert.equal(err.code, 'ESOCKET', JSON.stringify(err));
+        // A password over smtp:// goes only inside STARTTLS, which this server does not offer: nothing is sent.
+        else if (smtpUrl === withPassword) assert.equal(err.code, 'ETLS', JSON.stringify(err));
         else assert.equal(err.responseCode, 550, JSON.stringify(err));
         const all = JSON.stringify(lines);
         assert.ok(!all.includes('hunter2-secret'), 'the SMTP password is never logged');

@@ -78,9 +78,15 @@ class Mailer implements Notifier {
     private readonly db: Queryable,
     private readonly log: MailLog,
   ) {
+    // A password over smtp:// goes only inside STARTTLS: without requireTLS, nodemailer would send
+    // it in the clear to a server (or a man in the middle) that offers no STARTTLS. `?requireTLS=false`
+    // in SMTP_URL says otherwise, knowingly.
+    const url = new URL(mail.smtpUrl);
+    const requireTLS = url.protocol === 'smtp:' && (url.username !== '' || url.password !== '') && !url.searchParams.has('requireTLS');
     this.#transport = nodemailer.createTransport(
       {
         url: mail.smtpUrl,
+        ...(requireTLS ? { requireTLS: true } : {}),
         connectionTimeout: SMTP_TIMEOUT_MS,
         greetingTimeout: SMTP_TIMEOUT_MS,
         socketTimeout: SMTP_TIMEOUT_MS,
