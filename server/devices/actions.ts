@@ -94,6 +94,10 @@ export async function endDevice(
       const { rows } = await tx.query<{ id: string }>('SELECT id FROM credentials WHERE user_id = $1 AND revoked_at IS NULL FOR UPDATE', [credential.userId]);
       if (rows.length === 1 && String(rows[0]?.id) === credential.id) throw how.refuseLast;
     }
+    // Read again under the row's lock: a revocation and a removal at once must not both be the
+    // first (two success rows, two emails); the one that waited sees the other's.
+    const { rows: now } = await tx.query<{ revoked_at: Date | null }>('SELECT revoked_at FROM credentials WHERE id = $1 FOR UPDATE', [credential.id]);
+    const alreadyEnded = (now[0]?.revoked_at ?? null) !== null;
     const ended = await revokeCredential(tx, Buffer.from(credential.credentialId, 'base64url'), { byOwner: how.event === 'credential_removed' });
     const endedSessionIds = await endSessionsOfCredential(tx, credential.credentialId, how.event);
     const sessionsEnded = endedSessionIds.length;
@@ -102,8 +106,8 @@ export async function endDevice(
       event: how.event,
       outcome: 'success',
       reason: how.reason ?? null,
-      details: { nickname: credential.nickname, sessionsEnded, alreadyRevoked: credential.revokedAt !== null },
+      details: { nickname: credential.nickname, sessionsEnded, alreadyRevoked: alreadyEnded },
     });
-    return { credential: ended ?? credential, sessionsEnded, endedSessionIds, alreadyEnded: credential.revokedAt !== null };
+    return { credential: ended ?? credential, sessionsEnded, endedSessionIds, alreadyEnded };
   });
 }

@@ -19,6 +19,14 @@ import { Agent, fetch } from 'undici';
 import type { Config } from '../config.js';
 import { AppError, type Said } from '../errors.js';
 
+/** One keep-alive Agent per source address for the process, however many GogsAdminApi are made. */
+const agents = new Map<string, Agent>();
+function agentFrom(localAddress: string): Agent {
+  let agent = agents.get(localAddress);
+  if (!agent) agents.set(localAddress, (agent = new Agent({ localAddress })));
+  return agent;
+}
+
 /** Each call to Gogs gets this long. */
 export const GOGS_API_TIMEOUT_MS = 5000;
 
@@ -49,7 +57,7 @@ export class GogsAdminApi {
     this.#token = token;
     this.#base = config.gogsUrl;
     this.#authHeader = config.gogsAuthHeader;
-    this.#dispatcher = config.gogsSourceAddress ? new Agent({ localAddress: config.gogsSourceAddress }) : undefined;
+    this.#dispatcher = config.gogsSourceAddress ? agentFrom(config.gogsSourceAddress) : undefined;
   }
 
   /** Never prints the token, whatever logs or inspects this object. */

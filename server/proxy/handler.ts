@@ -156,11 +156,11 @@ export function createProxyHandler(deps: ProxyDeps) {
   const gogsDoesNotKnow = (res: ServerResponse, identity: Identity): void => {
     const req = res.req;
     const username = identity.auth.username;
-    log.warn(
-      { user: username, path: req.url },
-      'gogs sent a signed-in person to its sign-in page: no Gogs account of that name, or Gogs does not trust this address',
-    );
     if (!audited.has(identity.key)) {
+      log.warn(
+        { user: username, path: req.url },
+        'gogs sent a signed-in person to its sign-in page: no Gogs account of that name, or Gogs does not trust this address',
+      );
       if (audited.size >= 10_000) audited.clear();
       audited.add(identity.key);
       recordEvent(deps.db, {
