@@ -442,6 +442,7 @@ async function main(): Promise<void> {
       const bench = await startBenchGogs(user);
       try {
         const keygate3 = await benchKeygate(bench.keygatePort, bench.origin, bench.gogs.url);
+        const bare3 = await startChild('bench/bare-proxy.ts', [new URL(bench.gogs.url).port]);
         const pool3 = createPool(dbUrl, 1);
         const client = new TestClient(bench.origin);
         const { token } = await createInvite(pool3, loadConfig({ PUBLIC_URL: bench.origin, DATABASE_URL: dbUrl }), { username: user, createdBy: 'bench' });
@@ -453,6 +454,7 @@ async function main(): Promise<void> {
           gogsPid: bench.gogs.pid,
           keygate: keygate3,
           keygateBase: `http://127.0.0.1:${bench.keygatePort}`,
+          bare: { base: `http://127.0.0.1:${bare3.port}`, pid: bare3.child.pid },
           cookie: client.cookieHeader()!,
           user,
           repo: bench.repo,
@@ -460,6 +462,7 @@ async function main(): Promise<void> {
           rounds: ROUNDS,
         });
         keygate3.kill('SIGTERM');
+        bare3.child.kill('SIGTERM');
       } finally {
         await bench.gogs.stop();
       }
@@ -573,13 +576,14 @@ async function main(): Promise<void> {
           `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${DURATION} s per case and target, ${CONNECTIONS} connections.`,
         )
       : '';
+    const keygatePage = rows.find((r) => r.case === 'authenticated page (2 KB)' && r.target === 'keygate')!.load;
     const gogsSection = realGogs
       ? realGogsMarkdown(
           realGogs,
-          `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${DURATION} s per case and target in ${ROUNDS} rounds taking turns, ${GOGS_CONNECTIONS} connections. Gogs 0.14.3 built from its source (test/support/real-gogs), with deploy/gogs/app.ini on SQLite, a repository made with a README, .gitignore and licence; "direct" sends Gogs the identity header itself from the address Gogs trusts, "keygate" a Keygate session cookie. Gogs, Keygate, PostgreSQL and the load generator share the 2 cores.`,
+          `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${DURATION} s per case and target in ${ROUNDS} rounds taking turns, ${GOGS_CONNECTIONS} connections. Gogs 0.14.3 built from its source (test/support/real-gogs), with deploy/gogs/app.ini on SQLite, a repository made with a README, .gitignore and licence; "direct" sends Gogs the identity header itself from the address Gogs trusts, "bare proxy" is bench/bare-proxy.ts in front of the same Gogs, passing that header on, "keygate" a Keygate session cookie. Gogs, the proxies, PostgreSQL and the load generator share the 2 cores.`,
+          keygatePage.cpuUs,
         )
       : '';
-    const keygatePage = rows.find((r) => r.case === 'authenticated page (2 KB)' && r.target === 'keygate')!.load;
     const capacitySection = capacity
       ? capacityMarkdown(
           {

@@ -15,7 +15,7 @@ import { enrollmentRouter } from './enrollment/routes.js';
 import { afterKeygate, errorHandler, forbidden, notFound, type Said } from './errors.js';
 import { assignRequestId } from './http/context.js';
 import { crossOriginMessage, isSafeMethod, isSameOrigin } from './http/same-origin.js';
-import { loginRouter } from './login/routes.js';
+import { loginRouter, takesLoginCeremony } from './login/routes.js';
 import { createMailer, MAIL_FLUSH_MS } from './mail/mailer.js';
 import { stepUpRouter } from './stepup/routes.js';
 import { AuthenticatorMetadata, reloadMetadata } from './policy/metadata.js';
@@ -86,7 +86,11 @@ function createKeygateApp(deps: RouterDeps): express.Express {
       res.send(logo.bytes);
     });
   }
-  app.use(createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache, config), deps.secret));
+  app.use(
+    createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache, config), deps.secret, {
+      takesCeremony: takesLoginCeremony,
+    }),
+  );
   app.use(loginRouter(deps));
   app.use(enrollmentRouter(deps));
   app.use(stepUpRouter(deps));

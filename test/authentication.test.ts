@@ -469,6 +469,26 @@ describe('authentication', () => {
       );
     });
 
+    test('a login challenge is consumed by a failed attempt in any spelling of the verify path (query string, capitals): the retry fails with no_ceremony', async () => {
+      // The usual path takes the challenge with the session's load; another spelling reaches the same
+      // handler without that, and must take it itself.
+      const { key } = await user();
+      for (const [first, retry] of [
+        ['/-/api/login/verify?again=1', '/-/api/login/verify'],
+        ['/-/API/Login/Verify', '/-/api/login/verify'],
+        ['/-/api/login/verify', '/-/api/login/verify?again=1'],
+      ]) {
+        const browser = new TestClient(kg.url);
+        const options = await loginOptions(browser);
+        const failed = await browser.post(first, { response: await key.authenticate(options, kg.origin, { uv: false }) });
+        assert.equal(failed.status, 400, `${first}: ${failed.text}`);
+        assert.deepEqual(await lastAudit(kg), { event: 'sign_in', outcome: 'failure', reason: 'user_not_verified' }, first);
+        const beforeCounts = await snapshot(kg);
+        const again = await browser.post(retry, { response: await key.authenticate(options, kg.origin) });
+        await assertRefused(kg, again, { status: 400, code: 'no_ceremony', audit: { event: 'sign_in', reason: 'no_ceremony' } }, beforeCounts);
+      }
+    });
+
     test('an enrolment challenge is consumed by a failed attempt, and the invite can start again', async () => {
       const token = await invite(kg, nextName());
       const browser = new TestClient(kg.url);

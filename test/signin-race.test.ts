@@ -22,6 +22,7 @@ import { reachesGogs } from './support/admin.js';
 import { signedInPerson } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 import { sleep } from './support/net.js';
+import { sessionKey } from '../server/session/key.js';
 
 let kg: TestKeygate;
 
@@ -114,3 +115,54 @@ describe('revocation and disabling are atomic with a sign-in in flight', () => {
     assert.equal(await reachesGogs(bob.client, 'race-bob'), false);
   });
 });
+
+describe('one challenge, one sign-in', () => {
+  /** The key of the session row a browser's signed cookie names. */
+  const sessionRowOf = (browser: TestClient) => {
+    const raw = decodeURIComponent(browser.cookies.get(kg.config.sessionCookieName) ?? '');
+    return sessionKey(raw.slice(2, raw.lastIndexOf('.')));
+  };
+
+  /** Waits until `n` of Keygate's connections wait for a lock. */
+  async function keygateWaiting(n: number): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { rows } = await kg.db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'keygate' AND wait_event_type = 'Lock'`,
+      );
+      if (Number(rows[0].n) >= n) return;
+      if (Date.now() > deadline) throw new Error(`only ${rows[0].n} of Keygate's connections waiting, not ${n}`);
+      await sleep(20);
+    }
+  }
+
+  // A key without a counter (synced passkeys often have none) is the hard case: the counter check
+  // cannot tell two uses of one assertion apart, so only the challenge's single use stops a replay.
+  // Both requests are held at the ceremony's session row, then let go together.
+  for (const [first, second] of [
+    ['/-/api/login/verify', '/-/api/login/verify'],
+    ['/-/api/login/verify?again=1', '/-/API/login/verify'],
+  ]) {
+    test(`the same assertion of a key without a counter, sent twice at once (${first}, ${second}), signs in once: the other attempt finds its challenge gone`, async () => {
+      const person = await signedInPerson(kg, `once-${first.length}-${second.length}`, { key: new SoftwareAuthenticator({ counterStep: 0 }) });
+      const browser = new TestClient(kg.url);
+      const options = await browser.post('/-/api/login/options', {});
+      assert.equal(options.status, 200);
+      const response = await person.key.authenticate(options.json, browser.origin);
+      const before = await sessionsOf('credentialId', person.credentialId);
+      const lock = await holdLock(kg.database.url, 'SELECT 1 FROM session WHERE sid = $1 FOR UPDATE', [sessionRowOf(browser)]);
+      const sending = Promise.all([first, second].map((path) => browser.post(path, { response })));
+      try {
+        await keygateWaiting(2);
+      } finally {
+        await lock.release();
+      }
+      const results = await sending;
+      assert.deepEqual(results.map((r) => r.status).sort(), [200, 400], results.map((r) => r.text).join('\n'));
+      const refused = results.find((r) => r.status === 400)!;
+      assert.match(refused.text, /no_ceremony|no longer valid/);
+      assert.equal(await sessionsOf('credentialId', person.credentialId), before + 1, 'exactly one new session');
+    });
+  }
+});
+

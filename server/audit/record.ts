@@ -32,6 +32,15 @@ export interface RequestContext {
 /** The columns recordEvent writes, in the order of auditValues. */
 export const AUDIT_COLUMNS = 'actor, subject_user_id, subject_username, credential_id, event, outcome, reason, ip, user_agent, request_id, details';
 
+/**
+ * An audit row's values as the parameters of another statement, from `$at` on, typed (a row written
+ * by an INSERT … SELECT, where PostgreSQL cannot infer them): values from auditValues.
+ */
+export function auditParams(at: number): string {
+  const types = ['text', 'bigint', 'text', 'bigint', 'text', 'text', 'text', 'inet', 'text', 'text', 'jsonb'];
+  return types.map((type, i) => `$${at + i}::${type}`).join(', ');
+}
+
 /** The values of an audit row, in the order of AUDIT_COLUMNS (for statements that write one along with something else). */
 export function auditValues(e: AuditEvent): unknown[] {
   return [

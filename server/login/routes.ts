@@ -3,6 +3,7 @@
  * security keys without a resident credential), and passkey autofill (conditional mediation).
  * Sign-out at /-/logout.
  */
+import type { IncomingMessage } from 'node:http';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { loginPage } from '../../web/pages/login.js';
@@ -22,7 +23,7 @@ import { expireGogsSession } from '../session/gogs-cookie.js';
 import { findUserByUsername, isValidUsername } from '../users/users.js';
 import { consumeCeremony, CeremonyError, startCeremony } from '../webauthn/ceremony.js';
 import { authenticationOptions } from '../webauthn/options.js';
-import { listCredentialsOfUser } from '../webauthn/credentials.js';
+import { findCredentialWithOwner, listCredentialsOfUser } from '../webauthn/credentials.js';
 import { SignInFailure, verifySignIn } from '../webauthn/authenticate.js';
 import { CeremonyFailure } from '../webauthn/failures.js';
 import { authenticationResponseSchema } from '../webauthn/responses.js';
@@ -38,6 +39,14 @@ const verifyBody = z.object({
   response: authenticationResponseSchema,
   returnTo: z.string().max(2048).optional(),
 });
+
+/**
+ * Sign-in's verify consumes its ceremony before anything else, so its session's load takes the
+ * ceremony from the row in the same statement (session/middleware.ts, takesCeremony).
+ */
+export function takesLoginCeremony(req: IncomingMessage): boolean {
+  return req.method === 'POST' && req.url === '/-/api/login/verify';
+}
 
 export function loginRouter(deps: RouterDeps): Router {
   const { config, db, limits } = deps;
@@ -107,17 +116,24 @@ export function loginRouter(deps: RouterDeps): Router {
       const audit = (outcome: 'success' | 'failure', extra: Parameters<typeof auditEvent>[1]) => recordEvent(db, auditEvent(outcome, extra));
       try {
         // The challenge is consumed before anything else: one attempt per challenge, pass or fail.
+        // (Here the session's load has already taken it from the row: takesLoginCeremony.)
         const ceremony = await consumeCeremony(db, req, 'login');
         const parsed = verifyBody.safeParse(req.body);
         if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
-        const { user, credential, userVerified } = await verifySignIn(db, config, deps.policy, ceremony, parsed.data.response, ctx);
-        // Audited no later than the session exists: the success row is written by the statement that
-        // writes the session (or before it, with another store), so the person is never signed in
-        // without a trace (docs/reliability.md, "kill -9 mid-sign-in").
+        const { user, credential, userVerified, use } = await verifySignIn(db, config, deps.policy, ceremony, parsed.data.response, ctx, {
+          deferUse: true,
+        });
+        // One statement writes the sign-in whole: the key's counter and last use, the session, and
+        // the success audit row, so the person is never signed in without a trace, and a key's use
+        // is never recorded without its sign-in (docs/reliability.md, "kill -9 mid-sign-in").
         const success = auditEvent('success', { userId: user.id, username: user.username, credentialId: credential.id, actor: `user:${user.username}` });
-        if (!(await signIn(req, { userId: user.id, username: user.username, credentialId: credential.credentialId }, userVerified, { event: success }))) {
-          // Revoked or disabled while this ceremony was in flight: no session was written.
-          throw new SignInFailure('access_ended', user, credential);
+        const who = { userId: user.id, username: user.username, credentialId: credential.credentialId };
+        if (!(await signIn(req, who, userVerified, { audit: success, credentialUse: use }))) {
+          // Nothing was written. Either the key was revoked or the person disabled while this
+          // ceremony was in flight, or another sign-in with the same key moved its counter first.
+          const now = await findCredentialWithOwner(db, Buffer.from(credential.credentialId, 'base64url'));
+          const ended = !now || now.credential.revokedAt || now.user.disabledAt;
+          throw new SignInFailure(ended ? 'access_ended' : 'concurrent_use', user, credential);
         }
         expireGogsSession(res, config);
         // Told by email only if this browser is new to the person (mail/new-browser.ts), judged after this answer.

@@ -8,6 +8,7 @@ import type { AuditEvent } from '../audit/record.js';
 import type { Config } from '../config.js';
 import { requestContext } from '../http/context.js';
 import type { SessionEndReason } from './sql.js';
+import type { CredentialUse } from '../webauthn/credentials.js';
 import type { ReplacingStore, SessionAuth } from './types.js';
 
 export type { SessionAuth } from './types.js';
@@ -34,19 +35,21 @@ export function needsTouch(auth: SessionAuth, config: Config, now = Date.now()):
 /**
  * Starts a signed-in session. The session id is regenerated first (session fixation, ASVS 7.2.4):
  * whatever id the browser had before sign-in, including the one that held the challenge, is gone.
- * With `audited`, that audit row is written by the very statement that writes the session: never a
- * session without it.
+ * With `audit`, that audit row is written by the very statement that writes the session: never a
+ * session without it; with `credentialUse`, so are the key's new counter and last use.
  *
  * Returns false, and writes nothing, when the key was revoked or the person disabled while the
- * ceremony was in flight: the session is only written while both are still active, atomically
- * with respect to a revocation or a disable (middleware.ts, replace).
+ * ceremony was in flight (the session is only written while both are still active, atomically
+ * with respect to a revocation or a disable: middleware.ts, replace), or, with `credentialUse`,
+ * when the key's counter moved since it was read.
  */
 export async function signIn(
   req: Request,
   who: { userId: string; username: string; credentialId: string },
   /** The authenticator verified the person (UV): this sign-in also counts as a fresh step-up. */
   userVerified = false,
-  audited?: { event: AuditEvent },
+  /** The success audit row, and the key's new counter and last use: written by the same statement. */
+  also: { audit?: AuditEvent; credentialUse?: CredentialUse } = {},
 ): Promise<boolean> {
   const store = req.sessionStore as ReplacingStore | undefined;
   if (!store?.replace || !store.generate) throw new Error('signIn needs the Keygate session store (session/middleware.ts)');
@@ -58,13 +61,13 @@ export async function signIn(
   const { ip, userAgent } = requestContext(req);
   req.session.auth = { ...who, signedInAt: now, lastSeenAt: now, ip, userAgent: userAgent?.slice(0, 512) ?? null };
   if (userVerified) req.session.stepUpAt = now;
-  const written = await store.replace(oldSid, req.sessionID, req.session, { audit: audited?.event });
-  if (!written) {
+  const stored = await store.replace(oldSid, req.sessionID, req.session, also);
+  if (!stored) {
     // Nothing was stored: leave this request without a session, so nothing saves one at its end.
     delete req.session.auth;
     delete req.session.stepUpAt;
   }
-  return written;
+  return stored;
 }
 
 /**

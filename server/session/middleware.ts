@@ -5,16 +5,19 @@
  */
 import { createHash } from 'node:crypto';
 import connectPgSimple from 'connect-pg-simple';
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler } from 'express';
 import session from 'express-session';
-import { AUDIT_COLUMNS, auditValues, type AuditEvent } from '../audit/record.js';
+import { AUDIT_COLUMNS, auditParams, auditValues, type AuditEvent } from '../audit/record.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
-import type { Ceremony } from '../webauthn/ceremony.js';
+import { markCeremonyTakenAtLoad, type Ceremony } from '../webauthn/ceremony.js';
+import { credentialUseUpdate, credentialUseValues, type CredentialUse } from '../webauthn/credentials.js';
 import { sessionCookieOptions } from './cookie.js';
 import { sessionKey } from './key.js';
 import type { ReplacingStore, SessionAuth } from './types.js';
 import type { SessionCache } from './cache.js';
-import { endSession, pruneSessionEnds, type SessionEndReason } from './sql.js';
+import { endSession, loadTakingCeremony, pruneSessionEnds, type SessionEndReason } from './sql.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -65,13 +68,23 @@ function expireOf(data: session.SessionData): Date {
  *   request's end-of-request save must not bring it back to life. New sessions (sign-in always
  *   starts one, see replace) are inserted as usual;
  * - a write identical to the one this process just made for the same session object is skipped
- *   (see WRITTEN).
+ *   (see WRITTEN);
+ * - on a route that consumes a ceremony first thing (createSessionMiddleware's takesCeremony), the
+ *   load itself takes the ceremony out of the row, atomically (sql.ts, loadTakingCeremony): one
+ *   statement instead of a load and then a take.
  */
 export function createSessionStore(db: Db, cache?: SessionCache, opts: { sessionAbsoluteMs?: number } = {}): ReplacingStore {
   const PgStore = connectPgSimple(session);
   // Why a session ended matters while its cookie can still come back (session_ends).
   const endsKeptMs = opts.sessionAbsoluteMs ?? 30 * 86_400_000;
   class CachedPgStore extends PgStore implements ReplacingStore {
+    /**
+     * Set by createSessionMiddleware just around express-session's handling of a request whose
+     * route consumes the ceremony; read (and cleared) by the get() that express-session makes
+     * synchronously for that request.
+     */
+    takeCeremonyOnLoad = false;
+
     async end(sid: string, reason: SessionEndReason): Promise<void> {
       const key = sessionKey(sid);
       cache?.forget(key);
@@ -87,10 +100,19 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
     }
 
     override get(sid: string, callback: (err: unknown, sess?: session.SessionData | null) => void): void {
-      super.get(sessionKey(sid), (err: unknown, sess?: StoredSession | null) => {
+      const loaded = (err: unknown, sess?: StoredSession | null) => {
         if (sess?.auth) sess[LOADED] = true;
         callback(err, sess);
-      });
+      };
+      if (this.takeCeremonyOnLoad) {
+        this.takeCeremonyOnLoad = false;
+        loadTakingCeremony<StoredSession>(db, sessionKey(sid)).then(
+          (sess) => loaded(null, sess),
+          (err: unknown) => loaded(err),
+        );
+        return;
+      }
+      super.get(sessionKey(sid), loaded);
     }
 
     override set(sid: string, sess: StoredSession, callback?: Callback): void {
@@ -118,7 +140,12 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
       );
     }
 
-    async replace(oldSid: string | undefined, sid: string, sess: StoredSession, opts: { audit?: AuditEvent } = {}): Promise<boolean> {
+    async replace(
+      oldSid: string | undefined,
+      sid: string,
+      sess: StoredSession,
+      opts: { audit?: AuditEvent; credentialUse?: CredentialUse } = {},
+    ): Promise<boolean> {
       const { [LOADED]: _loaded, ...data } = sess;
       const json = JSON.stringify(data);
       const key = sessionKey(sid);
@@ -128,32 +155,48 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
       // Only sign-in replaces a session, so there is always a key and a person to check.
       if (!auth) throw new Error('replace() writes signed-in sessions only');
       const values: unknown[] = [json, expireOf(data), key, oldKey ?? '', Buffer.from(auth.credentialId, 'base64url'), auth.userId];
+      // Where each optional part's parameters start ($n), if it is there.
+      const audit = opts.audit ? values.push(...auditValues(opts.audit)) - 10 : null;
+      const use = opts.credentialUse ? values.push(...credentialUseValues(opts.credentialUse)) - 5 : null;
       const { rowCount } = await db.query({
-        name: opts.audit ? 'keygate-session-replace-audited' : 'keygate-session-replace',
+        name: `keygate-session-replace${audit ? '-audited' : ''}${use ? '-used' : ''}`,
         // All in one statement (one snapshot, one commit): the old id is gone exactly when the new
-        // session exists, and with `audit` (sign-in's success) so is its audit row.
+        // session exists, and with `audit` (sign-in's success) so is its audit row, and with
+        // `credentialUse` so are the key's new counter and last use: a sign-in is written whole or
+        // not at all.
         //
         // A signed-in session is only written while its key is not revoked and its person not
-        // disabled, and those rows are share-locked until this statement commits. A revocation or
-        // a disable (which UPDATE them, then delete the sessions) that commits first is seen here
-        // (READ COMMITTED re-checks a locked row that changed), and nothing is written; one that
-        // comes later waits for this commit, and its DELETE then finds this session. Either way,
-        // once it returns, no session of that key or person exists (test/signin-race.test.ts).
+        // disabled, and those rows are locked until this statement commits (share-locked, or the
+        // key's row updated with its use). A revocation or a disable (which UPDATE them, then
+        // delete the sessions) that commits first is seen here (READ COMMITTED re-checks a locked
+        // row that changed), and nothing is written; one that comes later waits for this commit,
+        // and its DELETE then finds this session. Either way, once it returns, no session of that
+        // key or person exists (test/signin-race.test.ts). With `credentialUse`, a counter that
+        // moved since it was read (another sign-in with the same key got there first) also
+        // writes nothing.
         text: `WITH allowed AS (
-                 SELECT 1 FROM credentials c JOIN users u ON u.id = c.user_id
+                 ${
+                   use
+                     ? `SELECT 1 FROM users u WHERE u.id = $6::bigint AND u.disabled_at IS NULL FOR SHARE
+               ), used AS (
+                 ${credentialUseUpdate(use)}
+                   AND credential_id = $5 AND user_id = $6::bigint AND EXISTS (SELECT 1 FROM allowed)
+                 RETURNING 1`
+                     : `SELECT 1 FROM credentials c JOIN users u ON u.id = c.user_id
                   WHERE c.credential_id = $5 AND u.id = $6::bigint AND c.revoked_at IS NULL AND u.disabled_at IS NULL
-                  FOR SHARE OF c, u
+                  FOR SHARE OF c, u`
+                 }
                ), gone AS (DELETE FROM session WHERE sid = $4 AND sid <> $3)
                ${
-                 opts.audit
+                 audit
                    ? `, audited AS (INSERT INTO audit_events (${AUDIT_COLUMNS})
-                        SELECT $7::text, $8::bigint, $9::text, $10::bigint, $11::text, $12::text, $13::text, $14::inet, $15::text, $16::text, $17::jsonb
-                         WHERE EXISTS (SELECT 1 FROM allowed))`
+                        SELECT ${auditParams(audit)}
+                         WHERE EXISTS (SELECT 1 FROM ${use ? 'used' : 'allowed'}))`
                    : ''
                }
-               INSERT INTO session (sess, expire, sid) SELECT $1::jsonb, $2::timestamptz, $3::varchar WHERE EXISTS (SELECT 1 FROM allowed)
+               INSERT INTO session (sess, expire, sid) SELECT $1::jsonb, $2::timestamptz, $3::varchar WHERE EXISTS (SELECT 1 FROM ${use ? 'used' : 'allowed'})
                ON CONFLICT (sid) DO UPDATE SET sess = $1, expire = $2`,
-        values: opts.audit ? [...values, ...auditValues(opts.audit)] : values,
+        values,
       });
       if (oldKey) cache?.forget(oldKey);
       if (!rowCount) return false;
@@ -186,8 +229,20 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
   });
 }
 
-export function createSessionMiddleware(config: Config, store: session.Store, secret: string) {
-  return session({
+/**
+ * express-session with Keygate's store. `takesCeremony` names the requests whose route consumes the
+ * session's ceremony before anything else (sign-in's verify): for them the session's load is also
+ * the ceremony's atomic take (see the store's get), which saves a statement on the busiest
+ * ceremony. Whatever such a request then does, its ceremony is gone from the row: refused by the
+ * rate limit or an unreadable body, the browser starts the ceremony again.
+ */
+export function createSessionMiddleware(
+  config: Config,
+  store: ReplacingStore,
+  secret: string,
+  opts: { takesCeremony?: (req: IncomingMessage) => boolean } = {},
+): RequestHandler {
+  const middleware = session({
     name: config.sessionCookieName,
     secret,
     store,
@@ -198,4 +253,21 @@ export function createSessionMiddleware(config: Config, store: session.Store, se
     proxy: config.trustProxy,
     cookie: { ...sessionCookieOptions(config), maxAge: config.sessionAbsoluteMs },
   });
+  const takesCeremony = opts.takesCeremony;
+  if (!takesCeremony) return middleware;
+  return (req, res, next) => {
+    if (!takesCeremony(req)) {
+      middleware(req, res, next);
+      return;
+    }
+    // express-session calls the store's get synchronously, inside this call, when the browser
+    // sent a session cookie (and never otherwise): the flag is read there, and cleared here in any case.
+    store.takeCeremonyOnLoad = true;
+    markCeremonyTakenAtLoad(req);
+    try {
+      middleware(req, res, next);
+    } finally {
+      store.takeCeremonyOnLoad = false;
+    }
+  };
 }

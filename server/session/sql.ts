@@ -140,6 +140,23 @@ export async function takeCeremony<T>(db: Queryable, key: string): Promise<T | u
   return rows[0]?.ceremony;
 }
 
+/**
+ * Loads a session the way the store's get does (not past its expiry), and takes its ceremony out of
+ * the row in the same statement: the loaded copy still holds it, the row no longer does. For the
+ * routes whose first step is consumeCeremony (middleware.ts, takesCeremony).
+ */
+export async function loadTakingCeremony<T>(db: Queryable, key: string): Promise<T | null> {
+  const { rows } = await db.query<{ sess: T }>({
+    name: 'keygate-session-load-take-ceremony',
+    text: `WITH old AS (SELECT sid, sess FROM session WHERE sid = $1 AND expire >= now() FOR UPDATE)
+     UPDATE session s SET sess = s.sess - 'ceremony'
+       FROM old WHERE s.sid = old.sid
+     RETURNING old.sess`,
+    values: [key],
+  });
+  return rows[0]?.sess ?? null;
+}
+
 // -- Metrics.
 
 /** Signed-in sessions whose row has not expired. */

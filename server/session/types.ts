@@ -5,6 +5,7 @@
  */
 import type session from 'express-session';
 import type { AuditEvent } from '../audit/record.js';
+import type { CredentialUse } from '../webauthn/credentials.js';
 
 /** Why a signed-in session ended; what the person is told on their next page (end-reasons.ts). */
 export type SessionEndReason = 'signed_out' | 'timed_out' | 'credential_revoked' | 'credential_removed' | 'user_disabled' | 'ended_by_admin' | 'ended_by_user';
@@ -28,11 +29,15 @@ export interface ReplacingStore extends session.Store {
    * regenerate-and-save in one round trip instead of a DELETE and an INSERT. With `audit`, that
    * audit row is inserted by the same statement: the session never exists without it. A signed-in
    * session (the only kind it writes) is written only if its key is still active and its person
-   * enabled: false if not (and then neither the session nor the audit row is written).
+   * enabled: false if not (and then neither the session nor the audit row is written). With
+   * `credentialUse`, the key's new counter and last use are written by the same statement, and
+   * only if the counter has not moved since it was read: false (and nothing written) if it has.
    */
-  replace(oldSid: string | undefined, sid: string, sess: session.SessionData, opts?: { audit?: AuditEvent }): Promise<boolean>;
+  replace(oldSid: string | undefined, sid: string, sess: session.SessionData, opts?: { audit?: AuditEvent; credentialUse?: CredentialUse }): Promise<boolean>;
   /** Ends the session with this id (its row goes) and notes why, for that browser's next page. */
   end(sid: string, reason: SessionEndReason): Promise<void>;
+  /** The next get() also takes the ceremony out of the row (createSessionMiddleware's takesCeremony). */
+  takeCeremonyOnLoad: boolean;
   /** Set by express-session's middleware: a new session id and Session on req. */
   generate?: (req: unknown) => void;
 }

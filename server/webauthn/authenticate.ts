@@ -15,7 +15,14 @@ import type { Said } from '../errors.js';
 import { storedFacts, type AuthenticatorPolicy } from '../policy/policy.js';
 import type { User } from '../users/users.js';
 import type { Ceremony } from './ceremony.js';
-import { MAX_CREDENTIAL_ID_BYTES, decodeCredentialId, findCredentialWithOwner, recordCredentialUse, type StoredCredential } from './credentials.js';
+import {
+  MAX_CREDENTIAL_ID_BYTES,
+  decodeCredentialId,
+  findCredentialWithOwner,
+  recordCredentialUse,
+  type CredentialUse,
+  type StoredCredential,
+} from './credentials.js';
 import { CeremonyFailure, classifyLibraryError } from './failures.js';
 import { refuseCrossOriginFrame } from './same-frame.js';
 
@@ -24,6 +31,11 @@ export interface VerifiedSignIn {
   credential: StoredCredential;
   /** The UV flag: the person proved who they are to the authenticator (PIN, biometrics). */
   userVerified: boolean;
+  /**
+   * The new counter, backup state and last use. Written here unless the caller asked to write it
+   * itself (`deferUse`: sign-in writes it in the statement that writes the session).
+   */
+  use: CredentialUse;
 }
 
 /** Context for failures, so the caller can audit who and which credential was involved. */
@@ -65,8 +77,15 @@ export async function verifySignIn(
   ceremony: Ceremony,
   response: AuthenticationResponseJSON,
   client: { ip: string | null; userAgent: string | null },
-  /** Step-up asks for user verification whatever USER_VERIFICATION says. */
-  opts: { requireUserVerification?: boolean } = {},
+  opts: {
+    /** Step-up asks for user verification whatever USER_VERIFICATION says. */
+    requireUserVerification?: boolean;
+    /**
+     * The caller writes `use` itself, in a statement that also re-checks the counter and revocation
+     * (session/middleware.ts, replace), and refuses the sign-in if that write finds either changed.
+     */
+    deferUse?: boolean;
+  } = {},
 ): Promise<VerifiedSignIn> {
   if (Buffer.from(response.rawId, 'base64url').length > MAX_CREDENTIAL_ID_BYTES) throw new SignInFailure('credential_id_too_long', null, null);
   const rawId = decodeCredentialId(response.rawId);
@@ -147,13 +166,14 @@ export async function verifySignIn(
     throw new SignInFailure(first.reason, user, credential, undefined, (t) => t.policy.noLongerAccepted(broken.map((v) => v.said(t)).join(' ')));
   }
 
-  const written = await recordCredentialUse(db, credential.id, {
+  const use: CredentialUse = {
+    id: credential.id,
     previousCounter: credential.signCount,
     newCounter,
     backedUp: verification.authenticationInfo.credentialBackedUp,
     ip: client.ip,
     userAgent: client.userAgent,
-  });
-  if (!written) throw new SignInFailure('concurrent_use', user, credential);
-  return { user: user!, credential, userVerified: verification.authenticationInfo.userVerified };
+  };
+  if (!opts.deferUse && !(await recordCredentialUse(db, use))) throw new SignInFailure('concurrent_use', user, credential);
+  return { user: user!, credential, userVerified: verification.authenticationInfo.userVerified, use };
 }

@@ -187,22 +187,40 @@ export async function insertCredential(db: Queryable, c: NewCredential): Promise
   return toCredential(oneRow(rows));
 }
 
+/** What a verified assertion writes to its credential (recordCredentialUse, or the sign-in's one statement). */
+export interface CredentialUse {
+  /** The credential's row id. */
+  id: string;
+  previousCounter: number;
+  newCounter: number;
+  backedUp: boolean;
+  ip: string | null;
+  userAgent: string | null;
+}
+
 /**
- * Writes the new counter, backup state and last use, only after every other check passed. The
- * WHERE clause re-checks the counter and revocation, so a concurrent use or revocation that won
- * the race makes this return false instead of overwriting it.
+ * The credential-use write, as SQL with its parameters from `$at` on (values from credentialUseValues):
+ * the new counter, backup state and last use, only after every other check passed. The WHERE
+ * clause re-checks the counter and revocation, so a concurrent use or revocation that won the race
+ * leaves the row alone (no row updated) instead of being overwritten. Used alone here, and inside
+ * the statement that writes a sign-in's session (session/middleware.ts).
  */
-export async function recordCredentialUse(
-  db: Queryable,
-  id: string,
-  use: { previousCounter: number; newCounter: number; backedUp: boolean; ip: string | null; userAgent: string | null },
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE credentials
-        SET sign_count = $3, backed_up = $4, last_used_at = now(), last_used_ip = $5, last_used_user_agent = $6
-      WHERE id = $1 AND revoked_at IS NULL AND sign_count = $2 AND ($3 > $2 OR ($3 = 0 AND $2 = 0))`,
-    [id, use.previousCounter, use.newCounter, use.backedUp, use.ip, use.userAgent?.slice(0, 512) ?? null],
-  );
+export function credentialUseUpdate(at: number): string {
+  const [id, previous, next, backedUp, ip, userAgent] = [0, 1, 2, 3, 4, 5].map((i) => `$${at + i}`);
+  return `UPDATE credentials
+        SET sign_count = ${next}::bigint, backed_up = ${backedUp}::boolean, last_used_at = now(), last_used_ip = ${ip}::inet, last_used_user_agent = ${userAgent}::text
+      WHERE id = ${id}::bigint AND revoked_at IS NULL AND sign_count = ${previous}::bigint
+        AND (${next}::bigint > ${previous}::bigint OR (${next}::bigint = 0 AND ${previous}::bigint = 0))`;
+}
+
+/** The values of credentialUseUpdate, in its order. */
+export function credentialUseValues(use: CredentialUse): unknown[] {
+  return [use.id, use.previousCounter, use.newCounter, use.backedUp, use.ip, use.userAgent?.slice(0, 512) ?? null];
+}
+
+/** Writes a credential's use on its own (step-up); false if a concurrent use or revocation won. */
+export async function recordCredentialUse(db: Queryable, use: CredentialUse): Promise<boolean> {
+  const { rowCount } = await db.query({ name: 'keygate-credential-use', text: credentialUseUpdate(1), values: credentialUseValues(use) });
   return rowCount === 1;
 }
 
