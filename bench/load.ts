@@ -13,36 +13,53 @@ export interface Load {
   rps: number;
   /** CPU time (user + system) the process under test spent per request, in microseconds; NaN for direct. */
   cpuUs: number;
+  /** Of cpuUs, the microseconds per request spent in the kernel (system time). */
+  systemUs: number;
   p50: number;
   p99: number;
   errors: number;
   non2xx: number;
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
-export async function cpuSeconds(pid: number | undefined): Promise<number> {
-  if (!pid) return NaN;
+/** CPU seconds a process has used so far, in user space and in the kernel, from /proc (Linux); NaN elsewhere. */
+async function cpuSplit(pid: number | string): Promise<{ user: number; system: number }> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // utime and stime are fields 14 and 15 (1-based) of /proc/pid/stat, in clock ticks (USER_HZ = 100).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
   } catch {
-    return NaN;
+    return { user: NaN, system: NaN };
   }
 }
 
-/** CPU seconds used so far by a process and its direct children (PostgreSQL: the postmaster and its backends). */
-export async function treeCpuSeconds(pid: number | undefined): Promise<number> {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+export async function cpuSeconds(pid: number | undefined): Promise<number> {
   if (!pid) return NaN;
-  let total = await cpuSeconds(pid);
+  const { user, system } = await cpuSplit(pid);
+  return user + system;
+}
+
+/** CPU seconds used so far by a process and its direct children (nginx's workers, Keygate's WORKERS, PostgreSQL's backends), split. */
+async function treeCpuSplit(pid: number | undefined): Promise<{ user: number; system: number }> {
+  if (!pid) return { user: NaN, system: NaN };
+  const total = await cpuSplit(pid);
   for (const entry of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === pid) total += (Number(fields[11]) + Number(fields[12])) / 100;
+    if (Number(fields[1]) === pid) {
+      total.user += Number(fields[11]) / 100;
+      total.system += Number(fields[12]) / 100;
+    }
   }
   return total;
+}
+
+/** CPU seconds used so far by a process and its direct children (PostgreSQL: the postmaster and its backends). */
+export async function treeCpuSeconds(pid: number | undefined): Promise<number> {
+  const { user, system } = await treeCpuSplit(pid);
+  return user + system;
 }
 
 /** The postmaster's pid, from postmaster.pid somewhere under the data directory. */
@@ -59,6 +76,8 @@ export interface Round {
   requests: number;
   seconds: number;
   cpu: number;
+  /** Of cpu, the part spent in the kernel (system time), where measured. */
+  systemCpu?: number;
   p50: number;
   p99: number;
   errors: number;
@@ -73,8 +92,8 @@ export async function loadRound(
   /** Count the CPU of pid's direct children too (nginx's workers, Keygate's WORKERS). */
   tree = false,
 ): Promise<Round> {
-  const cpuOf = tree ? treeCpuSeconds : cpuSeconds;
-  const cpuBefore = await cpuOf(pid);
+  const cpuOf = async () => (pid ? (tree ? treeCpuSplit(pid) : cpuSplit(pid)) : { user: NaN, system: NaN });
+  const cpuBefore = await cpuOf();
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -83,11 +102,12 @@ export async function loadRound(
     method: (opts.method ?? 'GET') as 'GET',
     ...(opts.body ? { body: opts.body } : {}),
   });
-  const cpu = (await cpuOf(pid)) - cpuBefore;
+  const cpuAfter = await cpuOf();
   return {
     requests: result.requests.total,
     seconds: result.duration,
-    cpu,
+    cpu: cpuAfter.user + cpuAfter.system - (cpuBefore.user + cpuBefore.system),
+    systemCpu: cpuAfter.system - cpuBefore.system,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
@@ -111,6 +131,7 @@ export function combine(rounds: Round[]): Load {
   return {
     rps: requests / Math.max(seconds, 1e-9),
     cpuUs: (cpu / Math.max(requests, 1)) * 1e6,
+    systemUs: (rounds.reduce((n, r) => n + (r.systemCpu ?? NaN), 0) / Math.max(requests, 1)) * 1e6,
     p50: median(rounds.map((r) => r.p50)),
     p99: median(rounds.map((r) => r.p99)),
     errors: rounds.reduce((n, r) => n + r.errors, 0),

@@ -223,7 +223,9 @@ export function realGogsMarkdown(
     );
     if (row.target === 'keygate') {
       const ratio = l.rps / direct.load.rps;
-      targets.push(`| ${row.case}: throughput (${GOGS_CONNECTIONS} connections) | ≥ 90% of direct | ${(ratio * 100).toFixed(0)}% | ${ratio >= 0.9 ? 'yes' : '**no**'} |`);
+      targets.push(
+        `| ${row.case}: throughput (${GOGS_CONNECTIONS} connections) | ≥ 90% of direct | ${(ratio * 100).toFixed(0)}% | ${ratio >= 0.9 ? 'yes' : '**no**'} |`,
+      );
       targets.push(`| ${row.case}: added p50 latency (one at a time) | ≤ 1 ms | ${added.toFixed(2)} ms | ${added <= 1 ? 'yes' : '**no**'} |`);
     }
   }

@@ -9,7 +9,8 @@
  * BENCH_DURATION (seconds per case and target, default 12), BENCH_ROUNDS (turns it is split into,
  * default 6: a multiple of the 3 targets, so each is first, second and last equally), BENCH_CONNECTIONS (default 32),
  * BENCH_UPLOAD_MB (default 200), BENCH_UPLOAD_ROUNDS (uploads per target, taking turns, default 3), BENCH_SIGNIN_WORKERS (load-generating processes, default 2),
- * BENCH_SIGNIN_CONCURRENCY (browsers signing in at once, in all, default 8).
+ * BENCH_SIGNIN_CONCURRENCY (browsers signing in at once, in all, default 8), BENCH_GOGS_CONNECTIONS (the real-Gogs
+ * section's connections, default 8), BENCH_GOGS_SEQUENTIAL (its requests one at a time per case and target, default 150).
  *
  * For investigation: BENCH_ONLY=proxy,peers,gogs,db,signin,revocation,upload runs only those sections and
  * prints their figures without writing docs/performance.md; BENCH_KEYGATE_NODE_ARGS adds node
@@ -259,7 +260,33 @@ type SignIns = {
   /** Statements PostgreSQL ran per sign-in (pg_stat_statements over the whole sign-in run). */
   statements: number;
   statementList: Array<{ query: string; calls: number; perSignIn: number }>;
+  /** A trivial statement's cost to its client on this machine, CPU µs (statementCost). */
+  statementClientUs: number;
 };
+
+/**
+ * What one statement costs the process that sends it, whatever the statement: `SELECT $1` sent
+ * `n` times, `SIGNIN_CONCURRENCY` at once as Keygate's sign-ins send theirs, over a pool of that
+ * many connections; this process's CPU per statement (the query, its socket write, the wake-up and
+ * read of the answer, its parsing).
+ */
+async function statementCost(dbUrl: string, n = 4000): Promise<number> {
+  const pool = new pg.Pool({ connectionString: dbUrl, max: SIGNIN_CONCURRENCY });
+  try {
+    await Promise.all(Array.from({ length: SIGNIN_CONCURRENCY }, () => pool.query('SELECT 1')));
+    let left = n;
+    const before = process.cpuUsage();
+    await Promise.all(
+      Array.from({ length: SIGNIN_CONCURRENCY }, async () => {
+        while (left-- > 0) await pool.query({ name: 'bench-statement-cost', text: 'SELECT $1::int', values: [1] });
+      }),
+    );
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / n;
+  } finally {
+    await pool.end();
+  }
+}
 
 /** Reads (SELECT/WITH) and writes (INSERT/UPDATE/DELETE) since the last pg_stat_statements_reset, and each statement. */
 async function statementCounts(stats: pg.Client): Promise<{ reads: number; writes: number; list: Array<{ query: string; calls: number }> }> {
@@ -497,6 +524,7 @@ async function main(): Promise<void> {
         ...rate,
         statements: (st.reads + st.writes) / Math.max(rate.n, 1),
         statementList: st.list.map((q) => ({ ...q, perSignIn: q.calls / Math.max(rate.n, 1) })),
+        statementClientUs: await statementCost(dbUrl),
       };
       for (const w of workers) w.kill('SIGTERM');
     }
@@ -745,7 +773,7 @@ ${statementLines.join('\n')}
   as \`http.request\` piping and which is kept as that yardstick. Measured before the switch, on the same machine
   and day: Keygate with \`http.request\` reached 66%–94% of the bare proxy (1.15×–1.55× its CPU per request), and a bare proxy
   written with undici 133%–159%. ${throughputRatio >= 0.85 ? 'The target is met in this run.' : 'On this run the target is not met; the CPU column shows how much of the gap is Keygate itself and how much is the shared machine.'}
-  Most of either proxy's time is in the kernel (loopback write/writev).
+  Most of Keygate's CPU per request is in user space, not in the kernel (the split is in the peers section below).
 - **Database statements** are counted with pg_stat_statements over 2000 sequential authenticated page
   requests after warm-up. A signed-in session is read once, then served from the in-process cache; the
   cache entry is refreshed at most once per \`SESSION_CACHE_TTL\` (30 s) and last-seen is written at most once
@@ -756,32 +784,30 @@ ${statementLines.join('\n')}
   every instance at commit; the instance that ends a session itself forgets it synchronously.
 - **Sign-ins per second.** ${si.perSec >= 400 && si.p99 < 50 ? 'Met in this run.' : `Not met: ${si.perSec.toFixed(0)}/s.`} Each sign-in is two HTTP
   requests through Express (options, verify), the real @simplewebauthn/server verification, and
-  ${si.statements.toFixed(0)} statements (listed above: a rate-limit point on each request; the options' new session
-  holding its challenge; at verify, that session's load and the challenge's atomic consumption, the credential with its
-  owner in one query, the counter update, and the new session replacing the old one together with the sign-in's audit
-  row in one statement). Together Keygate, PostgreSQL and the load generators used
-  ${siCpu.toFixed(1)} ms of CPU per sign-in, so ${cores} fully available cores could do at most about
+  ${si.statements.toFixed(0)} statements (listed above): a rate-limit point on each request; the options' new session
+  holding its challenge; at verify, the session's load, which also takes the challenge out of the row (one atomic
+  statement), the credential with its owner, and one statement that writes the key's counter and last use, replaces the
+  session and inserts the sign-in's audit row. Until 2026-12-03 the challenge's take and the counter were statements of
+  their own (8 in all, Keygate 5.0–6.4 ms and PostgreSQL 2.5–3.2 ms of CPU per sign-in in that day's runs). Together
+  Keygate, PostgreSQL and the load generators used ${siCpu.toFixed(1)} ms of CPU per sign-in, so ${cores} fully available cores could do at most about
   ${((cores * 1000) / siCpu).toFixed(0)} per second on this machine${(cores * 1000) / siCpu < 400 ? ', below the target even before any other load: the target would need that total under ' + ((cores * 1000) / 400).toFixed(1) + ' ms' : ''}.
-  A fifth or more of Keygate's own share is kernel time in loopback socket writes (one per statement and per
-  response); every statement removed saves it on both sides, which is why the count was cut from 12 to 8. What
-  is left is each request's own work: Express's router and express-session (about a tenth of Keygate's CPU), JSON,
-  the asynchronous WebCrypto digests inside @simplewebauthn/server, and the statements above, none of which can go
-  without giving up a check (the rate limit, the single-use challenge, the counter, the audit row). A Unix-domain
-  socket to PostgreSQL instead of loopback TCP saved about a tenth of the CPU in paired runs, inside this shared
-  machine's noise, and is not used: deployments reach PostgreSQL over TCP. The work is CPU per sign-in, not locking,
-  so more cores (or Keygate instances on one PostgreSQL)
-  add throughput. The latency figures include queueing behind the other processes on the same cores: at
-  this rate the cores are saturated, so p99 reflects the queue, not one sign-in's work.
-  A CPU profile of Keygate during the sign-in run (\`BENCH_ONLY=signin BENCH_KEYGATE_NODE_ARGS="--cpu-prof …"\`,
-  2026-12-03) puts about a quarter of its busy time in the PostgreSQL client (sending 8 statements: the socket
-  writes alone are the largest single item, then parsing the answers), about a fifth in Express, its router,
-  express-session and body-parser, and under a tenth in @simplewebauthn/server's verification; nothing stands out
-  that is not a check. Halving Keygate's CPU (the ≤ 2.5 ms target) would take a different ceremony store: the
-  challenge kept in a signed, short-lived value the browser carries instead of a session row, its single use
-  recorded in the same statement that writes the counter, the new session and the audit row, and the rate limit
-  counted once per sign-in: 3 statements instead of 8, and no session load at verify. That is a change to the
-  security-critical ceremony code that was not made here. Even then this machine cannot reach 400/s: PostgreSQL and
-  the load generators alone use more than 5 ms of CPU per sign-in, over the 2 cores' budget of 5.0 ms at 400/s.
+  On this machine a statement costs the process that sends it about ${si.statementClientUs.toFixed(0)} µs of CPU however trivial it is
+  (measured in this run: \`SELECT $1\`, ${SIGNIN_CONCURRENCY} at once): the query's socket write, the wake-up for its answer and
+  the read. So Keygate's ${si.statements.toFixed(0)} statements alone are about ${((si.statements * si.statementClientUs) / 1000).toFixed(1)} ms of its ${si.cpuMs.keygate.toFixed(1)} ms, whatever they
+  do. A CPU profile of Keygate during a sign-in run (\`BENCH_ONLY=signin BENCH_KEYGATE_NODE_ARGS="--cpu-prof …"\`,
+  2026-12-03, 6 statements), its samples grouped by the package they fall in: the PostgreSQL client 29%, Express and its
+  middleware 26% (most of it express-session's end of the request, which is where the answer is written to the
+  socket), @simplewebauthn/server's verification and WebCrypto 15%, Keygate's own code 7%, logging 5%, garbage
+  collection 3%. The profile samples wall time, so a socket write also counts the moments the process waits for the
+  core it just woke another process on; the split is a guide, the CPU figures above are the measure. What is left is
+  the I/O a sign-in needs (two requests, two answers, the statements) and the checks themselves (the rate limit, the
+  single-use challenge, the signature, the owner, the counter, the audit row); each of the remaining statements does
+  one of them. The ≤ 2.5 ms target for Keygate's share would need about half the I/O: the two HTTP requests without
+  Express's per-request work, and fewer statements than checks, which would mean giving one up (a rate limit counted
+  once per sign-in instead of per request; a challenge carried by the browser, which the checklist forbids: it is
+  kept server-side). Neither was done. The work is CPU per sign-in, not locking, so more cores (or Keygate
+  instances on one PostgreSQL) add throughput. The latency figures include queueing behind the other processes on
+  the same cores: at this rate the cores are saturated, so p99 reflects the queue, not one sign-in's work.
 - **Upload throughput** is compared with the upstream directly. ${uploadRatio >= 0.9 ? 'Met in this run' : 'Not met'}: Keygate ${pct(uploadRatio)} of direct,
   the bare proxy ${pct(bareUploadRatio)} (Keygate ${pct(upKeygate.mbPerSec / upBare.mbPerSec)} of the bare proxy). Sent directly, a byte is written once
   (the client) and read once (the upstream): two processes, one per core. Through any user-space proxy it is also

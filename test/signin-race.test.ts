@@ -165,4 +165,3 @@ describe('one challenge, one sign-in', () => {
     });
   }
 });
-
