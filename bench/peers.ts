@@ -232,17 +232,22 @@ export function peersMarkdown(peers: { rows: PeerRow[]; missing: string[] }, how
     ),
     judged('throughput, WORKERS=2 vs 1', 'more (2 cores)', kg && kg2 ? pct(kg2.rps / kg.rps) : 'not measured', kg && kg2 ? kg2.rps > kg.rps : undefined),
     '',
-    ...(kg && nginx ? peersWhy(kg, nginx, o2p) : []),
+    ...(kg && nginx ? peersWhy(kg, nginx, o2p, kg2) : []),
   ].join('\n');
 }
 
 /** Why Keygate is where it is against nginx, from this run's figures and the profile named in it. */
-function peersWhy(kg: Load, nginx: Load, o2p: Load | undefined): string[] {
+function peersWhy(kg: Load, nginx: Load, o2p: Load | undefined, kg2: Load | undefined): string[] {
   const user = (l: Load) => l.cpuUs - l.systemUs;
   return [
     'Why, where a figure misses its target:',
     '',
     `- **Per CPU against nginx.** The CPU per request splits (from /proc, user and system time) into the kernel's part and the process's own: nginx ${nginx.cpuUs.toFixed(0)} µs = ${nginx.systemUs.toFixed(0)} in the kernel + ${user(nginx).toFixed(0)} in nginx; Keygate ${kg.cpuUs.toFixed(0)} µs = ${kg.systemUs.toFixed(0)} + ${user(kg).toFixed(0)}${o2p ? `; oauth2-proxy ${o2p.cpuUs.toFixed(0)} µs = ${o2p.systemUs.toFixed(0)} + ${user(o2p).toFixed(0)}` : ''}. The kernel's part, the same reads and writes on the same sockets, is about the same for nginx and Keygate; the other half of Keygate's cost is all in user space. A CPU profile of Keygate during this section (\`BENCH_ONLY=proxy BENCH_KEYGATE_NODE_ARGS="--cpu-prof …"\`, 2026-12-03), its JavaScript and V8 self time without the socket calls: undici, the client to the upstream, 32% (building and validating the request's headers, the WASM HTTP parser, its handler calls); Node's HTTP server, sockets, streams, events and timers (on both sides) about 45%; garbage collection 6%; Keygate's own code (path classification, the session cache, header lists, request ids, metrics) about 8%. What Keygate checks is a small part of it; what it costs is being an HTTP server and an HTTP client in JavaScript, per request, which nginx does in C in ${user(nginx).toFixed(0)} µs. The stretch target would need Keygate's user-space part under ${Math.max(0, nginx.cpuUs / 0.75 - kg.systemUs).toFixed(0)} µs: not reachable with Node's HTTP stack; more cores are (\`WORKERS\`).`,
+    ...(kg2 && (kg2.cpuUs > kg.cpuUs * 1.1 || kg2.rps <= kg.rps)
+      ? [
+          `- **WORKERS=2.** The two cores are full either way: Keygate used ${((kg.cpuUs * kg.rps) / 1e6).toFixed(2)} cores with one worker and ${((kg2.cpuUs * kg2.rps) / 1e6).toFixed(2)} with two, and the load generator (autocannon, in the bench process) and the upstream took the rest. A second worker has no free core to run on here, so it adds no throughput, and its CPU per request grows with the switches between more busy processes on the same cores. This machine cannot show the scaling: that needs the load generated elsewhere (the workers' sharing of the port, the session cache kept exact by NOTIFY, summed metrics and shutdown are tested in test/workers.test.ts).`,
+        ]
+      : []),
     `- **p99 against nginx.** Every target is driven with the same 32 connections, so a saturated target's latency follows its throughput (Little's law: mean latency ≈ connections ÷ throughput, here ${((32 / kg.rps) * 1000).toFixed(1)} ms for Keygate and ${((32 / nginx.rps) * 1000).toFixed(1)} ms for nginx); Keygate's p99 is above nginx's + 2 ms by as much as its throughput is below nginx's, not because some requests stall: its p99 is ${(kg.p99 / Math.max(kg.p50, 0.5)).toFixed(1)}× its p50, nginx's ${(nginx.p99 / Math.max(nginx.p50, 0.5)).toFixed(1)}×.`,
     '',
   ];
