@@ -31,8 +31,11 @@ export interface RealGogsRow {
   case: string;
   target: RealGogsTarget;
   load: Load;
-  /** One request at a time: the median latency, and the proxy's CPU per request (NaN for direct). */
-  single: { p50: number; cpuUs: number };
+  /**
+   * One request at a time: the median latency, the proxy's CPU per request (NaN for direct), and
+   * the added latency: the median of its differences with the direct request of the same turn.
+   */
+  single: { p50: number; cpuUs: number; added: number };
 }
 
 export interface RealGogsBench {
@@ -145,7 +148,7 @@ async function oneAtATime(
   targets: ReadonlyArray<{ name: RealGogsTarget; base: string; headers: Record<string, string>; pid: number | undefined }>,
   paths: string[],
   n: number,
-): Promise<Map<RealGogsTarget, { p50: number; cpuUs: number }>> {
+): Promise<Map<RealGogsTarget, { p50: number; cpuUs: number; added: number }>> {
   const agents = new Map(targets.map((t) => [t.name, new http.Agent({ keepAlive: true, maxSockets: 1 })]));
   const get = (t: (typeof targets)[number], path: string) =>
     new Promise<number>((resolve, reject) => {
@@ -173,7 +176,13 @@ async function oneAtATime(
   } finally {
     for (const agent of agents.values()) agent.destroy();
   }
-  return new Map(targets.map((t) => [t.name, { p50: median(latencies.get(t.name)!), cpuUs: t.pid ? (cpu.get(t.name)! / n) * 1e6 : NaN }]));
+  // Paired: each request against the direct one of the same turn (same path, next to it in time),
+  // so a slow stretch of Gogs falls on both sides of a difference.
+  const direct = latencies.get('direct')!;
+  const added = (t: RealGogsTarget) => median(latencies.get(t)!.map((ms, i) => ms - direct[i]));
+  return new Map(
+    targets.map((t) => [t.name, { p50: median(latencies.get(t.name)!), cpuUs: t.pid ? (cpu.get(t.name)! / n) * 1e6 : NaN, added: added(t.name) }]),
+  );
 }
 
 async function load(base: string, paths: string[], headers: Record<string, string>, seconds: number) {
@@ -217,7 +226,7 @@ export function realGogsMarkdown(
     const direct = of(row.case, 'direct');
     const l = row.load;
     const proxied = row.target !== 'direct';
-    const added = row.single.p50 - direct.single.p50;
+    const added = row.single.added;
     lines.push(
       `| ${row.case} | ${row.target} | ${l.rps.toFixed(0)} | ${l.p50} | ${l.p99} | ${((l.rps / direct.load.rps) * 100).toFixed(0)}% | ${us(l.cpuUs)} | ${us(r.gogsCpuUs[`${row.case}/${row.target}`] ?? NaN)} | ${row.single.p50.toFixed(2)} | ${proxied ? added.toFixed(2) : '–'} | ${us(row.single.cpuUs)} | ${l.errors}, ${l.non2xx} |`,
     );
@@ -243,7 +252,7 @@ export function realGogsMarkdown(
   lines.push(
     'How to read it:',
     '',
-    `- **Added latency** is taken one request at a time (${GOGS_SEQUENTIAL} per case and target, the three in turn request by request): with ${GOGS_CONNECTIONS} connections every request also waits behind the others at Gogs, and whatever CPU a proxy takes from the 2 cores Gogs needs comes back as queueing, many times over (the loaded p50 column). One at a time, Keygate added ${(pageK.single.p50 - pageD.single.p50).toFixed(2)} ms to the page (the bare Node proxy ${(pageB.single.p50 - pageD.single.p50).toFixed(2)} ms) and ${(assetK.single.p50 - assetD.single.p50).toFixed(2)} ms to an asset (bare ${(assetB.single.p50 - assetD.single.p50).toFixed(2)} ms). Gogs renders the page in about ${pageD.single.p50.toFixed(0)} ms (it runs git for the last commit, the README and the licence), and its time varies by more than a millisecond from one request to the next, so the page's figure moves by about that much between runs; the assets' figure is the steadier measure of what Keygate adds.`,
+    `- **Added latency** is taken one request at a time (${GOGS_SEQUENTIAL} per case and target, the three in turn request by request): with ${GOGS_CONNECTIONS} connections every request also waits behind the others at Gogs, and whatever CPU a proxy takes from the 2 cores Gogs needs comes back as queueing, many times over (the loaded p50 column). The added latency is the median of the differences between each request and the direct request of the same turn (the same path, next to it in time). One at a time, Keygate added ${pageK.single.added.toFixed(2)} ms to the page (the bare Node proxy ${pageB.single.added.toFixed(2)} ms) and ${assetK.single.added.toFixed(2)} ms to an asset (bare ${assetB.single.added.toFixed(2)} ms). Gogs renders the page in about ${pageD.single.p50.toFixed(0)} ms (it runs git for the last commit, the README and the licence), and its time varies by milliseconds from one request to the next, so the page's figure moves by about a millisecond between runs. That the bare proxy, which does nothing, also adds more to the page than to an asset fits what happens on 2 cores: while Gogs and its git processes render, both cores are busy, and the proxy's process waits for one to pass each piece of the answer on; with a core to spare (or Gogs on its own machine) that wait goes. The assets' figure is the steadier measure of what Keygate itself adds.`,
     `- **Proxy CPU per request** is far above the ${us(busyCpuUs)} µs Keygate spends on a request in the proxy section above (32 connections), for the bare proxy as much as for Keygate (one at a time: page ${us(pageB.single.cpuUs)} vs ${us(pageK.single.cpuUs)} µs, asset ${us(assetB.single.cpuUs)} vs ${us(assetK.single.cpuUs)} µs). At a few requests per second a Node process sleeps between requests and is woken for each, and on this virtual machine each wake-up and each loopback write costs tens to hundreds of microseconds of kernel time that a busy process shares out over many requests. Most of it is the cost of being a separate process here, which the bare proxy, checking nothing, pays as well; Keygate's is ${relative(pageK.single.cpuUs, pageB.single.cpuUs)} (page) and ${relative(assetK.single.cpuUs, assetB.single.cpuUs)} (assets) the bare proxy's one at a time. Under load it used ${relative(assetK.load.cpuUs, assetB.load.cpuUs)} the bare proxy's CPU per asset: it wrote each asset to the client in about twice as many socket writes (strace, 2026-12-03: 10.3 against 5.7 write calls per asset over a 5 s run; without backpressure both receive Gogs' body in the same 64 KB pieces), and why is not settled.`,
     `- **Throughput.** The page: Gogs is the bottleneck (about ${us(r.gogsCpuUs[`${pageCase}/direct`] ?? NaN)} µs of its CPU per page), and Keygate keeps ${pct(pageK.load, pageD.load)} of direct (the bare proxy ${pct(pageB.load, pageD.load)}). The assets: Gogs serves a static file with about ${us(r.gogsCpuUs[`${assetCase}/direct`] ?? NaN)} µs of CPU; the ${r.assets.length} files average about 340 KB (mermaid.min.js alone is 2.7 MB), so the bytes are the work and Gogs is not the bottleneck this target assumes. Through any user-space proxy each byte is read and written once more by a third process on the same 2 cores: Keygate reaches ${pct(assetK.load, assetD.load)} of direct and the bare proxy ${pct(assetB.load, assetD.load)}, the same limit as the upload figure above. In a browser these files are cached after the first page.`,
     '',
