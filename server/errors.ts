@@ -10,6 +10,7 @@ import type { Site } from '../web/pages/layout.js';
 import { isDatabaseUnavailable } from './db/pool.js';
 import { pageLanguage } from './http/language.js';
 import type { Logger } from './log.js';
+import { isApiPath } from './http/api-path.js';
 
 /**
  * What an error says: a sentence of the catalogue, said in the language of whoever asked
@@ -86,7 +87,7 @@ function toAppError(err: unknown): AppError {
 }
 
 export function wantsJson(req: Request): boolean {
-  return req.path.startsWith('/-/api/') || (req.get('accept') ?? '').startsWith('application/json');
+  return isApiPath(req.path) || (req.get('accept') ?? '').startsWith('application/json');
 }
 
 /**

@@ -13,6 +13,7 @@ import { strings } from '../web/i18n/index.js';
 import { createApp, type Gateway } from './app.js';
 import type { AppDeps } from './deps.js';
 import { HSTS_VALUE, MESSAGE_PAGE_CSP } from './proxy/response-headers.js';
+import { isApiPath } from './http/api-path.js';
 
 export interface Serving {
   gateway: Gateway;
@@ -79,7 +80,7 @@ function answerUnfinished(connections: Set<Socket>, https: boolean, site: Site):
     const lang = languageFor(res.req.headers['accept-language']);
     const t = strings(lang);
     const message = t.errors.restarting;
-    const json = (res.req.url ?? '').startsWith('/-/api/');
+    const json = isApiPath(res.req.url ?? '');
     const body = json
       ? JSON.stringify({ error: { code: 'shutting_down', message } })
       : messagePage({ title: t.titles[503], message, action: { href: '/-/login', label: t.actions.goToSignIn }, site, lang });

@@ -21,6 +21,9 @@ describe('unreadable ceremony bodies', () => {
     ['/-/api/enroll/verify', 'invite_redeemed'],
     ['/-/api/step-up/verify', 'step_up_failed'],
     ['/-/api/account/devices/verify', 'credential_registered'],
+    // Express routes paths whatever their case; so must everything that tells an API request from a page.
+    ['/-/API/Login/Verify', 'sign_in'],
+    ['/-/Api/enroll/verify/', 'invite_redeemed'],
   ] as const) {
     test(`${path}: a body over 64 KiB is 413 and audited as ${event} body_too_large; malformed JSON is 400 and audited as malformed_json`, async () => {
       const browser = new TestClient(kg.url);

@@ -10,6 +10,7 @@ import { assignRequestId, peerAddress, requestContext } from '../http/context.js
 import type { Logger } from '../log.js';
 import type { AuditEventName } from './events.js';
 import { recordEvent } from './record.js';
+import { isApiPath } from '../http/api-path.js';
 
 /** Ceremony verification endpoints (below /-/api) and the event each writes. */
 const CEREMONY_EVENTS: Record<string, AuditEventName> = {
@@ -35,7 +36,7 @@ const eventOf = (path: string): AuditEventName | undefined => CEREMONY_EVENTS[pa
 export function auditOversizedCeremonyBody(db: Db, log: Logger, trustProxy: boolean) {
   return async (req: IncomingMessage): Promise<void> => {
     const path = (req.url ?? '').split('?', 1)[0] ?? '';
-    const event = path.startsWith('/-/api/') ? eventOf(path.slice('/-/api'.length)) : undefined;
+    const event = isApiPath(path) ? eventOf(path.slice('/-/api'.length)) : undefined;
     if (!event) return;
     const ua = req.headers['user-agent'];
     await recordEvent(db, {

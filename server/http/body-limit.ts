@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { strings, type Catalogue } from '../../web/i18n/index.js';
 import { languageFor, languageHeaders } from './language.js';
+import { isApiPath } from './api-path.js';
 
 export const KEYGATE_BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -29,7 +30,7 @@ function refuse(json: boolean, req: IncomingMessage, res: ServerResponse, status
   res.end(body);
 }
 
-const isApi = (req: IncomingMessage): boolean => (req.url ?? '').startsWith('/-/api/');
+const isApi = (req: IncomingMessage): boolean => isApiPath(req.url ?? '');
 
 /** The request declares a body larger than Keygate's endpoints take. */
 export function declaresTooMuch(req: IncomingMessage): boolean {

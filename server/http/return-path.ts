@@ -5,6 +5,7 @@
  * that changes something on a GET (proxy/paths.ts).
  */
 import { changesStateOnGet, normalizePath } from '../proxy/paths.js';
+import { isApiPath } from './api-path.js';
 
 export function safeReturnPath(value: unknown, origin: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return '/';
@@ -34,7 +35,7 @@ export function safeReturnPath(value: unknown, origin: string): string {
   const path = url.pathname + url.search + url.hash;
   if (!path.startsWith('/') || /^\/[\\/]/.test(path)) return '/';
   // Keygate's own API endpoints are never a place to land.
-  if (path.startsWith('/-/api/')) return '/';
+  if (isApiPath(path)) return '/';
   // Nor a Gogs GET that changes something: the redirect after sign-in is a same-origin navigation,
   // which would carry out what another site's link asked for without the confirmation page.
   const normalised = normalizePath(path);

@@ -2,6 +2,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { AppDeps } from '../deps.js';
 import { unauthorized } from '../errors.js';
+import { isApiPath } from '../http/api-path.js';
 import { currentAuth, type SessionAuth } from './auth.js';
 
 declare module 'express-serve-static-core' {
@@ -17,7 +18,7 @@ export function requireSignIn(deps: AppDeps) {
     if (auth) {
       req.auth = auth;
       next();
-    } else if (req.path.startsWith('/-/api/')) {
+    } else if (isApiPath(req.path)) {
       next(unauthorized((t) => t.errors.sessionEnded));
     } else {
       res.redirect(303, `/-/login?return_to=${encodeURIComponent(req.originalUrl)}`);

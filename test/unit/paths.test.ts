@@ -253,8 +253,20 @@ describe('safeReturnPath', () => {
     }
   });
 
-  test("falls back to / for non-strings, empty, over-long values and Keygate's API", () => {
-    for (const v of [undefined, null, 42, ['/alice'], { a: 1 }, '', `/${'a'.repeat(3000)}`, '/-/api/account', '/-/api/login/verify']) {
+  test("falls back to / for non-strings, empty, over-long values and Keygate's API, in any spelling", () => {
+    for (const v of [
+      undefined,
+      null,
+      42,
+      ['/alice'],
+      { a: 1 },
+      '',
+      `/${'a'.repeat(3000)}`,
+      '/-/api/account',
+      '/-/api/login/verify',
+      '/-/API/account',
+      '/-/Api/Login/verify',
+    ]) {
       assert.equal(safeReturnPath(v, origin), '/', JSON.stringify(v));
     }
   });
