@@ -502,8 +502,9 @@ describe('first-run admin link', () => {
       firstToken = tokenOf(line);
       assert.ok(line.msg.includes(line.enrolUrl), 'the message itself carries the link');
       // And plainly, framed on stderr, whatever the log format: the person starting Keygate must see it.
-      assert.match(first.stderr, /^-{72}\n {2}Keygate has no admin yet\. Enrol the first admin, "siteadmin", with a security key or passkey:\n\n/m);
-      assert.ok(first.stderr.includes(`\n\n    ${line.enrolUrl}\n\n  The link works once, until `), `no plain link on stderr:\n${first.stderr}`);
+      const stderr = await first.waitForStderr(/\n-{72}\n\n$/, 10_000, 'the framed first-run block');
+      assert.match(stderr, /^-{72}\n {2}Keygate has no admin yet\. Enrol the first admin, "siteadmin", with a security key or passkey:\n\n/m);
+      assert.ok(stderr.includes(`\n\n    ${line.enrolUrl}\n\n  The link works once, until `), `no plain link on stderr:\n${stderr}`);
       const lifetime = Date.parse(line.expiresAt) - Date.now();
       assert.ok(lifetime > 23 * 3600_000 && lifetime <= 24 * 3600_000, `expires in ${lifetime} ms, not INVITE_TTL (24h)`);
       assert.equal(first.logs().filter(isLink).length, 1);

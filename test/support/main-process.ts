@@ -94,6 +94,20 @@ export class MainProcess {
     }
   }
 
+  /**
+   * Resolves with stderr once it matches `re`; rejects if the process exits first or on timeout.
+   * stdout and stderr are separate pipes: a log line seen on one says nothing of what has reached the other.
+   */
+  async waitForStderr(re: RegExp, timeoutMs: number, what = String(re)): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (re.test(this.stderr)) return this.stderr;
+      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before printing ${what} on stderr\nstderr: ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`no ${what} on stderr within ${timeoutMs} ms\nstderr: ${this.stderr}`);
+      await sleep(25);
+    }
+  }
+
   async waitForExit(timeoutMs: number): Promise<Exit | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
