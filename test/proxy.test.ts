@@ -736,6 +736,57 @@ describe('proxy', () => {
       assert.ok(growth < 128 * MB, `RSS grew by ${Math.round(growth / MB)} MB during a 64 MB download`);
     });
 
+    test("a download the browser reads slowly waits while the browser's socket is full, and Keygate never writes that socket an empty piece", async () => {
+      // undici hands over an empty body piece whenever it resumes a response it paused; written on,
+      // each was an empty write() to the browser's socket, and another pause (measured: twice
+      // the socket writes per Gogs asset under load, and 2x the bare proxy's CPU).
+      const size = 16 * MB + 777;
+      const writes = { empty: 0, full: 0, bytes: 0 };
+      const spy = (socket: net.Socket) => {
+        const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
+        socket.write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
+          // Node ends a response whose bytes are still queued with a '' of its own (a string): body
+          // pieces are Buffers.
+          if (typeof chunk !== 'string' && chunk.byteLength === 0) writes.empty++;
+          writes.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+          const ok = write(chunk, ...rest);
+          if (!ok) writes.full++;
+          return ok;
+        };
+      };
+      kg.server.on('connection', spy);
+      const hash: Hash = createHash('sha256');
+      let bytes = 0;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const { port } = new URL(kg.url);
+          http
+            .get({ host: '127.0.0.1', port, path: `/download/${size}`, headers: { cookie: aliceCookie }, agent: false }, (res) => {
+              assert.equal(res.statusCode, 200);
+              res.on('data', (c: Buffer) => {
+                hash.update(c);
+                bytes += c.length;
+                // A slow reader: a short stop every MB fills Keygate's side of the socket.
+                if (Math.floor((bytes - c.length) / MB) !== Math.floor(bytes / MB)) {
+                  res.pause();
+                  setTimeout(() => res.resume(), 5);
+                }
+              });
+              res.on('end', resolve);
+              res.on('error', reject);
+            })
+            .on('error', reject);
+        });
+      } finally {
+        kg.server.off('connection', spy);
+      }
+      assert.equal(bytes, size);
+      assert.equal(hash.digest('hex'), downloadSha256(size));
+      assert.ok(writes.full >= 10, `the browser's socket was full only ${writes.full} times: no backpressure was exercised`);
+      assert.ok(writes.bytes >= size, 'the download did not go through the spied socket');
+      assert.equal(writes.empty, 0, `${writes.empty} empty writes to the browser's socket (it was full ${writes.full} times)`);
+    });
+
     test('a push sent with Expect: 100-continue is continued by Keygate and reaches Gogs whole, without the Expect header', async () => {
       const token = 'e'.repeat(40);
       kg.gogs.addToken('alice', token);

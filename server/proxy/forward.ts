@@ -115,7 +115,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.replaced) return;
+    // undici hands over an empty piece each time it resumes a paused body: written on, it would be
+    // an empty write to the browser's socket, and another pause while that socket is full.
+    if (this.replaced || chunk.length === 0) return;
     if (!this.res.write(chunk)) controller.pause();
   }
 
