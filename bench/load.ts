@@ -40,6 +40,24 @@ export async function cpuSeconds(pid: number | undefined): Promise<number> {
   return user + system;
 }
 
+/**
+ * CPU seconds a process's threads have run so far, to the nanosecond: the scheduler's own account
+ * (/proc/pid/task/tid/schedstat). /proc/pid/stat counts in 10 ms ticks, charged to whatever runs when
+ * the tick comes: fine over a loaded run, biased for a process that runs a fraction of a millisecond
+ * per request and sleeps in between. Falls back to /proc/pid/stat where schedstat is missing.
+ */
+export async function exactCpuSeconds(pid: number | undefined): Promise<number> {
+  if (!pid) return NaN;
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  let ns = 0;
+  for (const tid of tasks) {
+    const schedstat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '');
+    if (!schedstat) return cpuSeconds(pid);
+    ns += Number(schedstat.split(' ')[0]);
+  }
+  return tasks.length ? ns / 1e9 : cpuSeconds(pid);
+}
+
 /** CPU seconds used so far by a process and its direct children (nginx's workers, Keygate's WORKERS, PostgreSQL's backends), split. */
 async function treeCpuSplit(pid: number | undefined): Promise<{ user: number; system: number }> {
   if (!pid) return { user: NaN, system: NaN };
