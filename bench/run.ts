@@ -289,7 +289,7 @@ async function statementCost(dbUrl: string, n = 4000): Promise<number> {
 }
 
 /** The session store's periodic pruning of expired sessions and of old session endings (session/middleware.ts). */
-const MAINTENANCE = /^\s*DELETE FROM (?:"session" WHERE expire <|session_ends WHERE ended_at <)/i;
+const MAINTENANCE = /^\s*(?:DELETE FROM (?:"session" WHERE expire <|session_ends WHERE ended_at <|keygate_servers)|INSERT INTO keygate_servers)/i;
 
 /** Reads (SELECT/WITH) and writes (INSERT/UPDATE/DELETE) since the last pg_stat_statements_reset, and each statement. */
 async function statementCounts(stats: pg.Client): Promise<{ reads: number; writes: number; list: Array<{ query: string; calls: number }> }> {
@@ -301,8 +301,9 @@ async function statementCounts(stats: pg.Client): Promise<{ reads: number; write
   let reads = 0;
   let writes = 0;
   for (const r of rows) {
-    // The session store's pruning runs on a timer (every 5 minutes), whatever the traffic: not a
-    // statement of any request, so not counted as one.
+    // The session store's pruning (every 5 minutes) and each server's heartbeat row (every minute,
+    // from every Keygate the bench has running on this database) run on timers, whatever the
+    // traffic: not statements of any request, so not counted as one.
     if (MAINTENANCE.test(r.query)) continue;
     if (/^\s*(select|with)/i.test(r.query)) reads += Number(r.calls);
     else if (/^\s*(insert|update|delete)/i.test(r.query)) writes += Number(r.calls);
@@ -504,6 +505,7 @@ async function main(): Promise<void> {
     // Database statements per proxied request, steady state (after the warm-up above).
     let readsPerRequest = NaN;
     let writesPerRequest = NaN;
+    let requestStatements: Array<{ query: string; calls: number }> = [];
     if (want('db')) {
       await stats.query('SELECT pg_stat_statements_reset()');
       const N = 2000;
@@ -518,6 +520,7 @@ async function main(): Promise<void> {
       const st = await statementCounts(stats);
       readsPerRequest = st.reads / N;
       writesPerRequest = st.writes / N;
+      requestStatements = st.list.filter((x) => !MAINTENANCE.test(x.query) && /^\s*(select|with|insert|update|delete)/i.test(x.query));
     }
 
     let signins: SignIns | undefined;
@@ -590,6 +593,7 @@ async function main(): Promise<void> {
             realGogs,
             capacity,
             readsPerRequest,
+            requestStatements,
             writesPerRequest,
             signins,
             invalidation,
@@ -602,7 +606,15 @@ async function main(): Promise<void> {
       if (rows.length) process.stdout.write(proxyTable(rows).join('\n') + '\n');
       return;
     }
-    const report = renderReport({ rows, readsPerRequest, writesPerRequest, signins: signins!, invalidation: invalidation!, uploads: uploads! });
+    const report = renderReport({
+      rows,
+      readsPerRequest,
+      writesPerRequest,
+      requestStatements,
+      signins: signins!,
+      invalidation: invalidation!,
+      uploads: uploads!,
+    });
     process.stdout.write(report.table + '\n');
     const peersSection = peers
       ? peersMarkdown(
@@ -648,6 +660,8 @@ async function main(): Promise<void> {
 function renderReport(r: {
   rows: Array<{ case: string; target: string; load: Load }>;
   readsPerRequest: number;
+  /** The statements the 2000 proxied requests of the db section caused, timers left out. */
+  requestStatements: Array<{ query: string; calls: number }>;
   writesPerRequest: number;
   signins: SignIns;
   invalidation: Invalidation;
@@ -784,7 +798,10 @@ ${statementLines.join('\n')}
   requests after warm-up. A signed-in session is read once, then served from the in-process cache; the
   cache entry is refreshed at most once per \`SESSION_CACHE_TTL\` (30 s) and last-seen is written at most once
   a minute, so a run of 2000 requests may show one of each: zero per request in steady state, counted as met
-  up to 0.001. The session store's pruning of expired rows (a timer, every 5 minutes) is not counted.
+  up to 0.001. Statements on timers are not counted: the session store's pruning of expired rows (every 5
+  minutes) and each running Keygate's heartbeat row (every minute). In this run: ${
+    r.requestStatements.length ? r.requestStatements.map((x) => `\`${x.query.slice(0, 90)}…\` ×${x.calls}`).join('; ') : 'none'
+  }.
 - **Revocation** is measured end to end: the session row is deleted on another connection (as the CLI or
   another instance would), then the same browser requests until it is sent to sign-in. PostgreSQL NOTIFYs
   every instance at commit; the instance that ends a session itself forgets it synchronously.

@@ -709,10 +709,11 @@ describe('proxy', () => {
       assert.ok(growth < 128 * MB, `RSS grew by ${Math.round(growth / MB)} MB during a 200 MB upload`);
     });
 
-    test('a large download streams back intact', async () => {
-      const size = 64 * MB + 12345;
+    test('a large download streams back intact, and while the browser stops reading Keygate stops reading Gogs (backpressure, not a buffer)', async () => {
+      const size = 256 * MB + 12345;
       const hash: Hash = createHash('sha256');
       let bytes = 0;
+      let gapDuringStop = -1;
       const growth = await peakRssGrowth(
         () =>
           new Promise<void>((resolve, reject) => {
@@ -724,6 +725,17 @@ describe('proxy', () => {
                 res.on('data', (c: Buffer) => {
                   hash.update(c);
                   bytes += c.length;
+                  // 8 MB in, the browser stops reading for a second (a busy tab, a slow disk). Gogs
+                  // writes as fast as it is let: what it sent meanwhile beyond what the browser
+                  // took is what sits in the two connections' socket buffers and in Keygate.
+                  if (gapDuringStop === -1 && bytes >= 8 * MB) {
+                    gapDuringStop = -2;
+                    res.pause();
+                    setTimeout(() => {
+                      gapDuringStop = kg.gogs.requests[0].downloadSent - bytes;
+                      res.resume();
+                    }, 1000);
+                  }
                 });
                 res.on('end', resolve);
                 res.on('error', reject);
@@ -733,7 +745,11 @@ describe('proxy', () => {
       );
       assert.equal(bytes, size);
       assert.equal(hash.digest('hex'), downloadSha256(size));
-      assert.ok(growth < 128 * MB, `RSS grew by ${Math.round(growth / MB)} MB during a 64 MB download`);
+      const rec = onlyRequest(kg);
+      assert.equal(rec.downloadSent, size);
+      assert.ok(gapDuringStop >= 0, 'the browser never stopped');
+      assert.ok(gapDuringStop < 96 * MB, `Gogs got ${Math.round(gapDuringStop / MB)} MB ahead of a browser that stopped reading`);
+      assert.ok(growth < 128 * MB, `RSS grew by ${Math.round(growth / MB)} MB during a 256 MB download`);
     });
 
     test("a download the browser reads slowly waits while the browser's socket is full, and Keygate never writes that socket an empty piece", async () => {

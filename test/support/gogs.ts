@@ -46,6 +46,8 @@ export interface RecordedRequest {
   bodySha256: string;
   /** Resolves when Gogs' response is over: true if it was sent whole, false if the connection went first. */
   responded: Promise<boolean>;
+  /** Bytes of a `/download/<n>` body written so far: a write waits for the one before to drain. */
+  downloadSent: number;
 }
 
 /** Configuration mirroring the relevant Gogs app.ini settings. */
@@ -368,12 +370,14 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
   const loginPage = (res: ServerResponse, message = '') => html(res, 200, `GOGS PASSWORD LOGIN PAGE${message ? ` <p>${escapeHtml(message)}</p>` : ''}`);
   const expire = (name: string) => `${name}=; Path=/; Max-Age=0; HttpOnly`;
 
-  const download = async (res: ServerResponse, n: number): Promise<void> => {
+  const download = async (res: ServerResponse, n: number, record: RecordedRequest): Promise<void> => {
     await delay();
     if (res.destroyed) return;
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': n });
     for (let offset = 0; offset < n && !res.destroyed; offset += DOWNLOAD_CHUNK) {
-      const ok = res.write(downloadChunk(offset, Math.min(DOWNLOAD_CHUNK, n - offset)));
+      const chunk = downloadChunk(offset, Math.min(DOWNLOAD_CHUNK, n - offset));
+      const ok = res.write(chunk);
+      record.downloadSent += chunk.length;
       if (!ok) {
         // Respect backpressure so a slow proxy really sees a streamed body, not one big buffer.
         await new Promise<void>((resolve) => {
@@ -453,7 +457,9 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
       bodyBytes,
       bodySha256,
       responded: new Promise<boolean>((resolve) => res.once('close', () => resolve(res.writableFinished))),
+      downloadSent: 0,
     });
+    const record = requests[requests.length - 1];
     if (!complete || res.destroyed) return;
 
     const isRead = method === 'GET' || method === 'HEAD';
@@ -540,7 +546,7 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
     if (path.startsWith('/download/') && isRead) {
       const n = /^\/download\/(\d+)$/.exec(path);
       if (!n) return notFound(res, path);
-      return download(res, Number(n[1]));
+      return download(res, Number(n[1]), record);
     }
     if (path === '/upload' && method === 'POST') return json(res, 200, { bytes: bodyBytes, sha256: bodySha256 });
     if (path === '/set-cookie' && isRead) {
@@ -590,6 +596,7 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
         bodyBytes,
         bodySha256: hash.digest('hex'),
         responded,
+        downloadSent: 0,
       });
     };
     const responded = new Promise<boolean>((resolve) => res.once('close', () => resolve(res.writableFinished)));
