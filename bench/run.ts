@@ -291,15 +291,19 @@ async function statementCost(dbUrl: string, n = 4000): Promise<number> {
 /** The session store's periodic pruning of expired sessions and of old session endings (session/middleware.ts). */
 const MAINTENANCE = /^\s*(?:DELETE FROM (?:"session" WHERE expire <|session_ends WHERE ended_at <|keygate_servers)|INSERT INTO keygate_servers)/i;
 
-/** Reads (SELECT/WITH) and writes (INSERT/UPDATE/DELETE) since the last pg_stat_statements_reset, and each statement. */
-async function statementCounts(stats: pg.Client): Promise<{ reads: number; writes: number; list: Array<{ query: string; calls: number }> }> {
+/** Reads (SELECT/WITH) and writes (INSERT/UPDATE/DELETE) since the last pg_stat_statements_reset, each statement, and those counted (no timers). */
+async function statementCounts(
+  stats: pg.Client,
+): Promise<{ reads: number; writes: number; list: Array<{ query: string; calls: number }>; counted: Array<{ query: string; calls: number }> }> {
   const { rows } = await stats.query<{ query: string; calls: string }>(
     `SELECT query, calls FROM pg_stat_statements
       WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query !~* 'pg_stat_statements'
       ORDER BY calls DESC`,
   );
+  const shown = (r: { query: string; calls: string }) => ({ query: r.query.replace(/\s+/g, ' ').slice(0, 160), calls: Number(r.calls) });
   let reads = 0;
   let writes = 0;
+  const counted: Array<{ query: string; calls: number }> = [];
   for (const r of rows) {
     // The session store's pruning (every 5 minutes) and each server's heartbeat row (every minute,
     // from every Keygate the bench has running on this database) run on timers, whatever the
@@ -307,8 +311,10 @@ async function statementCounts(stats: pg.Client): Promise<{ reads: number; write
     if (MAINTENANCE.test(r.query)) continue;
     if (/^\s*(select|with)/i.test(r.query)) reads += Number(r.calls);
     else if (/^\s*(insert|update|delete)/i.test(r.query)) writes += Number(r.calls);
+    else continue;
+    counted.push(shown(r));
   }
-  return { reads, writes, list: rows.map((r) => ({ query: r.query.replace(/\s+/g, ' ').slice(0, 160), calls: Number(r.calls) })) };
+  return { reads, writes, list: rows.map(shown), counted };
 }
 
 function proxyTable(rows: Array<{ case: string; target: string; load: Load }>): string[] {
@@ -520,7 +526,7 @@ async function main(): Promise<void> {
       const st = await statementCounts(stats);
       readsPerRequest = st.reads / N;
       writesPerRequest = st.writes / N;
-      requestStatements = st.list.filter((x) => !MAINTENANCE.test(x.query) && /^\s*(select|with|insert|update|delete)/i.test(x.query));
+      requestStatements = st.counted;
     }
 
     let signins: SignIns | undefined;

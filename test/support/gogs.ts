@@ -444,7 +444,7 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
     const bodySha256 = hash.digest('hex');
 
     // Recorded before the response is written, so a test that has its response can rely on it.
-    requests.push({
+    const record: RecordedRequest = {
       method,
       url: req.url ?? '',
       rawHeaders: [...req.rawHeaders],
@@ -458,8 +458,8 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
       bodySha256,
       responded: new Promise<boolean>((resolve) => res.once('close', () => resolve(res.writableFinished))),
       downloadSent: 0,
-    });
-    const record = requests[requests.length - 1];
+    };
+    requests.push(record);
     if (!complete || res.destroyed) return;
 
     const isRead = method === 'GET' || method === 'HEAD';

@@ -82,28 +82,27 @@ export class MainProcess {
    * Resolves with the first log line whose msg is `match` (or that `match` accepts, described by
    * `what` in errors); rejects if the process exits first or on timeout.
    */
-  async waitForLog(match: string | ((line: LogLine) => boolean), timeoutMs: number, what = `"${String(match)}"`): Promise<LogLine> {
+  waitForLog(match: string | ((line: LogLine) => boolean), timeoutMs: number, what = `"${String(match)}"`): Promise<LogLine> {
     const accepts = typeof match === 'string' ? (l: LogLine) => l.msg === match : match;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const line = this.logs().find(accepts);
-      if (line) return line;
-      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before logging ${what}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`no ${what} log within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
-      await sleep(25);
-    }
+    return this.poll(() => this.logs().find(accepts), timeoutMs, `${what} log`);
   }
 
   /**
    * Resolves with stderr once it matches `re`; rejects if the process exits first or on timeout.
    * stdout and stderr are separate pipes: a log line seen on one says nothing of what has reached the other.
    */
-  async waitForStderr(re: RegExp, timeoutMs: number, what = String(re)): Promise<string> {
+  waitForStderr(re: RegExp, timeoutMs: number, what = String(re)): Promise<string> {
+    return this.poll(() => (re.test(this.stderr) ? this.stderr : undefined), timeoutMs, `${what} on stderr`);
+  }
+
+  /** What `probe` finds, asked every 25 ms; an error naming `what` if the process exits first or on timeout. */
+  private async poll<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (re.test(this.stderr)) return this.stderr;
-      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before printing ${what} on stderr\nstderr: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`no ${what} on stderr within ${timeoutMs} ms\nstderr: ${this.stderr}`);
+      const found = probe();
+      if (found !== undefined) return found;
+      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before ${what}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
       await sleep(25);
     }
   }
