@@ -4,7 +4,7 @@
  * appear. Access log lines (ops/observe.ts) carry no headers and log paths without their query
  * and with invite tokens replaced; the paths below catch what other log calls might pass along.
  */
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { destination as sonicBoom, pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
 export type { Logger };
@@ -42,5 +42,28 @@ export function createLogger(level: string, format: LogFormat | DestinationStrea
       pretty({ destination: destination ?? 1, sync: true, colorize, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss', ignore: 'pid,hostname,service' }),
     );
   }
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? stdoutLines());
+}
+
+/** How long a JSON line may wait in the buffer before it is written (see stdoutLines). */
+export const LOG_FLUSH_MS = 100;
+
+/**
+ * stdout for JSON lines, written a few kilobytes at a time (at most LOG_FLUSH_MS late) rather than
+ * with one write per line: each write to a pipe wakes its reader (a service manager, a container
+ * runtime), and at one line per Keygate request that wake-up cost about a tenth of a sign-in's CPU
+ * (docs/performance.md). What is still buffered is written when the process exits, on any path
+ * that lets it (process.exit, a signal Keygate handles, an uncaught error); a SIGKILL loses at
+ * most the last LOG_FLUSH_MS of lines.
+ */
+function stdoutLines(): DestinationStream {
+  const dest = sonicBoom({ dest: 1, sync: true, minLength: 4096, periodicFlush: LOG_FLUSH_MS });
+  process.once('exit', () => {
+    try {
+      dest.flushSync();
+    } catch {
+      // stdout is gone (a closed pipe): nothing is left to write to.
+    }
+  });
+  return dest;
 }

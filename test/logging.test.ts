@@ -1,14 +1,17 @@
 /**
  * Structured logs: an access line per Keygate request (method, path without query, status,
  * duration, request id), proxied requests at debug only, and no secret in any line: not a cookie,
- * the session secret, an invite token or an Authorization value.
+ * the session secret, an invite token or an Authorization value. On a pipe, JSON lines are written
+ * a few kilobytes at a time, none held for long and none lost at exit.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../server/log.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
 import { enroll, invite } from './support/flows.js';
+import { ROOT } from './support/main-process.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
 /** A pino destination that keeps every line. */
@@ -126,5 +129,90 @@ describe('logs at LOG_LEVEL=info', () => {
     } finally {
       await kg.close();
     }
+  });
+});
+
+/**
+ * A child process whose stdout is a pipe, as under a service manager or a container runtime,
+ * logging JSON lines through createLogger: `script` runs after `log` and `writes()` (the process's
+ * write system calls so far, from /proc/self/io) are defined. Resolves with every line the pipe
+ * carried and what the child said on stderr, once it has exited.
+ */
+function logOnAPipe(script: string, opts: { onLine?: (line: string, child: ChildProcess) => void } = {}) {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `import fs from 'node:fs';
+       import { createLogger } from './server/log.ts';
+       const writes = () => Number(/syscw: (\\d+)/.exec(fs.readFileSync('/proc/self/io', 'utf8'))[1]);
+       const log = createLogger('info', 'json');
+       ${script}`,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const lines: string[] = [];
+  let stderr = '';
+  let partial = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    const parts = (partial + d).split('\n');
+    partial = parts.pop()!;
+    for (const line of parts) {
+      lines.push(line);
+      opts.onLine?.(line, child);
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise<{ lines: string[]; messages: unknown[]; stderr: string; code: number | null }>((resolve) =>
+    child.on('close', (code) => resolve({ lines, messages: lines.map((l) => (JSON.parse(l) as { msg: unknown }).msg), stderr, code })),
+  );
+}
+
+describe('JSON lines on stdout, a pipe', () => {
+  test('a burst of lines is written a few kilobytes at a time, not one write per line, and none is lost', async () => {
+    const out = await logOnAPipe(`
+      const before = writes();
+      for (let i = 0; i < 200; i++) log.info({ i, path: '/-/api/login/verify' }, 'request');
+      process.stderr.write(JSON.stringify({ writes: writes() - before }));`);
+    assert.equal(out.code, 0, out.stderr);
+    const { writes } = JSON.parse(out.stderr) as { writes: number };
+    // 200 lines of about 100 bytes: one write per line would be 200; 4 KB at a time is about 5.
+    assert.ok(writes <= 10, `${writes} writes for 200 lines`);
+    assert.deepEqual(
+      out.lines.map((l) => (JSON.parse(l) as { i: number }).i),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
+  });
+
+  test('a lone line is written soon although the buffer is far from full: an idle Keygate does not hold its last lines', async () => {
+    // The child logs one line and then waits, logging nothing more, until it is told to stop: the
+    // line must reach the pipe while it waits (LOG_FLUSH_MS later), not when the process ends.
+    let seenWhileAlive = false;
+    const out = await logOnAPipe(
+      `process.on('SIGTERM', () => process.exit(0));
+       setTimeout(() => process.exit(3), 10_000);
+       log.info('alone');`,
+      {
+        onLine: (line, child) => {
+          seenWhileAlive = line.includes('"alone"');
+          child.kill('SIGTERM');
+        },
+      },
+    );
+    assert.ok(seenWhileAlive, 'the line reached the pipe while the process was still running');
+    assert.equal(out.code, 0, 'it arrived before the 10 s the child waits');
+    assert.deepEqual(out.messages, ['alone']);
+  });
+
+  test('lines still buffered when the process exits are written: on process.exit and on an uncaught error', async () => {
+    const exited = await logOnAPipe(`log.info('stopping'); log.info('stopped'); process.exit(0);`);
+    assert.deepEqual(exited.messages, ['stopping', 'stopped']);
+    const crashed = await logOnAPipe(`log.error('about to fail'); setImmediate(() => { throw new Error('boom'); });`);
+    assert.equal(crashed.code, 1);
+    assert.match(crashed.stderr, /boom/);
+    assert.deepEqual(crashed.messages, ['about to fail']);
   });
 });
