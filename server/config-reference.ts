@@ -202,7 +202,8 @@ export const CONFIG_REFERENCE: Record<ConfigVariable, VariableReference> = {
   },
   RATE_LIMIT_IP_PER_MINUTE: {
     default: '`60`',
-    meaning: 'ceremony and invite requests per client address per minute (shared by every instance through PostgreSQL)',
+    meaning:
+      'ceremony and invite requests per client address per minute (shared by every instance through PostgreSQL); a sign-in counts once (its options), a failed sign-in twice',
   },
   RATE_LIMIT_USERNAME_PER_15MIN: {
     default: '`20`',

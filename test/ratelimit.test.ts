@@ -117,6 +117,34 @@ describe('rate limits', () => {
       }
     });
 
+    test("a sign-in that succeeds spends only its options' point; every verify that fails spends one of its own", async () => {
+      const key = new SoftwareAuthenticator();
+      await enrolledUser(kg, browserAt(kg, newAddress()), key, 'iris');
+      const points = async (address: string) =>
+        (await kg.db.query<{ points: number }>(`SELECT points FROM rate_limits WHERE key = $1`, [`ip:${address}`])).rows[0]?.points;
+
+      // As many sign-ins as the budget has points, each from a new tab at one address.
+      const signingIn = newAddress();
+      for (let i = 0; i < IP_LIMIT; i++) {
+        const ok = await signIn(browserAt(kg, signingIn), key);
+        assert.equal(ok.status, 200, `sign-in ${i + 1}: ${ok.text}`);
+      }
+      assert.equal(await points(signingIn), IP_LIMIT, 'one point per sign-in: its options');
+      assertJson429(await browserAt(kg, signingIn).post('/-/api/login/options', {}), 'the budget is spent', 60);
+
+      // Verifies that fail (here, with no ceremony at all) each count, and past the budget are refused.
+      const failing = newAddress();
+      const tab = browserAt(kg, failing);
+      for (let i = 0; i < IP_LIMIT; i++) assert.equal((await tab.post('/-/api/login/verify', {})).status, 400, `failure ${i + 1}`);
+      assert.equal(await points(failing), IP_LIMIT);
+      assertJson429(await tab.post('/-/api/login/verify', {}), 'the next failure', 60);
+      assertJson429(await tab.post('/-/api/login/options', {}), 'and any ceremony request', 60);
+      // Refused from memory before anything else: no further point, no further audit row.
+      assertJson429(await tab.post('/-/api/login/verify', {}), 'a later verify', 60);
+      assert.equal(await points(failing), IP_LIMIT + 1);
+      assert.equal((await rateLimitedAudits(kg, { ip: failing })).length, 1);
+    });
+
     test('Keygate pages outside the ceremonies and Gogs pages are not limited', async () => {
       const browser = browserAt(kg, newAddress());
       for (let i = 0; i < IP_LIMIT * 2; i++) {

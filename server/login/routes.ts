@@ -92,10 +92,12 @@ export function loginRouter(deps: RouterDeps): Router {
     res.json(options);
   });
 
-  // Past the failure limit a failed sign-in is answered 429 (limits.perFailedSignIn, the last handler here).
+  // A verify that fails counts against the address, and a failed sign-in against the key's owner;
+  // past either limit the failure is answered 429 (limits.perFailedSignIn, the last handler here).
+  // One that signs the person in counts nothing more: its options did (ratelimit/limits.ts).
   router.post(
     '/-/api/login/verify',
-    limits.perIp('/-/api/login'),
+    limits.perIpBeforeSignIn('/-/api/login'),
     jsonBody,
     auditUnreadableBody(db, 'sign_in'),
     async (req: Request, res: Response) => {
@@ -148,7 +150,7 @@ export function loginRouter(deps: RouterDeps): Router {
         throw err;
       }
     },
-    limits.perFailedSignIn(),
+    limits.perFailedSignIn('/-/api/login'),
   );
 
   router.get('/-/logout', (req, res) => {

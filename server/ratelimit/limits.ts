@@ -6,7 +6,13 @@
  *
  * - `ip`: every request to a ceremony endpoint (/-/api/login/*, /-/api/enroll/*,
  *   /-/api/step-up/*, /-/api/account/devices/*) and to invite redemption (/-/enroll/<token>)
- *   counts against the client's address: RATE_LIMIT_IP_PER_MINUTE per minute.
+ *   counts against the client's address: RATE_LIMIT_IP_PER_MINUTE per minute. One exception: a
+ *   sign-in's verify that signs the person in is not counted again. It needed a ceremony from
+ *   sign-in options, which counted, and it used that ceremony up, so sign-ins that succeed are
+ *   still bounded by the options counted; every verify that fails counts. While this instance
+ *   knows the address is over its limit, verify is refused before anything else, as any other
+ *   ceremony request is (perIpBeforeSignIn, perFailedSignIn). This saves the busiest ceremony a
+ *   statement (docs/performance.md, sign-ins).
  * - `username`: username-first sign-in options count against the typed name, lower-cased,
  *   whether or not such a user exists (so the limit tells nothing either):
  *   RATE_LIMIT_USERNAME_PER_15MIN per 15 minutes.
@@ -93,6 +99,19 @@ export class RateLimits {
     };
   }
 
+  /**
+   * Express middleware for sign-in's verify, first on its route line: refuses the request (429)
+   * while this instance knows the client's address is over its limit, from memory, without a
+   * statement. It takes no point: perFailedSignIn takes it if the sign-in fails (see the top).
+   */
+  perIpBeforeSignIn(route: string): RequestHandler {
+    const limiter = this.limiters.ip as RateLimiterPostgres & InMemoryBlocks;
+    return (req, res, next) => {
+      const ms = limiter.getInMemoryBlockMsBeforeExpire(limiter.getKey(clientAddress(req, this.deps.config.trustProxy)));
+      next(ms > 0 ? this.refuse('ip', res, route, ms) : undefined);
+    };
+  }
+
   /** Express middleware for POST /-/api/login/options, after JSON parsing: one point against the typed username. */
   perTypedUsername(): RequestHandler {
     return (req, res, next) => {
@@ -113,24 +132,28 @@ export class RateLimits {
   }
 
   /**
-   * Express error middleware for /-/api/login/verify, after the routers: counts a failed sign-in
-   * against the presented credential's owner (or the id itself), and past the limit answers 429
-   * instead. The sign-in failure itself has been audited by the route already.
+   * Express error middleware for /-/api/login/verify, last on its route line: whatever made the
+   * verify fail, it counts one point against the client's address (perIpBeforeSignIn took none);
+   * a failed sign-in also counts against the presented credential's owner (or the id itself).
+   * Past either limit it answers 429 instead. The failure itself has been audited already.
    */
-  perFailedSignIn(): ErrorRequestHandler {
+  perFailedSignIn(route: string): ErrorRequestHandler {
     return (err, req, res, next) => {
-      if (!(err instanceof SignInFailure)) {
+      // Refused before anything else (perIpBeforeSignIn): nothing more to count.
+      if (err instanceof AppError && err.code === 'rate_limited') {
         next(err);
         return;
       }
-      this.countFailure(req, res).then(
+      this.countFailure(err, req, res, route).then(
         (refusal) => next(refusal ?? err),
         (failure: unknown) => next(failure),
       );
     };
   }
 
-  private async countFailure(req: Request, res: Response): Promise<AppError | undefined> {
+  private async countFailure(err: unknown, req: Request, res: Response, route: string): Promise<AppError | undefined> {
+    const byAddress = await this.take('ip', clientAddress(req, this.deps.config.trustProxy), req, res, { route });
+    if (byAddress || !(err instanceof SignInFailure)) return byAddress;
     const body = req.body as { response?: { rawId?: unknown } } | undefined;
     const rawId = decodeCredentialId(body?.response?.rawId);
     if (!rawId) return undefined;
@@ -159,18 +182,24 @@ export class RateLimits {
       return undefined;
     } catch (outcome) {
       if (outcome instanceof RateLimiterRes) {
-        const retryAfterSeconds = Math.max(1, Math.ceil(outcome.msBeforeNext / 1000));
-        res.set('Retry-After', String(retryAfterSeconds));
-        this.emit('rejected', { limit, route: about.route, retryAfterSeconds });
+        const refusal = this.refuse(limit, res, about.route, outcome.msBeforeNext);
         // Only the refusal that crossed the limit is audited (refusals from memory report 0 points).
-        if (outcome.consumedPoints === limiter.points + 1) await this.audit(limit, req, about, retryAfterSeconds);
-        return new AppError('rate_limited', 429, (t) => tooManyAttempts(t, retryAfterSeconds));
+        if (outcome.consumedPoints === limiter.points + 1) await this.audit(limit, req, about, retryAfterOf(outcome.msBeforeNext));
+        return refusal;
       }
       this.deps.log.error({ err: outcome, limit }, 'rate limit store unavailable: refusing the request');
       this.emit('unavailable', { limit, route: about.route, error: outcome });
       res.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
       return new AppError('unavailable', 503, (t) => t.errors.limitsUnavailable, outcome);
     }
+  }
+
+  /** The 429 for a subject over `limit` for another `ms`, with Retry-After set and the refusal announced. */
+  private refuse(limit: RateLimitName, res: Response, route: string, ms: number): AppError {
+    const retryAfterSeconds = retryAfterOf(ms);
+    res.set('Retry-After', String(retryAfterSeconds));
+    this.emit('rejected', { limit, route, retryAfterSeconds });
+    return new AppError('rate_limited', 429, (t) => tooManyAttempts(t, retryAfterSeconds));
   }
 
   private async audit(limit: RateLimitName, req: Request, about: { route: string; subjectUsername?: string }, retryAfterSeconds: number): Promise<void> {
@@ -201,6 +230,19 @@ export class RateLimits {
       }
     }
   }
+}
+
+/**
+ * The in-memory block rate-limiter-flexible keeps for inMemoryBlockOnConsumed (a public method of
+ * its store limiters that its type declarations leave out).
+ */
+interface InMemoryBlocks {
+  getInMemoryBlockMsBeforeExpire(key: string): number;
+}
+
+/** Whole seconds, at least one. */
+function retryAfterOf(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
 }
 
 /** "Too many attempts. Wait 30 seconds…", in seconds below 90, else in whole minutes. */
