@@ -86,12 +86,11 @@ function createKeygateApp(deps: RouterDeps): express.Express {
       res.send(logo.bytes);
     });
   }
-  app.use(
-    createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache, config), deps.secret, {
-      takesCeremony: takesLoginCeremony,
-    }),
-  );
-  app.use(loginRouter(deps));
+  const sessions = createSessionMiddleware(config, createSessionStore(deps.db, deps.sessionCache, config), deps.secret, {
+    takesCeremony: takesLoginCeremony,
+  });
+  app.use(sessions.everyRequest);
+  app.use(loginRouter(deps, sessions));
   app.use(enrollmentRouter(deps));
   app.use(stepUpRouter(deps));
   app.use(accountRouter(deps));

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import { SoftwareAuthenticator, type Alg, type AuthenticatorOptions, type Tamper } from './support/authenticator.js';
 import { TestClient, type ClientResponse } from './support/client.js';
+import { countStatements } from './support/db.js';
 import { assertRefused, enrolledUser, HeaderClient, invite, lastAudit, signIn, snapshot, type ExpectedRefusal } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
@@ -91,6 +92,23 @@ describe('authentication', () => {
     assert.equal(res.status, 200, res.text);
     return res.json;
   };
+
+  test('a sign-in runs four database statements: options counts the address and keeps the ceremony; verify loads the session taking its ceremony and reading the key, then writes the sign-in whole', async () => {
+    const { key } = await user();
+    const browser = new TestClient(kg.url);
+    let options: ClientResponse | undefined;
+    let verify: ClientResponse | undefined;
+    const forOptions = await countStatements(kg.db, async () => {
+      options = await browser.post('/-/api/login/options', {});
+    });
+    const response = await key.authenticate(options!.json, kg.origin);
+    const forVerify = await countStatements(kg.db, async () => {
+      verify = await browser.post('/-/api/login/verify', { response });
+    });
+    assert.equal(verify!.status, 200, verify!.text);
+    assert.equal((await browser.get('/')).status, 200, 'signed in');
+    assert.deepEqual({ forOptions, forVerify }, { forOptions: 2, forVerify: 2 });
+  });
 
   /** Signs in with a tampered assertion and checks the refusal end to end; returns the answer. */
   async function refusedSignIn(

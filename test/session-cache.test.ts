@@ -9,26 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { endSessionsOfCredential, endSessionsOfUser } from '../server/session/sql.js';
 import { TestClient } from './support/client.js';
+import { countStatements } from './support/db.js';
 import { sameBrowserOn, signedInPerson } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 import { forgotten, secondInstance, sidOf } from './support/instances.js';
 import { sleep } from './support/net.js';
-
-/** Counts the statements a pool runs while fn does its work (a counter, not a stand-in). */
-async function countStatements(db: pg.Pool, fn: () => Promise<void>): Promise<number> {
-  let n = 0;
-  const original = db.query.bind(db);
-  (db as { query: unknown }).query = (...args: unknown[]) => {
-    n++;
-    return (original as (...a: unknown[]) => unknown)(...args);
-  };
-  try {
-    await fn();
-  } finally {
-    (db as { query: unknown }).query = original;
-  }
-  return n;
-}
 
 async function reachesGogsAs(kg: TestKeygate, browser: TestClient, name: string): Promise<boolean> {
   const res = await browser.get('/some/page');

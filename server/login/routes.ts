@@ -19,11 +19,12 @@ import { validateBody } from '../http/validate.js';
 import { currentAuth, signIn, signOut } from '../session/auth.js';
 import { sessionEndNotice } from '../session/end-reasons.js';
 import { sessionCookieOptions } from '../session/cookie.js';
+import type { SessionMiddleware } from '../session/middleware.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { findUserByUsername, isValidUsername } from '../users/users.js';
 import { consumeCeremony, CeremonyError, startCeremony } from '../webauthn/ceremony.js';
 import { authenticationOptions } from '../webauthn/options.js';
-import { findCredentialWithOwner, listCredentialsOfUser } from '../webauthn/credentials.js';
+import { credentialReadAtLoad, decodeCredentialId, findCredentialWithOwner, listCredentialsOfUser } from '../webauthn/credentials.js';
 import { SignInFailure, verifySignIn } from '../webauthn/authenticate.js';
 import { CeremonyFailure } from '../webauthn/failures.js';
 import { authenticationResponseSchema } from '../webauthn/responses.js';
@@ -42,13 +43,14 @@ const verifyBody = z.object({
 
 /**
  * Sign-in's verify consumes its ceremony before anything else, so its session's load takes the
- * ceremony from the row in the same statement (session/middleware.ts, takesCeremony).
+ * ceremony from the row, and reads the key the body names, in one statement (session/middleware.ts,
+ * takingCeremony).
  */
 export function takesLoginCeremony(req: IncomingMessage): boolean {
   return req.method === 'POST' && req.url === '/-/api/login/verify';
 }
 
-export function loginRouter(deps: RouterDeps): Router {
+export function loginRouter(deps: RouterDeps, sessions: SessionMiddleware): Router {
   const { config, db, limits } = deps;
   const router = Router();
   const decoys = new DecoyCredentials(db, deps.secret);
@@ -99,6 +101,7 @@ export function loginRouter(deps: RouterDeps): Router {
     '/-/api/login/verify',
     limits.perIpBeforeSignIn('/-/api/login'),
     jsonBody,
+    ...sessions.takingCeremony((req) => decodeCredentialId((req.body as { response?: { rawId?: unknown } } | undefined)?.response?.rawId)),
     auditUnreadableBody(db, 'sign_in'),
     async (req: Request, res: Response) => {
       const ctx = requestContext(req);
@@ -124,6 +127,7 @@ export function loginRouter(deps: RouterDeps): Router {
         if (!parsed.success) throw new CeremonyFailure('malformed_response', parsed.error);
         const { user, credential, userVerified, use } = await verifySignIn(db, config, deps.policy, ceremony, parsed.data.response, ctx, {
           deferUse: true,
+          readAtLoad: (rawId) => credentialReadAtLoad(req, rawId),
         });
         // One statement writes the sign-in whole: the key's counter and last use, the session, and
         // the success audit row, so the person is never signed in without a trace, and a key's use

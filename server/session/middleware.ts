@@ -6,16 +6,16 @@
 import { createHash } from 'node:crypto';
 import connectPgSimple from 'connect-pg-simple';
 import type { IncomingMessage } from 'node:http';
-import type { RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import session from 'express-session';
 import { AUDIT_COLUMNS, auditParams, auditValues, type AuditEvent } from '../audit/record.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/pool.js';
 import { markCeremonyTakenAtLoad, type Ceremony } from '../webauthn/ceremony.js';
-import { credentialUseUpdate, credentialUseValues, type CredentialUse } from '../webauthn/credentials.js';
+import { credentialUseUpdate, credentialUseValues, noteCredentialReadAtLoad, type CredentialUse } from '../webauthn/credentials.js';
 import { sessionCookieOptions } from './cookie.js';
 import { sessionKey } from './key.js';
-import type { ReplacingStore, SessionAuth } from './types.js';
+import type { CeremonyLoad, ReplacingStore, SessionAuth } from './types.js';
 import type { SessionCache } from './cache.js';
 import { endSession, loadTakingCeremony, pruneSessionEnds, type SessionEndReason } from './sql.js';
 
@@ -69,9 +69,9 @@ function expireOf(data: session.SessionData): Date {
  *   starts one, see replace) are inserted as usual;
  * - a write identical to the one this process just made for the same session object is skipped
  *   (see WRITTEN);
- * - on a route that consumes a ceremony first thing (createSessionMiddleware's takesCeremony), the
- *   load itself takes the ceremony out of the row, atomically (sql.ts, loadTakingCeremony): one
- *   statement instead of a load and then a take.
+ * - on a route that consumes a ceremony first thing (createSessionMiddleware's takingCeremony), the
+ *   load itself takes the ceremony out of the row, atomically, and reads the credential the body
+ *   names (sql.ts, loadTakingCeremony): one statement instead of a load, a take and a lookup.
  */
 export function createSessionStore(db: Db, cache?: SessionCache, opts: { sessionAbsoluteMs?: number } = {}): ReplacingStore {
   const PgStore = connectPgSimple(session);
@@ -83,7 +83,7 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
      * route consumes the ceremony; read (and cleared) by the get() that express-session makes
      * synchronously for that request.
      */
-    takeCeremonyOnLoad = false;
+    takeCeremonyOnLoad: CeremonyLoad | null = null;
 
     async end(sid: string, reason: SessionEndReason): Promise<void> {
       const key = sessionKey(sid);
@@ -104,10 +104,14 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
         if (sess?.auth) sess[LOADED] = true;
         callback(err, sess);
       };
-      if (this.takeCeremonyOnLoad) {
-        this.takeCeremonyOnLoad = false;
-        loadTakingCeremony<StoredSession>(db, sessionKey(sid)).then(
-          (sess) => loaded(null, sess),
+      const taking = this.takeCeremonyOnLoad;
+      if (taking) {
+        this.takeCeremonyOnLoad = null;
+        loadTakingCeremony<StoredSession>(db, sessionKey(sid), taking.credentialId).then(
+          ({ sess, credential }) => {
+            taking.credential = credential;
+            loaded(null, sess);
+          },
           (err: unknown) => loaded(err),
         );
         return;
@@ -229,19 +233,34 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
   });
 }
 
+/** Keygate's session middleware: where it loads a session, and how. */
+export interface SessionMiddleware {
+  /** Mounted for every request to Keygate's pages and API; it leaves the requests `takesCeremony` names to takingCeremony. */
+  everyRequest: RequestHandler;
+  /**
+   * On the route line of the requests `takesCeremony` names, after their body is read: loads the
+   * session in the statement that takes its ceremony and reads the credential `credentialIdOf`
+   * finds in the body (noteCredentialReadAtLoad). Two handlers: the second loads all the same
+   * after something before it failed (a rate-limit refusal, an unreadable body), so that whatever
+   * such a request did, its ceremony is gone from the row.
+   */
+  takingCeremony(credentialIdOf: (req: IncomingMessage & { body?: unknown }) => Buffer | null): [RequestHandler, ErrorRequestHandler];
+}
+
 /**
  * express-session with Keygate's store. `takesCeremony` names the requests whose route consumes the
  * session's ceremony before anything else (sign-in's verify): for them the session's load is also
- * the ceremony's atomic take (see the store's get), which saves a statement on the busiest
- * ceremony. Whatever such a request then does, its ceremony is gone from the row: refused by the
- * rate limit or an unreadable body, the browser starts the ceremony again.
+ * the ceremony's atomic take (see the store's get) and the read of the credential the body names,
+ * which saves two statements on the busiest ceremony. Whatever such a request then does, its
+ * ceremony is gone from the row: refused by the rate limit or an unreadable body, the browser
+ * starts the ceremony again.
  */
 export function createSessionMiddleware(
   config: Config,
   store: ReplacingStore,
   secret: string,
   opts: { takesCeremony?: (req: IncomingMessage) => boolean } = {},
-): RequestHandler {
+): SessionMiddleware {
   const middleware = session({
     name: config.sessionCookieName,
     secret,
@@ -253,21 +272,35 @@ export function createSessionMiddleware(
     proxy: config.trustProxy,
     cookie: { ...sessionCookieOptions(config), maxAge: config.sessionAbsoluteMs },
   });
-  const takesCeremony = opts.takesCeremony;
-  if (!takesCeremony) return middleware;
-  return (req, res, next) => {
-    if (!takesCeremony(req)) {
-      middleware(req, res, next);
-      return;
-    }
-    // express-session calls the store's get synchronously, inside this call, when the browser
-    // sent a session cookie (and never otherwise): the flag is read there, and cleared here in any case.
-    store.takeCeremonyOnLoad = true;
-    markCeremonyTakenAtLoad(req);
-    try {
-      middleware(req, res, next);
-    } finally {
-      store.takeCeremonyOnLoad = false;
-    }
+  const takesCeremony = opts.takesCeremony ?? (() => false);
+  return {
+    everyRequest: (req, res, next) => {
+      if (takesCeremony(req)) next();
+      else middleware(req, res, next);
+    },
+    takingCeremony(credentialIdOf) {
+      const load = (req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], next: (err?: unknown) => void) => {
+        // Another spelling of the path was loaded by everyRequest, as any request.
+        if (!takesCeremony(req)) {
+          next();
+          return;
+        }
+        const credentialId = credentialIdOf(req);
+        const taking: CeremonyLoad = { credentialId };
+        // express-session calls the store's get synchronously, inside this call, when the browser
+        // sent a session cookie (and never otherwise): the load is read there, and cleared here in any case.
+        store.takeCeremonyOnLoad = taking;
+        markCeremonyTakenAtLoad(req);
+        try {
+          middleware(req, res, (err?: unknown) => {
+            if (credentialId && taking.credential !== undefined) noteCredentialReadAtLoad(req, credentialId, taking.credential);
+            next(err);
+          });
+        } finally {
+          store.takeCeremonyOnLoad = null;
+        }
+      };
+      return [(req, res, next) => load(req, res, next), (err, req, res, next) => load(req, res, (loadErr) => next(loadErr ?? err))];
+    },
   };
 }

@@ -7,6 +7,7 @@
  */
 import { oneRow, type Queryable } from '../db/pool.js';
 import type { SessionAuth, SessionEndReason } from './types.js';
+import { credentialWithOwnerFromRow, credentialWithOwnerSelect, type CredentialWithOwner, type CredentialWithOwnerRow } from '../webauthn/credentials.js';
 
 export type { SessionEndReason } from './types.js';
 
@@ -143,18 +144,27 @@ export async function takeCeremony<T>(db: Queryable, key: string): Promise<T | u
 /**
  * Loads a session the way the store's get does (not past its expiry), and takes its ceremony out of
  * the row in the same statement: the loaded copy still holds it, the row no longer does. For the
- * routes whose first step is consumeCeremony (middleware.ts, takesCeremony).
+ * routes whose first step is consumeCeremony (middleware.ts, takingCeremony). With `credentialId`
+ * (sign-in's verify, whose body names the key), the same statement also reads that credential and
+ * its owner, as findCredentialWithOwner would: null if no credential has that id.
  */
-export async function loadTakingCeremony<T>(db: Queryable, key: string): Promise<T | null> {
-  const { rows } = await db.query<{ sess: T }>({
+export async function loadTakingCeremony<T>(
+  db: Queryable,
+  key: string,
+  credentialId: Buffer | null = null,
+): Promise<{ sess: T | null; credential: CredentialWithOwner | null }> {
+  const { rows } = await db.query<{ sess: T | null } & CredentialWithOwnerRow>({
     name: 'keygate-session-load-take-ceremony',
-    text: `WITH old AS (SELECT sid, sess FROM session WHERE sid = $1 AND expire >= now() FOR UPDATE)
-     UPDATE session s SET sess = s.sess - 'ceremony'
-       FROM old WHERE s.sid = old.sid
-     RETURNING old.sess`,
-    values: [key],
+    text: `WITH old AS (SELECT sid, sess FROM session WHERE sid = $1 AND expire >= now() FOR UPDATE),
+       taken AS (UPDATE session s SET sess = s.sess - 'ceremony' FROM old WHERE s.sid = old.sid RETURNING old.sess)
+     SELECT taken.sess, credential.*
+       FROM (SELECT 1) AS one
+       LEFT JOIN taken ON true
+       LEFT JOIN (${credentialWithOwnerSelect('$2::bytea')}) AS credential ON true`,
+    values: [key, credentialId],
   });
-  return rows[0]?.sess ?? null;
+  const row = rows[0];
+  return { sess: row?.sess ?? null, credential: credentialWithOwnerFromRow(row) };
 }
 
 // -- Metrics.

@@ -5,7 +5,7 @@
  */
 import type session from 'express-session';
 import type { AuditEvent } from '../audit/record.js';
-import type { CredentialUse } from '../webauthn/credentials.js';
+import type { CredentialUse, CredentialWithOwner } from '../webauthn/credentials.js';
 
 /** Why a signed-in session ended; what the person is told on their next page (end-reasons.ts). */
 export type SessionEndReason = 'signed_out' | 'timed_out' | 'credential_revoked' | 'credential_removed' | 'user_disabled' | 'ended_by_admin' | 'ended_by_user';
@@ -36,8 +36,18 @@ export interface ReplacingStore extends session.Store {
   replace(oldSid: string | undefined, sid: string, sess: session.SessionData, opts?: { audit?: AuditEvent; credentialUse?: CredentialUse }): Promise<boolean>;
   /** Ends the session with this id (its row goes) and notes why, for that browser's next page. */
   end(sid: string, reason: SessionEndReason): Promise<void>;
-  /** The next get() also takes the ceremony out of the row (createSessionMiddleware's takesCeremony). */
-  takeCeremonyOnLoad: boolean;
+  /**
+   * The next get() also takes the ceremony out of the row, and reads the credential named here
+   * (createSessionMiddleware's takingCeremony); what it read is left in `credential`.
+   */
+  takeCeremonyOnLoad: CeremonyLoad | null;
   /** Set by express-session's middleware: a new session id and Session on req. */
   generate?: (req: unknown) => void;
+}
+
+/** A session load that also takes the ceremony and reads a credential (ReplacingStore.takeCeremonyOnLoad). */
+export interface CeremonyLoad {
+  credentialId: Buffer | null;
+  /** Filled by the load: the credential with that id and its owner, or null. */
+  credential?: CredentialWithOwner | null;
 }

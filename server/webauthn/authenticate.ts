@@ -21,6 +21,7 @@ import {
   findCredentialWithOwner,
   recordCredentialUse,
   type CredentialUse,
+  type CredentialWithOwner,
   type StoredCredential,
 } from './credentials.js';
 import { CeremonyFailure, classifyLibraryError } from './failures.js';
@@ -85,6 +86,11 @@ export async function verifySignIn(
      * (session/middleware.ts, replace), and refuses the sign-in if that write finds either changed.
      */
     deferUse?: boolean;
+    /**
+     * The credential (and owner) already read for this id with the session's load (sign-in's
+     * verify: session/middleware.ts, takingCeremony); undefined if it was not, and it is read here.
+     */
+    readAtLoad?: (credentialId: Buffer) => CredentialWithOwner | null | undefined;
   } = {},
 ): Promise<VerifiedSignIn> {
   if (Buffer.from(response.rawId, 'base64url').length > MAX_CREDENTIAL_ID_BYTES) throw new SignInFailure('credential_id_too_long', null, null);
@@ -98,7 +104,8 @@ export async function verifySignIn(
   }
 
   // The credential and its owner in one statement: an unknown id (or a missing owner) is null for both.
-  const found = await findCredentialWithOwner(db, rawId);
+  const read = opts.readAtLoad?.(rawId);
+  const found = read !== undefined ? read : await findCredentialWithOwner(db, rawId);
   const user = found?.user ?? null;
   const credential = found?.credential ?? null;
 

@@ -3,7 +3,7 @@
  * server-side in the session row, tagged with its ceremony, and consumed by the first verification
  * attempt, whether it then succeeds or fails. Consumption is one atomic UPDATE on the session row,
  * so two concurrent submissions cannot both use it; on sign-in's verify that UPDATE is also the
- * session's load (session/middleware.ts, takesCeremony).
+ * session's load (session/middleware.ts, takingCeremony).
  */
 import type { Request } from 'express';
 import type { Db } from '../db/pool.js';
@@ -54,7 +54,7 @@ type CeremonyTaking = IncomingMessage & { [TAKEN_AT_LOAD]?: true };
 
 /**
  * Notes that this request's session is loaded by the statement that also takes its ceremony from
- * the row (session/middleware.ts, takesCeremony): the loaded copy's ceremony is then the one taken,
+ * the row (session/middleware.ts, takingCeremony): the loaded copy's ceremony is then the one taken,
  * and no other attempt can have it. Without the note (another spelling of the path, say) the
  * ceremony is still in the row and consumeCeremony takes it.
  */
@@ -65,7 +65,7 @@ export function markCeremonyTakenAtLoad(req: IncomingMessage): void {
 /**
  * Takes the session's ceremony away (atomically) and returns it if it is for `purpose` and not
  * expired. Throws CeremonyError otherwise; the ceremony is gone either way. If the session's load
- * already took it from the row (session/middleware.ts, takesCeremony), that is the ceremony;
+ * already took it from the row (session/middleware.ts, takingCeremony), that is the ceremony;
  * otherwise it is taken now.
  */
 export async function consumeCeremony(db: Db, req: Request, purpose: CeremonyPurpose): Promise<Ceremony> {

@@ -1,4 +1,5 @@
 /** Stored WebAuthn credentials (public keys) and the SQL that reads and changes them. */
+import type { IncomingMessage } from 'node:http';
 import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
 import { oneRow, type Queryable } from '../db/pool.js';
 import { USER_COLUMNS, userFromRow, type User, type UserRow } from '../users/users.js';
@@ -115,16 +116,37 @@ export async function findCredential(db: Queryable, credentialId: Buffer): Promi
  * A credential and its owner in one statement (sign-in). Null if the id is unknown, or (as with a
  * separate lookup of the owner) if the owner's row is missing.
  */
-export async function findCredentialWithOwner(db: Queryable, credentialId: Buffer): Promise<{ credential: StoredCredential; user: User } | null> {
-  const { rows } = await db.query<CredentialRow & { [K in keyof UserRow as `u_${K}`]: UserRow[K] }>({
+export async function findCredentialWithOwner(db: Queryable, credentialId: Buffer): Promise<CredentialWithOwner | null> {
+  const { rows } = await db.query<CredentialWithOwnerRow>({
     name: 'keygate-credential-with-owner',
-    text: `SELECT ${COLUMNS.replace(/(\w+)/g, 'c.$1')}, ${USER_COLUMNS.replace(/(\w+)/g, 'u.$1 AS u_$1')}
-       FROM credentials c JOIN users u ON u.id = c.user_id
-      WHERE c.credential_id = $1`,
+    text: credentialWithOwnerSelect('$1'),
     values: [credentialId],
   });
-  const r = rows[0];
-  if (!r) return null;
+  return credentialWithOwnerFromRow(rows[0]);
+}
+
+export interface CredentialWithOwner {
+  credential: StoredCredential;
+  user: User;
+}
+
+/** A row of credentialWithOwnerSelect: the credential's columns, and its owner's prefixed `u_`. */
+export type CredentialWithOwnerRow = CredentialRow & { [K in keyof UserRow as `u_${K}`]: UserRow[K] };
+
+/**
+ * The credential whose id is the bytea parameter `param`, with its owner, as one row (none if the
+ * id is unknown): findCredentialWithOwner's query, also read along with the session by sign-in's
+ * verify (session/sql.ts, loadTakingCeremony).
+ */
+export function credentialWithOwnerSelect(param: string): string {
+  return `SELECT ${COLUMNS.replace(/(\w+)/g, 'c.$1')}, ${USER_COLUMNS.replace(/(\w+)/g, 'u.$1 AS u_$1')}
+       FROM credentials c JOIN users u ON u.id = c.user_id
+      WHERE c.credential_id = ${param}`;
+}
+
+/** The credential and its owner from a row of credentialWithOwnerSelect; null for no row, or a row of nulls (an outer join's). */
+export function credentialWithOwnerFromRow(r: CredentialWithOwnerRow | undefined): CredentialWithOwner | null {
+  if (!r || r.id === null) return null;
   return {
     credential: toCredential(r),
     user: userFromRow({
@@ -136,6 +158,23 @@ export async function findCredentialWithOwner(db: Queryable, credentialId: Buffe
       created_at: r.u_created_at,
     }),
   };
+}
+
+const READ_AT_LOAD = Symbol('keygate.credentialReadAtLoad');
+type ReadAtLoad = IncomingMessage & { [READ_AT_LOAD]?: { credentialId: Buffer; found: CredentialWithOwner | null } };
+
+/**
+ * Notes the credential (with its owner) that the statement loading this request's session also
+ * read, or that no credential has this id (sign-in's verify: session/middleware.ts, takingCeremony).
+ */
+export function noteCredentialReadAtLoad(req: IncomingMessage, credentialId: Buffer, found: CredentialWithOwner | null): void {
+  (req as ReadAtLoad)[READ_AT_LOAD] = { credentialId, found };
+}
+
+/** What the session's load read for this credential id: undefined if it read nothing, or for another id. */
+export function credentialReadAtLoad(req: IncomingMessage, credentialId: Buffer): CredentialWithOwner | null | undefined {
+  const read = (req as ReadAtLoad)[READ_AT_LOAD];
+  return read?.credentialId.equals(credentialId) ? read.found : undefined;
 }
 
 export async function listCredentialsOfUser(db: Queryable, userId: string, opts: { includeRevoked?: boolean } = {}): Promise<StoredCredential[]> {

@@ -68,3 +68,19 @@ export async function holdLock(databaseUrl: string, sql: string, params: unknown
     },
   };
 }
+
+/** Counts the statements a pool runs while fn does its work (a counter, not a stand-in). */
+export async function countStatements(db: pg.Pool, fn: () => Promise<void>): Promise<number> {
+  let n = 0;
+  const original = db.query.bind(db);
+  (db as { query: unknown }).query = (...args: unknown[]) => {
+    n++;
+    return (original as (...a: unknown[]) => unknown)(...args);
+  };
+  try {
+    await fn();
+  } finally {
+    (db as { query: unknown }).query = original;
+  }
+  return n;
+}
