@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
+import { enrolledUser, signIn } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
 
 describe('unreadable ceremony bodies', () => {
@@ -44,6 +46,23 @@ describe('unreadable ceremony bodies', () => {
       assert.ok(row.request_id, 'the row carries the request id');
     });
   }
+
+  test('a sign-in whose body cannot be read still uses up its ceremony: the answer sent after it is refused, and the browser starts again', async () => {
+    const key = new SoftwareAuthenticator();
+    await enrolledUser(kg, new TestClient(kg.url), key, 'unread');
+    const browser = new TestClient(kg.url);
+    const options = await browser.post('/-/api/login/options', {});
+    assert.equal(options.status, 200, options.text);
+    const response = await key.authenticate(options.json, kg.origin);
+    const bad = await browser.request('/-/api/login/verify', { method: 'POST', body: '{"response": ', headers: { 'content-type': 'application/json' } });
+    assert.equal(bad.status, 400);
+    const late = await browser.post('/-/api/login/verify', { response });
+    assert.equal(late.status, 400, late.text);
+    assert.equal(late.json.error.code, 'no_ceremony');
+    assert.equal((await browser.get('/')).status, 303, 'not signed in');
+    const again = await signIn(browser, key);
+    assert.equal(again.status, 200, again.text);
+  });
 
   test('an unreadable body elsewhere under /-/api is refused without an audit row', async () => {
     const before = (await kg.db.query('SELECT count(*)::int AS n FROM audit_events')).rows[0].n;
