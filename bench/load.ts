@@ -104,7 +104,7 @@ export interface Round {
 
 export async function loadRound(
   url: string,
-  opts: { headers?: Record<string, string>; method?: string; body?: string },
+  opts: { headers?: Record<string, string>; method?: string; body?: string; /** Requests per second in all, instead of as many as answered. */ rate?: number },
   seconds: number,
   pid?: number,
   /** Count the CPU of pid's direct children too (nginx's workers, Keygate's WORKERS). */
@@ -119,6 +119,7 @@ export async function loadRound(
     headers: opts.headers ?? {},
     method: (opts.method ?? 'GET') as 'GET',
     ...(opts.body ? { body: opts.body } : {}),
+    ...(opts.rate ? { overallRate: opts.rate } : {}),
   });
   const cpuAfter = await cpuOf();
   return {
