@@ -28,7 +28,13 @@ export type LogFormat = 'auto' | 'json' | 'pretty';
  *   fields), written synchronously to stdout; `json`: pino's JSON lines; `auto`: pretty on a terminal.
  * @param destination where JSON goes (default stdout); tests pass a stream to read the output.
  */
-export function createLogger(level: string, format: LogFormat | DestinationStream = 'json', destination?: DestinationStream): Logger {
+export function createLogger(
+  level: string,
+  format: LogFormat | DestinationStream = 'json',
+  destination?: DestinationStream,
+  /** Other processes write to the same stdout (WORKERS > 1): each line is written on its own (see stdoutLines). */
+  opts: { sharedStdout?: boolean } = {},
+): Logger {
   const options = {
     level,
     base: { service: 'keygate' },
@@ -42,7 +48,7 @@ export function createLogger(level: string, format: LogFormat | DestinationStrea
       pretty({ destination: destination ?? 1, sync: true, colorize, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss', ignore: 'pid,hostname,service' }),
     );
   }
-  return pino(options, destination ?? stdoutLines());
+  return pino(options, destination ?? (opts.sharedStdout ? sonicBoom({ dest: 1, sync: true }) : stdoutLines()));
 }
 
 /** How long a JSON line may wait in the buffer before it is written (see stdoutLines). */
@@ -54,10 +60,20 @@ export const LOG_FLUSH_MS = 100;
  * runtime), and at one line per Keygate request that wake-up cost about a tenth of a sign-in's CPU
  * (docs/performance.md). What is still buffered is written when the process exits, on any path
  * that lets it (process.exit, a signal Keygate handles, an uncaught error); a SIGKILL loses at
- * most the last LOG_FLUSH_MS of lines.
+ * most the last LOG_FLUSH_MS of lines. Only for a stdout this process has to itself: with WORKERS,
+ * the workers and the main process share it, and a pipe keeps a write whole only up to 4 KB
+ * (PIPE_BUF), so each of their lines is one write of its own, as before, and none is torn.
  */
 function stdoutLines(): DestinationStream {
-  const dest = sonicBoom({ dest: 1, sync: true, minLength: 4096, periodicFlush: LOG_FLUSH_MS });
+  const dest = sonicBoom({ dest: 1, sync: true, minLength: 4096 });
+  // Flushed only when something was logged since the last tick: sonic-boom's own periodicFlush
+  // would make an empty write every time, even in an idle process.
+  let logged = false;
+  setInterval(() => {
+    if (!logged) return;
+    logged = false;
+    dest.flush();
+  }, LOG_FLUSH_MS).unref();
   process.once('exit', () => {
     try {
       dest.flushSync();
@@ -65,5 +81,10 @@ function stdoutLines(): DestinationStream {
       // stdout is gone (a closed pipe): nothing is left to write to.
     }
   });
-  return dest;
+  return {
+    write(line: string) {
+      logged = true;
+      dest.write(line);
+    },
+  };
 }

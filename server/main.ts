@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   // Settings: the environment, then CONFIG_FILE or the .env file of the working directory.
   const config = loadConfigOrReport(process.env, { dotenvFile: path.resolve('.env') });
   if (!config) process.exit(2);
-  const log = createLogger(config.logLevel, config.logFormat);
+  const log = createLogger(config.logLevel, config.logFormat, undefined, { sharedStdout: config.workers > 1 });
   if (cluster.isWorker) return runWorker(config, log);
   if (config.configFile) log.info({ file: config.configFile }, 'settings read from the environment and a file');
   for (const notice of config.notices) log.warn(notice);

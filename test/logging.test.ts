@@ -138,7 +138,7 @@ describe('logs at LOG_LEVEL=info', () => {
  * write system calls so far, from /proc/self/io) are defined. Resolves with every line the pipe
  * carried and what the child said on stderr, once it has exited.
  */
-function logOnAPipe(script: string, opts: { onLine?: (line: string, child: ChildProcess) => void } = {}) {
+function logOnAPipe(script: string, opts: { onLine?: (line: string, child: ChildProcess) => void; sharedStdout?: boolean } = {}) {
   const child = spawn(
     process.execPath,
     [
@@ -149,7 +149,7 @@ function logOnAPipe(script: string, opts: { onLine?: (line: string, child: Child
       `import fs from 'node:fs';
        import { createLogger } from './server/log.ts';
        const writes = () => Number(/syscw: (\\d+)/.exec(fs.readFileSync('/proc/self/io', 'utf8'))[1]);
-       const log = createLogger('info', 'json');
+       const log = createLogger('info', 'json', undefined, { sharedStdout: ${opts.sharedStdout === true} });
        ${script}`,
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -185,6 +185,35 @@ describe('JSON lines on stdout, a pipe', () => {
       out.lines.map((l) => (JSON.parse(l) as { i: number }).i),
       Array.from({ length: 200 }, (_, i) => i),
     );
+  });
+
+  test('with WORKERS, whose processes share stdout, each line is one write of its own, so a pipe never tears a line between two of them', async () => {
+    const out = await logOnAPipe(
+      `const before = writes();
+       for (let i = 0; i < 200; i++) log.info({ i, path: '/-/api/login/verify' }, 'request');
+       process.stderr.write(JSON.stringify({ writes: writes() - before }));`,
+      { sharedStdout: true },
+    );
+    assert.equal(out.code, 0, out.stderr);
+    // One per line (the loader that runs this script may add a write of its own).
+    const { writes } = JSON.parse(out.stderr) as { writes: number };
+    assert.ok(writes >= 200 && writes <= 203, `${writes} writes for 200 lines`);
+    assert.equal(out.lines.length, 200);
+  });
+
+  test('an idle process writes nothing: no empty write every flush interval', async () => {
+    const out = await logOnAPipe(`
+      log.info('one');
+      setTimeout(() => {
+        const before = writes();
+        setTimeout(() => {
+          process.stderr.write(JSON.stringify({ writes: writes() - before }));
+          process.exit(0);
+        }, 1000);
+      }, 300);`);
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(JSON.parse(out.stderr), { writes: 0 });
+    assert.deepEqual(out.messages, ['one']);
   });
 
   test('a lone line is written soon although the buffer is far from full: an idle Keygate does not hold its last lines', async () => {

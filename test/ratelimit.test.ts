@@ -62,6 +62,11 @@ async function rateLimitedAudits(kg: TestKeygate, where: { ip?: string; username
   return rows;
 }
 
+/** Every audit row written for requests from this address. */
+async function auditRowsFrom(kg: TestKeygate, address: string): Promise<number> {
+  return (await kg.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_events WHERE host(ip) = $1`, [address])).rows[0].n;
+}
+
 describe('rate limits', () => {
   let kg: TestKeygate;
   /** A second instance on the same database and the same public origin. */
@@ -139,10 +144,36 @@ describe('rate limits', () => {
       assert.equal(await points(failing), IP_LIMIT);
       assertJson429(await tab.post('/-/api/login/verify', {}), 'the next failure', 60);
       assertJson429(await tab.post('/-/api/login/options', {}), 'and any ceremony request', 60);
-      // Refused from memory before anything else: no further point, no further audit row.
+      // Refused from memory before anything else: no further point, no audit row of any kind.
+      const rowsBefore = await auditRowsFrom(kg, failing);
       assertJson429(await tab.post('/-/api/login/verify', {}), 'a later verify', 60);
       assert.equal(await points(failing), IP_LIMIT + 1);
+      assert.equal(await auditRowsFrom(kg, failing), rowsBefore);
       assert.equal((await rateLimitedAudits(kg, { ip: failing })).length, 1);
+    });
+
+    test('many verifies at once from one address write no more failure rows than its budget: each without a ceremony of its own pays before it is worked on', async () => {
+      const address = newAddress();
+      const sent = 4 * IP_LIMIT;
+      // Without a session (no ceremony), with a garbage body, and with a body that is not JSON, all at once.
+      const answers = await Promise.all(
+        Array.from({ length: sent }, (_, i) =>
+          i % 3 === 2
+            ? browserAt(kg, address).request('/-/api/login/verify', { method: 'POST', body: '{"response": ', headers: { 'content-type': 'application/json' } })
+            : browserAt(kg, address).post('/-/api/login/verify', i % 3 === 0 ? {} : { response: { id: 'x', rawId: 'x' } }),
+        ),
+      );
+      const statuses = answers.map((r) => r.status);
+      assert.equal(statuses.filter((st) => st === 400).length, IP_LIMIT, statuses.join(' '));
+      assert.equal(statuses.filter((st) => st === 429).length, sent - IP_LIMIT, statuses.join(' '));
+      const { rows } = await kg.db.query<{ event: string; n: number }>(
+        `SELECT event, count(*)::int AS n FROM audit_events WHERE host(ip) = $1 GROUP BY event ORDER BY event`,
+        [address],
+      );
+      assert.deepEqual(rows, [
+        { event: 'rate_limited', n: 1 },
+        { event: 'sign_in', n: IP_LIMIT },
+      ]);
     });
 
     test('Keygate pages outside the ceremonies and Gogs pages are not limited', async () => {

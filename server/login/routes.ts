@@ -22,7 +22,7 @@ import { sessionCookieOptions } from '../session/cookie.js';
 import type { SessionMiddleware } from '../session/middleware.js';
 import { expireGogsSession } from '../session/gogs-cookie.js';
 import { findUserByUsername, isValidUsername } from '../users/users.js';
-import { consumeCeremony, CeremonyError, startCeremony } from '../webauthn/ceremony.js';
+import { consumeCeremony, CeremonyError, startCeremony, tookLiveCeremony } from '../webauthn/ceremony.js';
 import { authenticationOptions } from '../webauthn/options.js';
 import { credentialReadAtLoad, decodeCredentialId, findCredentialWithOwner, listCredentialsOfUser } from '../webauthn/credentials.js';
 import { SignInFailure, verifySignIn } from '../webauthn/authenticate.js';
@@ -94,14 +94,16 @@ export function loginRouter(deps: RouterDeps, sessions: SessionMiddleware): Rout
     res.json(options);
   });
 
-  // A verify that fails counts against the address, and a failed sign-in against the key's owner;
-  // past either limit the failure is answered 429 (limits.perFailedSignIn, the last handler here).
-  // One that signs the person in counts nothing more: its options did (ratelimit/limits.ts).
+  // The address's point is taken once the session is loaded, unless that load took a live sign-in
+  // ceremony (its options paid for it); a verify that fails then counts after all, and a failed
+  // sign-in also counts against the key's owner: past either limit the failure is answered 429
+  // (limits.perFailedSignIn, the last handler here). A sign-in counts nothing more (ratelimit/limits.ts).
   router.post(
     '/-/api/login/verify',
     limits.perIpBeforeSignIn('/-/api/login'),
     jsonBody,
     ...sessions.takingCeremony((req) => decodeCredentialId((req.body as { response?: { rawId?: unknown } } | undefined)?.response?.rawId)),
+    ...limits.perIpForVerify('/-/api/login', (req) => tookLiveCeremony(req, 'login')),
     auditUnreadableBody(db, 'sign_in'),
     async (req: Request, res: Response) => {
       const ctx = requestContext(req);

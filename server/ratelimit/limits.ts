@@ -6,13 +6,15 @@
  *
  * - `ip`: every request to a ceremony endpoint (/-/api/login/*, /-/api/enroll/*,
  *   /-/api/step-up/*, /-/api/account/devices/*) and to invite redemption (/-/enroll/<token>)
- *   counts against the client's address: RATE_LIMIT_IP_PER_MINUTE per minute. One exception: a
- *   sign-in's verify that signs the person in is not counted again. It needed a ceremony from
- *   sign-in options, which counted, and it used that ceremony up, so sign-ins that succeed are
- *   still bounded by the options counted; every verify that fails counts. While this instance
- *   knows the address is over its limit, verify is refused before anything else, as any other
- *   ceremony request is (perIpBeforeSignIn, perFailedSignIn). This saves the busiest ceremony a
- *   statement (docs/performance.md, sign-ins).
+ *   counts against the client's address: RATE_LIMIT_IP_PER_MINUTE per minute, before anything is
+ *   done or written for it. One exception: a sign-in's verify whose session's load took a live
+ *   sign-in ceremony out of the row (atomically, so no other request can have it) is not counted
+ *   up front: that ceremony came from sign-in options, which counted, and this request used it
+ *   up, so such requests are bounded by the options counted. If it then fails, it counts after
+ *   all; if it signs the person in, it counts nothing more (perIpBeforeSignIn, perIpForVerify,
+ *   perFailedSignIn). This saves the busiest ceremony a statement (docs/performance.md, sign-ins)
+ *   without letting anyone write more failure audit rows than the limit allows, however many
+ *   requests they send at once.
  * - `username`: username-first sign-in options count against the typed name, lower-cased,
  *   whether or not such a user exists (so the limit tells nothing either):
  *   RATE_LIMIT_USERNAME_PER_15MIN per 15 minutes.
@@ -102,7 +104,7 @@ export class RateLimits {
   /**
    * Express middleware for sign-in's verify, first on its route line: refuses the request (429)
    * while this instance knows the client's address is over its limit, from memory, without a
-   * statement. It takes no point: perFailedSignIn takes it if the sign-in fails (see the top).
+   * rate-limit statement. It takes no point: perIpForVerify does, once the session is loaded.
    */
   perIpBeforeSignIn(route: string): RequestHandler {
     const limiter = this.limiters.ip as RateLimiterPostgres & InMemoryBlocks;
@@ -110,6 +112,33 @@ export class RateLimits {
       const ms = limiter.getInMemoryBlockMsBeforeExpire(limiter.getKey(clientAddress(req, this.deps.config.trustProxy)));
       next(ms > 0 ? this.refuse('ip', res, route, ms) : undefined);
     };
+  }
+
+  /**
+   * Sign-in's verify, on its route line once the session is loaded (and after an unreadable body,
+   * as the second handler): takes the address's point now, before the request is worked on or
+   * audited, unless `tookCeremony` says this request's load took a live sign-in ceremony out of
+   * the row (see the top). perFailedSignIn then counts only what was not counted here.
+   */
+  perIpForVerify(route: string, tookCeremony: (req: Request) => boolean): [RequestHandler, ErrorRequestHandler] {
+    const count = (req: Request, res: Response) => {
+      (req as Counted)[COUNTED] = true;
+      return this.take('ip', clientAddress(req, this.deps.config.trustProxy), req, res, { route });
+    };
+    return [
+      (req, res, next) => {
+        if (tookCeremony(req)) next();
+        else count(req, res).then(next, next);
+      },
+      (err, req, res, next) => {
+        if (isRefusal(err)) next(err);
+        else
+          count(req, res).then(
+            (refusal) => next(refusal ?? err),
+            (failure: unknown) => next(failure),
+          );
+      },
+    ];
   }
 
   /** Express middleware for POST /-/api/login/options, after JSON parsing: one point against the typed username. */
@@ -132,15 +161,15 @@ export class RateLimits {
   }
 
   /**
-   * Express error middleware for /-/api/login/verify, last on its route line: whatever made the
-   * verify fail, it counts one point against the client's address (perIpBeforeSignIn took none);
-   * a failed sign-in also counts against the presented credential's owner (or the id itself).
-   * Past either limit it answers 429 instead. The failure itself has been audited already.
+   * Express error middleware for /-/api/login/verify, last on its route line: a verify that fails
+   * counts one point against the client's address unless perIpForVerify took it already; a failed
+   * sign-in also counts against the presented credential's owner (or the id itself). Past either
+   * limit it answers 429 instead. The failure itself has been audited already.
    */
   perFailedSignIn(route: string): ErrorRequestHandler {
     return (err, req, res, next) => {
-      // Refused before anything else (perIpBeforeSignIn): nothing more to count.
-      if (err instanceof AppError && err.code === 'rate_limited') {
+      // Refused by a limit already: nothing more to count.
+      if (isRefusal(err)) {
         next(err);
         return;
       }
@@ -152,7 +181,7 @@ export class RateLimits {
   }
 
   private async countFailure(err: unknown, req: Request, res: Response, route: string): Promise<AppError | undefined> {
-    const byAddress = await this.take('ip', clientAddress(req, this.deps.config.trustProxy), req, res, { route });
+    const byAddress = (req as Counted)[COUNTED] ? undefined : await this.take('ip', clientAddress(req, this.deps.config.trustProxy), req, res, { route });
     if (byAddress || !(err instanceof SignInFailure)) return byAddress;
     const body = req.body as { response?: { rawId?: unknown } } | undefined;
     const rawId = decodeCredentialId(body?.response?.rawId);
@@ -239,6 +268,13 @@ export class RateLimits {
 interface InMemoryBlocks {
   getInMemoryBlockMsBeforeExpire(key: string): number;
 }
+
+/** On a verify request: its point against the address is taken (perIpForVerify). */
+const COUNTED = Symbol('keygate.ipCounted');
+type Counted = Request & { [COUNTED]?: true };
+
+/** A 429 from one of the limits. */
+const isRefusal = (err: unknown) => err instanceof AppError && err.code === 'rate_limited';
 
 /** Whole seconds, at least one. */
 function retryAfterOf(ms: number): number {

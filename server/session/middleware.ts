@@ -233,6 +233,9 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
   });
 }
 
+/** The requests takingCeremony has loaded, or tried to. */
+const LOAD_TRIED = new WeakSet<IncomingMessage>();
+
 /** Keygate's session middleware: where it loads a session, and how. */
 export interface SessionMiddleware {
   /** Mounted for every request to Keygate's pages and API; it leaves the requests `takesCeremony` names to takingCeremony. */
@@ -280,11 +283,13 @@ export function createSessionMiddleware(
     },
     takingCeremony(credentialIdOf) {
       const load = (req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], next: (err?: unknown) => void) => {
-        // Another spelling of the path was loaded by everyRequest, as any request.
-        if (!takesCeremony(req)) {
+        // Another spelling of the path was loaded by everyRequest, as any request; and a load that
+        // failed (the first handler's) is not tried again by the second.
+        if (!takesCeremony(req) || LOAD_TRIED.has(req)) {
           next();
           return;
         }
+        LOAD_TRIED.add(req);
         const credentialId = credentialIdOf(req);
         const taking: CeremonyLoad = { credentialId };
         // express-session calls the store's get synchronously, inside this call, when the browser

@@ -63,6 +63,17 @@ export function markCeremonyTakenAtLoad(req: IncomingMessage): void {
 }
 
 /**
+ * Whether this request's session's load took a ceremony for `purpose` out of the row, still
+ * unexpired (markCeremonyTakenAtLoad): the request holds it, and no other request can. A session
+ * loaded the ordinary way (another spelling of the path) does not count: its ceremony is still in
+ * the row, and any number of requests may have read it.
+ */
+export function tookLiveCeremony(req: Request, purpose: CeremonyPurpose): boolean {
+  const ceremony = (req as CeremonyTaking)[TAKEN_AT_LOAD] ? req.session?.ceremony : undefined;
+  return ceremony !== undefined && ceremony.purpose === purpose && Date.now() <= ceremony.expiresAt;
+}
+
+/**
  * Takes the session's ceremony away (atomically) and returns it if it is for `purpose` and not
  * expired. Throws CeremonyError otherwise; the ceremony is gone either way. If the session's load
  * already took it from the row (session/middleware.ts, takingCeremony), that is the ceremony;
