@@ -140,7 +140,7 @@ export function createApp(deps: AppDeps): Gateway {
     sessionCache,
     resolveIdentity: createIdentityResolver(deps.config, deps.db, deps.secret, sessionCache),
     keygate: (req, res) => keygate(req as never, res as never, lateErrors(req, res)),
-    onOversizedBody: auditOversizedCeremonyBody(deps.db, deps.log, deps.config.trustProxy),
+    onOversizedBody: auditOversizedCeremonyBody(deps.db, deps.log, deps.config.trustProxy, (req) => limits.countRefusedBody(req)),
     observe: proxyObserver(metrics, deps.log),
   });
   return {

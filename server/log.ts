@@ -81,10 +81,15 @@ function stdoutLines(): DestinationStream {
       // stdout is gone (a closed pipe): nothing is left to write to.
     }
   });
-  return {
+  const lines: DestinationStream & { flush(cb?: (err?: Error) => void): void } = {
     write(line: string) {
       logged = true;
       dest.write(line);
     },
+    // logger.flush(): what is buffered, now.
+    flush(cb?: (err?: Error) => void) {
+      dest.flush(cb);
+    },
   };
+  return lines;
 }

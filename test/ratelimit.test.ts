@@ -176,6 +176,23 @@ describe('rate limits', () => {
       ]);
     });
 
+    test('bodies refused for their size before Express count against the address too: past its budget they are refused without an audit row', async () => {
+      const address = newAddress();
+      const big = JSON.stringify({ pad: 'x'.repeat(70 * 1024) });
+      const statuses: number[] = [];
+      for (let i = 0; i < 2 * IP_LIMIT; i++) {
+        const res = await browserAt(kg, address).request('/-/api/login/verify', { method: 'POST', body: big, headers: { 'content-type': 'application/json' } });
+        statuses.push(res.status);
+      }
+      assert.deepEqual([...new Set(statuses)], [413]);
+      const { rows } = await kg.db.query<{ reason: string; n: number }>(
+        `SELECT reason, count(*)::int AS n FROM audit_events WHERE host(ip) = $1 GROUP BY reason`,
+        [address],
+      );
+      assert.deepEqual(rows, [{ reason: 'body_too_large', n: IP_LIMIT }]);
+      assertJson429(await browserAt(kg, address).post('/-/api/login/options', {}), 'a ceremony request after them', 60);
+    });
+
     test('Keygate pages outside the ceremonies and Gogs pages are not limited', async () => {
       const browser = browserAt(kg, newAddress());
       for (let i = 0; i < IP_LIMIT * 2; i++) {

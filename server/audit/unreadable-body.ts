@@ -31,13 +31,16 @@ const eventOf = (path: string): AuditEventName | undefined => CEREMONY_EVENTS[pa
 
 /**
  * For a ceremony body refused before Express (its declared size is over the limit, see
- * http/body-limit.ts): the same audit row, written before the answer.
+ * http/body-limit.ts): the same audit row, written before the answer. Only while `withinLimit`
+ * (the address's rate-limit point, as every ceremony request takes before anything is written
+ * for it) says the address is within its budget: past it, nothing is written, so no one can
+ * fill the audit log with refused bodies.
  */
-export function auditOversizedCeremonyBody(db: Db, log: Logger, trustProxy: boolean) {
+export function auditOversizedCeremonyBody(db: Db, log: Logger, trustProxy: boolean, withinLimit: (req: IncomingMessage) => Promise<boolean>) {
   return async (req: IncomingMessage): Promise<void> => {
     const path = (req.url ?? '').split('?', 1)[0] ?? '';
     const event = isApiPath(path) ? eventOf(path.slice('/-/api'.length)) : undefined;
-    if (!event) return;
+    if (!event || !(await withinLimit(req))) return;
     const ua = req.headers['user-agent'];
     await recordEvent(db, {
       event,

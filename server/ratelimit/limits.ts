@@ -12,9 +12,11 @@
  *   up front: that ceremony came from sign-in options, which counted, and this request used it
  *   up, so such requests are bounded by the options counted. If it then fails, it counts after
  *   all; if it signs the person in, it counts nothing more (perIpBeforeSignIn, perIpForVerify,
- *   perFailedSignIn). This saves the busiest ceremony a statement (docs/performance.md, sign-ins)
- *   without letting anyone write more failure audit rows than the limit allows, however many
- *   requests they send at once.
+ *   perFailedSignIn). This saves the busiest ceremony a statement (docs/performance.md, sign-ins).
+ *   Failure audit rows stay bounded: a verify without such a ceremony pays before anything is
+ *   written for it, however many are sent at once; one with it spends a ceremony an options
+ *   request paid for (from whichever address, within CEREMONY_TIMEOUT). A ceremony body refused
+ *   for its size before Express counts too, and past the limit is not audited (countRefusedBody).
  * - `username`: username-first sign-in options count against the typed name, lower-cased,
  *   whether or not such a user exists (so the limit tells nothing either):
  *   RATE_LIMIT_USERNAME_PER_15MIN per 15 minutes.
@@ -33,6 +35,7 @@
 import type { Catalogue } from '../../web/i18n/index.js';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import { recordEvent } from '../audit/record.js';
@@ -139,6 +142,21 @@ export class RateLimits {
           );
       },
     ];
+  }
+
+  /**
+   * A ceremony request whose body was refused before Express (declared over the size limit,
+   * http/body-limit.ts): takes its point against the address. True if the address was within its
+   * limit (the refusal may be audited); false if it is over it, or the store cannot say (then
+   * nothing more is written for the request).
+   */
+  async countRefusedBody(req: IncomingMessage): Promise<boolean> {
+    try {
+      await this.limiters.ip.consume(clientAddress(req, this.deps.config.trustProxy));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Express middleware for POST /-/api/login/options, after JSON parsing: one point against the typed username. */
