@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type session from 'express-session';
 import { sessionKey } from '../server/session/key.js';
 import { createSessionStore } from '../server/session/middleware.js';
+import { takeCeremony } from '../server/session/sql.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 
 const call = <T>(fn: (cb: (err: unknown, value?: T) => void) => void) =>
@@ -56,6 +57,27 @@ describe('session store', () => {
       false,
       'no internal mark is stored',
     );
+  });
+
+  test("a request's save does not bring back a ceremony another request took meanwhile; a ceremony the request itself started is written", async () => {
+    const ceremony = (challenge: string) => ({ purpose: 'step-up' as const, challenge, expiresAt: Date.now() + 60_000 });
+    await call((cb) => store.set('cer', { ...signedIn('cer'), ceremony: ceremony('first') }, cb));
+    // Request B loads the session, ceremony and all; request A then takes the ceremony (a verify).
+    const b = await call<session.SessionData | null>((cb) => store.get('cer', cb));
+    assert.equal(b?.ceremony?.challenge, 'first');
+    assert.equal((await takeCeremony<{ challenge: string }>(database.db, sessionKey('cer')))?.challenge, 'first');
+    // B's save at its end (last seen moved on): the ceremony stays taken.
+    b.auth!.lastSeenAt += 60_000;
+    await call((cb) => store.set('cer', b, cb));
+    const [afterB] = await rows('cer');
+    assert.equal(afterB.sess.ceremony, undefined, 'the ceremony A took is not written back');
+    assert.equal(afterB.sess.auth.lastSeenAt, b.auth!.lastSeenAt, "B's own change is written");
+
+    // A request that starts a ceremony of its own writes it.
+    const c = await call<session.SessionData | null>((cb) => store.get('cer', cb));
+    c!.ceremony = ceremony('second');
+    await call((cb) => store.set('cer', c!, cb));
+    assert.equal((await rows('cer'))[0].sess.ceremony.challenge, 'second');
   });
 
   test('a new session (sign-in regenerates the id) is inserted', async () => {

@@ -41,7 +41,14 @@ const LOADED = '_loadedSignedIn';
  */
 const WRITTEN = Symbol('keygate.written');
 
-type StoredSession = session.SessionData & { [LOADED]?: boolean; [WRITTEN]?: string };
+/**
+ * On a signed-in session loaded from its row (non-enumerable): its ceremony as loaded, as JSON. A
+ * request that did not change it must not write it back: another request may have taken it from
+ * the row meanwhile (a ceremony is used once).
+ */
+const LOADED_CEREMONY = Symbol('keygate.loadedCeremony');
+
+type StoredSession = session.SessionData & { [LOADED]?: boolean; [WRITTEN]?: string; [LOADED_CEREMONY]?: string };
 type Callback = (err?: unknown) => void;
 
 /** The sid and the session's content without its cookie, as compared for WRITTEN. */
@@ -101,7 +108,10 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
 
     override get(sid: string, callback: (err: unknown, sess?: session.SessionData | null) => void): void {
       const loaded = (err: unknown, sess?: StoredSession | null) => {
-        if (sess?.auth) sess[LOADED] = true;
+        if (sess?.auth) {
+          sess[LOADED] = true;
+          Object.defineProperty(sess, LOADED_CEREMONY, { value: JSON.stringify(sess.ceremony ?? null), enumerable: false });
+        }
         callback(err, sess);
       };
       const taking = this.takeCeremonyOnLoad;
@@ -134,9 +144,15 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
         super.set(sessionKey(sid), data, done);
         return;
       }
+      // A ceremony this request did not change is left as the row has it now: taken, if another
+      // request took it meanwhile. One it started, replaced or used up is written.
+      const keepRowCeremony = sess[LOADED_CEREMONY] === JSON.stringify(data.ceremony ?? null);
       db.query({
-        name: 'keygate-session-update',
-        text: 'UPDATE session SET sess = $1, expire = $2 WHERE sid = $3',
+        name: keepRowCeremony ? 'keygate-session-update-keeping-ceremony' : 'keygate-session-update',
+        text: keepRowCeremony
+          ? `UPDATE session SET sess = ($1::jsonb - 'ceremony') || CASE WHEN sess ? 'ceremony' THEN jsonb_build_object('ceremony', sess -> 'ceremony') ELSE '{}'::jsonb END,
+                                expire = $2 WHERE sid = $3`
+          : 'UPDATE session SET sess = $1, expire = $2 WHERE sid = $3',
         values: [JSON.stringify(data), expireOf(data), sessionKey(sid)],
       }).then(
         () => done(),
