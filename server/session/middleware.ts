@@ -30,7 +30,13 @@ declare module 'express-session' {
 
 export type SessionStore = session.Store;
 
-/** Marks a signed-in session that was loaded from its row (never written to the row itself). */
+/**
+ * On a signed-in session loaded from its row (never written to the row itself): its ceremony as
+ * loaded, as JSON ("null" for none). Its presence marks the session as loaded; its value lets a
+ * request that did not change the ceremony leave it as the row has it, since another request may
+ * have taken it meanwhile (a ceremony is used once). A plain enumerable property, because
+ * express-session copies only those from the loaded object into req.session.
+ */
 const LOADED = '_loadedSignedIn';
 /**
  * On a session object (non-enumerable, so never stored): the sid and content this process last
@@ -41,14 +47,7 @@ const LOADED = '_loadedSignedIn';
  */
 const WRITTEN = Symbol('keygate.written');
 
-/**
- * On a signed-in session loaded from its row (non-enumerable): its ceremony as loaded, as JSON. A
- * request that did not change it must not write it back: another request may have taken it from
- * the row meanwhile (a ceremony is used once).
- */
-const LOADED_CEREMONY = Symbol('keygate.loadedCeremony');
-
-type StoredSession = session.SessionData & { [LOADED]?: boolean; [WRITTEN]?: string; [LOADED_CEREMONY]?: string };
+type StoredSession = session.SessionData & { [LOADED]?: string; [WRITTEN]?: string };
 type Callback = (err?: unknown) => void;
 
 /** The sid and the session's content without its cookie, as compared for WRITTEN. */
@@ -108,10 +107,7 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
 
     override get(sid: string, callback: (err: unknown, sess?: session.SessionData | null) => void): void {
       const loaded = (err: unknown, sess?: StoredSession | null) => {
-        if (sess?.auth) {
-          sess[LOADED] = true;
-          Object.defineProperty(sess, LOADED_CEREMONY, { value: JSON.stringify(sess.ceremony ?? null), enumerable: false });
-        }
+        if (sess?.auth) sess[LOADED] = JSON.stringify(sess.ceremony ?? null);
         callback(err, sess);
       };
       const taking = this.takeCeremonyOnLoad;
@@ -140,13 +136,13 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
         if (!err) markWritten(sess, key);
         callback?.(err);
       };
-      if (!loaded || !data.auth) {
+      if (loaded === undefined || !data.auth) {
         super.set(sessionKey(sid), data, done);
         return;
       }
       // A ceremony this request did not change is left as the row has it now: taken, if another
       // request took it meanwhile. One it started, replaced or used up is written.
-      const keepRowCeremony = sess[LOADED_CEREMONY] === JSON.stringify(data.ceremony ?? null);
+      const keepRowCeremony = loaded === JSON.stringify(data.ceremony ?? null);
       db.query({
         name: keepRowCeremony ? 'keygate-session-update-keeping-ceremony' : 'keygate-session-update',
         text: keepRowCeremony
