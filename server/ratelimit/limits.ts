@@ -99,8 +99,7 @@ export class RateLimits {
    */
   perIp(route: string): RequestHandler {
     return (req, res, next) => {
-      const subject = clientAddress(req, this.deps.config.trustProxy);
-      this.take('ip', subject, req, res, { route }).then(next, next);
+      this.takeAddress(req, res, route).then(next, next);
     };
   }
 
@@ -112,7 +111,7 @@ export class RateLimits {
   perIpBeforeSignIn(route: string): RequestHandler {
     const limiter = this.limiters.ip as RateLimiterPostgres & InMemoryBlocks;
     return (req, res, next) => {
-      const ms = limiter.getInMemoryBlockMsBeforeExpire(limiter.getKey(clientAddress(req, this.deps.config.trustProxy)));
+      const ms = limiter.getInMemoryBlockMsBeforeExpire(limiter.getKey(this.address(req)));
       next(ms > 0 ? this.refuse('ip', res, route, ms) : undefined);
     };
   }
@@ -126,7 +125,7 @@ export class RateLimits {
   perIpForVerify(route: string, tookCeremony: (req: Request) => boolean): [RequestHandler, ErrorRequestHandler] {
     const count = (req: Request, res: Response) => {
       (req as Counted)[COUNTED] = true;
-      return this.take('ip', clientAddress(req, this.deps.config.trustProxy), req, res, { route });
+      return this.takeAddress(req, res, route);
     };
     return [
       (req, res, next) => {
@@ -152,7 +151,7 @@ export class RateLimits {
    */
   async countRefusedBody(req: IncomingMessage): Promise<boolean> {
     try {
-      await this.limiters.ip.consume(clientAddress(req, this.deps.config.trustProxy));
+      await this.limiters.ip.consume(this.address(req));
       return true;
     } catch {
       return false;
@@ -199,7 +198,7 @@ export class RateLimits {
   }
 
   private async countFailure(err: unknown, req: Request, res: Response, route: string): Promise<AppError | undefined> {
-    const byAddress = (req as Counted)[COUNTED] ? undefined : await this.take('ip', clientAddress(req, this.deps.config.trustProxy), req, res, { route });
+    const byAddress = (req as Counted)[COUNTED] ? undefined : await this.takeAddress(req, res, route);
     if (byAddress || !(err instanceof SignInFailure)) return byAddress;
     const body = req.body as { response?: { rawId?: unknown } } | undefined;
     const rawId = decodeCredentialId(body?.response?.rawId);
@@ -239,6 +238,16 @@ export class RateLimits {
       res.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
       return new AppError('unavailable', 503, (t) => t.errors.limitsUnavailable, outcome);
     }
+  }
+
+  /** The client's address, as the `ip` limit counts it. */
+  private address(req: IncomingMessage): string {
+    return clientAddress(req, this.deps.config.trustProxy);
+  }
+
+  /** One point against the client's address (see take). */
+  private takeAddress(req: Request, res: Response, route: string): Promise<AppError | undefined> {
+    return this.take('ip', this.address(req), req, res, { route });
   }
 
   /** The 429 for a subject over `limit` for another `ms`, with Retry-After set and the refusal announced. */
