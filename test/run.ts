@@ -20,6 +20,11 @@ import { ensureGogs } from './support/real-gogs/build.js';
 /** The files that run the real Gogs (test/support/real-gogs). */
 const REAL_GOGS_FILES = ['real-gogs', 'gogs-contract'];
 
+/** The runner's bound on one file (it applies to each test in it too); the longest file takes about 40 s. */
+const FILE_TIMEOUT_MS = 120_000;
+/** When a file still running reports what it waits for: before the runner kills it, with time to spare on a busy machine. */
+const HANG_REPORT_MS = FILE_TIMEOUT_MS - 20_000;
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 async function testFiles(filter: string[]): Promise<string[]> {
@@ -128,9 +133,11 @@ async function main(): Promise<number> {
       process.execPath,
       [
         '--enable-source-maps',
+        // In each file's process: past HANG_REPORT_MS, what the file is waiting for (test/hang-report.mjs).
+        `--import=${pathToFileURL(path.join(root, 'test', 'hang-report.mjs')).href}`,
         '--test',
         `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 3}`,
-        '--test-timeout=120000',
+        `--test-timeout=${FILE_TIMEOUT_MS}`,
         // The usual report on the terminal (or TAP in CI), and the file durations for next time.
         `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
         '--test-reporter-destination=stdout',
@@ -141,7 +148,7 @@ async function main(): Promise<number> {
       {
         cwd: root,
         stdio: 'inherit',
-        env: { ...process.env, KEYGATE_TEST_ADMIN_URL: url, NODE_ENV: 'test' },
+        env: { ...process.env, KEYGATE_TEST_ADMIN_URL: url, NODE_ENV: 'test', KEYGATE_TEST_HANG_REPORT_MS: String(HANG_REPORT_MS) },
       },
     );
     const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
