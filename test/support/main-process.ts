@@ -1,6 +1,6 @@
 /** `node dist/main.js` (the compiled server, as production runs it) in its own process, judged by its JSON logs and its exit. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,12 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let empty: string | undefined;
 /** An empty folder to run processes from: a .env in the checkout or the test's folder is not theirs to read. */
 export function emptyFolder(): string {
-  empty ??= mkdtempSync(path.join(os.tmpdir(), 'keygate-cwd-'));
+  if (!empty) {
+    const made = mkdtempSync(path.join(os.tmpdir(), 'keygate-cwd-'));
+    // Removed with the test file's process: every file that runs Keygate made one, and left it.
+    process.once('exit', () => rmSync(made, { recursive: true, force: true }));
+    empty = made;
+  }
   return empty;
 }
 
