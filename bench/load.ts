@@ -46,30 +46,42 @@ export async function cpuSeconds(pid: number | undefined): Promise<number> {
  * the tick comes: fine over a loaded run, biased for a process that runs a fraction of a millisecond
  * per request and sleeps in between. Falls back to /proc/pid/stat where schedstat is missing.
  */
-export async function exactCpuSeconds(pid: number | undefined): Promise<number> {
+export async function exactCpuSeconds(pid: number | undefined, tree = false): Promise<number> {
   if (!pid) return NaN;
   const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
   let ns = 0;
   for (const tid of tasks) {
     const schedstat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '');
-    if (!schedstat) return cpuSeconds(pid);
+    if (!schedstat) return tree ? treeCpuSeconds(pid) : cpuSeconds(pid);
     ns += Number(schedstat.split(' ')[0]);
   }
-  return tasks.length ? ns / 1e9 : cpuSeconds(pid);
+  if (!tasks.length) return tree ? treeCpuSeconds(pid) : cpuSeconds(pid);
+  let children = 0;
+  if (tree) for (const child of await childPids(pid)) children += await exactCpuSeconds(child);
+  return ns / 1e9 + children;
+}
+
+/** The direct children of a process (nginx's worker), from /proc. */
+async function childPids(pid: number): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(entry));
+  }
+  return found;
 }
 
 /** CPU seconds used so far by a process and its direct children (nginx's workers, Keygate's WORKERS, PostgreSQL's backends), split. */
 async function treeCpuSplit(pid: number | undefined): Promise<{ user: number; system: number }> {
   if (!pid) return { user: NaN, system: NaN };
   const total = await cpuSplit(pid);
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === pid) {
-      total.user += Number(fields[11]) / 100;
-      total.system += Number(fields[12]) / 100;
-    }
+  for (const child of await childPids(pid)) {
+    const { user, system } = await cpuSplit(child);
+    // A child that exited between the listing and the read counts nothing.
+    if (Number.isNaN(user)) continue;
+    total.user += user;
+    total.system += system;
   }
   return total;
 }

@@ -42,8 +42,12 @@ async function waitListening(port: number, child: ChildProcess, what: string): P
   throw new Error(`${what} did not listen on ${port} within 10 s`);
 }
 
-/** nginx in the foreground: one worker, keep-alive to the upstream, X-WEBAUTH-USER from a client cleared. */
-export async function startNginx(upstreamPort: number): Promise<Peer> {
+/**
+ * nginx in the foreground: one worker, keep-alive to the upstream, X-WEBAUTH-USER from a client
+ * cleared; with `passIdentity`, passed on as sent (the real-Gogs section's reference, which sends
+ * Gogs the header itself, as its bare proxy does).
+ */
+export async function startNginx(upstreamPort: number, opts: { passIdentity?: boolean } = {}): Promise<Peer> {
   if (!existsSync(NGINX)) throw new Error(`no nginx at ${NGINX}: apt-get install -y nginx`);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'keygate-bench-nginx-'));
   const port = await freePort();
@@ -60,7 +64,7 @@ export async function startNginx(upstreamPort: number): Promise<Peer> {
     '      proxy_pass http://gogs;',
     '      proxy_http_version 1.1;',
     '      proxy_set_header Connection "";',
-    '      proxy_set_header X-WEBAUTH-USER "";',
+    ...(opts.passIdentity ? [] : ['      proxy_set_header X-WEBAUTH-USER "";']),
     '      proxy_set_header X-Forwarded-For $remote_addr;',
     '    }',
     '  }',

@@ -17,6 +17,7 @@
  * flags to the Keygate process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +32,7 @@ import { TestClient } from '../test/support/client.js';
 import { enroll, signIn } from '../test/support/flows.js';
 import { freePort } from '../test/support/net.js';
 import { sessionKey } from '../server/session/key.js';
-import { FIXED_RATE_CASE, measurePeers, peersMarkdown, peersTable, startNginx, startOauth2Proxy, type PeerRow, type PeerTarget } from './peers.js';
+import { FIXED_RATE_CASE, measurePeers, NGINX, peersMarkdown, peersTable, startNginx, startOauth2Proxy, type PeerRow, type PeerTarget } from './peers.js';
 import { capacityMarkdown, measureCacheMemory, type CacheMemory, type FanOut } from './capacity.js';
 import { GOGS_CONNECTIONS, measureRealGogs, realGogsMarkdown, startBenchGogs, type RealGogsRow } from './real-gogs.js';
 import { combine, CONNECTIONS, cpuSeconds, loadRound, postmasterPid, rotated, treeCpuSeconds, type Load, type Round } from './load.js';
@@ -495,9 +496,17 @@ async function main(): Promise<void> {
       process.stderr.write('bench: starting the real Gogs and a Keygate in front of it…\n');
       const user = 'gogsbench';
       const bench = await startBenchGogs(user);
+      const proxies: ChildProcess[] = [];
       try {
         const keygate3 = await benchKeygate(bench.keygatePort, bench.origin, bench.gogs.url);
         const bare3 = await startChild('bench/bare-proxy.ts', [new URL(bench.gogs.url).port]);
+        proxies.push(keygate3, bare3.child);
+        // nginx beside them where installed (the peers section says when it is not).
+        const nginx3 = existsSync(NGINX) ? await startNginx(Number(new URL(bench.gogs.url).port), { passIdentity: true }) : undefined;
+        if (nginx3) {
+          children.push(nginx3.child);
+          proxies.push(nginx3.child);
+        }
         const pool3 = createPool(dbUrl, 1);
         const client = new TestClient(bench.origin);
         const { token } = await createInvite(pool3, loadConfig({ PUBLIC_URL: bench.origin, DATABASE_URL: dbUrl }), { username: user, createdBy: 'bench' });
@@ -510,15 +519,16 @@ async function main(): Promise<void> {
           keygate: keygate3,
           keygateBase: `http://127.0.0.1:${bench.keygatePort}`,
           bare: { base: `http://127.0.0.1:${bare3.port}`, pid: bare3.child.pid },
+          nginx: nginx3 && { base: nginx3.base, pid: nginx3.pid },
           cookie: client.cookieHeader()!,
           user,
           repo: bench.repo,
           seconds: DURATION,
           rounds: ROUNDS,
         });
-        keygate3.kill('SIGTERM');
-        bare3.child.kill('SIGTERM');
       } finally {
+        // Stopped here, before the next sections (also on the bench's exit, with every child).
+        for (const p of proxies) p.kill('SIGTERM');
         await bench.gogs.stop();
       }
     }
@@ -647,7 +657,7 @@ async function main(): Promise<void> {
     const gogsSection = realGogs
       ? realGogsMarkdown(
           realGogs,
-          `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${DURATION} s per case and target in ${ROUNDS} rounds taking turns, ${GOGS_CONNECTIONS} connections. Gogs 0.14.3 built from its source (test/support/real-gogs), with deploy/gogs/app.ini on SQLite, a repository made with a README, .gitignore and licence; "direct" sends Gogs the identity header itself from the address Gogs trusts, "bare proxy" is bench/bare-proxy.ts in front of the same Gogs, passing that header on, "keygate" a Keygate session cookie. Gogs, the proxies, PostgreSQL and the load generator share the 2 cores.`,
+          `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${DURATION} s per case and target in ${ROUNDS} rounds taking turns, ${GOGS_CONNECTIONS} connections. Gogs 0.14.3 built from its source (test/support/real-gogs), with deploy/gogs/app.ini on SQLite, a repository made with a README, .gitignore and licence; "direct" sends Gogs the identity header itself from the address Gogs trusts, "nginx" Debian's nginx (one worker, keep-alive to Gogs) and "bare proxy" bench/bare-proxy.ts in front of the same Gogs, each passing that header on, "keygate" a Keygate session cookie. Gogs, the proxies, PostgreSQL and the load generator share the 2 cores.`,
           keygatePage.cpuUs,
         )
       : '';
