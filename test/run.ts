@@ -20,7 +20,7 @@ import { ensureGogs } from './support/real-gogs/build.js';
 /** The files that run the real Gogs (test/support/real-gogs). */
 const REAL_GOGS_FILES = ['real-gogs', 'gogs-contract'];
 
-/** The runner's bound on one file (it applies to each test in it too); the longest file takes about 40 s. */
+/** The runner's bound on one file, whole (the longest takes about 40 s); a hang inside it is only cut there. */
 const FILE_TIMEOUT_MS = 120_000;
 /** When a file still running reports what it waits for: before the runner kills it, with time to spare on a busy machine. */
 const HANG_REPORT_MS = FILE_TIMEOUT_MS - 20_000;
