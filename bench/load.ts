@@ -57,8 +57,24 @@ export async function exactCpuSeconds(pid: number | undefined, tree = false): Pr
   }
   if (!tasks.length) return tree ? treeCpuSeconds(pid) : cpuSeconds(pid);
   let children = 0;
-  if (tree) for (const child of await childPids(pid)) children += await exactCpuSeconds(child);
+  if (tree) {
+    for (const child of await knownChildPids(pid)) {
+      const seconds = await exactCpuSeconds(child);
+      // A child that exited since the listing: listed again next time, counted nothing now.
+      if (Number.isNaN(seconds)) childrenOf.delete(pid);
+      else children += seconds;
+    }
+  }
   return ns / 1e9 + children;
+}
+
+/** Children as last listed: exactCpuSeconds runs between paired requests, where a scan of all /proc would part them in time. */
+const childrenOf = new Map<number, number[]>();
+
+async function knownChildPids(pid: number): Promise<number[]> {
+  let known = childrenOf.get(pid);
+  if (!known) childrenOf.set(pid, (known = await childPids(pid)));
+  return known;
 }
 
 /** The direct children of a process (nginx's worker), from /proc. */

@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, isListening, sleep } from '../test/support/net.js';
@@ -79,7 +79,14 @@ export async function startNginx(upstreamPort: number, opts: { passIdentity?: bo
       stdio: 'ignore',
     },
   );
-  await waitListening(port, child, 'nginx');
+  // Its folder goes with it; an nginx that does not come up is stopped before the error is thrown.
+  child.once('exit', () => void rm(dir, { recursive: true, force: true }));
+  try {
+    await waitListening(port, child, 'nginx');
+  } catch (err) {
+    child.kill('SIGTERM');
+    throw err;
+  }
   return { name: 'nginx', base: `http://127.0.0.1:${port}`, pid: child.pid!, tree: true, headers: {}, child };
 }
 

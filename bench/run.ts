@@ -17,7 +17,6 @@
  * flags to the Keygate process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -492,6 +491,8 @@ async function main(): Promise<void> {
     // The real Gogs (bench/real-gogs.ts): a repository page and its assets, direct and through a
     // Keygate of its own (Gogs must know Keygate's URL before either starts).
     let realGogs: { rows: RealGogsRow[]; assets: string[]; gogsCpuUs: Record<string, number> } | undefined;
+    /** Why nginx is not in the real-Gogs section, when it is not. */
+    let realGogsNginxMissing: string | undefined;
     if (want('gogs')) {
       process.stderr.write('bench: starting the real Gogs and a Keygate in front of it…\n');
       const user = 'gogsbench';
@@ -501,11 +502,15 @@ async function main(): Promise<void> {
         const keygate3 = await benchKeygate(bench.keygatePort, bench.origin, bench.gogs.url);
         const bare3 = await startChild('bench/bare-proxy.ts', [new URL(bench.gogs.url).port]);
         proxies.push(keygate3, bare3.child);
-        // nginx beside them where installed (the peers section says when it is not).
-        const nginx3 = existsSync(NGINX) ? await startNginx(Number(new URL(bench.gogs.url).port), { passIdentity: true }) : undefined;
-        if (nginx3) {
+        // nginx beside them where it runs; the section says so where it does not.
+        let nginx3: Awaited<ReturnType<typeof startNginx>> | undefined;
+        try {
+          nginx3 = await startNginx(Number(new URL(bench.gogs.url).port), { passIdentity: true });
           children.push(nginx3.child);
           proxies.push(nginx3.child);
+        } catch (err) {
+          realGogsNginxMissing = (err as Error).message;
+          process.stderr.write(`bench: real Gogs: ${realGogsNginxMissing}; measured without nginx\n`);
         }
         const pool3 = createPool(dbUrl, 1);
         const client = new TestClient(bench.origin);
@@ -657,7 +662,7 @@ async function main(): Promise<void> {
     const gogsSection = realGogs
       ? realGogsMarkdown(
           realGogs,
-          `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${DURATION} s per case and target in ${ROUNDS} rounds taking turns, ${GOGS_CONNECTIONS} connections. Gogs 0.14.3 built from its source (test/support/real-gogs), with deploy/gogs/app.ini on SQLite, a repository made with a README, .gitignore and licence; "direct" sends Gogs the identity header itself from the address Gogs trusts, "nginx" Debian's nginx (one worker, keep-alive to Gogs) and "bare proxy" bench/bare-proxy.ts in front of the same Gogs, each passing that header on, "keygate" a Keygate session cookie. Gogs, the proxies, PostgreSQL and the load generator share the 2 cores.`,
+          `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${DURATION} s per case and target in ${ROUNDS} rounds taking turns, ${GOGS_CONNECTIONS} connections. Gogs 0.14.3 built from its source (test/support/real-gogs), with deploy/gogs/app.ini on SQLite, a repository made with a README, .gitignore and licence; "direct" sends Gogs the identity header itself from the address Gogs trusts, ${realGogsNginxMissing ? '' : `"nginx" ${NGINX} (one worker, keep-alive to Gogs) and `}"bare proxy" bench/bare-proxy.ts in front of the same Gogs, ${realGogsNginxMissing ? 'passing' : 'each passing'} that header on, "keygate" a Keygate session cookie.${realGogsNginxMissing ? ` nginx is left out of this section: ${realGogsNginxMissing}.` : ''} Gogs, the proxies, PostgreSQL and the load generator share the 2 cores.`,
           keygatePage.cpuUs,
         )
       : '';
