@@ -289,7 +289,8 @@ async function statementCost(dbUrl: string, n = 4000): Promise<number> {
 }
 
 /** The session store's periodic pruning of expired sessions and of old session endings (session/middleware.ts). */
-const MAINTENANCE = /^\s*(?:DELETE FROM (?:"session" WHERE expire <|session_ends WHERE ended_at <|keygate_servers)|INSERT INTO keygate_servers)/i;
+const MAINTENANCE =
+  /^\s*(?:DELETE FROM (?:"session" WHERE expire <|"rate_limits" WHERE expire <|session_ends WHERE ended_at <|keygate_servers)|INSERT INTO keygate_servers)/i;
 
 /** Reads (SELECT/WITH) and writes (INSERT/UPDATE/DELETE) since the last pg_stat_statements_reset, each statement, and those counted (no timers). */
 async function statementCounts(
@@ -305,7 +306,7 @@ async function statementCounts(
   let writes = 0;
   const counted: Array<{ query: string; calls: number }> = [];
   for (const r of rows) {
-    // The session store's pruning (every 5 minutes) and each server's heartbeat row (every minute,
+    // The session store's and the rate limiter's pruning (every 5 minutes each) and each server's heartbeat row (every minute,
     // from every Keygate the bench has running on this database) run on timers, whatever the
     // traffic: not statements of any request, so not counted as one.
     if (MAINTENANCE.test(r.query)) continue;
@@ -834,8 +835,8 @@ ${statementLines.join('\n')}
   requests after warm-up. A signed-in session is read once, then served from the in-process cache; the
   cache entry is refreshed at most once per \`SESSION_CACHE_TTL\` (30 s) and last-seen is written at most once
   a minute, so a run of 2000 requests may show one of each: zero per request in steady state, counted as met
-  up to 0.001. Statements on timers are not counted: the session store's pruning of expired rows (every 5
-  minutes) and each running Keygate's heartbeat row (every minute). In this run: ${
+  up to 0.001. Statements on timers are not counted: the session store's and the rate limiter's pruning of
+  expired rows (every 5 minutes each) and each running Keygate's heartbeat row (every minute). In this run: ${
     r.requestStatements.length ? r.requestStatements.map((x) => `\`${x.query.slice(0, 90)}…\` ×${x.calls}`).join('; ') : 'none'
   }.
 - **Revocation** is measured end to end: the session row is deleted on another connection (as the CLI or
