@@ -13,6 +13,7 @@ import { TestClient, type ClientResponse } from './support/client.js';
 import { countStatements } from './support/db.js';
 import { assertRefused, enrolledUser, HeaderClient, invite, lastAudit, signIn, snapshot, type ExpectedRefusal } from './support/flows.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { sessionKey } from '../server/session/key.js';
 
 const NOT_VERIFIED = "Your key's response could not be verified. Please try again.";
 const NOT_REGISTERED = 'This key is not enrolled here.';
@@ -108,6 +109,33 @@ describe('authentication', () => {
     assert.equal(verify!.status, 200, verify!.text);
     assert.equal((await browser.get('/')).status, 200, 'signed in');
     assert.deepEqual({ forOptions, forVerify }, { forOptions: 2, forVerify: 2 });
+  });
+
+  test("a verify whose session load fails gets a plain error, and its session is loaded once: the error path's load does not run it again", async () => {
+    const { key } = await user();
+    const browser = new TestClient(kg.url);
+    const options = await browser.post('/-/api/login/options', {});
+    assert.equal(options.status, 200);
+    const response = await key.authenticate(options.json, kg.origin);
+    // A row whose ceremony cannot be taken out (a JSON scalar, not an object): the load's statement fails.
+    const cookie = decodeURIComponent(browser.cookies.get(kg.config.sessionCookieName) ?? '');
+    const { rowCount } = await kg.db.query(`UPDATE session SET sess = '"unreadable"'::jsonb WHERE sid = $1`, [
+      sessionKey(cookie.slice(2, cookie.lastIndexOf('.'))),
+    ]);
+    assert.equal(rowCount, 1, "the browser's session row");
+    let verify: ClientResponse | undefined;
+    const loads = await countStatements(
+      kg.db,
+      async () => {
+        verify = await browser.post('/-/api/login/verify', { response });
+      },
+      (sql) => sql.includes('taken AS (UPDATE session'),
+    );
+    assert.equal(verify!.status, 500, verify!.text);
+    assert.equal(verify!.json.error.code, 'internal');
+    assert.match(verify!.json.error.message, /Something went wrong on our side/);
+    assert.doesNotMatch(verify!.text, /at .*\.(js|ts):\d+|jsonb|scalar/, 'no stack trace or SQL error reaches the browser');
+    assert.equal(loads, 1);
   });
 
   /** Signs in with a tampered assertion and checks the refusal end to end; returns the answer. */

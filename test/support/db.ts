@@ -69,12 +69,13 @@ export async function holdLock(databaseUrl: string, sql: string, params: unknown
   };
 }
 
-/** Counts the statements a pool runs while fn does its work (a counter, not a stand-in). */
-export async function countStatements(db: pg.Pool, fn: () => Promise<void>): Promise<number> {
+/** Counts the statements a pool runs while fn does its work (a counter, not a stand-in); with `which`, only those whose SQL it accepts. */
+export async function countStatements(db: pg.Pool, fn: () => Promise<void>, which: (sql: string) => boolean = () => true): Promise<number> {
   let n = 0;
   const original = db.query.bind(db);
   (db as { query: unknown }).query = (...args: unknown[]) => {
-    n++;
+    const sql = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
+    if (which(sql)) n++;
     return (original as (...a: unknown[]) => unknown)(...args);
   };
   try {
