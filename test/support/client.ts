@@ -12,6 +12,13 @@ export interface ClientResponse {
   setCookies: string[];
 }
 
+/**
+ * How long a request may go unanswered (headers and body) before it fails, naming itself: far
+ * beyond any answer a test expects (a request held at a lock waits DATABASE_TIMEOUT, 10 s), and
+ * well inside the runner's 120 s per file, so a request that never ends fails its own test.
+ */
+const ANSWER_BOUND_MS = 60_000;
+
 export class TestClient {
   readonly cookies = new Map<string, string>();
 
@@ -42,7 +49,12 @@ export class TestClient {
       body = JSON.stringify(init.json);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await fetch(new URL(path, this.baseUrl), { method, headers, body, redirect: 'manual' });
+    const signal = AbortSignal.timeout(ANSWER_BOUND_MS);
+    const unanswered = (err: unknown) => {
+      if ((err as Error)?.name === 'TimeoutError') throw new Error(`${method} ${path}: no complete answer in ${ANSWER_BOUND_MS / 1000} s`, { cause: err });
+      throw err;
+    };
+    const res = await fetch(new URL(path, this.baseUrl), { method, headers, body, redirect: 'manual', signal }).catch(unanswered);
     const setCookies = res.headers.getSetCookie();
     for (const c of setCookies) {
       const [pair, ...attrs] = c.split(';');
@@ -53,7 +65,7 @@ export class TestClient {
       if (expired || value === '') this.cookies.delete(name);
       else this.cookies.set(name, value);
     }
-    const text = await res.text();
+    const text = await res.text().catch(unanswered);
     let json: any;
     try {
       json = text ? JSON.parse(text) : undefined;

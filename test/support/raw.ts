@@ -13,6 +13,8 @@ export interface RawResponse {
   text: string;
 }
 
+const SILENCE_BOUND_MS = 60_000;
+
 export function sendRaw(
   baseUrl: string,
   opts: {
@@ -37,6 +39,10 @@ export function sendRaw(
       },
     );
     req.on('error', reject);
+    // A connection silent this long fails the test, naming the request (as client.ts's ANSWER_BOUND_MS).
+    req.setTimeout(SILENCE_BOUND_MS, () =>
+      req.destroy(new Error(`${opts.method ?? 'GET'} ${opts.path}: the connection was silent for ${SILENCE_BOUND_MS / 1000} s`)),
+    );
     if (opts.body instanceof Readable) opts.body.pipe(req);
     else req.end(opts.body);
   });
