@@ -65,6 +65,14 @@ export const LOG_FLUSH_MS = 100;
  * (PIPE_BUF), so each of their lines is one write of its own, as before, and none is torn.
  */
 function stdoutLines(): DestinationStream {
+  // One per process, whatever the number of loggers: each would otherwise buffer on its own (their
+  // lines out of order on the one stdout) and add its own timer and exit listener.
+  return (sharedStdoutLines ??= newStdoutLines());
+}
+
+let sharedStdoutLines: DestinationStream | undefined;
+
+function newStdoutLines(): DestinationStream {
   const dest = sonicBoom({ dest: 1, sync: true, minLength: 4096 });
   // Flushed only when something was logged since the last tick: sonic-boom's own periodicFlush
   // would make an empty write every time, even in an idle process.

@@ -201,6 +201,23 @@ describe('JSON lines on stdout, a pipe', () => {
     assert.equal(out.lines.length, 200);
   });
 
+  test("every logger of a process shares one buffer on stdout: two loggers' lines come out in the order they were logged, and twenty loggers add one exit listener, not twenty", async () => {
+    const out = await logOnAPipe(`
+      const exitListeners = process.listenerCount('exit');
+      const other = createLogger('info', 'json');
+      for (let i = 0; i < 18; i++) createLogger('info', 'json');
+      for (let i = 0; i < 100; i++) (i % 2 ? other : log).info({ i }, 'line');
+      process.stderr.write(JSON.stringify({ added: process.listenerCount('exit') - exitListeners }));`);
+    assert.equal(out.code, 0, out.stderr);
+    // stderr may carry Node's MaxListenersExceededWarning besides the count.
+    assert.equal(/\{"added":(-?\d+)\}/.exec(out.stderr)?.[1], '0', `no exit listener beyond the first logger's; stderr: ${out.stderr}`);
+    assert.doesNotMatch(out.stderr, /MaxListenersExceededWarning/);
+    assert.deepEqual(
+      out.lines.map((l) => (JSON.parse(l) as { i: number }).i),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+  });
+
   test('an idle process writes nothing: no empty write every flush interval', async () => {
     const out = await logOnAPipe(`
       log.info('one');
