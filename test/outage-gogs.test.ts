@@ -56,8 +56,13 @@ async function hungGogs(): Promise<{ url: string; stop: () => void }> {
   const code = `
     const net = require('node:net');
     net.createServer().listen({ port: ${port}, host: '127.0.0.1', backlog: 1 }, () => {
+      // Blocked at once, in this callback, before the event loop ever polls the listening socket:
+      // no connection is ever accepted. (stdout, a pipe, is written synchronously on Linux.) A
+      // block started on a timer could come after the fillers below on a busy machine; the loop
+      // then accepted them, emptied the queue, and Keygate's connection got through to a server
+      // that never answers: a wait for GOGS_RESPONSE_TIMEOUT instead of the connect timeout.
       process.stdout.write('listening\\n');
-      setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000), 50);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000);
     });`;
   const child: ChildProcess = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
