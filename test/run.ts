@@ -124,7 +124,15 @@ async function main(): Promise<number> {
   let dataDir: string | undefined;
   if (!url) {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'keygate-test-pg-'));
-    const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+    // A throwaway cluster: nothing in it must survive a crash (the tests that crash PostgreSQL run
+    // their own, test/support/pg-cluster.ts). Without fsync, each file's DROP DATABASE, which makes
+    // PostgreSQL take an immediate checkpoint of the whole cluster and wait for it, writes no
+    // fsync of every other file's database.
+    const pg = await startEmbeddedPostgres({
+      dataDir,
+      port: await freePort(),
+      postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    });
     url = pg.url;
     stop = () => pg.stop();
   }
