@@ -16,9 +16,18 @@ export function adminUrl(): string {
   return url;
 }
 
+/**
+ * A connection to the run's PostgreSQL for creating and dropping databases, with every wait bounded:
+ * a DROP DATABASE waits for every backend of the cluster (other files' too) to take its signal,
+ * and one that never does would otherwise hold this file until the runner's timeout.
+ */
+function adminClient(): pg.Client {
+  return new pg.Client({ connectionString: adminUrl(), connectionTimeoutMillis: 10_000, statement_timeout: 30_000, query_timeout: 35_000 });
+}
+
 export async function createTestDatabase(opts: { migrate?: boolean } = {}): Promise<TestDatabase> {
   const name = `kg_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl() });
+  const admin = adminClient();
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
@@ -38,7 +47,7 @@ export async function createTestDatabase(opts: { migrate?: boolean } = {}): Prom
         clearTimeout(bound),
       );
       const ok = await ended;
-      const c = new pg.Client({ connectionString: adminUrl() });
+      const c = adminClient();
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
