@@ -48,14 +48,15 @@ export async function cpuSeconds(pid: number | undefined): Promise<number> {
  */
 export async function exactCpuSeconds(pid: number | undefined, tree = false): Promise<number> {
   if (!pid) return NaN;
+  const fromStat = () => (tree ? treeCpuSeconds(pid) : cpuSeconds(pid));
   const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
   let ns = 0;
   for (const tid of tasks) {
     const schedstat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '');
-    if (!schedstat) return tree ? treeCpuSeconds(pid) : cpuSeconds(pid);
+    if (!schedstat) return fromStat();
     ns += Number(schedstat.split(' ')[0]);
   }
-  if (!tasks.length) return tree ? treeCpuSeconds(pid) : cpuSeconds(pid);
+  if (!tasks.length) return fromStat();
   let children = 0;
   if (tree) {
     for (const child of await knownChildPids(pid)) {

@@ -231,8 +231,8 @@ export function realGogsMarkdown(
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const targets: string[] = [];
-  const of = (c: string, t: RealGogsTarget) => r.rows.find((x) => x.case === c && x.target === t)!;
   const maybe = (c: string, t: RealGogsTarget) => r.rows.find((x) => x.case === c && x.target === t);
+  const of = (c: string, t: RealGogsTarget) => maybe(c, t)!;
   const us = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '–');
   for (const row of r.rows) {
     const direct = of(row.case, 'direct');

@@ -13,11 +13,12 @@ export interface ClientResponse {
 }
 
 /**
- * How long a request may go unanswered (headers and body) before it fails, naming itself: far
- * beyond any answer a test expects (a request held at a lock waits DATABASE_TIMEOUT, 10 s), and
- * well inside the runner's 120 s per file, so a request that never ends fails its own test.
+ * How long a test's request may go unanswered (headers and body) before it fails, naming itself:
+ * far beyond any answer a test expects (a request held at a lock waits DATABASE_TIMEOUT, 10 s),
+ * and well inside the runner's 120 s per file, so a request that never ends fails its own test.
+ * Every client of the tests uses it (this one, raw.ts, scenario.ts).
  */
-const ANSWER_BOUND_MS = 60_000;
+export const ANSWER_BOUND_MS = 60_000;
 
 export class TestClient {
   readonly cookies = new Map<string, string>();

@@ -6,14 +6,13 @@
  */
 import http from 'node:http';
 import { Readable } from 'node:stream';
+import { ANSWER_BOUND_MS } from './client.js';
 
 export interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;
 }
-
-const SILENCE_BOUND_MS = 60_000;
 
 export function sendRaw(
   baseUrl: string,
@@ -39,9 +38,9 @@ export function sendRaw(
       },
     );
     req.on('error', reject);
-    // A connection silent this long fails the test, naming the request (as client.ts's ANSWER_BOUND_MS).
-    req.setTimeout(SILENCE_BOUND_MS, () =>
-      req.destroy(new Error(`${opts.method ?? 'GET'} ${opts.path}: the connection was silent for ${SILENCE_BOUND_MS / 1000} s`)),
+    // A connection silent this long fails the test, naming the request.
+    req.setTimeout(ANSWER_BOUND_MS, () =>
+      req.destroy(new Error(`${opts.method ?? 'GET'} ${opts.path}: the connection was silent for ${ANSWER_BOUND_MS / 1000} s`)),
     );
     if (opts.body instanceof Readable) opts.body.pipe(req);
     else req.end(opts.body);

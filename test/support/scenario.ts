@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../server/config.js';
 import { createPool, type Db } from '../../server/db/pool.js';
 import { createInvite } from '../../server/enrollment/invites.js';
 import { SoftwareAuthenticator } from './authenticator.js';
-import { TestClient } from './client.js';
+import { ANSWER_BOUND_MS, TestClient } from './client.js';
 import { enroll } from './flows.js';
 import type { FakeGogs } from './gogs.js';
 import { listenEnv, MainProcess } from './main-process.js';
@@ -79,15 +79,12 @@ export interface Outcome {
 
 const LEAK = /\n\s+at .+:\d+:\d+|node_modules|\bError: |ECONNREFUSED|SELECT |postgres/i;
 
-/** The client gives up on a request after this long (it never should: see DATABASE_TIMEOUT). */
-export const CLIENT_GIVE_UP_MS = 60_000;
-
 /** Sends one request and records it; never throws. */
 export async function timed(kind: string, url: string, init: RequestInit = {}): Promise<Outcome & { text: string; headers?: Headers }> {
   const at = Date.now();
   const t0 = performance.now();
   try {
-    const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(CLIENT_GIVE_UP_MS), ...init });
+    const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(ANSWER_BOUND_MS), ...init });
     const text = await res.text();
     // An HTML page is summed up by its title, which comes after 250 characters of <head>.
     const title = /<title>([^<]*)<\/title>/.exec(text)?.[1];
