@@ -256,7 +256,8 @@ export const CONFIG_REFERENCE: Record<ConfigVariable, VariableReference> = {
   },
   CLIENT_BODY_TIMEOUT: {
     default: '`30s`',
-    meaning: "a request body that stops moving this long is cut; a body for Keygate's own pages must arrive whole within it (408)",
+    meaning:
+      "a request body that stops moving this long while Keygate reads it is cut (not while Gogs is slower to take it than the client to send it: that is GOGS_RESPONSE_TIMEOUT's to judge); a body for Keygate's own pages must arrive whole within it (408)",
   },
   CLIENT_HEADER_TIMEOUT: {
     default: '`20s`',

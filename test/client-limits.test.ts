@@ -8,11 +8,12 @@
  * their own source address.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TestClient } from './support/client.js';
 import { signedInPerson } from './support/flows.js';
-import { startKeygate, type TestKeygate } from './support/keygate.js';
+import { startKeygate, startKeygateFor, type TestKeygate } from './support/keygate.js';
 import { sleep } from './support/net.js';
 
 const TOKEN = 'e'.repeat(30) + '0123456789';
@@ -225,5 +226,68 @@ describe('pipelined requests and bodies that wait their turn (review findings)',
     await upload.closed;
     assert.equal(statusOf(upload.answer()), 200, upload.answer().slice(0, 200));
     assert.match(upload.answer(), /"bytes":5/);
+  });
+});
+
+describe('a push Gogs reads more slowly than the client sends it', () => {
+  // Gogs stops reading the body for PAUSE_MS, longer than CLIENT_BODY_TIMEOUT (1 s), then reads the
+  // rest; with `never`, it never reads it. The body is far larger than every socket buffer between
+  // the client and Gogs, so the pause reaches the client as a write that waits for 'drain'.
+  const PAUSE_MS = 3000;
+  const BODY_BYTES = 96 * 1024 * 1024;
+  let gogs: http.Server;
+  let kg: Omit<TestKeygate, 'gogs'>;
+  before(async () => {
+    gogs = http.createServer((req, res) => {
+      if (req.url === '/alice/repo.git/git-receive-pack?never') return; // holds the body, unread
+      let bytes = 0;
+      setTimeout(() => {
+        req.on('data', (c: Buffer) => (bytes += c.length));
+        req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ bytes })));
+      }, PAUSE_MS);
+    });
+    await new Promise<void>((resolve) => gogs.listen(0, '127.0.0.1', resolve));
+    kg = await startKeygateFor(`http://127.0.0.1:${(gogs.address() as net.AddressInfo).port}`, {
+      env: { CLIENT_BODY_TIMEOUT: '1s', GOGS_RESPONSE_TIMEOUT: '4s' },
+    });
+  });
+  after(async () => {
+    await kg.close();
+    gogs.closeAllConnections();
+    await new Promise((resolve) => gogs.close(resolve));
+  });
+
+  /** Sends the push's body as fast as the connection takes it; resolves with the longest wait for 'drain'. */
+  async function push(query: string): Promise<{ r: Awaited<ReturnType<typeof openRequest>>; longestWaitMs: number }> {
+    const head = `POST /alice/repo.git/git-receive-pack${query} HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basic}\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Length: ${BODY_BYTES}\r\nConnection: close\r\n\r\n`;
+    const r = await openRequest(kg as TestKeygate, '127.0.0.16', head);
+    const chunk = Buffer.alloc(256 * 1024, 0x61);
+    let longestWaitMs = 0;
+    for (let sent = 0; sent < BODY_BYTES && !r.socket.destroyed; sent += chunk.length) {
+      if (r.socket.write(chunk)) continue;
+      const t = Date.now();
+      await Promise.race([new Promise((resolve) => r.socket.once('drain', resolve)), r.closed]);
+      longestWaitMs = Math.max(longestWaitMs, Date.now() - t);
+    }
+    return { r, longestWaitMs };
+  }
+
+  test('is not cut as stalled while Keygate waits for Gogs: CLIENT_BODY_TIMEOUT counts only while Keygate reads, and the push goes through whole', async () => {
+    const { r, longestWaitMs } = await push('');
+    await Promise.race([r.closed, sleep(20_000)]);
+    assert.equal(statusOf(r.answer()), 200, `the push was cut or refused: ${JSON.stringify(r.answer().slice(0, 200))}`);
+    // The client really waited on Keygate longer than CLIENT_BODY_TIMEOUT: Keygate had stopped reading.
+    assert.ok(longestWaitMs > 1500, `the client waited at most ${longestWaitMs} ms for the connection to take more`);
+    assert.match(r.answer(), new RegExp(`"bytes":${BODY_BYTES}\\b`));
+  });
+
+  test('a Gogs that never reads the body is given up after GOGS_RESPONSE_TIMEOUT with a 504, not held for good', async () => {
+    const t = Date.now();
+    const { r } = await push('?never');
+    await until(() => statusOf(r.answer()) !== 0 || r.socket.destroyed, 'an answer or a closed connection', 20_000);
+    const waited = Date.now() - t;
+    assert.equal(statusOf(r.answer()), 504, `no 504 after ${waited} ms: ${JSON.stringify(r.answer().slice(0, 200))}`);
+    assert.ok(waited >= 3500, `answered after ${waited} ms, before GOGS_RESPONSE_TIMEOUT (4 s)`);
+    r.socket.destroy();
   });
 });

@@ -8,7 +8,7 @@
  * - requests forwarded to Gogs without a Keygate session (git, LFS, API) in flight per client
  *   address (MAX_PASSTHROUGH_PER_CLIENT): a client trickling hundreds of slow bodies holds at most
  *   this many of the pass-through pool's connections, and signed-in pages have a pool of their own;
- * - a request body that stops moving for CLIENT_BODY_TIMEOUT is cut (slow clients).
+ * - a request body that stops moving for CLIENT_BODY_TIMEOUT while Keygate reads it is cut (slow clients).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -66,30 +66,39 @@ export class InFlightLimit {
 }
 
 /**
- * Cuts the connection if the request body stops moving for `ms` (no byte arrives). Call it once
- * the body is being read (the request has a connection to Gogs, forward.ts): before that, Keygate
- * is not reading, and a client whose body waits for its turn is not stalling. The socket's own
- * inactivity timer does the counting; it is cleared once the body has arrived, so Gogs taking its
- * time to answer is judged by GOGS_RESPONSE_TIMEOUT instead, and a body that arrived whole is never
- * cut.
+ * Cuts the connection if the request body stops moving for `ms` while Keygate is reading it. Call
+ * it once the body is being read (the request has a connection to Gogs, forward.ts): before that,
+ * Keygate is not reading, and a client whose body waits for its turn is not stalling. The socket's
+ * own inactivity timer does the counting, and Node's HTTP server hands its expiry to the request
+ * and its response ('timeout'), which decide here instead of the server destroying the socket:
+ * - the body is still coming and Keygate is reading it: the client stalled, and is cut;
+ * - Keygate has paused the body (Gogs takes it more slowly than the client sends it:
+ *   backpressure): the client is not stalling, and the count starts again. Gogs not reading at all
+ *   is judged by GOGS_RESPONSE_TIMEOUT (undici's wait for Gogs' answer, which only a write Gogs
+ *   took moves on);
+ * - the body has arrived (Keygate may still be passing its last bytes on): never cut.
+ * The timer is cleared once the body has been read, so Gogs taking its time to answer is judged by
+ * GOGS_RESPONSE_TIMEOUT too.
  */
-export function cutStalledBody(req: IncomingMessage, ms: number): void {
-  if (req.complete) return;
-  const socket = req.socket as WatchedSocket;
-  if (!socket[WATCHED]) socket.on('timeout', destroyStalled);
-  socket[WATCHED] = req;
-  socket.setTimeout(ms);
+export function cutStalledBody(req: IncomingMessage, res: ServerResponse, ms: number): void {
+  if (req.complete || WATCHED.has(req)) return;
+  WATCHED.add(req);
+  const judge = (socket: Socket) => {
+    if (req.complete) socket.setTimeout(0);
+    // A read would restart the count, but none comes while the body is paused.
+    else if (req.isPaused()) socket.setTimeout(ms);
+    else socket.destroy();
+  };
+  // The server gives the expiry to the request while its body is incomplete, and to the response
+  // on the connection: either one listening keeps the server from destroying the socket itself.
+  req.on('timeout', judge);
+  res.on('timeout', judge);
+  req.socket.setTimeout(ms);
   req.once('end', stopWatching);
   req.once('close', stopWatching);
 }
 
-const WATCHED = Symbol('keygate.stalledBodyWatch');
-type WatchedSocket = Socket & { [WATCHED]?: IncomingMessage };
-
-function destroyStalled(this: WatchedSocket): void {
-  if (this[WATCHED]?.complete === false) this.destroy();
-  else this.setTimeout(0);
-}
+const WATCHED = new WeakSet<IncomingMessage>();
 
 function stopWatching(this: IncomingMessage): void {
   this.socket?.setTimeout(0);

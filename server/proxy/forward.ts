@@ -98,7 +98,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     // The body is read from now on: only now can it stall (client-limits.ts).
-    if (this.options.body !== null) cutStalledBody(this.req, this.upstream.stalledBodyMs);
+    if (this.options.body !== null) cutStalledBody(this.req, this.res, this.upstream.stalledBodyMs);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
