@@ -266,7 +266,9 @@ describe('a push Gogs reads more slowly than the client sends it', () => {
     for (let sent = 0; sent < BODY_BYTES && !r.socket.destroyed; sent += chunk.length) {
       if (r.socket.write(chunk)) continue;
       const t = Date.now();
-      await Promise.race([new Promise((resolve) => r.socket.once('drain', resolve)), r.closed]);
+      // Bounded: a connection that neither takes more nor closes fails the test's assertions.
+      await Promise.race([new Promise((resolve) => r.socket.once('drain', resolve)), r.closed, sleep(20_000)]);
+      if (Date.now() - t >= 20_000) break;
       longestWaitMs = Math.max(longestWaitMs, Date.now() - t);
     }
     return { r, longestWaitMs };
