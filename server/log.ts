@@ -4,8 +4,8 @@
  * appear. Access log lines (ops/observe.ts) carry no headers and log paths without their query
  * and with invite tokens replaced; the paths below catch what other log calls might pass along.
  */
+import { createRequire } from 'node:module';
 import { destination as sonicBoom, pino, type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -42,6 +42,8 @@ export function createLogger(
   };
   if (typeof format === 'object') return pino(options, format);
   if (format === 'pretty' || (format === 'auto' && process.stdout.isTTY)) {
+    // Loaded only for readable lines: a service logging JSON does not carry it.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
     const colorize = destination === undefined && Boolean(process.stdout.isTTY);
     return pino(
       options,
