@@ -96,6 +96,43 @@ describe('rate limits', () => {
       assert.equal(elsewhere.status, 200, 'the limit is per address');
     });
 
+    test("sign-in options past the limit write nothing: the point and the ceremony's row are one statement, so a refused request leaves no row, sets no cookie, and leaves a browser's earlier ceremony as it was", async () => {
+      const address = newAddress();
+      const sessions = async () => (await kg.db.query<{ sid: string; sess: string }>(`SELECT sid, sess::text FROM session ORDER BY sid`)).rows;
+      // The first options of this browser: a ceremony in a new session, its row and its cookie.
+      const browser = browserAt(kg, address);
+      const first = await browser.post('/-/api/login/options', {});
+      assert.equal(first.status, 200, first.text);
+      assert.ok(browser.cookieHeader(), 'the ceremony has its session cookie');
+      for (let i = 1; i < IP_LIMIT; i++) assert.equal((await browserAt(kg, address).post('/-/api/login/options', {})).status, 200);
+      const before = await sessions();
+
+      // Crossing the limit (the statement counts the point and writes no row), with the browser's
+      // session row in place; then a new browser, refused from memory.
+      const again = await browser.post('/-/api/login/options', {});
+      assertJson429(again, 'the browser with a ceremony, past the limit', 60);
+      assert.deepEqual(again.setCookies, [], 'no cookie for a refused request');
+      const fresh = await browserAt(kg, address).post('/-/api/login/options', {});
+      assertJson429(fresh, 'a new browser, past the limit', 60);
+      assert.deepEqual(fresh.setCookies, [], 'no cookie for a refused request');
+      assert.deepEqual(await sessions(), before, 'no session row written or changed by the refused requests');
+      const { rows } = await kg.db.query<{ points: number }>(`SELECT points FROM rate_limits WHERE key = $1`, [`ip:${address}`]);
+      assert.equal(rows[0]?.points, IP_LIMIT + 1, 'the crossing request counted; the one refused from memory did not reach PostgreSQL');
+    });
+
+    test('a sign-in options body that is not JSON gets a 400 and takes no point: nothing is read or written for it', async () => {
+      const address = newAddress();
+      const browser = browserAt(kg, address);
+      for (let i = 0; i < IP_LIMIT + 2; i++) {
+        const res = await browser.request('/-/api/login/options', { method: 'POST', body: '{"username": ', headers: { 'content-type': 'application/json' } });
+        assert.equal(res.status, 400, res.text);
+        assert.deepEqual(res.setCookies, []);
+      }
+      const { rows } = await kg.db.query(`SELECT points FROM rate_limits WHERE key = $1`, [`ip:${address}`]);
+      assert.deepEqual(rows, [], 'no point taken');
+      assert.equal((await browser.post('/-/api/login/options', {})).status, 200, 'the address still has its whole budget');
+    });
+
     test('every ceremony endpoint and invite redemption count against one budget, in any spelling', async () => {
       const token = await invite(kg, 'dora');
       const browser = browserAt(kg, newAddress());

@@ -124,4 +124,20 @@ describe('why a session ended, on the next page', () => {
     const { rows } = await kg.db.query('SELECT 1 FROM session_ends WHERE sid = $1', [sidOf(p.client, kg)]);
     assert.equal(rows.length, 0);
   });
+
+  test("a store whose only new rows are sign-in options' (written with the rate limit's point) still starts its periodic pruning", async () => {
+    // connect-pg-simple starts its pruning timer at its own first write; sign-in's options write their row in the
+    // rate limit's statement instead (SessionMiddleware.rowWrite), which must start it too.
+    const store = createSessionStore(kg.db, undefined, kg.config) as ReplacingStore & { pruneTimer?: NodeJS.Timeout; close(): void };
+    try {
+      const row = store.rowWrite('a-new-session-id', { cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) } });
+      assert.ok(row, 'a ceremony-only session can be written by another statement');
+      assert.equal(store.pruneTimer, undefined, 'no timer before anything is written');
+      row.written();
+      assert.ok(store.pruneTimer, 'the pruning timer runs once the row is written');
+    } finally {
+      store.close();
+    }
+    assert.equal(store.pruneTimer, undefined, 'closing the store stops it');
+  });
 });

@@ -32,6 +32,20 @@ export function createPool(connectionString: string, max = 10, timeoutMs = DEFAU
   return pool;
 }
 
+/**
+ * A row that one module writes inside a statement another module runs and completes (the session's
+ * row inside the rate limit's statement: ratelimit/limits.ts), so that both happen in one round trip
+ * and one commit, or neither.
+ */
+export interface RowWrite {
+  /** Its parameters' values. */
+  values: unknown[];
+  /** The INSERT … SELECT, its parameters numbered from $`first`, its SELECT's rows taken `from` (a FROM … WHERE clause). */
+  insert(first: number, from: string): string;
+  /** Called once the statement has written the row. */
+  written(): void;
+}
+
 /** Runs fn in a transaction; commits if it resolves, rolls back if it throws. */
 export async function withTransaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await db.connect();

@@ -46,6 +46,12 @@ const verifyBody = z.object({
  * ceremony from the row, and reads the key the body names, in one statement (session/middleware.ts,
  * takingCeremony).
  */
+/** Sign-in options without a typed name (a passkey): the body names nobody. */
+function noTypedName(req: Request): boolean {
+  const typed = (req.body as { username?: unknown } | undefined)?.username;
+  return typeof typed !== 'string' || typed.trim() === '';
+}
+
 export function takesLoginCeremony(req: IncomingMessage): boolean {
   return req.method === 'POST' && req.url === '/-/api/login/verify';
 }
@@ -71,28 +77,50 @@ export function loginRouter(deps: RouterDeps, sessions: SessionMiddleware): Rout
     res.type('html').send(loginPage({ returnTo, rpName: config.rpName, rpId: config.rpId, notice, ...page }));
   });
 
-  router.post('/-/api/login/options', limits.perIp('/-/api/login'), jsonBody, limits.perTypedUsername(), validateBody(optionsBody), async (req, res) => {
-    const { username } = req.body as z.infer<typeof optionsBody>;
-    let allow: Array<{ id: string; transports?: string[] }> | undefined;
-    let userId: string | undefined;
-    if (username) {
-      const user = isValidUsername(username) ? await findUserByUsername(db, username) : null;
-      const credentials = user && !user.disabledAt ? await listCredentialsOfUser(db, user.id) : [];
-      userId = user?.id;
-      // An unknown name (or one with no usable key) gets options of the same shape as a known one,
-      // so the answer does not reveal whether the account exists (ASVS 6.3.8).
-      allow = credentials.length > 0 ? credentials.map((c) => ({ id: c.credentialId, transports: c.transports })) : await decoys.forUsername(username);
-    }
-    const options = await authenticationOptions(config, allow ?? []);
-    startCeremony(req, {
-      purpose: 'login',
-      challenge: options.challenge,
-      expiresAt: Date.now() + config.ceremonyTimeoutMs,
-      userId,
-      allowCredentialIds: allow?.map((c) => c.id),
-    });
-    res.json(options);
-  });
+  // Options with a typed name pay the address's point first thing, before the name's lookups. Those
+  // without one (a passkey, no name) read nothing, and pay it in the statement that writes their
+  // ceremony: one statement instead of two (ratelimit/limits.ts, takeAddressWritingRow).
+  router.post(
+    '/-/api/login/options',
+    limits.perIpBeforeSignIn('/-/api/login'),
+    jsonBody,
+    limits.perIpUnless(noTypedName, '/-/api/login'),
+    limits.perTypedUsername(),
+    validateBody(optionsBody),
+    async (req, res) => {
+      const { username } = req.body as z.infer<typeof optionsBody>;
+      let allow: Array<{ id: string; transports?: string[] }> | undefined;
+      let userId: string | undefined;
+      if (username) {
+        const user = isValidUsername(username) ? await findUserByUsername(db, username) : null;
+        const credentials = user && !user.disabledAt ? await listCredentialsOfUser(db, user.id) : [];
+        userId = user?.id;
+        // An unknown name (or one with no usable key) gets options of the same shape as a known one,
+        // so the answer does not reveal whether the account exists (ASVS 6.3.8).
+        allow = credentials.length > 0 ? credentials.map((c) => ({ id: c.credentialId, transports: c.transports })) : await decoys.forUsername(username);
+      }
+      const options = await authenticationOptions(config, allow ?? []);
+      const before = { ceremony: req.session.ceremony, maxAge: req.session.cookie.maxAge };
+      startCeremony(req, {
+        purpose: 'login',
+        challenge: options.challenge,
+        expiresAt: Date.now() + config.ceremonyTimeoutMs,
+        userId,
+        allowCredentialIds: allow?.map((c) => c.id),
+      });
+      if (noTypedName(req)) {
+        const row = sessions.rowWrite(req);
+        const refusal = row ? await limits.takeAddressWritingRow(req, res, '/-/api/login', row) : await limits.takeAddress(req, res, '/-/api/login');
+        if (refusal) {
+          // Refused: the session is left as it came (nothing for express-session to save).
+          req.session.ceremony = before.ceremony;
+          req.session.cookie.maxAge = before.maxAge;
+          throw refusal;
+        }
+      }
+      res.json(options);
+    },
+  );
 
   // The address's point is taken once the session is loaded, unless that load took a live sign-in
   // ceremony (its options paid for it); a verify that fails then counts after all, and a failed

@@ -13,6 +13,11 @@
  *   up, so such requests are bounded by the options counted. If it then fails, it counts after
  *   all; if it signs the person in, it counts nothing more (perIpBeforeSignIn, perIpForVerify,
  *   perFailedSignIn). This saves the busiest ceremony a statement (docs/performance.md, sign-ins).
+ *   Sign-in's options without a typed name (a passkey) read nothing before their ceremony is
+ *   written: they pay their point in the statement that writes it, which writes it only within
+ *   the limit (takeAddressWritingRow), another statement saved. Those with a typed name pay first,
+ *   before its lookups. An options body that is not JSON is refused (400) before either, with
+ *   nothing read or written for it.
  *   Failure audit rows stay bounded: a verify without such a ceremony pays before anything is
  *   written for it, however many are sent at once; one with it spends a ceremony an options
  *   request paid for (from whichever address, within CEREMONY_TIMEOUT). A ceremony body refused
@@ -40,7 +45,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import { recordEvent } from '../audit/record.js';
 import type { Config } from '../config.js';
-import type { Db } from '../db/pool.js';
+import type { Db, RowWrite } from '../db/pool.js';
 import { AppError } from '../errors.js';
 import { requestContext } from '../http/context.js';
 import { isValidUsername } from '../users/users.js';
@@ -67,12 +72,12 @@ export interface RateLimitDeps {
 export class RateLimits {
   /** This gateway's events (see events.ts); also re-emitted on the process-wide rateLimitEvents. */
   readonly events = new EventEmitter<RateLimitEventMap>();
-  private readonly limiters: Record<RateLimitName, RateLimiterPostgres>;
+  private readonly limiters: Record<RateLimitName, RateLimiterPostgresWithRow>;
 
   constructor(private readonly deps: RateLimitDeps) {
     const { config, db } = deps;
     const make = (keyPrefix: RateLimitName, points: number, duration: number, sweep: boolean) =>
-      new RateLimiterPostgres({
+      new RateLimiterPostgresWithRow({
         storeClient: db,
         tableName: TABLE,
         tableCreated: true,
@@ -104,16 +109,40 @@ export class RateLimits {
   }
 
   /**
-   * Express middleware for sign-in's verify, first on its route line: refuses the request (429)
-   * while this instance knows the client's address is over its limit, from memory, without a
-   * rate-limit statement. It takes no point: perIpForVerify does, once the session is loaded.
+   * Express middleware for sign-in's options and verify, first on their route lines: refuses the
+   * request (429) while this instance knows the client's address is over its limit, from memory,
+   * without a rate-limit statement. It takes no point: on options, perIpUnless or
+   * takeAddressWritingRow does; on verify, perIpForVerify, once the session is loaded.
    */
   perIpBeforeSignIn(route: string): RequestHandler {
-    const limiter = this.limiters.ip as RateLimiterPostgres & InMemoryBlocks;
+    const limiter = this.limiters.ip as RateLimiterPostgresWithRow & InMemoryBlocks;
     return (req, res, next) => {
       const ms = limiter.getInMemoryBlockMsBeforeExpire(limiter.getKey(this.address(req)));
       next(ms > 0 ? this.refuse('ip', res, route, ms) : undefined);
     };
+  }
+
+  /**
+   * perIp, except for the requests `later` names, whose point the route takes itself with
+   * takeAddressWritingRow (sign-in's options without a typed name).
+   */
+  perIpUnless(later: (req: Request) => boolean, route: string): RequestHandler {
+    return (req, res, next) => {
+      if (later(req)) next();
+      else this.takeAddress(req, res, route).then(next, next);
+    };
+  }
+
+  /**
+   * One point against the client's address, taken by the statement that also writes `row` (see
+   * RateLimiterPostgresWithRow): the row is written only if the point is within the limit. One
+   * statement where perIp and the row's own write are two; for sign-in's options without a typed
+   * name, whose route reads nothing before it, so the point still comes before anything is
+   * written or read for the request. Resolves like perIp: undefined (the row written), or the
+   * refusal to answer with (nothing written but the point).
+   */
+  takeAddressWritingRow(req: Request, res: Response, route: string, row: RowWrite): Promise<AppError | undefined> {
+    return this.take('ip', this.address(req), req, res, { route }, row);
   }
 
   /**
@@ -221,10 +250,11 @@ export class RateLimits {
     req: Request,
     res: Response,
     about: { route: string; subjectUsername?: string },
+    row?: RowWrite,
   ): Promise<AppError | undefined> {
     const limiter = this.limiters[limit];
     try {
-      await limiter.consume(subject);
+      await limiter.consume(subject, 1, row ? { row } : {});
       return undefined;
     } catch (outcome) {
       if (outcome instanceof RateLimiterRes) {
@@ -246,7 +276,7 @@ export class RateLimits {
   }
 
   /** One point against the client's address (see take). */
-  private takeAddress(req: Request, res: Response, route: string): Promise<AppError | undefined> {
+  takeAddress(req: Request, res: Response, route: string): Promise<AppError | undefined> {
     return this.take('ip', this.address(req), req, res, { route });
   }
 
@@ -294,6 +324,50 @@ export class RateLimits {
  */
 interface InMemoryBlocks {
   getInMemoryBlockMsBeforeExpire(key: string): number;
+}
+
+/** rate-limiter-flexible's Postgres store's own methods that RateLimiterPostgresWithRow builds on. */
+interface PostgresStoreInternals {
+  _upsert(rlKey: string, points: number, msDuration: number, forceExpire?: boolean, options?: { row?: RowWrite }): Promise<unknown>;
+  _query(q: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: Array<{ points: number; expire: string | null; written?: boolean }> }>;
+}
+const store = RateLimiterPostgres.prototype as unknown as PostgresStoreInternals;
+
+/**
+ * rate-limiter-flexible's Postgres limiter, whose consume(key, points, { row }) also writes `row`
+ * in the statement that counts the point: the library's own upsert of the point (its text as the
+ * library builds it, in a WITH), then the row, inserted only if the points counted are within the
+ * limit, in one statement (one snapshot, one commit). The library then reads the points and the
+ * window's end from that statement's answer as from its own, and decides as it always does (the
+ * refusal, the in-memory block). The library builds and sends its statement synchronously inside
+ * consume(), which is how the row reaches it here.
+ */
+class RateLimiterPostgresWithRow extends RateLimiterPostgres {
+  #row: RowWrite | null = null;
+
+  _upsert(rlKey: string, points: number, msDuration: number, forceExpire = false, options: { row?: RowWrite } = {}): Promise<unknown> {
+    this.#row = options.row ?? null;
+    try {
+      return store._upsert.call(this, rlKey, points, msDuration, forceExpire, options);
+    } finally {
+      this.#row = null;
+    }
+  }
+
+  _query(q: { name?: string; text: string; values?: unknown[] }): ReturnType<PostgresStoreInternals['_query']> {
+    const row = this.#row;
+    this.#row = null;
+    if (!row) return store._query.call(this, q);
+    const values = q.values ?? [];
+    const limit = values.length + 1;
+    const text = `WITH counted AS (${q.text.trim().replace(/;$/, '')}),
+      written AS (${row.insert(limit + 1, `FROM counted WHERE counted.points <= $${limit}`)} RETURNING 1)
+      SELECT counted.points, counted.expire, EXISTS (SELECT 1 FROM written) AS written FROM counted`;
+    return store._query.call(this, { name: `${q.name ?? 'upsert'}-with-row`, text, values: [...values, this.points, ...row.values] }).then((res) => {
+      if (res.rows[0]?.written) row.written();
+      return res;
+    });
+  }
 }
 
 /** On a verify request: its point against the address is taken (perIpForVerify). */

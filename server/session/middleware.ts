@@ -6,11 +6,11 @@
 import { createHash } from 'node:crypto';
 import connectPgSimple from 'connect-pg-simple';
 import type { IncomingMessage } from 'node:http';
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import session from 'express-session';
 import { AUDIT_COLUMNS, auditParams, auditValues, type AuditEvent } from '../audit/record.js';
 import type { Config } from '../config.js';
-import type { Db } from '../db/pool.js';
+import type { Db, RowWrite } from '../db/pool.js';
 import { markCeremonyTakenAtLoad, type Ceremony } from '../webauthn/ceremony.js';
 import { credentialUseUpdate, credentialUseValues, noteCredentialReadAtLoad, type CredentialUse } from '../webauthn/credentials.js';
 import { sessionCookieOptions } from './cookie.js';
@@ -46,6 +46,9 @@ const LOADED = '_loadedSignedIn';
  * check (and disableTouch), the cookie is left out of the comparison: only content counts.
  */
 const WRITTEN = Symbol('keygate.written');
+
+/** How often ended and expired session rows are deleted. */
+const PRUNE_INTERVAL_MS = 5 * 60_000;
 
 type StoredSession = session.SessionData & { [LOADED]?: string; [WRITTEN]?: string };
 type Callback = (err?: unknown) => void;
@@ -156,6 +159,34 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
       );
     }
 
+    rowWrite(sid: string, sess: StoredSession): RowWrite | null {
+      const { [LOADED]: loaded, ...data } = sess;
+      // A signed-in session loaded from its row is only ever UPDATEd (set).
+      if (loaded !== undefined || data.auth) return null;
+      const values = [JSON.stringify(data), expireOf(data), sessionKey(sid)];
+      return {
+        values,
+        // As connect-pg-simple's set: a new row, or the ceremony-only session's row replaced.
+        insert: (p, from) =>
+          `INSERT INTO session (sess, expire, sid) SELECT $${p}::jsonb, $${p + 1}::timestamptz, $${p + 2}::varchar ${from}
+           ON CONFLICT (sid) DO UPDATE SET sess = $${p}::jsonb, expire = $${p + 1}::timestamptz`,
+        written: () => {
+          markWritten(sess, contentKey(sid, data));
+          this.keepPruning();
+        },
+      };
+    }
+
+    /**
+     * connect-pg-simple starts its timer that deletes expired rows at its first set(); a process
+     * whose only new sessions are written by rowWrite (sign-in's options) starts it here.
+     */
+    private keepPruning(): void {
+      const own = this as unknown as { pruneTimer?: NodeJS.Timeout; closed?: boolean };
+      if (own.pruneTimer || own.closed) return;
+      own.pruneTimer = setTimeout(() => this.pruneSessions(), PRUNE_INTERVAL_MS).unref();
+    }
+
     async replace(
       oldSid: string | undefined,
       sid: string,
@@ -240,7 +271,7 @@ export function createSessionStore(db: Db, cache?: SessionCache, opts: { session
     createTableIfMissing: false,
     disableTouch: true,
     // Ended and expired rows (ceremony-only sessions expire with their ceremony) go every 5 minutes.
-    pruneSessionInterval: 5 * 60,
+    pruneSessionInterval: PRUNE_INTERVAL_MS / 1000,
     errorLog: () => {},
   });
 }
@@ -260,6 +291,13 @@ export interface SessionMiddleware {
    * such a request did, its ceremony is gone from the row.
    */
   takingCeremony(credentialIdOf: (req: IncomingMessage & { body?: unknown }) => Buffer | null): [RequestHandler, ErrorRequestHandler];
+  /**
+   * The request's session row as another statement writes it (sign-in's options: the rate limit's
+   * point and the row in one statement, ratelimit/limits.ts takeAddressWritingRow); once written,
+   * express-session's save at the end of the request writes nothing more. Null for a signed-in
+   * session, which only the store's own save writes.
+   */
+  rowWrite(req: Request): RowWrite | null;
 }
 
 /**
@@ -319,5 +357,6 @@ export function createSessionMiddleware(
       };
       return [(req, res, next) => load(req, res, next), (err, req, res, next) => load(req, res, (loadErr) => next(loadErr ?? err))];
     },
+    rowWrite: (req) => store.rowWrite(req.sessionID, req.session),
   };
 }

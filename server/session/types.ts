@@ -5,6 +5,7 @@
  */
 import type session from 'express-session';
 import type { AuditEvent } from '../audit/record.js';
+import type { RowWrite } from '../db/pool.js';
 import type { CredentialUse, CredentialWithOwner } from '../webauthn/credentials.js';
 
 /** Why a signed-in session ended; what the person is told on their next page (end-reasons.ts). */
@@ -34,6 +35,8 @@ export interface ReplacingStore extends session.Store {
    * only if the counter has not moved since it was read: false (and nothing written) if it has.
    */
   replace(oldSid: string | undefined, sid: string, sess: session.SessionData, opts?: { audit?: AuditEvent; credentialUse?: CredentialUse }): Promise<boolean>;
+  /** This session's row, for a statement another module runs (see SessionMiddleware.rowWrite); null for a signed-in session. */
+  rowWrite(sid: string, sess: session.SessionData): RowWrite | null;
   /** Ends the session with this id (its row goes) and notes why, for that browser's next page. */
   end(sid: string, reason: SessionEndReason): Promise<void>;
   /**
