@@ -232,8 +232,9 @@ describe('pipelined requests and bodies that wait their turn (review findings)',
 describe('a push Gogs reads more slowly than the client sends it', () => {
   // Gogs stops reading the body for PAUSE_MS, longer than CLIENT_BODY_TIMEOUT (1 s), then reads the
   // rest; with `never`, it never reads it. The body is far larger than every socket buffer between
-  // the client and Gogs, so the pause reaches the client as a write that waits for 'drain'.
-  const PAUSE_MS = 3000;
+  // the client and Gogs, so the pause reaches the client as a write that waits for 'drain'. The
+  // pause is not a whole number of timeouts, so the timer does not always fire as reading resumes.
+  const PAUSE_MS = 2500;
   const BODY_BYTES = 96 * 1024 * 1024;
   let gogs: http.Server;
   let kg: Omit<TestKeygate, 'gogs'>;
@@ -248,7 +249,7 @@ describe('a push Gogs reads more slowly than the client sends it', () => {
     });
     await new Promise<void>((resolve) => gogs.listen(0, '127.0.0.1', resolve));
     kg = await startKeygateFor(`http://127.0.0.1:${(gogs.address() as net.AddressInfo).port}`, {
-      env: { CLIENT_BODY_TIMEOUT: '1s', GOGS_RESPONSE_TIMEOUT: '4s' },
+      env: { CLIENT_BODY_TIMEOUT: '1s', GOGS_RESPONSE_TIMEOUT: '6s' },
     });
   });
   after(async () => {
@@ -257,8 +258,12 @@ describe('a push Gogs reads more slowly than the client sends it', () => {
     await new Promise((resolve) => gogs.close(resolve));
   });
 
-  /** Sends the push's body as fast as the connection takes it; resolves with the longest wait for 'drain'. */
-  async function push(query: string): Promise<{ r: Awaited<ReturnType<typeof openRequest>>; longestWaitMs: number }> {
+  /**
+   * Sends the push's body as fast as the connection takes it; resolves with the longest wait for
+   * 'drain'. With `stopAfterWaitMs`, stops sending (and leaves the connection open) after the first
+   * wait that long: a client that stalls just as Keygate reads again.
+   */
+  async function push(query: string, stopAfterWaitMs = Infinity): Promise<{ r: Awaited<ReturnType<typeof openRequest>>; longestWaitMs: number }> {
     const head = `POST /alice/repo.git/git-receive-pack${query} HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basic}\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Length: ${BODY_BYTES}\r\nConnection: close\r\n\r\n`;
     const r = await openRequest(kg as TestKeygate, '127.0.0.16', head);
     const chunk = Buffer.alloc(256 * 1024, 0x61);
@@ -270,6 +275,7 @@ describe('a push Gogs reads more slowly than the client sends it', () => {
       await Promise.race([new Promise((resolve) => r.socket.once('drain', resolve)), r.closed, sleep(20_000)]);
       if (Date.now() - t >= 20_000) break;
       longestWaitMs = Math.max(longestWaitMs, Date.now() - t);
+      if (longestWaitMs > stopAfterWaitMs) break;
     }
     return { r, longestWaitMs };
   }
@@ -289,7 +295,17 @@ describe('a push Gogs reads more slowly than the client sends it', () => {
     await until(() => statusOf(r.answer()) !== 0 || r.socket.destroyed, 'an answer or a closed connection', 20_000);
     const waited = Date.now() - t;
     assert.equal(statusOf(r.answer()), 504, `no 504 after ${waited} ms: ${JSON.stringify(r.answer().slice(0, 200))}`);
-    assert.ok(waited >= 3500, `answered after ${waited} ms, before GOGS_RESPONSE_TIMEOUT (4 s)`);
+    assert.ok(waited >= 5500, `answered after ${waited} ms, before GOGS_RESPONSE_TIMEOUT (6 s)`);
     r.socket.destroy();
+  });
+
+  test('a client that stops sending just as Keygate reads again is still cut after CLIENT_BODY_TIMEOUT', async () => {
+    const { r, longestWaitMs } = await push('', 1500);
+    assert.ok(longestWaitMs > 1500, `the client waited at most ${longestWaitMs} ms for the connection to take more`);
+    const stoppedAt = Date.now();
+    await Promise.race([r.closed, sleep(15_000)]);
+    assert.ok(r.socket.destroyed, `the stalled push was not cut within 15 s: ${JSON.stringify(r.answer().slice(0, 200))}`);
+    assert.equal(statusOf(r.answer()), 0, 'no answer: the connection is cut');
+    assert.ok(Date.now() - stoppedAt >= 800, 'not cut before about CLIENT_BODY_TIMEOUT had passed since the client stopped');
   });
 });

@@ -41,17 +41,17 @@ const verifyBody = z.object({
   returnTo: z.string().max(2048).optional(),
 });
 
-/**
- * Sign-in's verify consumes its ceremony before anything else, so its session's load takes the
- * ceremony from the row, and reads the key the body names, in one statement (session/middleware.ts,
- * takingCeremony).
- */
 /** Sign-in options without a typed name (a passkey): the body names nobody. */
 function noTypedName(req: Request): boolean {
   const typed = (req.body as { username?: unknown } | undefined)?.username;
   return typeof typed !== 'string' || typed.trim() === '';
 }
 
+/**
+ * Sign-in's verify consumes its ceremony before anything else, so its session's load takes the
+ * ceremony from the row, and reads the key the body names, in one statement (session/middleware.ts,
+ * takingCeremony).
+ */
 export function takesLoginCeremony(req: IncomingMessage): boolean {
   return req.method === 'POST' && req.url === '/-/api/login/verify';
 }

@@ -71,35 +71,62 @@ export class InFlightLimit {
  * Keygate is not reading, and a client whose body waits for its turn is not stalling. The socket's
  * own inactivity timer does the counting, and Node's HTTP server hands its expiry to the request
  * and its response ('timeout'), which decide here instead of the server destroying the socket:
- * - the body is still coming and Keygate is reading it: the client stalled, and is cut;
+ * - the body is still coming and Keygate is reading it: the client stalled, and is cut. Once
+ *   Keygate reads again after a pause, the client has `ms` from then;
  * - Keygate has paused the body (Gogs takes it more slowly than the client sends it:
- *   backpressure): the client is not stalling, and the count starts again. Gogs not reading at all
- *   is judged by GOGS_RESPONSE_TIMEOUT (undici's wait for Gogs' answer, which only a write Gogs
- *   took moves on);
+ *   backpressure) and Gogs has not answered yet: the client is not stalling, and the count starts
+ *   again. Gogs not reading at all is judged by GOGS_RESPONSE_TIMEOUT (undici's wait for Gogs'
+ *   answer, which only a write Gogs took moves on). Once Gogs has answered, nothing else bounds
+ *   the body, so a pause counts as a stall;
  * - the body has arrived (Keygate may still be passing its last bytes on): never cut.
- * The timer is cleared once the body has been read, so Gogs taking its time to answer is judged by
- * GOGS_RESPONSE_TIMEOUT too.
+ * Once the body has been read, the watch ends (its listeners, and its timer if it is still the
+ * connection's), so Gogs taking its time to answer is judged by GOGS_RESPONSE_TIMEOUT too, and a
+ * later request on the connection (pipelined, or kept alive) is judged by its own watch or by the
+ * server alone.
  */
 export function cutStalledBody(req: IncomingMessage, res: ServerResponse, ms: number): void {
   if (req.complete || WATCHED.has(req)) return;
   WATCHED.add(req);
-  const judge = (socket: Socket) => {
-    if (req.complete) socket.setTimeout(0);
+  const socket = req.socket;
+  let resumedAt = 0;
+  const resumed = () => (resumedAt = Date.now());
+  const judge = () => {
+    // Another request's body is the one watched on this connection now (pipelining).
+    if (WATCHING.get(socket) !== req) return;
+    if (req.complete) {
+      socket.setTimeout(0);
+      return;
+    }
     // A read would restart the count, but none comes while the body is paused.
-    else if (req.isPaused()) socket.setTimeout(ms);
+    if (req.isPaused() && !res.headersSent) {
+      socket.setTimeout(ms);
+      return;
+    }
+    // Reading again since less than `ms`: the client's bytes may not even have been read yet.
+    const sinceResumed = Date.now() - resumedAt;
+    if (sinceResumed < ms) socket.setTimeout(ms - sinceResumed);
     else socket.destroy();
+  };
+  const stop = () => {
+    req.off('timeout', judge);
+    res.off('timeout', judge);
+    req.off('resume', resumed);
+    if (WATCHING.get(socket) === req) {
+      WATCHING.delete(socket);
+      socket.setTimeout(0);
+    }
   };
   // The server gives the expiry to the request while its body is incomplete, and to the response
   // on the connection: either one listening keeps the server from destroying the socket itself.
   req.on('timeout', judge);
   res.on('timeout', judge);
-  req.socket.setTimeout(ms);
-  req.once('end', stopWatching);
-  req.once('close', stopWatching);
+  req.on('resume', resumed);
+  req.once('end', stop);
+  req.once('close', stop);
+  WATCHING.set(socket, req);
+  socket.setTimeout(ms);
 }
 
 const WATCHED = new WeakSet<IncomingMessage>();
-
-function stopWatching(this: IncomingMessage): void {
-  this.socket?.setTimeout(0);
-}
+/** The request whose body a connection's timer counts for (the last one cutStalledBody watched). */
+const WATCHING = new WeakMap<Socket, IncomingMessage>();

@@ -14,10 +14,12 @@
  *   all; if it signs the person in, it counts nothing more (perIpBeforeSignIn, perIpForVerify,
  *   perFailedSignIn). This saves the busiest ceremony a statement (docs/performance.md, sign-ins).
  *   Sign-in's options without a typed name (a passkey) read nothing before their ceremony is
- *   written: they pay their point in the statement that writes it, which writes it only within
- *   the limit (takeAddressWritingRow), another statement saved. Those with a typed name pay first,
- *   before its lookups. An options body that is not JSON is refused (400) before either, with
- *   nothing read or written for it.
+ *   written but their session (as every request with a session cookie): they pay their point in
+ *   the statement that writes the ceremony, which writes it only within the limit
+ *   (takeAddressWritingRow), another statement saved. Those with a typed name pay first, before
+ *   its lookups. An options body refused before either (not JSON, not the expected shape, too
+ *   large: 400 or 413) takes no point, and nothing is written for it; such a flood costs Keygate
+ *   the parsing of bounded bodies, not the database.
  *   Failure audit rows stay bounded: a verify without such a ceremony pays before anything is
  *   written for it, however many are sent at once; one with it spends a ceremony an options
  *   request paid for (from whichever address, within CEREMONY_TIMEOUT). A ceremony body refused
@@ -357,7 +359,10 @@ class RateLimiterPostgresWithRow extends RateLimiterPostgres {
   _query(q: { name?: string; text: string; values?: unknown[] }): ReturnType<PostgresStoreInternals['_query']> {
     const row = this.#row;
     this.#row = null;
-    if (!row) return store._query.call(this, q);
+    // Only the library's upsert of a point is extended (as 11.4 builds it); any other statement is
+    // sent as it is, and the row is then left to its own write: express-session's at the end of
+    // the request, and a refusal restores the session first (login/routes.ts).
+    if (!row || q.name !== 'rlflx-upsert' || !/RETURNING points, expire;?\s*$/.test(q.text)) return store._query.call(this, q);
     const values = q.values ?? [];
     const limit = values.length + 1;
     const text = `WITH counted AS (${q.text.trim().replace(/;$/, '')}),
