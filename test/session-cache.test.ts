@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { SESSION_CHANNEL } from '../server/session/cache.js';
 import { endSessionsOfCredential, endSessionsOfUser } from '../server/session/sql.js';
 import { TestClient } from './support/client.js';
 import { countStatements } from './support/db.js';
@@ -82,6 +83,32 @@ describe('session cache', () => {
     await forgotten(b, sidOf(browser, a));
     assert.equal(await reachesGogsAs(a, browser, name), false);
     assert.equal(await reachesGogsAs(b, onB, name), false);
+  });
+
+  test("a session row deleted without a sign-in (a ceremony's: sign-in replaces it, pruning removes it) wakes no instance; a signed-in one's deletion is announced", async () => {
+    const listener = new pg.Client({ connectionString: a.database.url });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (m) => heard.push(m.payload ?? ''));
+    try {
+      await listener.query(`LISTEN ${SESSION_CHANNEL}`);
+      // A ceremony-only session (sign-in options), then a sign-in: its new session replaces the
+      // ceremony's row, deleting it.
+      const ceremony = new TestClient(a.url);
+      assert.equal((await ceremony.post('/-/api/login/options', {})).status, 200);
+      const ceremonyKey = sidOf(ceremony, a);
+      const { browser } = await signedIn();
+      const signedInKey = sidOf(browser, a);
+      assert.equal((await a.db.query(`DELETE FROM session WHERE sid = $1`, [ceremonyKey])).rowCount, 1);
+      // Then a signed-in session ends: notifications arrive in commit order, so once its own has
+      // arrived, any for the rows deleted before it would have too.
+      assert.equal((await a.db.query(`DELETE FROM session WHERE sid = $1`, [signedInKey])).rowCount, 1);
+      const deadline = Date.now() + 10_000;
+      while (!heard.includes(signedInKey) && Date.now() < deadline) await sleep(10);
+      assert.deepEqual(heard, [signedInKey], 'only the signed-in session was announced');
+    } finally {
+      await listener.end();
+    }
   });
 
   test('sign-out on one instance ends the session on the other at once', async () => {

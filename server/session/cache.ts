@@ -2,9 +2,10 @@
  * Signed-in sessions as the proxy sees them, cached in process so that a proxied request costs no
  * database round trip. PostgreSQL stays the source of truth:
  *
- * - a trigger (db/migrations/0002) NOTIFYs `keygate_session` with the sid whenever a session row
- *   is deleted or its sign-in changes; every instance LISTENs and forgets that sid at once, so a
- *   revocation through any instance (or the CLI) holds on all of them;
+ * - a trigger (db/migrations/0002, 0011) NOTIFYs `keygate_session` with the sid whenever a
+ *   signed-in session's row is deleted or its sign-in changes (a row without a sign-in is cached,
+ *   if at all, as "not signed in", which its deletion leaves true); every instance LISTENs and
+ *   forgets that sid at once, so a revocation through any instance (or the CLI) holds on all of them;
  * - while the listening connection is down, the cache is bypassed: every lookup goes to the
  *   database (or fails closed with it). When the connection is back, the cache is cleared before
  *   it is used again, so a notification lost in the gap cannot keep a revoked session alive;
