@@ -864,7 +864,11 @@ ${statementLines.join('\n')}
   per sign-in in that day's runs); until 2026-12-04, 6 statements, and each access-log line was its own write to
   stdout, which woke the pipe's reader every time (about 0.3 ms of Keygate's CPU per sign-in; lines are now written
   a few kilobytes at a time); until the evening of 2026-12-04, 4 statements (options' point and session apart: Keygate 2.3–2.7 ms,
-  PostgreSQL 1.2–1.4 ms, 327–384 sign-ins/s in that day's runs after a warm-up). Together Keygate, PostgreSQL and the load generators used ${siCpu.toFixed(1)} ms of CPU per sign-in,
+  PostgreSQL 1.2–1.4 ms, 327–384 sign-ins/s in that day's runs after a warm-up), and the deletion of each
+  sign-in's ceremony row woke every Keygate process by NOTIFY (a full run just before that change: 323/s, PostgreSQL
+  1.80 ms per sign-in, with the WORKERS=2 Keygate of the peers section listening too). Runs of the sign-in section
+  alone (3 statements, before the NOTIFY change) gave 375–476/s the same evening: the machine is shared, and the
+  figure moves with it. Together Keygate, PostgreSQL and the load generators used ${siCpu.toFixed(1)} ms of CPU per sign-in,
   so ${cores} fully available cores could do at most about ${((cores * 1000) / siCpu).toFixed(0)} per second on this machine${
     (cores * 1000) / siCpu < 400
       ? ', below the target even before any other load: the target would need that total under ' + ((cores * 1000) / 400).toFixed(1) + ' ms'
