@@ -89,7 +89,7 @@ export function cutStalledBody(req: IncomingMessage, res: ServerResponse, ms: nu
   WATCHED.add(req);
   const socket = req.socket;
   let resumedAt = 0;
-  const resumed = () => (resumedAt = Date.now());
+  const resumed = () => (resumedAt = performance.now());
   const judge = () => {
     // Another request's body is the one watched on this connection now (pipelining).
     if (WATCHING.get(socket) !== req) return;
@@ -103,8 +103,8 @@ export function cutStalledBody(req: IncomingMessage, res: ServerResponse, ms: nu
       return;
     }
     // Reading again since less than `ms`: the client's bytes may not even have been read yet.
-    const sinceResumed = Date.now() - resumedAt;
-    if (sinceResumed < ms) socket.setTimeout(ms - sinceResumed);
+    const sinceResumed = performance.now() - resumedAt;
+    if (sinceResumed < ms) socket.setTimeout(Math.max(1, Math.ceil(ms - sinceResumed)));
     else socket.destroy();
   };
   const stop = () => {
@@ -113,7 +113,8 @@ export function cutStalledBody(req: IncomingMessage, res: ServerResponse, ms: nu
     req.off('resume', resumed);
     if (WATCHING.get(socket) === req) {
       WATCHING.delete(socket);
-      socket.setTimeout(0);
+      // Once the answer is out, the server has set the connection's keep-alive timeout: kept.
+      if (!res.writableFinished) socket.setTimeout(0);
     }
   };
   // The server gives the expiry to the request while its body is incomplete, and to the response

@@ -43,6 +43,7 @@ class Request extends EventEmitter {
 
 class Response extends EventEmitter {
   headersSent = false;
+  writableFinished = false;
 }
 
 /** A request whose body is being read, watched; `expire` is the server handing it the timer's expiry. */
@@ -51,7 +52,12 @@ function watched(socket = new Socket()) {
   const res = new Response();
   cutStalledBody(req as unknown as IncomingMessage, res as unknown as ServerResponse, MS);
   req.resume();
-  return { socket, req, res, expire: () => req.emit('timeout', socket) || res.emit('timeout', socket) };
+  // As Node's server does: the request (while its body is incomplete), then the response, each told.
+  const expire = () => {
+    const byRequest = !req.complete && req.emit('timeout', socket);
+    return res.emit('timeout', socket) || byRequest;
+  };
+  return { socket, req, res, expire };
 }
 
 test('a body that stops coming while Keygate reads it is cut at the expiry', async () => {
@@ -105,6 +111,15 @@ test('a body that has arrived whole is never cut; once read, the watch ends and 
   assert.equal(socket.timeout, 0, 'the timer is cleared');
   req.emit('end');
   assert.equal(req.listenerCount('timeout') + res.listenerCount('timeout'), 0, 'no listener left to keep the server from closing an idle connection');
+});
+
+test("a body read to its end after the answer went out leaves the connection's keep-alive timeout alone", () => {
+  const { socket, req, res } = watched();
+  res.writableFinished = true;
+  socket.timeout = 65_000; // what the server sets once an answer is out and the connection is kept
+  req.complete = true;
+  req.emit('end');
+  assert.equal(socket.timeout, 65_000);
 });
 
 test("a pipelined request's watch is not undone by the earlier request's end or its response", () => {
