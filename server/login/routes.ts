@@ -108,9 +108,8 @@ export function loginRouter(deps: RouterDeps, sessions: SessionMiddleware): Rout
         userId,
         allowCredentialIds: allow?.map((c) => c.id),
       });
-      if (noTypedName(req)) {
-        const row = sessions.rowWrite(req);
-        const refusal = row ? await limits.takeAddressWritingRow(req, res, '/-/api/login', row) : await limits.takeAddress(req, res, '/-/api/login');
+      if (!username) {
+        const refusal = await limits.takeAddressWritingRow(req, res, '/-/api/login', sessions.rowWrite(req));
         if (refusal) {
           // Refused: the session is left as it came (nothing for express-session to save).
           req.session.ceremony = before.ceremony;

@@ -141,10 +141,11 @@ export class RateLimits {
    * statement where perIp and the row's own write are two; for sign-in's options without a typed
    * name, whose route reads nothing before it, so the point still comes before anything is
    * written or read for the request. Resolves like perIp: undefined (the row written), or the
-   * refusal to answer with (nothing written but the point).
+   * refusal to answer with (nothing written but the point). Without a row (a signed-in session,
+   * which only its store's own save writes), the point alone, as perIp takes it.
    */
-  takeAddressWritingRow(req: Request, res: Response, route: string, row: RowWrite): Promise<AppError | undefined> {
-    return this.take('ip', this.address(req), req, res, { route }, row);
+  takeAddressWritingRow(req: Request, res: Response, route: string, row: RowWrite | null): Promise<AppError | undefined> {
+    return this.take('ip', this.address(req), req, res, { route }, row ?? undefined);
   }
 
   /**
@@ -278,7 +279,7 @@ export class RateLimits {
   }
 
   /** One point against the client's address (see take). */
-  takeAddress(req: Request, res: Response, route: string): Promise<AppError | undefined> {
+  private takeAddress(req: Request, res: Response, route: string): Promise<AppError | undefined> {
     return this.take('ip', this.address(req), req, res, { route });
   }
 
