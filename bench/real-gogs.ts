@@ -7,6 +7,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
+import { pageAssets } from '../test/support/real-gogs/page-assets.js';
 import { startRealGogs, type RealGogs } from '../test/support/real-gogs/start.js';
 import { freePort } from '../test/support/net.js';
 import http from 'node:http';
@@ -69,16 +70,6 @@ export async function startBenchGogs(user: string): Promise<RealGogsBench & { re
   });
   if (res.status !== 201) throw new Error(`bench: creating the repository in Gogs: ${res.status} ${await res.text()}`);
   return { gogs, keygatePort, origin, repo: `/${user}/project` };
-}
-
-/** The same-origin stylesheets, scripts and images a page loads, as Gogs rendered it. */
-export function pageAssets(html: string): string[] {
-  const found = new Set<string>();
-  for (const m of html.matchAll(/<(?:link[^>]+href|script[^>]+src|img[^>]+src)="(\/[^"/][^"]*)"/g)) {
-    const url = m[1].replaceAll('&amp;', '&');
-    if (!url.startsWith('/avatars/')) found.add(url);
-  }
-  return [...found];
 }
 
 /**

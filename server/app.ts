@@ -20,6 +20,7 @@ import { createMailer, MAIL_FLUSH_MS } from './mail/mailer.js';
 import { stepUpRouter } from './stepup/routes.js';
 import { AuthenticatorMetadata, reloadMetadata } from './policy/metadata.js';
 import { AuthenticatorPolicy } from './policy/policy.js';
+import { AssetCache } from './proxy/asset-cache.js';
 import { limitConnectionsPerClient } from './proxy/client-limits.js';
 import { createProxyHandler, EXPECTS_CONTINUE } from './proxy/handler.js';
 import { HSTS_MAX_AGE_SECONDS, PAGE_CSP_DIRECTIVES } from './proxy/response-headers.js';
@@ -121,7 +122,8 @@ export interface Gateway {
 
 export function createApp(deps: AppDeps): Gateway {
   const sessionCache = new SessionCache(deps.config.sessionCacheTtlMs, deps.config.sessionCacheSize);
-  const metrics = new Metrics({ db: deps.db, sessionCache });
+  const assets = deps.config.gogsAssetCacheBytes > 0 ? new AssetCache(deps.config.gogsAssetCacheBytes) : null;
+  const metrics = new Metrics({ db: deps.db, sessionCache, assets });
   const health = createHealth({ db: deps.db, gogsUrl: deps.config.gogsUrl, log: deps.log });
   const policy = new AuthenticatorPolicy(deps.config.policy, deps.metadata ?? AuthenticatorMetadata.none());
   // Rate limits (ratelimit/limits.ts): mounted by each router on its own route lines.
@@ -138,6 +140,7 @@ export function createApp(deps: AppDeps): Gateway {
     db: deps.db,
     log: deps.log,
     sessionCache,
+    assets,
     resolveIdentity: createIdentityResolver(deps.config, deps.db, deps.secret, sessionCache),
     keygate: (req, res) => keygate(req as never, res as never, lateErrors(req, res)),
     onOversizedBody: auditOversizedCeremonyBody(deps.db, deps.log, deps.config.trustProxy, (req) => limits.countRefusedBody(req)),

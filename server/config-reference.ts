@@ -240,6 +240,11 @@ export const CONFIG_REFERENCE: Record<ConfigVariable, VariableReference> = {
     meaning:
       "connections to Gogs in each of Keygate's two pools: one for signed-in pages, one for pass-through (git, LFS, API). Anonymous traffic never takes a signed-in page's connection",
   },
+  GOGS_ASSET_CACHE_MB: {
+    default: '`32`',
+    meaning:
+      "memory (MiB, in each worker) for the bodies of Gogs' static files (`/css`, `/js`, `/img`, `/assets`, `/plugins`). Every request still asks Gogs whether the file changed (its ETag); Gogs answers 304 and Keygate sends the kept body, so the bytes cross from Gogs once. A file larger than an eighth of this is never kept; an entry is fetched whole again after 10 minutes. `0`: no cache",
+  },
   GOGS_SOURCE_ADDRESS: {
     default: 'unset',
     meaning:

@@ -262,6 +262,18 @@ const schema = z.object({
   GOGS_RESPONSE_TIMEOUT: duration('60s'),
   // Bounded resources (server/proxy/client-limits.ts): one client cannot starve the others.
   GOGS_CONNECTIONS: count(128),
+  // Memory for Gogs' static files' bodies (server/proxy/asset-cache.ts), per process; 0: no cache.
+  GOGS_ASSET_CACHE_MB: z
+    .string()
+    .default('32')
+    .transform((value, ctx) => {
+      const trimmed = value.trim();
+      if (!/^\d{1,5}$/.test(trimmed) || Number(trimmed) > 16384) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a number of MiB from 0 (no cache) to 16384` });
+        return z.NEVER;
+      }
+      return Number(trimmed) * 1024 * 1024;
+    }),
   GOGS_SOURCE_ADDRESS: z
     .string()
     .trim()
@@ -452,6 +464,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, sources: Config
     gogsResponseTimeoutMs: e.GOGS_RESPONSE_TIMEOUT,
     /** Connections to Gogs per pool (one for signed-in pages, one for pass-through). */
     gogsConnections: e.GOGS_CONNECTIONS,
+    gogsAssetCacheBytes: e.GOGS_ASSET_CACHE_MB,
     /** Local address Keygate connects to Gogs from (Gogs' TRUSTED_PROXY_IPS names it); undefined: the system's choice. */
     gogsSourceAddress: e.GOGS_SOURCE_ADDRESS,
     /** Open connections one client address may hold (not applied with TRUST_PROXY: the front proxy's limits apply). */

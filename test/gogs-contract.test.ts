@@ -203,6 +203,33 @@ for (const [which, start] of [
       assert.equal((await lookup('ana', [])).status, 403);
     });
 
+    test("a static file is the same for everyone, with an ETag Gogs answers with a 304; a missing one is not a file (why Keygate's asset cache may share them)", async () => {
+      const get = (path: string, headers: string[], localAddress = TRUSTED) => sendRaw(gogs.url, { path, headers, localAddress });
+      for (const path of ['/img/favicon.png', '/css/gogs.min.css']) {
+        const answers = [await get(path, ['X-WEBAUTH-USER', 'ana']), await get(path, ['X-WEBAUTH-USER', 'bob']), await get(path, [], UNTRUSTED)];
+        const [first] = answers;
+        assert.equal(first.status, 200, path);
+        assert.match(String(first.headers.etag), /^"[A-Za-z0-9+/=]+"$/, `${path}: an ETag`);
+        assert.ok(first.body.length > 0 && first.body.length === Number(first.headers['content-length']), `${path}: the whole file`);
+        for (const res of answers) {
+          assert.equal(res.status, 200);
+          assert.equal(res.headers['set-cookie'], undefined, `${path}: no cookie`);
+          assert.equal(res.headers.etag, first.headers.etag, `${path}: one ETag for everyone`);
+          assert.equal(res.headers['cache-control'], undefined, `${path}: nothing said about caching`);
+          assert.ok(res.body.equals(first.body), `${path}: the same bytes for everyone`);
+        }
+        const again = await get(path, ['X-WEBAUTH-USER', 'bob', 'If-None-Match', String(first.headers.etag)]);
+        assert.equal(again.status, 304, `${path}: its ETag asked again`);
+        assert.equal(again.body.length, 0);
+        assert.equal(again.headers.etag, first.headers.etag);
+        const other = await get(path, ['X-WEBAUTH-USER', 'bob', 'If-None-Match', '"another"']);
+        assert.equal(other.status, 200, `${path}: another ETag gets the file`);
+      }
+      const missing = await get('/css/no-such-file.css', ['X-WEBAUTH-USER', 'ana']);
+      assert.equal(missing.status, 404);
+      assert.equal(missing.headers.etag, undefined, 'a missing file has no ETag');
+    });
+
     test("Gogs' sign-out (POST /user/logout) ends its session: the old cookie is nobody afterwards", async () => {
       const sid = await gogs.passwordSession('bob', people.bob.password);
       assert.equal(signedInAs(await page(['Cookie', `i_like_gogs=${sid}`], UNTRUSTED)), 'bob');

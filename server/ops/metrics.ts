@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Db } from '../db/pool.js';
 import { INVITE_STATUS } from '../enrollment/invites.js';
 import { RATE_LIMIT_NAMES } from '../ratelimit/events.js';
+import type { AssetCache } from '../proxy/asset-cache.js';
 import type { SessionCache } from '../session/cache.js';
 import { countSignedInSessions } from '../session/sql.js';
 import type { FailureReason } from '../webauthn/failures.js';
@@ -102,6 +103,8 @@ function scrapedMetric(name: string, help: string, type: 'counter' | 'histogram'
 export interface MetricsDeps {
   db: Db;
   sessionCache: SessionCache;
+  /** The asset cache, or null when it is off (its metrics then stay at 0). */
+  assets?: AssetCache | null;
 }
 
 export class Metrics {
@@ -191,6 +194,28 @@ export class Metrics {
         this.set(sessionCache.size);
       },
     });
+    const assets = deps.assets ?? null;
+    new Gauge({
+      name: 'keygate_asset_cache_entries',
+      help: 'Gogs static files whose bodies this instance keeps (GOGS_ASSET_CACHE_MB)',
+      registers,
+      collect() {
+        this.set(assets?.entryCount ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'keygate_asset_cache_bytes',
+      help: 'Memory the asset cache counts its files as taking',
+      registers,
+      collect() {
+        this.set(assets?.byteCount ?? 0);
+      },
+    });
+    this.registry.registerMetric(
+      scrapedMetric('keygate_asset_cache_hits_total', "Static files answered from a kept body after Gogs' 304 (not sent again by Gogs)", 'counter', () => [
+        { labels: {}, value: assets?.hits ?? 0 },
+      ]),
+    );
     new Gauge({
       name: 'keygate_db_pool_total',
       help: 'Connections in the pool',

@@ -7,9 +7,13 @@
  * This runs for every proxied request, so it allocates as little as it can: one small handler
  * object per request whose methods live on its prototype (no closures per request), and the
  * upstream headers go to the client as a flat list (no header map).
+ *
+ * On the signed-in pool, Gogs' static files go by the asset cache (asset-cache.ts): a request for
+ * a kept file asks Gogs with its ETag, and Gogs' 304 is answered with the kept body.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
+import type { AssetCache, StoredAsset } from './asset-cache.js';
 import { cutStalledBody } from './client-limits.js';
 import { downstreamHeaders } from './headers.js';
 
@@ -60,6 +64,16 @@ export function isGogsSignInRedirect(statusCode: number, location: string | stri
 const EXCHANGE = Symbol('keygate.exchange');
 type Downstream = ServerResponse & { [EXCHANGE]?: Exchange };
 
+/** A static file's answer as it passes, kept for the asset cache. */
+interface Keeping {
+  etag: string;
+  headers: Array<string | string[]>;
+  chunks: Buffer[];
+  bytes: number;
+  /** Content-Length as Gogs declared it; -1 for a chunked body. */
+  length: number;
+}
+
 /** Keygate would not send this request as it stands (a header undici refuses): the browser's 400. */
 export class UnsendableRequest extends Error {
   constructor(cause: Error) {
@@ -78,8 +92,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   started = false;
   /** The bodyless safe request may be sent once more if its pooled connection was dropped. */
   retried = false;
-  /** Gogs' answer was replaced by Keygate's (onGogsSignIn): its body is read and dropped. */
+  /** Gogs' answer was replaced by Keygate's (onGogsSignIn, or a stored asset): its body is read and dropped. */
   replaced = false;
+  /** A static file's answer being kept for the asset cache as it passes (asset-cache.ts), or null. */
+  keeping: Keeping | null = null;
 
   constructor(
     readonly upstream: UndiciUpstream,
@@ -89,6 +105,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     readonly onUnreachable: (res: ServerResponse, err: Error) => void,
     readonly keygateSid: string | null,
     readonly onGogsSignIn: ((res: ServerResponse) => void) | null,
+    /** Where this request's answer is kept in the asset cache, or null: no part in it. */
+    readonly assetKey: string | null,
+    /** The stored answer Gogs was asked about (If-None-Match), or undefined. */
+    readonly stored: StoredAsset | undefined,
   ) {}
 
   setCookies(lines: string[]): string[] {
@@ -110,19 +130,56 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.onGogsSignIn(this.res);
       return;
     }
+    if (this.assetKey !== null && this.assetStart(statusCode, headers)) return;
     // One writeHead with the whole list and nothing set before it: repeated headers survive.
-    this.res.writeHead(statusCode, statusMessage || undefined, downstreamHeaders(headers, this.upstream.hsts, this));
+    const list = downstreamHeaders(headers, this.upstream.hsts, this);
+    if (this.keeping) this.keeping.headers = list;
+    this.res.writeHead(statusCode, statusMessage || undefined, list);
+  }
+
+  /**
+   * A static file's answer (asset-cache.ts): Gogs confirmed the stored body (304 to our
+   * If-None-Match), which the browser gets whole, or sent the file, which is kept as it passes if
+   * it may be stored. Returns whether the browser was answered here.
+   */
+  private assetStart(statusCode: number, headers: IncomingHttpHeaders): boolean {
+    const cache = this.upstream.assets!;
+    if (statusCode === 304 && this.stored) {
+      this.replaced = true;
+      cache.hits++;
+      const { headers: stored, body } = this.stored;
+      this.res.writeHead(200, undefined, [...stored, 'content-length', String(body.length)]);
+      this.res.end(body);
+      return true;
+    }
+    if (cache.storable(statusCode, headers)) {
+      const length = headers['content-length'];
+      this.keeping = { etag: headers.etag as string, headers: [], chunks: [], bytes: 0, length: length === undefined ? -1 : Number(length) };
+    } else if (this.stored) cache.delete(this.assetKey!);
+    return false;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     // undici hands over an empty piece each time it resumes a paused body: written on, it would be
     // an empty write to the browser's socket, and another pause while that socket is full.
     if (this.replaced || chunk.length === 0) return;
+    if (this.keeping) this.keep(chunk);
     if (!this.res.write(chunk)) controller.pause();
   }
 
+  private keep(chunk: Buffer): void {
+    const k = this.keeping!;
+    k.bytes += chunk.length;
+    if (k.bytes > this.upstream.assets!.maxEntryBytes) this.keeping = null;
+    else k.chunks.push(chunk);
+  }
+
   onResponseEnd(): void {
-    if (!this.replaced) this.res.end();
+    if (this.replaced) return;
+    const k = this.keeping;
+    // Stored only whole: every byte Gogs declared (or, chunked, up to its last chunk).
+    if (k && (k.length === -1 || k.length === k.bytes)) this.upstream.assets!.set(this.assetKey!, k.etag, k.headers, Buffer.concat(k.chunks, k.bytes));
+    this.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -189,6 +246,8 @@ class UndiciUpstream implements Upstream {
     readonly hsts: boolean,
     readonly rewriteSetCookies: SetCookieRewriter,
     opts: UpstreamOptions,
+    /** Gogs' static files' bodies (asset-cache.ts), or null: no cache on this pool. */
+    readonly assets: AssetCache | null,
   ) {
     this.origin = target.origin;
     this.stalledBodyMs = opts.stalledBodyMs;
@@ -219,6 +278,10 @@ class UndiciUpstream implements Upstream {
     onGogsSignIn: ((res: ServerResponse) => void) | null = null,
   ): void {
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const assetKey = this.assets && !hasBody ? this.assets.keyFor(req) : null;
+    const stored = assetKey === null ? undefined : this.assets!.get(assetKey);
+    // Gogs is asked whether the stored file is still current.
+    if (stored) headers = [...headers, 'if-none-match', stored.etag];
     const options: Dispatcher.DispatchOptions = {
       origin: this.origin,
       path: req.url ?? '/',
@@ -226,7 +289,7 @@ class UndiciUpstream implements Upstream {
       headers: headers as string[],
       body: hasBody ? req : null,
     };
-    const x = new Exchange(this, req, res, options, onUnreachable, keygateSid, onGogsSignIn);
+    const x = new Exchange(this, req, res, options, onUnreachable, keygateSid, onGogsSignIn, assetKey, stored);
     (res as Downstream)[EXCHANGE] = x;
     res.on('drain', onDownstreamDrain);
     res.on('close', onDownstreamClose);
@@ -254,7 +317,14 @@ export interface UpstreamOptions {
 
 /**
  * @param hsts add HSTS to Gogs' responses that lack it (PUBLIC_URL is https)
+ * @param assets the cache of Gogs' static files for this pool's requests, or null
  */
-export function createUpstream(target: URL, hsts: boolean, rewriteSetCookies: SetCookieRewriter, opts: UpstreamOptions): Upstream {
-  return new UndiciUpstream(target, hsts, rewriteSetCookies, opts);
+export function createUpstream(
+  target: URL,
+  hsts: boolean,
+  rewriteSetCookies: SetCookieRewriter,
+  opts: UpstreamOptions,
+  assets: AssetCache | null = null,
+): Upstream {
+  return new UndiciUpstream(target, hsts, rewriteSetCookies, opts, assets);
 }

@@ -20,6 +20,7 @@ import type { Db } from '../db/pool.js';
 import type { RouteKind } from '../ops/metrics.js';
 import { rateLimitSubject } from '../ratelimit/client-address.js';
 import { judgeAuthorization } from './authorization.js';
+import type { AssetCache } from './asset-cache.js';
 import { InFlightLimit } from './client-limits.js';
 import { createUpstream, UnsendableRequest, UpstreamTimeout, type Upstream } from './forward.js';
 import { rewriteSetCookies } from './gogs-session.js';
@@ -38,6 +39,8 @@ export interface ProxyDeps {
   log: Logger;
   resolveIdentity: IdentityResolver;
   sessionCache: SessionCache;
+  /** The bodies of Gogs' static files (asset-cache.ts), or null: GOGS_ASSET_CACHE_MB=0. */
+  assets: AssetCache | null;
   /** A Keygate request refused for its declared size before Express (audited for ceremonies). */
   onOversizedBody?: (req: IncomingMessage) => Promise<void>;
   /** Keygate's own pages (the Express app). */
@@ -88,7 +91,8 @@ export function createProxyHandler(deps: ProxyDeps) {
   };
   // Two pools: signed-in pages never wait behind anonymous traffic (git, LFS, API without a
   // session), however much of it there is.
-  const signedInUpstream = createUpstream(config.gogsUrl, config.https, setCookies, pool);
+  // Gogs' static files are only ever reached signed in (anything but git, LFS and the API is).
+  const signedInUpstream = createUpstream(config.gogsUrl, config.https, setCookies, pool, deps.assets);
   const passthroughUpstream = createUpstream(config.gogsUrl, config.https, setCookies, pool);
   const passthroughPerClient = new InFlightLimit(config.maxPassthroughPerClient);
   // Keygate's own answers on this path: nosniff always, HSTS under https (response-headers.ts).

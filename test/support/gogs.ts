@@ -14,6 +14,9 @@
  *   403 for anonymous callers, unknown tokens and non-admins alike; binding errors 422 as a list;
  *   taken name, used email or reserved name 422 `{"message"}`; 201 with the user), and the site
  *   administration page `GET /admin` (302 to sign-in when anonymous, 403 unless site admin).
+ * - Its public folder holds only the files in STATIC_FILES and those a test adds (setStaticFile),
+ *   served ahead of everything else as Gogs' macaron.Static does: an ETag of the file's size, name
+ *   and (built-in files) zero time, a 304 to that ETag in If-None-Match; no Range.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -73,6 +76,30 @@ export interface FakeGogsOptions {
   gitRoot?: string;
 }
 
+export interface StaticFileOptions {
+  etag?: boolean;
+  headers?: Record<string, string>;
+  chunked?: boolean;
+  cutAfter?: number;
+}
+
+interface StaticFile extends StaticFileOptions {
+  body: Buffer;
+  type: string;
+}
+
+/** The files the stand-in's public folder starts with (the real Gogs has them too). */
+const STATIC_FILES: ReadonlyArray<[string, string, string]> = [
+  ['/img/favicon.png', 'image/png', 'PNG: the stand-in favicon\n'],
+  ['/css/gogs.min.css', 'text/css; charset=utf-8', 'body { margin: 0 }\n'],
+];
+
+/** macaron's GenerateETag (static.go): base64 of size, base name and modification time (zero for files built into Gogs). */
+function macaronEtag(path: string, size: number): string {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  return `"${Buffer.from(`${size}${name}Mon, 01 Jan 0001 00:00:00 GMT`).toString('base64')}"`;
+}
+
 /** A Gogs account as the fake's admin API knows it. */
 export interface FakeGogsAccount {
   name: string;
@@ -122,6 +149,13 @@ export interface FakeGogs {
   account(username: string): FakeGogsAccount | undefined;
   /** Make every response wait this many ms before headers (for timeout tests); 0 = off. */
   setDelay(ms: number): void;
+  /**
+   * Puts a file in Gogs' public folder (`path` as requested, e.g. /css/app.css), or takes it out
+   * (null). `etag: false` serves it as Gogs' custom/public folder does, with no ETag; `headers` are
+   * added to its answers; `chunked` sends it without Content-Length; `cutAfter` sends that many bytes
+   * of it and then drops the connection.
+   */
+  setStaticFile(path: string, body: Buffer | string | null, opts?: StaticFileOptions): void;
   /** Stop listening, drop open (keep-alive) connections and cancel pending delays. */
   close(): Promise<void>;
 }
@@ -341,6 +375,33 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
   };
 
   /** Waits the configured delay; resolves early (and harmlessly) when the server closes. */
+  const staticFiles = new Map<string, StaticFile>(STATIC_FILES.map(([path, type, body]) => [path, { body: Buffer.from(body), type }]));
+  const serveStatic = async (req: IncomingMessage, res: ServerResponse, path: string, file: StaticFile): Promise<void> => {
+    await delay();
+    if (res.destroyed) return;
+    const headers: Record<string, string> = { ...file.headers };
+    if (file.etag !== false) {
+      headers.ETag = macaronEtag(path, file.body.length);
+      if (req.headers['if-none-match'] === headers.ETag) {
+        res.writeHead(304, headers);
+        res.end();
+        return;
+      }
+    }
+    res.writeHead(200, {
+      'Accept-Ranges': 'bytes',
+      ...(file.chunked ? {} : { 'Content-Length': String(file.body.length) }),
+      'Content-Type': file.type,
+      ...headers,
+    });
+    if (req.method === 'HEAD') return void res.end();
+    if (file.cutAfter !== undefined) {
+      res.write(file.body.subarray(0, file.cutAfter));
+      setTimeout(() => res.destroy(), 50);
+      return;
+    }
+    res.end(file.body);
+  };
   const delay = (): Promise<void> => {
     if (delayMs <= 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -463,6 +524,14 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
     if (!complete || res.destroyed) return;
 
     const isRead = method === 'GET' || method === 'HEAD';
+
+    // Gogs' public folder comes first, for everyone (macaron.Static ahead of sessions and sign-in).
+    const file = isRead ? staticFiles.get(target.pathname) : undefined;
+    if (file) return serveStatic(req, res, target.pathname, file);
+    // No such file: Gogs' router finds no route under these reserved names, and renders its 404 page for the person.
+    if (isRead && /^\/(?:assets|css|img|js|plugins)\//.test(path)) {
+      return html(res, 404, `Page not found. ${who.identity === null ? 'Not signed in' : `Signed in as ${escapeHtml(who.identity)}`}`);
+    }
 
     // Keygate owns /-/ (the Gogs username "-" is reserved), so nothing there is Gogs.
     if (path === '/-' || path.startsWith('/-/')) return notFound(res, path);
@@ -715,6 +784,10 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
       ensureAccount(username).isAdmin = admin;
     },
     account: (username) => accounts.get(username.toLowerCase()),
+    setStaticFile(path, body, opts = {}) {
+      if (body === null) staticFiles.delete(path);
+      else staticFiles.set(path, { ...opts, body: Buffer.from(body), type: staticFiles.get(path)?.type ?? 'application/octet-stream' });
+    },
     setDelay: (ms) => {
       delayMs = Math.max(0, ms);
     },

@@ -12,6 +12,8 @@ export interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;
+  /** The body's bytes (text is them read as UTF-8). */
+  body: Buffer;
 }
 
 export function sendRaw(
@@ -33,7 +35,10 @@ export function sendRaw(
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: body.toString('utf8'), body });
+        });
         res.on('error', reject);
       },
     );

@@ -179,6 +179,9 @@ describe('config validation names the bad variable', () => {
     ['MAIL_FROM', { SMTP_URL: 'smtp://mail.example.com:587', MAIL_FROM: 'keygate' }],
     ['MAIL_FROM', { SMTP_URL: 'smtp://mail.example.com:587', MAIL_FROM: 'Keygate <keygate@example.com>\r\nBcc: all@example.com' }],
     ['MAIL_FROM', { MAIL_FROM: 'keygate@example.com' }],
+    ['GOGS_ASSET_CACHE_MB', { GOGS_ASSET_CACHE_MB: '-1' }],
+    ['GOGS_ASSET_CACHE_MB', { GOGS_ASSET_CACHE_MB: '32MB' }],
+    ['GOGS_ASSET_CACHE_MB', { GOGS_ASSET_CACHE_MB: '99999' }],
   ];
   for (const [variable, env] of cases) {
     test(`${Object.entries(env)
@@ -192,6 +195,12 @@ describe('config validation names the bad variable', () => {
       assert.match(err.message, new RegExp(`\\b${variable}\\b`));
     });
   }
+
+  test('GOGS_ASSET_CACHE_MB is a number of MiB, 32 by default, 0 for no cache', () => {
+    assert.equal(loadConfig({}).gogsAssetCacheBytes, 32 * 1024 * 1024);
+    assert.equal(loadConfig({ GOGS_ASSET_CACHE_MB: ' 8 ' }).gogsAssetCacheBytes, 8 * 1024 * 1024);
+    assert.equal(loadConfig({ GOGS_ASSET_CACHE_MB: '0' }).gogsAssetCacheBytes, 0);
+  });
 
   test('several bad variables are all reported at once', () => {
     const err = configError({ PORT: 'abc', PUBLIC_URL: 'ftp://git.example.com', USER_VERIFICATION: 'always' });
