@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { CLI_ACTOR } from '../server/audit/actor.js';
 import { issueInvite } from '../server/enrollment/invites.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
@@ -23,38 +24,45 @@ function given(res: RawResponse): { status: number; headers: Record<string, unkn
   return { status: res.status, headers, body: res.body.toString('base64') };
 }
 
+/** A person enrolled through an invite, signed in. */
+async function person(env: KeygateOnRealGogs, name: string): Promise<TestClient> {
+  const invite = await issueInvite(env.kg.db, env.kg.config, { username: name, email: `${name}@example.test` }, CLI_ACTOR);
+  const client = new TestClient(env.kg.url);
+  const res = await enroll(client, new SoftwareAuthenticator(), invite.token);
+  assert.equal(res.status, 200, res.text);
+  return client;
+}
+
+const viaKeygate = (env: KeygateOnRealGogs, client: TestClient, p: string, headers: string[] = []) =>
+  sendRaw(env.kg.url, { path: p, headers: ['Cookie', client.cookieHeader()!, ...headers] });
+/** Answers given from a kept body so far (keygate_asset_cache_hits_total). */
+const hitsOf = async (env: KeygateOnRealGogs) => Number(/^keygate_asset_cache_hits_total (\d+)$/m.exec(await env.kg.gateway.metrics.registry.metrics())?.[1]);
+
 describe("the asset cache in front of the real Gogs' static files", () => {
   let env: KeygateOnRealGogs;
   let ana: TestClient;
   let bob: TestClient;
   before(async () => {
     env = await startKeygateOnRealGogs();
-    const person = async (name: string) => {
-      const invite = await issueInvite(env.kg.db, env.kg.config, { username: name, email: `${name}@example.test` }, CLI_ACTOR);
-      const client = new TestClient(env.kg.url);
-      const res = await enroll(client, new SoftwareAuthenticator(), invite.token);
-      assert.equal(res.status, 200, res.text);
-      return client;
-    };
-    ana = await person('ana');
-    bob = await person('bob');
+    ana = await person(env, 'ana');
+    bob = await person(env, 'bob');
   });
   after(() => env?.close());
 
-  const viaKeygate = (client: TestClient, p: string) => sendRaw(env.kg.url, { path: p, headers: ['Cookie', client.cookieHeader()!] });
+  const via = (client: TestClient, p: string) => viaKeygate(env, client, p);
   /** Straight to Gogs from an address it does not trust: anyone's view of the file. */
   const direct = (p: string) => sendRaw(env.gogs.url, { path: p });
-  const hits = async () => Number(/^keygate_asset_cache_hits_total (\d+)$/m.exec(await env.kg.gateway.metrics.registry.metrics())?.[1]);
+  const hits = () => hitsOf(env);
 
   test("every file a Gogs page loads is given exactly as Gogs serves it, the first time from Gogs and then from the kept body after Gogs' 304", async () => {
-    const page = await viaKeygate(ana, '/');
+    const page = await via(ana, '/');
     assert.equal(page.status, 200);
     const assets = pageAssets(page.text);
     assert.ok(assets.length >= 10, `the dashboard loads its stylesheets and scripts: ${assets.join(' ')}`);
     const before = await hits();
     for (const client of [ana, bob]) {
       for (const asset of assets) {
-        const [ours, gogs] = [await viaKeygate(client, asset), await direct(asset)];
+        const [ours, gogs] = [await via(client, asset), await direct(asset)];
         assert.equal(ours.status, 200, asset);
         const { 'x-content-type-options': nosniff, ...rest } = given(ours).headers;
         assert.equal(nosniff, 'nosniff', `${asset}: Keygate's default`);
@@ -68,9 +76,9 @@ describe("the asset cache in front of the real Gogs' static files", () => {
     const file = '/css/gogs.min.css';
     const original = await direct(file);
     assert.equal(original.status, 200);
-    await viaKeygate(ana, file);
+    await via(ana, file);
     const kept = await hits();
-    assert.equal(given(await viaKeygate(ana, file)).body, given(original).body);
+    assert.equal(given(await via(ana, file)).body, given(original).body);
     assert.equal(await hits(), kept + 1, 'the file is kept');
 
     const override = path.join(env.gogs.workDir, 'custom', 'public', 'css', 'gogs.min.css');
@@ -78,14 +86,14 @@ describe("the asset cache in front of the real Gogs' static files", () => {
     await writeFile(override, '/* the site look */ body { background: teal }\n');
     try {
       for (const client of [ana, bob]) {
-        const res = await viaKeygate(client, file);
+        const res = await via(client, file);
         assert.equal(res.status, 200);
         assert.equal(res.text, '/* the site look */ body { background: teal }\n');
       }
     } finally {
       await rm(override);
     }
-    const back = await viaKeygate(bob, file);
+    const back = await via(bob, file);
     assert.equal(given(back).body, given(original).body, 'the built-in file again');
     assert.equal(await hits(), kept + 1, 'nothing was answered from a kept body meanwhile');
   });
@@ -97,9 +105,37 @@ describe("the asset cache in front of the real Gogs' static files", () => {
       [ana, 'ana'],
       [bob, 'bob'],
     ] as const) {
-      const res = await viaKeygate(client, '/css/no-such-file.css');
+      const res = await via(client, '/css/no-such-file.css');
       assert.equal(res.status, 404);
       assert.match(res.text, new RegExp(`Signed in as <strong>${name}</strong>`), `${name} sees their own page`);
     }
+  });
+});
+
+describe('the asset cache in front of a real Gogs that compresses (ENABLE_GZIP)', () => {
+  let env: KeygateOnRealGogs;
+  let ana: TestClient;
+  before(async () => {
+    env = await startKeygateOnRealGogs({}, [], [['server', 'ENABLE_GZIP', 'true']]);
+    ana = await person(env, 'ana');
+  });
+  after(() => env?.close());
+
+  test('a browser that accepts gzip gets the compressed file, one that does not gets it plain: each kept apart, never the other', async () => {
+    const file = '/css/gogs.min.css';
+    const plain = await sendRaw(env.gogs.url, { path: file });
+    assert.equal(plain.headers['content-encoding'], undefined);
+    const before = await hitsOf(env);
+    for (let i = 0; i < 2; i++) {
+      const gz = await viaKeygate(env, ana, file, ['Accept-Encoding', 'gzip, deflate, br']);
+      assert.equal(gz.status, 200);
+      assert.equal(gz.headers['content-encoding'], 'gzip', `request ${i + 1}: compressed`);
+      assert.ok(gunzipSync(gz.body).equals(plain.body), `request ${i + 1}: the file, compressed`);
+      const identity = await viaKeygate(env, ana, file);
+      assert.equal(identity.status, 200);
+      assert.equal(identity.headers['content-encoding'], undefined, `request ${i + 1}: not compressed`);
+      assert.ok(identity.body.equals(plain.body), `request ${i + 1}: the file as it is`);
+    }
+    assert.equal((await hitsOf(env)) - before, 2, 'the second of each from its own kept body');
   });
 });

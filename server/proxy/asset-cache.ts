@@ -18,6 +18,10 @@
  * the time is zero, so a changed file of the same size would keep its ETag (for browsers too). An
  * entry is therefore also dropped after MAX_AGE_MS and fetched whole again. Requests that already
  * ask Gogs something of their own (conditional, ranged, `no-store`) pass by the cache untouched.
+ *
+ * Memory is bounded whatever signed-in people ask for: entries (body, key and headers counted)
+ * within the configured size, no key longer than MAX_URL + MAX_ENCODING, and the files being kept
+ * as they pass (a slow reader can hold one for long) within the same size again, one fill per key.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { LRUCache } from 'lru-cache';
@@ -25,8 +29,16 @@ import { LRUCache } from 'lru-cache';
 /**
  * Gogs' static folders, and a path of plain segments under one: no dot segment, no
  * percent-encoding, nothing Gogs' router would read otherwise; a query (gogs.css?v=…) may follow.
+ * The query is part of the key: Gogs changes it when a file changes with a release.
  */
 const STATIC_PATH = /^\/(?:assets|css|img|js|plugins)(?:\/(?!\.\.?(?:[/?]|$))[\w.~+-]+)+(?:\?[^#]*)?$/;
+
+/** Longer request targets and Accept-Encoding values are passed by (Gogs' own are far shorter). */
+const MAX_URL = 512;
+const MAX_ENCODING = 128;
+
+/** Counted for an entry beside its body and key: its header list and the cache's own bookkeeping. */
+const ENTRY_OVERHEAD = 1024;
 
 /** An entry is fetched whole again after this long, whatever Gogs' ETag says (see above). */
 export const MAX_AGE_MS = 10 * 60_000;
@@ -41,20 +53,33 @@ export interface StoredAsset {
   body: Buffer;
 }
 
+/** A clock in milliseconds (performance by default; tests pass their own). */
+export interface Clock {
+  now(): number;
+}
+
 export class AssetCache {
   private readonly entries: LRUCache<string, StoredAsset>;
   /** Bodies larger than this are passed on and not stored. */
   readonly maxEntryBytes: number;
   /** Answers given from a stored body after Gogs' 304, since start (keygate_asset_cache_hits_total). */
   hits = 0;
+  /** Keys whose file is being kept as it passes, and the bytes held for them. */
+  private readonly filling = new Set<string>();
+  private fillingBytes = 0;
 
-  constructor(maxBytes: number) {
+  constructor(
+    private readonly maxBytes: number,
+    clock?: Clock,
+  ) {
     this.maxEntryBytes = Math.floor(maxBytes / ENTRY_SHARE);
     this.entries = new LRUCache<string, StoredAsset>({
       maxSize: maxBytes,
-      maxEntrySize: this.maxEntryBytes,
-      sizeCalculation: (a) => a.body.length + 512,
+      sizeCalculation: (a, key) => a.body.length + key.length + ENTRY_OVERHEAD,
       ttl: MAX_AGE_MS,
+      // The clock is read on each lookup (its default caches it for 1 ms with a timer per lookup).
+      ttlResolution: 0,
+      ...(clock ? { perf: clock } : {}),
     });
   }
 
@@ -65,12 +90,14 @@ export class AssetCache {
   keyFor(req: IncomingMessage): string | null {
     if (req.method !== 'GET') return null;
     const url = req.url!;
-    if (!STATIC_PATH.test(url)) return null;
+    if (url.length > MAX_URL || !STATIC_PATH.test(url)) return null;
     const h = req.headers;
     if (h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined || h['if-match'] !== undefined) return null;
     if (h['if-unmodified-since'] !== undefined || h.range !== undefined || h['if-range'] !== undefined) return null;
     if (h['cache-control']?.includes('no-store')) return null;
-    return `${url}\n${h['accept-encoding'] ?? ''}`;
+    const encoding = h['accept-encoding'] ?? '';
+    if (encoding.length > MAX_ENCODING) return null;
+    return `${url}\n${encoding}`;
   }
 
   get(key: string): StoredAsset | undefined {
@@ -78,17 +105,41 @@ export class AssetCache {
   }
 
   /**
-   * Whether Gogs' answer may be stored: a 200 with an ETag, no cookie, varying at most by encoding,
-   * not marked private or no-store, and not declared larger than an entry may be.
+   * Starts keeping Gogs' answer for `key` as it passes, or returns null when it may not be stored:
+   * not a 200 with an ETag, a cookie, varying by more than the encoding, marked private, no-store
+   * or no-cache, declared larger than an entry may be, of a length that cannot be told whole
+   * (neither Content-Length nor chunked), or already being kept for another request.
    */
-  storable(statusCode: number, headers: IncomingHttpHeaders): boolean {
-    if (statusCode !== 200 || typeof headers.etag !== 'string' || headers['set-cookie'] !== undefined) return false;
+  begin(key: string, statusCode: number, headers: IncomingHttpHeaders): Fill | null {
+    if (statusCode !== 200 || typeof headers.etag !== 'string' || headers['set-cookie'] !== undefined) return null;
     const vary = headers.vary;
-    if (vary !== undefined && (typeof vary !== 'string' || vary.trim().toLowerCase() !== 'accept-encoding')) return false;
+    if (vary !== undefined && (typeof vary !== 'string' || vary.trim().toLowerCase() !== 'accept-encoding')) return null;
     const cc = headers['cache-control'];
-    if (cc !== undefined && (typeof cc !== 'string' || /no-store|private|no-cache/i.test(cc))) return false;
-    const length = headers['content-length'];
-    return length === undefined || Number(length) <= this.maxEntryBytes;
+    if (cc !== undefined && (typeof cc !== 'string' || /no-store|private|no-cache/i.test(cc))) return null;
+    const declared = headers['content-length'];
+    let length: number;
+    if (declared !== undefined) {
+      length = Number(declared);
+      if (!(length <= this.maxEntryBytes)) return null;
+    } else if (/\bchunked\b/i.test(String(headers['transfer-encoding'] ?? ''))) {
+      length = -1;
+    } else return null; // ends when the connection closes: a cut would look whole
+    if (this.filling.has(key)) return null;
+    this.filling.add(key);
+    return new Fill(this, key, headers.etag, length);
+  }
+
+  /** Takes room for n more bytes being kept; false when the files being kept already fill the cache's size. */
+  reserve(n: number): boolean {
+    if (this.fillingBytes + n > this.maxBytes) return false;
+    this.fillingBytes += n;
+    return true;
+  }
+
+  /** A fill is over (stored or not): its key and bytes are free again. */
+  release(key: string, bytes: number): void {
+    this.filling.delete(key);
+    this.fillingBytes -= bytes;
   }
 
   set(key: string, etag: string, headers: Array<string | string[]>, body: Buffer): void {
@@ -109,8 +160,61 @@ export class AssetCache {
     return this.entries.size;
   }
 
-  /** Memory they are counted as taking: their bodies, and 512 bytes each for the rest (keygate_asset_cache_bytes). */
+  /** Memory they are counted as taking: body, key and ENTRY_OVERHEAD each (keygate_asset_cache_bytes). */
   get byteCount(): number {
     return this.entries.calculatedSize;
+  }
+
+  /** Bytes held now by files being kept as they pass. */
+  get fillingByteCount(): number {
+    return this.fillingBytes;
+  }
+}
+
+/** One file being kept as it passes to the browser: stored if it arrives whole. */
+export class Fill {
+  /** The browser's header list (downstreamHeaders), set once written. */
+  headers: Array<string | string[]> = [];
+  private chunks: Buffer[] = [];
+  private bytes = 0;
+  private over = false;
+
+  constructor(
+    private readonly cache: AssetCache,
+    readonly key: string,
+    readonly etag: string,
+    /** Content-Length as Gogs declared it; -1 for a chunked body. */
+    private readonly length: number,
+  ) {}
+
+  /** Keeps a piece; false when the file turned out too large to keep (the fill is then abandoned). */
+  add(chunk: Buffer): boolean {
+    if (this.bytes + chunk.length > this.cache.maxEntryBytes || !this.cache.reserve(chunk.length)) {
+      this.abandon();
+      return false;
+    }
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+    return true;
+  }
+
+  /** Gogs' answer ended: stored if every byte arrived (its own memory, not slices of the socket's reads). */
+  finish(): void {
+    if (this.over) return;
+    if (this.length === -1 || this.length === this.bytes) {
+      const body = Buffer.allocUnsafeSlow(this.bytes);
+      let at = 0;
+      for (const chunk of this.chunks) at += chunk.copy(body, at);
+      this.cache.set(this.key, this.etag, this.headers, body);
+    }
+    this.abandon();
+  }
+
+  /** Gogs' answer failed or was cut, or the file is too large: nothing stored. */
+  abandon(): void {
+    if (this.over) return;
+    this.over = true;
+    this.chunks = [];
+    this.cache.release(this.key, this.bytes);
   }
 }

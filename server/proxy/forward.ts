@@ -13,7 +13,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
-import type { AssetCache, StoredAsset } from './asset-cache.js';
+import type { AssetCache, Fill, StoredAsset } from './asset-cache.js';
 import { cutStalledBody } from './client-limits.js';
 import { downstreamHeaders } from './headers.js';
 
@@ -64,16 +64,6 @@ export function isGogsSignInRedirect(statusCode: number, location: string | stri
 const EXCHANGE = Symbol('keygate.exchange');
 type Downstream = ServerResponse & { [EXCHANGE]?: Exchange };
 
-/** A static file's answer as it passes, kept for the asset cache. */
-interface Keeping {
-  etag: string;
-  headers: Array<string | string[]>;
-  chunks: Buffer[];
-  bytes: number;
-  /** Content-Length as Gogs declared it; -1 for a chunked body. */
-  length: number;
-}
-
 /** Keygate would not send this request as it stands (a header undici refuses): the browser's 400. */
 export class UnsendableRequest extends Error {
   constructor(cause: Error) {
@@ -95,7 +85,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Gogs' answer was replaced by Keygate's (onGogsSignIn, or a stored asset): its body is read and dropped. */
   replaced = false;
   /** A static file's answer being kept for the asset cache as it passes (asset-cache.ts), or null. */
-  keeping: Keeping | null = null;
+  keeping: Fill | null = null;
 
   constructor(
     readonly upstream: UndiciUpstream,
@@ -152,10 +142,9 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.res.end(body);
       return true;
     }
-    if (cache.storable(statusCode, headers)) {
-      const length = headers['content-length'];
-      this.keeping = { etag: headers.etag as string, headers: [], chunks: [], bytes: 0, length: length === undefined ? -1 : Number(length) };
-    } else if (this.stored) cache.delete(this.assetKey!);
+    // Not a 304: the stored file, if any, is not Gogs' file any more.
+    if (this.stored) cache.delete(this.assetKey!);
+    this.keeping = cache.begin(this.assetKey!, statusCode, headers);
     return false;
   }
 
@@ -163,26 +152,20 @@ class Exchange implements Dispatcher.DispatchHandler {
     // undici hands over an empty piece each time it resumes a paused body: written on, it would be
     // an empty write to the browser's socket, and another pause while that socket is full.
     if (this.replaced || chunk.length === 0) return;
-    if (this.keeping) this.keep(chunk);
+    if (this.keeping && !this.keeping.add(chunk)) this.keeping = null;
     if (!this.res.write(chunk)) controller.pause();
-  }
-
-  private keep(chunk: Buffer): void {
-    const k = this.keeping!;
-    k.bytes += chunk.length;
-    if (k.bytes > this.upstream.assets!.maxEntryBytes) this.keeping = null;
-    else k.chunks.push(chunk);
   }
 
   onResponseEnd(): void {
     if (this.replaced) return;
-    const k = this.keeping;
-    // Stored only whole: every byte Gogs declared (or, chunked, up to its last chunk).
-    if (k && (k.length === -1 || k.length === k.bytes)) this.upstream.assets!.set(this.assetKey!, k.etag, k.headers, Buffer.concat(k.chunks, k.bytes));
+    this.keeping?.finish();
+    this.keeping = null;
     this.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.keeping?.abandon();
+    this.keeping = null;
     const res = this.res;
     if (res.destroyed || this.replaced) return;
     if (this.started || res.headersSent) {

@@ -21,9 +21,16 @@ export async function startKeygateOnRealGogs(
   env: Record<string, string> = {},
   /** Lines of Gogs' app.ini set otherwise (startRealGogs' settings). */
   gogsSettings: Array<[string, string, string]> = [],
+  /** Lines added to Gogs' app.ini (startRealGogs' added). */
+  gogsAdded: Array<[string, string, string]> = [],
 ): Promise<KeygateOnRealGogs> {
   const port = await freePort();
-  const gogs = await startRealGogs({ publicUrl: `http://localhost:${port}`, trustedProxyIps: `${KEYGATE_SOURCE_ADDRESS}/32`, settings: gogsSettings });
+  const gogs = await startRealGogs({
+    publicUrl: `http://localhost:${port}`,
+    trustedProxyIps: `${KEYGATE_SOURCE_ADDRESS}/32`,
+    settings: gogsSettings,
+    added: gogsAdded,
+  });
   try {
     const kg = await startKeygateFor(gogs.url, {
       port,

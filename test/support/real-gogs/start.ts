@@ -29,6 +29,8 @@ export interface RealGogsOptions {
   adminName?: string;
   /** Lines of the shipped app.ini set otherwise, [section, key, value]: a misconfigured Gogs. */
   settings?: Array<[string, string, string]>;
+  /** Lines the shipped app.ini leaves at Gogs' default, added (e.g. [server] ENABLE_GZIP). */
+  added?: Array<[string, string, string]>;
 }
 
 export interface RealGogs {
@@ -110,6 +112,7 @@ export async function startRealGogs(options: RealGogsOptions): Promise<RealGogs>
   ini = addIni(ini, 'session', 'PROVIDER_CONFIG', path.join(workDir, 'sessions'));
   ini = addIni(ini, 'log', 'ROOT_PATH', path.join(workDir, 'log'));
   for (const [section, key, value] of options.settings ?? []) ini = setIni(ini, section, key, value);
+  for (const [section, key, value] of options.added ?? []) ini = addIni(ini, section, key, value);
   await writeFile(configFile, ini);
 
   const publicUrl = new URL(options.publicUrl);
