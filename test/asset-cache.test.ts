@@ -5,6 +5,7 @@
  * it: test/real-gogs-assets.test.ts.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
@@ -179,6 +180,29 @@ describe('asset cache', () => {
     const whole = await get(ana, '/js/cut.js');
     assert.equal(whole.text, body);
     assert.deepEqual(asked(kg.gogs.last()), [], 'nothing was stored from the cut transfer');
+  });
+
+  test('a browser that leaves in the middle of a file leaves nothing held: the file is kept at a later request as usual', async () => {
+    const body = 'y'.repeat(60_000);
+    kg.gogs.setStaticFile('/js/left.js', body, { pauseAfter: 1000 });
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`${kg.url}/js/left.js`, { headers: { cookie: ana.cookieHeader()! } }, (res) => {
+        assert.equal(res.statusCode, 200);
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+    });
+    // Gogs' side of the abandoned transfer ends (Keygate stops reading it when the browser leaves).
+    await kg.gogs.last()!.responded;
+    kg.gogs.setStaticFile('/js/left.js', body);
+    await get(ana, '/js/left.js');
+    assert.deepEqual(asked(kg.gogs.last()), [], 'nothing was stored from the abandoned transfer');
+    const again = await get(bob, '/js/left.js');
+    assert.equal(again.text, body);
+    assert.equal(asked(kg.gogs.last()).length, 1, 'the key was free: the whole file was kept');
   });
 
   test('a file sent without Content-Length (chunked) is stored once whole, and given with its length', async () => {

@@ -81,6 +81,8 @@ export interface StaticFileOptions {
   headers?: Record<string, string>;
   chunked?: boolean;
   cutAfter?: number;
+  /** Sends that many bytes, then the rest half a second later. */
+  pauseAfter?: number;
 }
 
 interface StaticFile extends StaticFileOptions {
@@ -153,7 +155,7 @@ export interface FakeGogs {
    * Puts a file in Gogs' public folder (`path` as requested, e.g. /css/app.css), or takes it out
    * (null). `etag: false` serves it as Gogs' custom/public folder does, with no ETag; `headers` are
    * added to its answers; `chunked` sends it without Content-Length; `cutAfter` sends that many bytes
-   * of it and then drops the connection.
+   * of it and then drops the connection; `pauseAfter` sends that many, and the rest 500 ms later.
    */
   setStaticFile(path: string, body: Buffer | string | null, opts?: StaticFileOptions): void;
   /** Stop listening, drop open (keep-alive) connections and cancel pending delays. */
@@ -398,6 +400,11 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
     if (file.cutAfter !== undefined) {
       res.write(file.body.subarray(0, file.cutAfter));
       setTimeout(() => res.destroy(), 50);
+      return;
+    }
+    if (file.pauseAfter !== undefined) {
+      res.write(file.body.subarray(0, file.pauseAfter));
+      setTimeout(() => res.end(file.body.subarray(file.pauseAfter)), 500);
       return;
     }
     res.end(file.body);
