@@ -255,6 +255,52 @@ describe('asset cache', () => {
   });
 });
 
+describe('a browser that leaves while its request waits for a connection to Gogs (GOGS_CONNECTIONS=1)', () => {
+  let kg: TestKeygate;
+  let ana: TestClient;
+  before(async () => {
+    // Gogs' Go server never closes an idle connection: one Keygate does not finish with stays held.
+    kg = await startKeygate({ env: { GOGS_CONNECTIONS: '1' }, gogs: { keepAliveTimeoutMs: 0 } });
+    ana = new TestClient(kg.url);
+    await enrolledUser(kg, ana, new SoftwareAuthenticator(), 'ana');
+  });
+  after(() => kg?.close());
+  const get = (client: TestClient, path: string) => sendRaw(kg.url, { path, headers: ['Cookie', client.cookieHeader()!] });
+
+  test('its request is never sent, and holds neither the connection nor the file: both serve the next requests', async () => {
+    kg.gogs.setStaticFile('/js/busy.js', 'b'.repeat(10_000), { pauseAfter: 100 });
+    kg.gogs.setStaticFile('/js/queued.js', 'q'.repeat(10_000));
+    kg.gogs.clear();
+    const cookie = ana.cookieHeader()!;
+    // The one connection is busy for half a second with this file.
+    const busy = sendRaw(kg.url, { path: '/js/busy.js', headers: ['Cookie', cookie] });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // This one waits in line behind it; its browser gives up meanwhile.
+    await new Promise<void>((resolve) => {
+      const req = http.get(`${kg.url}/js/queued.js`, { headers: { cookie } });
+      req.on('error', () => resolve());
+      setTimeout(() => req.destroy(), 100);
+    });
+    assert.equal((await busy).status, 200);
+
+    const held = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('no answer in 10 s: the one connection to Gogs is held by the request of the browser that left')), 10_000).unref(),
+    );
+    const next = await Promise.race([get(ana, '/js/queued.js'), held]);
+    assert.equal(next.status, 200, 'the connection serves the next request');
+    const again = await get(ana, '/js/queued.js');
+    assert.equal(again.text, 'q'.repeat(10_000));
+    assert.equal(asked(kg.gogs.last()).length, 1, 'and the file was kept');
+    const page = await get(ana, '/');
+    assert.equal(page.status, 200);
+    assert.deepEqual(
+      kg.gogs.requests.map((r) => r.url),
+      ['/js/busy.js', '/js/queued.js', '/js/queued.js', '/'],
+      'the request of the browser that left never reached Gogs',
+    );
+  });
+});
+
 describe('asset cache off (GOGS_ASSET_CACHE_MB=0)', () => {
   let kg: TestKeygate;
   let ana: TestClient;

@@ -189,6 +189,7 @@ export class Fill {
 
   /** Keeps a piece; false when the file turned out too large to keep (the fill is then abandoned). */
   add(chunk: Buffer): boolean {
+    if (this.over) return false;
     if (this.bytes + chunk.length > this.cache.maxEntryBytes || !this.cache.reserve(chunk.length)) {
       this.abandon();
       return false;

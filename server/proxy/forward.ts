@@ -107,6 +107,13 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    // The browser left while this request waited for a connection to Gogs, or for its session
+    // lookup: its 'close' came before anyone could abort. Not sent: sent, its answer would pause
+    // on the closed response with nothing to resume it, holding a pooled connection for good.
+    if (this.res.destroyed) {
+      controller.abort(new Error('the client went away'));
+      return;
+    }
     // The body is read from now on: only now can it stall (client-limits.ts).
     if (this.options.body !== null) cutStalledBody(this.req, this.res, this.upstream.stalledBodyMs);
   }
@@ -152,6 +159,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     // undici hands over an empty piece each time it resumes a paused body: written on, it would be
     // an empty write to the browser's socket, and another pause while that socket is full.
     if (this.replaced || chunk.length === 0) return;
+    if (this.res.destroyed) {
+      controller.abort(new Error('the client went away'));
+      return;
+    }
     if (this.keeping && !this.keeping.add(chunk)) this.keeping = null;
     if (!this.res.write(chunk)) controller.pause();
   }

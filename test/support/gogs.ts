@@ -74,6 +74,12 @@ export interface FakeGogsOptions {
    * are unchanged. Unset (the default): the canned empty-repository answers below.
    */
   gitRoot?: string;
+  /**
+   * How long an idle keep-alive connection stays open (Node's server.keepAliveTimeout); default
+   * Node's 5 s. 0: for as long as the client keeps it, as Gogs' Go server does (it sets no idle
+   * timeout), so a connection Keygate never finishes with is never closed for it.
+   */
+  keepAliveTimeoutMs?: number;
 }
 
 export interface StaticFileOptions {
@@ -747,6 +753,7 @@ export async function startFakeGogs(options: FakeGogsOptions = {}): Promise<Fake
     });
   });
 
+  if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {

@@ -75,8 +75,9 @@ describe('asset cache: which requests it takes part in', () => {
   });
 
   test('not a request target over 512 characters or an Accept-Encoding over 128 (no key outgrows the bound on memory)', () => {
-    assert.notEqual(cache.keyFor(request(`/js/a.js?v=${'x'.repeat(500)}`)), null);
-    assert.equal(cache.keyFor(request(`/js/a.js?v=${'x'.repeat(510)}`)), null);
+    const target = (length: number) => `/js/a.js?v=${'x'.repeat(length - '/js/a.js?v='.length)}`;
+    assert.notEqual(cache.keyFor(request(target(512))), null);
+    assert.equal(cache.keyFor(request(target(513))), null);
     assert.notEqual(cache.keyFor(request('/js/a.js', { 'accept-encoding': 'g'.repeat(128) })), null);
     assert.equal(cache.keyFor(request('/js/a.js', { 'accept-encoding': 'g'.repeat(129) })), null);
   });
@@ -143,6 +144,11 @@ describe('asset cache: which answers it keeps', () => {
     assert.equal(cache.fillingByteCount, 0, 'its bytes are let go at once');
     fill.finish();
     assert.equal(cache.get('big'), undefined);
+    const left = cache.begin('left', 200, FILE)!;
+    left.add(Buffer.from('ab'));
+    left.abandon();
+    assert.equal(left.add(Buffer.from('cde')), false, 'nothing more is taken once abandoned');
+    assert.equal(cache.fillingByteCount, 0);
     assert.ok(cache.begin('big', 200, FILE), 'the key is free again');
   });
 
@@ -164,7 +170,7 @@ describe('asset cache: which answers it keeps', () => {
 });
 
 describe('asset cache: memory and age', () => {
-  test('entries count their key and headers as well as their body, and never exceed the size together', () => {
+  test('entries count their key and a fixed 1 KiB for their headers as well as their body, and never exceed the size together', () => {
     const cache = new AssetCache(MiB);
     const key = `/js/a.js?v=${'x'.repeat(500)}\n${'g'.repeat(128)}`;
     cache.set(key, '"e"', [], Buffer.alloc(100));
