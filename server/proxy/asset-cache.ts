@@ -19,7 +19,7 @@
  * entry is therefore also dropped after MAX_AGE_MS and fetched whole again. Requests that already
  * ask Gogs something of their own (conditional, ranged, `no-store`) pass by the cache untouched.
  *
- * Memory is bounded whatever signed-in people ask for: entries (body, key and headers counted)
+ * Memory is bounded whatever signed-in people ask for: entries (body, key and 1 KiB for headers)
  * within the configured size, no key longer than MAX_URL + MAX_ENCODING, and the files being kept
  * as they pass (a slow reader can hold one for long) within the same size again, one fill per key.
  */
