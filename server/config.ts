@@ -95,16 +95,17 @@ const bool = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-/** A whole number of at least 1, written in decimal digits (a rate limit). */
-const count = (fallback: number) =>
+/** A whole number from `min` (1 unless given) to `max`, written in decimal digits (a rate limit, a size). */
+const count = (fallback: number, min = 1, max?: number) =>
   z
     .string()
     .default(String(fallback))
     .transform((value, ctx) => {
       const trimmed = value.trim();
       const n = Number(trimmed);
-      if (!/^\d{1,9}$/.test(trimmed) || n < 1) {
-        ctx.addIssue({ code: 'custom', message: `"${value}" is not a whole number of at least 1` });
+      if (!/^\d{1,9}$/.test(trimmed) || n < min || (max !== undefined && n > max)) {
+        const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a whole number ${range}` });
         return z.NEVER;
       }
       return n;
@@ -262,18 +263,8 @@ const schema = z.object({
   GOGS_RESPONSE_TIMEOUT: duration('60s'),
   // Bounded resources (server/proxy/client-limits.ts): one client cannot starve the others.
   GOGS_CONNECTIONS: count(128),
-  // Memory for Gogs' static files' bodies (server/proxy/asset-cache.ts), per process; 0: no cache.
-  GOGS_ASSET_CACHE_MB: z
-    .string()
-    .default('32')
-    .transform((value, ctx) => {
-      const trimmed = value.trim();
-      if (!/^\d{1,5}$/.test(trimmed) || Number(trimmed) > 16384) {
-        ctx.addIssue({ code: 'custom', message: `"${value}" is not a number of MiB from 0 (no cache) to 16384` });
-        return z.NEVER;
-      }
-      return Number(trimmed) * 1024 * 1024;
-    }),
+  // Memory for Gogs' static files' bodies in MiB (server/proxy/asset-cache.ts), per process; 0: no cache.
+  GOGS_ASSET_CACHE_MB: count(32, 0, 16384).transform((mib) => mib * 1024 * 1024),
   GOGS_SOURCE_ADDRESS: z
     .string()
     .trim()

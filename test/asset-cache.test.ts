@@ -12,13 +12,7 @@ import { TestClient } from './support/client.js';
 import { enrolledUser } from './support/flows.js';
 import type { RecordedRequest } from './support/gogs.js';
 import { startKeygate, type TestKeygate } from './support/keygate.js';
-import { rawValues, sendRaw, type RawResponse } from './support/raw.js';
-
-/** The response as the browser sees it, less the Date header (a stored answer goes out with a fresh one). */
-function seen(res: RawResponse): { status: number; headers: Record<string, unknown>; body: string } {
-  const { date: _date, connection: _connection, ...headers } = res.headers;
-  return { status: res.status, headers, body: res.body.toString('latin1') };
-}
+import { asGiven, rawValues, sendRaw } from './support/raw.js';
 
 /** A metric of the asset cache's, as a scrape reads it. */
 async function metric(kg: TestKeygate, name: 'entries' | 'bytes' | 'hits_total'): Promise<number> {
@@ -57,7 +51,7 @@ describe('asset cache', () => {
     assert.deepEqual(asked(kg.gogs.last()), [], 'the first request asks Gogs nothing of its own');
     for (const client of [ana, bob, ana]) {
       const next = await get(client, '/js/once.js');
-      assert.deepEqual(seen(next), seen(first), 'the stored answer is the one Gogs gave');
+      assert.deepEqual(asGiven(next), asGiven(first), 'the stored answer is the one Gogs gave');
       assert.ok(next.headers.date, 'with a Date of its own');
       assert.deepEqual(asked(kg.gogs.last()), [String(first.headers.etag)], "Gogs is asked with the stored file's ETag");
     }

@@ -14,15 +14,9 @@ import { issueInvite } from '../server/enrollment/invites.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
 import { enroll } from './support/flows.js';
-import { sendRaw, type RawResponse } from './support/raw.js';
+import { asGiven, sendRaw } from './support/raw.js';
 import { startKeygateOnRealGogs, type KeygateOnRealGogs } from './support/real-gogs/keygate.js';
 import { pageAssets } from './support/real-gogs/page-assets.js';
-
-/** Status, headers (less Date and Connection) and bytes: what a browser is given. */
-function given(res: RawResponse): { status: number; headers: Record<string, unknown>; body: string } {
-  const { date: _date, connection: _connection, ...headers } = res.headers;
-  return { status: res.status, headers, body: res.body.toString('base64') };
-}
 
 /** A person enrolled through an invite, signed in. */
 async function person(env: KeygateOnRealGogs, name: string): Promise<TestClient> {
@@ -64,9 +58,9 @@ describe("the asset cache in front of the real Gogs' static files", () => {
       for (const asset of assets) {
         const [ours, gogs] = [await via(client, asset), await direct(asset)];
         assert.equal(ours.status, 200, asset);
-        const { 'x-content-type-options': nosniff, ...rest } = given(ours).headers;
+        const { 'x-content-type-options': nosniff, ...rest } = asGiven(ours).headers;
         assert.equal(nosniff, 'nosniff', `${asset}: Keygate's default`);
-        assert.deepEqual({ ...given(ours), headers: rest }, given(gogs), `${asset}: as Gogs serves it`);
+        assert.deepEqual({ ...asGiven(ours), headers: rest }, asGiven(gogs), `${asset}: as Gogs serves it`);
       }
     }
     assert.equal((await hits()) - before, assets.length, "Bob's requests were all answered from kept bodies, after Gogs' 304");
@@ -78,7 +72,7 @@ describe("the asset cache in front of the real Gogs' static files", () => {
     assert.equal(original.status, 200);
     await via(ana, file);
     const kept = await hits();
-    assert.equal(given(await via(ana, file)).body, given(original).body);
+    assert.equal(asGiven(await via(ana, file)).body, asGiven(original).body);
     assert.equal(await hits(), kept + 1, 'the file is kept');
 
     const override = path.join(env.gogs.workDir, 'custom', 'public', 'css', 'gogs.min.css');
@@ -94,7 +88,7 @@ describe("the asset cache in front of the real Gogs' static files", () => {
       await rm(override);
     }
     const back = await via(bob, file);
-    assert.equal(given(back).body, given(original).body, 'the built-in file again');
+    assert.equal(asGiven(back).body, asGiven(original).body, 'the built-in file again');
     assert.equal(await hits(), kept + 1, 'nothing was answered from a kept body meanwhile');
   });
 

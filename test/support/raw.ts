@@ -16,6 +16,15 @@ export interface RawResponse {
   body: Buffer;
 }
 
+/**
+ * What a browser is given, for comparing two answers: status, headers less Date and Connection
+ * (they differ from one answer to the next) and the body's bytes (base64).
+ */
+export function asGiven(res: RawResponse): { status: number; headers: Record<string, unknown>; body: string } {
+  const { date: _date, connection: _connection, ...headers } = res.headers;
+  return { status: res.status, headers, body: res.body.toString('base64') };
+}
+
 export function sendRaw(
   baseUrl: string,
   opts: {
