@@ -9,23 +9,10 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { CLI_ACTOR } from '../server/audit/actor.js';
-import { issueInvite } from '../server/enrollment/invites.js';
-import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
-import { enroll } from './support/flows.js';
 import { asGiven, sendRaw } from './support/raw.js';
-import { startKeygateOnRealGogs, type KeygateOnRealGogs } from './support/real-gogs/keygate.js';
+import { signedInPerson, startKeygateOnRealGogs, type KeygateOnRealGogs } from './support/real-gogs/keygate.js';
 import { pageAssets } from './support/real-gogs/page-assets.js';
-
-/** A person enrolled through an invite, signed in. */
-async function person(env: KeygateOnRealGogs, name: string): Promise<TestClient> {
-  const invite = await issueInvite(env.kg.db, env.kg.config, { username: name, email: `${name}@example.test` }, CLI_ACTOR);
-  const client = new TestClient(env.kg.url);
-  const res = await enroll(client, new SoftwareAuthenticator(), invite.token);
-  assert.equal(res.status, 200, res.text);
-  return client;
-}
 
 const viaKeygate = (env: KeygateOnRealGogs, client: TestClient, p: string, headers: string[] = []) =>
   sendRaw(env.kg.url, { path: p, headers: ['Cookie', client.cookieHeader()!, ...headers] });
@@ -38,8 +25,8 @@ describe("the asset cache in front of the real Gogs' static files", () => {
   let bob: TestClient;
   before(async () => {
     env = await startKeygateOnRealGogs();
-    ana = await person(env, 'ana');
-    bob = await person(env, 'bob');
+    ana = await signedInPerson(env, 'ana');
+    bob = await signedInPerson(env, 'bob');
   });
   after(() => env?.close());
 
@@ -111,7 +98,7 @@ describe('the asset cache in front of a real Gogs that compresses (ENABLE_GZIP)'
   let ana: TestClient;
   before(async () => {
     env = await startKeygateOnRealGogs({}, [], [['server', 'ENABLE_GZIP', 'true']]);
-    ana = await person(env, 'ana');
+    ana = await signedInPerson(env, 'ana');
   });
   after(() => env?.close());
 

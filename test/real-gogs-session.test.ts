@@ -6,12 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CLI_ACTOR } from '../server/audit/actor.js';
-import { issueInvite } from '../server/enrollment/invites.js';
-import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
-import { enroll } from './support/flows.js';
-import { startKeygateOnRealGogs, type KeygateOnRealGogs } from './support/real-gogs/keygate.js';
+import { signedInPerson, startKeygateOnRealGogs, type KeygateOnRealGogs } from './support/real-gogs/keygate.js';
 
 /** Who the real Gogs' page says is signed in ("Signed in as <strong>name</strong>"), or null. */
 function gogsSaysSignedIn(html: string): string | null {
@@ -32,13 +28,7 @@ describe("the real Gogs' session cookie, through Keygate", () => {
   });
   after(() => env?.close());
 
-  async function signedIn(name: string): Promise<TestClient> {
-    const invite = await issueInvite(env.kg.db, env.kg.config, { username: name, email: `${name}@example.test` }, CLI_ACTOR);
-    const client = new TestClient(env.kg.url);
-    const res = await enroll(client, new SoftwareAuthenticator(), invite.token);
-    assert.equal(res.status, 200, res.text);
-    return client;
-  }
+  const signedIn = (name: string): Promise<TestClient> => signedInPerson(env, name);
 
   test("a Gogs session cookie of another account, planted in a signed-in person's browser, never makes Gogs act as that account", async () => {
     const ana = await signedIn('ana');

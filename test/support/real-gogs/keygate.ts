@@ -4,6 +4,12 @@
  * test speaking to Gogs from 127.0.0.1 is "anyone else"), and Keygate holds the admin token
  * deploy/gogs/init.sh made (GOGS_ADMIN_TOKEN: invites create the Gogs account).
  */
+import assert from 'node:assert/strict';
+import { CLI_ACTOR } from '../../../server/audit/actor.js';
+import { issueInvite } from '../../../server/enrollment/invites.js';
+import { SoftwareAuthenticator } from '../authenticator.js';
+import { TestClient } from '../client.js';
+import { enroll } from '../flows.js';
 import { startKeygateFor, type TestKeygate } from '../keygate.js';
 import { freePort } from '../net.js';
 import { startRealGogs, type RealGogs } from './start.js';
@@ -48,4 +54,13 @@ export async function startKeygateOnRealGogs(
     await gogs.stop();
     throw error;
   }
+}
+
+/** A person invited from the command line (Keygate makes their Gogs account) and enrolled with a software key: signed in. */
+export async function signedInPerson(env: KeygateOnRealGogs, name: string): Promise<TestClient> {
+  const invite = await issueInvite(env.kg.db, env.kg.config, { username: name, email: `${name}@example.test` }, CLI_ACTOR);
+  const client = new TestClient(env.kg.url);
+  const res = await enroll(client, new SoftwareAuthenticator(), invite.token);
+  assert.equal(res.status, 200, res.text);
+  return client;
 }
