@@ -264,6 +264,11 @@ export const CONFIG_REFERENCE: Record<ConfigVariable, VariableReference> = {
     meaning:
       "a request body that stops moving this long while Keygate reads it is cut (not while Gogs is slower to take it than the client to send it: that is GOGS_RESPONSE_TIMEOUT's to judge); a body for Keygate's own pages must arrive whole within it (408)",
   },
+  CLIENT_SEND_TIMEOUT: {
+    default: '`60s`',
+    meaning:
+      "a client that takes none of a proxied answer for this long (its connection full, nothing read) is cut, and the connection to Gogs it held goes back to the pool (as nginx's send_timeout); a client that keeps reading, however slowly, is never cut",
+  },
   CLIENT_HEADER_TIMEOUT: {
     default: '`20s`',
     meaning: 'a client must send its request headers within this, or the connection is closed',

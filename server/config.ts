@@ -273,6 +273,7 @@ const schema = z.object({
   MAX_CONNECTIONS_PER_CLIENT: count(64),
   MAX_PASSTHROUGH_PER_CLIENT: count(32),
   CLIENT_BODY_TIMEOUT: duration('30s'),
+  CLIENT_SEND_TIMEOUT: duration('60s'),
   CLIENT_HEADER_TIMEOUT: duration('20s'),
   // Optional email (server/mail/): unset, Keygate sends none. The URL may hold the SMTP password: never logged.
   SMTP_URL: smtpUrl.optional(),
@@ -464,6 +465,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, sources: Config
     maxPassthroughPerClient: e.MAX_PASSTHROUGH_PER_CLIENT,
     /** A request body that stops moving this long is cut. */
     clientBodyTimeoutMs: e.CLIENT_BODY_TIMEOUT,
+    /** A client that takes none of Gogs' answer for this long is cut, and its connection to Gogs freed. */
+    clientSendTimeoutMs: e.CLIENT_SEND_TIMEOUT,
     /** A client must send its request headers within this. */
     clientHeaderTimeoutMs: e.CLIENT_HEADER_TIMEOUT,
     /** Email to people about their keys (server/mail/) goes through this SMTP server; undefined = no email. May hold a password: never log it. */

@@ -1,19 +1,21 @@
 /**
  * Security review finding 4: one anonymous client cannot starve everyone. Bounded connections per
  * client address, bounded pass-through requests in flight per client, a pool of Gogs connections
- * for signed-in pages that anonymous traffic never touches, stalled bodies cut, and ceremony
- * bodies refused as soon as their declared size is too large.
+ * for signed-in pages that anonymous traffic never touches, stalled bodies cut, clients that stop
+ * reading their answer cut, and ceremony bodies refused as soon as their declared size is too large.
  *
  * Different clients are different loopback addresses (127.0.0.x): the attacker's sockets bind
  * their own source address.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TestClient } from './support/client.js';
 import { signedInPerson } from './support/flows.js';
 import { startKeygate, startKeygateFor, type TestKeygate } from './support/keygate.js';
+import { downloadSha256 } from './support/gogs.js';
 import { sleep } from './support/net.js';
 
 const TOKEN = 'e'.repeat(30) + '0123456789';
@@ -226,6 +228,61 @@ describe('pipelined requests and bodies that wait their turn (review findings)',
     await upload.closed;
     assert.equal(statusOf(upload.answer()), 200, upload.answer().slice(0, 200));
     assert.match(upload.answer(), /"bytes":5/);
+  });
+});
+
+describe('a client that stops reading its answer (CLIENT_SEND_TIMEOUT)', () => {
+  let kg: TestKeygate;
+  before(async () => {
+    // One connection to Gogs for signed-in pages: whoever holds it holds everyone's pages.
+    kg = await startKeygate({ env: { GOGS_CONNECTIONS: '1', CLIENT_SEND_TIMEOUT: '1s' } });
+  });
+  after(() => kg.close());
+
+  test("is cut once it has taken nothing for CLIENT_SEND_TIMEOUT, and the Gogs connection it held serves the next person's page", async () => {
+    const mallory = await signedInPerson(kg, 'mallory-reader');
+    const alice = await signedInPerson(kg, 'alice-reader');
+    const r = await openRequest(kg, '127.0.0.16', `GET /download/50000000 HTTP/1.1\r\nHost: localhost\r\nCookie: ${mallory.client.cookieHeader()}\r\n\r\n`);
+    // Reads nothing: the socket's buffers fill, Keygate pauses Gogs' answer, and holds the only connection.
+    r.socket.pause();
+    const pausedAt = Date.now();
+    await sleep(300);
+    const page = await Promise.race([alice.client.get('/alice-reader/repo'), sleep(10_000).then(() => ({ status: 0 }))]);
+    assert.equal(page.status, 200, "the other person's page is served (within 10 s) once the connection is free");
+    assert.ok(Date.now() - pausedAt >= 800, 'the page waited for the cut: the client was not cut before about CLIENT_SEND_TIMEOUT');
+    // A paused socket does not see its end: it reads what was buffered, then finds the connection cut.
+    r.socket.resume();
+    await Promise.race([r.closed, sleep(10_000).then(() => assert.fail('the connection of the client that read nothing was not closed'))]);
+    assert.ok(r.answer().length < 50_000_000, 'the download was cut, not finished');
+  });
+
+  test('one that keeps reading, however slowly, gets the whole answer even when it takes many times CLIENT_SEND_TIMEOUT', async () => {
+    const bob = await signedInPerson(kg, 'bob-reader');
+    const size = 12_000_000;
+    const hash = createHash('sha256');
+    let received = 0;
+    let head = '';
+    const startedAt = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`${kg.url}/download/${size}`, { headers: { cookie: bob.client.cookieHeader()! } }, (res) => {
+        head = `${res.statusCode}`;
+        // About 3 MB/s: Keygate's writes wait for this reader all along (its pauses each short).
+        res.on('data', (d: Buffer) => {
+          hash.update(d);
+          received += d.length;
+          res.pause();
+          setTimeout(() => res.resume(), 20);
+        });
+        res.on('end', resolve);
+        res.on('error', reject);
+        res.on('aborted', () => reject(new Error(`cut after ${received} bytes`)));
+      });
+      req.on('error', reject);
+    });
+    assert.equal(head, '200');
+    assert.equal(received, size);
+    assert.equal(hash.digest('hex'), downloadSha256(size), 'the body arrived intact');
+    assert.ok(Date.now() - startedAt > 1500, 'the reader was slower than CLIENT_SEND_TIMEOUT in all (else this proves nothing)');
   });
 });
 

@@ -86,6 +86,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   replaced = false;
   /** A static file's answer being kept for the asset cache as it passes (asset-cache.ts), or null. */
   keeping: Fill | null = null;
+  /** Armed whenever Gogs' answer is paused for a browser that is not reading (see paused), or null: never paused. */
+  private stalledReader: NodeJS.Timeout | null = null;
 
   constructor(
     readonly upstream: UndiciUpstream,
@@ -164,10 +166,31 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.keeping && !this.keeping.add(chunk)) this.keeping = null;
-    if (!this.res.write(chunk)) controller.pause();
+    if (!this.res.write(chunk)) this.paused(controller);
+  }
+
+  /**
+   * The browser's connection is full: Gogs' answer waits, and holds its pooled connection, until
+   * the browser reads (onDownstreamDrain resumes it). A browser that reads nothing more for
+   * CLIENT_SEND_TIMEOUT is cut, and the connection to Gogs freed: otherwise a few clients that
+   * never read could hold every connection of the pool for good. One timer per exchange, armed
+   * again at each pause; it judges only the pause it finds, so a client that keeps reading, however
+   * slowly, is never cut.
+   */
+  private paused(controller: Dispatcher.DispatchController): void {
+    controller.pause();
+    if (this.stalledReader) this.stalledReader.refresh();
+    else this.stalledReader = setTimeout(cutStalledReader, this.upstream.stalledReaderMs, this).unref();
+  }
+
+  /** The answer is over, one way or another: its pause is no longer judged. */
+  private settled(): void {
+    if (this.stalledReader) clearTimeout(this.stalledReader);
+    this.stalledReader = null;
   }
 
   onResponseEnd(): void {
+    this.settled();
     if (this.replaced) return;
     this.keeping?.finish();
     this.keeping = null;
@@ -175,6 +198,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.settled();
     this.keeping?.abandon();
     this.keeping = null;
     const res = this.res;
@@ -216,6 +240,15 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
+/** CLIENT_SEND_TIMEOUT after a pause: if the browser has still taken nothing since, it is cut. */
+function cutStalledReader(x: Exchange): void {
+  const controller = x.controller;
+  if (!controller?.paused || controller.aborted || x.res.destroyed) return;
+  const err = new Error('the client stopped reading');
+  controller.abort(err);
+  x.res.destroy(err);
+}
+
 /** The browser can take more: let Gogs' response flow again. */
 function onDownstreamDrain(this: Downstream): void {
   const controller = this[EXCHANGE]?.controller;
@@ -234,6 +267,7 @@ class UndiciUpstream implements Upstream {
   private readonly origin: string;
 
   readonly stalledBodyMs: number;
+  readonly stalledReaderMs: number;
 
   constructor(
     target: URL,
@@ -245,6 +279,7 @@ class UndiciUpstream implements Upstream {
   ) {
     this.origin = target.origin;
     this.stalledBodyMs = opts.stalledBodyMs;
+    this.stalledReaderMs = opts.stalledReaderMs;
     this.pool = new Pool(target.origin, {
       connections: opts.connections,
       // Client's own option: undici's connector overrides a `connect.localAddress` with this one.
@@ -305,6 +340,8 @@ export interface UpstreamOptions {
   connections: number;
   /** A request body that stops moving this long, once Keygate reads it, is cut (CLIENT_BODY_TIMEOUT). */
   stalledBodyMs: number;
+  /** A browser that takes none of the answer for this long is cut (CLIENT_SEND_TIMEOUT). */
+  stalledReaderMs: number;
   /** Source address of connections to Gogs (GOGS_SOURCE_ADDRESS), for Gogs' TRUSTED_PROXY_IPS. */
   localAddress?: string;
 }

@@ -87,6 +87,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     responseMs: config.gogsResponseTimeoutMs,
     connections: config.gogsConnections,
     stalledBodyMs: config.clientBodyTimeoutMs,
+    stalledReaderMs: config.clientSendTimeoutMs,
     localAddress: config.gogsSourceAddress,
   };
   // Two pools: signed-in pages never wait behind anonymous traffic (git, LFS, API without a
