@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { TestClient } from './support/client.js';
 import { enrolledUser } from './support/flows.js';
@@ -249,7 +250,7 @@ describe('asset cache', () => {
   });
 });
 
-describe('a browser that leaves while its request waits for a connection to Gogs (GOGS_CONNECTIONS=1)', () => {
+describe('a browser that leaves while its request waits for a connection to Gogs or for its session (GOGS_CONNECTIONS=1)', () => {
   let kg: TestKeygate;
   let ana: TestClient;
   before(async () => {
@@ -290,6 +291,49 @@ describe('a browser that leaves while its request waits for a connection to Gogs
     assert.deepEqual(
       kg.gogs.requests.map((r) => r.url),
       ['/js/busy.js', '/js/queued.js', '/js/queued.js', '/'],
+      'the request of the browser that left never reached Gogs',
+    );
+  });
+
+  test('while its session is being looked up: its request is never sent, and holds no connection to Gogs', async () => {
+    kg.gogs.clear();
+    const cookie = ana.cookieHeader()!;
+    // The session is read from PostgreSQL, not the cache, and that read waits on a lock held here.
+    kg.gateway.sessionCache.goDark();
+    const locker = new pg.Client({ connectionString: kg.database.url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE session IN ACCESS EXCLUSIVE MODE');
+      const req = http.get(`${kg.url}/ana/repo`, { headers: { cookie } });
+      req.on('error', () => {});
+      const waiting = async () =>
+        (
+          await locker.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM session WHERE sid%'`,
+          )
+        ).rows[0].n;
+      const deadline = Date.now() + 10_000;
+      while ((await waiting()) === 0) {
+        if (Date.now() > deadline) assert.fail('the session lookup never waited on the lock');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // The browser gives up while its session is being read.
+      req.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await locker.query('COMMIT');
+    } finally {
+      await locker.end();
+      kg.gateway.sessionCache.goLive();
+    }
+    const held = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('no answer in 10 s: the one connection to Gogs is held by the request of the browser that left')), 10_000).unref(),
+    );
+    const next = await Promise.race([get(ana, '/ana/other'), held]);
+    assert.equal(next.status, 200, 'the connection serves the next request');
+    assert.deepEqual(
+      kg.gogs.requests.map((r) => r.url),
+      ['/ana/other'],
       'the request of the browser that left never reached Gogs',
     );
   });
