@@ -267,7 +267,7 @@ export const CONFIG_REFERENCE: Record<ConfigVariable, VariableReference> = {
   CLIENT_SEND_TIMEOUT: {
     default: '`60s`',
     meaning:
-      "a client that takes none of a proxied answer for this long (its connection full, nothing read) is cut, and the connection to Gogs it held goes back to the pool (as nginx's send_timeout); a client that keeps reading, however slowly, is never cut",
+      "a client whose connection takes nothing of a proxied answer for this long (full, nothing read) is cut, and the connection to Gogs it held goes back to the pool. Counted as nginx's send_timeout: from the last write the connection accepted, so a client that keeps reading is not cut; at most 24 days",
   },
   CLIENT_HEADER_TIMEOUT: {
     default: '`20s`',

@@ -35,8 +35,14 @@ export function parseDuration(value: string): number | undefined {
   return rounded > 0 ? rounded : undefined;
 }
 
-/** A duration (see parseDuration), returned in milliseconds. */
-const duration = (fallback: string) =>
+/**
+ * The longest a Node timer waits (2^31 - 1 ms, about 24.8 days): a longer one fires at once. A
+ * duration that is a timer's (timer below) is refused beyond it rather than cutting everything.
+ */
+export const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration (see parseDuration), returned in milliseconds; `timer`: one a timer waits for, so at most LONGEST_TIMER_MS. */
+const duration = (fallback: string, opts: { timer?: boolean } = {}) =>
   z
     .string()
     .default(fallback)
@@ -44,6 +50,10 @@ const duration = (fallback: string) =>
       const parsed = parseDuration(value);
       if (parsed === undefined) {
         ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 90s, 30m, 12h, 7d)` });
+        return z.NEVER;
+      }
+      if (opts.timer && parsed > LONGEST_TIMER_MS) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is longer than 24 days, the longest this can wait` });
         return z.NEVER;
       }
       return parsed;
@@ -188,7 +198,7 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   EMBEDDED_PG_PORT: port(5433, 1),
   // Bound on one database operation: getting a connection, one statement (server/db/pool.ts).
-  DATABASE_TIMEOUT: duration('10s'),
+  DATABASE_TIMEOUT: duration('10s', { timer: true }),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_IDLE_TIMEOUT: duration('30m'),
   SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
@@ -244,7 +254,7 @@ const schema = z.object({
   // Unset: no metrics listener at all. Never the public port: metrics are for the operator only.
   METRICS_PORT: portNumber(1).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
-  SHUTDOWN_TIMEOUT: duration('30s'),
+  SHUTDOWN_TIMEOUT: duration('30s', { timer: true }),
   // Processes serving requests: a whole number, or `auto` for one per available core (server/workers.ts).
   WORKERS: z
     .string()
@@ -259,8 +269,8 @@ const schema = z.object({
       }
       return n;
     }),
-  GOGS_CONNECT_TIMEOUT: duration('5s'),
-  GOGS_RESPONSE_TIMEOUT: duration('60s'),
+  GOGS_CONNECT_TIMEOUT: duration('5s', { timer: true }),
+  GOGS_RESPONSE_TIMEOUT: duration('60s', { timer: true }),
   // Bounded resources (server/proxy/client-limits.ts): one client cannot starve the others.
   GOGS_CONNECTIONS: count(128),
   // Memory for Gogs' static files' bodies in MiB (server/proxy/asset-cache.ts), per process; 0: no cache.
@@ -272,9 +282,9 @@ const schema = z.object({
     .optional(),
   MAX_CONNECTIONS_PER_CLIENT: count(64),
   MAX_PASSTHROUGH_PER_CLIENT: count(32),
-  CLIENT_BODY_TIMEOUT: duration('30s'),
-  CLIENT_SEND_TIMEOUT: duration('60s'),
-  CLIENT_HEADER_TIMEOUT: duration('20s'),
+  CLIENT_BODY_TIMEOUT: duration('30s', { timer: true }),
+  CLIENT_SEND_TIMEOUT: duration('60s', { timer: true }),
+  CLIENT_HEADER_TIMEOUT: duration('20s', { timer: true }),
   // Optional email (server/mail/): unset, Keygate sends none. The URL may hold the SMTP password: never logged.
   SMTP_URL: smtpUrl.optional(),
   MAIL_FROM: z.string().trim().refine(isMailbox, 'must be an email address, or a name and an address: Keygate <keygate@example.com>').optional(),

@@ -87,7 +87,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** A static file's answer being kept for the asset cache as it passes (asset-cache.ts), or null. */
   keeping: Fill | null = null;
   /** Armed whenever Gogs' answer is paused for a browser that is not reading (see paused), or null: never paused. */
-  private stalledReader: NodeJS.Timeout | null = null;
+  stalledReader: NodeJS.Timeout | null = null;
+  /** What the browser's connection had not taken when the answer was last paused or judged (unsent). */
+  unsentAtPause = 0;
 
   constructor(
     readonly upstream: UndiciUpstream,
@@ -171,14 +173,16 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /**
    * The browser's connection is full: Gogs' answer waits, and holds its pooled connection, until
-   * the browser reads (onDownstreamDrain resumes it). A browser that reads nothing more for
-   * CLIENT_SEND_TIMEOUT is cut, and the connection to Gogs freed: otherwise a few clients that
-   * never read could hold every connection of the pool for good. One timer per exchange, armed
-   * again at each pause; it judges only the pause it finds, so a client that keeps reading, however
-   * slowly, is never cut.
+   * the browser has taken what is buffered (onDownstreamDrain resumes it). A browser whose
+   * connection takes nothing for CLIENT_SEND_TIMEOUT is cut, and the connection to Gogs freed:
+   * otherwise a few clients that never read could hold every connection of the pool for good. As
+   * nginx's send_timeout, the time is counted from the last write the connection accepted, not from
+   * the last time all was taken: one timer per exchange, armed again at each pause, and again when
+   * it finds that the connection took something since (cutStalledReader).
    */
   private paused(controller: Dispatcher.DispatchController): void {
     controller.pause();
+    this.unsentAtPause = unsent(this.res);
     if (this.stalledReader) this.stalledReader.refresh();
     else this.stalledReader = setTimeout(cutStalledReader, this.upstream.stalledReaderMs, this).unref();
   }
@@ -240,10 +244,31 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-/** CLIENT_SEND_TIMEOUT after a pause: if the browser has still taken nothing since, it is cut. */
-function cutStalledReader(x: Exchange): void {
+/**
+ * The bytes written to the browser's connection that it has not taken yet: those in Node's buffer
+ * and those libuv still holds because the kernel would not accept them (the socket's
+ * writeQueueSize, which moves whenever the kernel takes part of a write).
+ */
+function unsent(res: ServerResponse): number {
+  // _handle is the socket's libuv stream: internal to Node, but its writeQueueSize is the only
+  // measure of a write the kernel has taken part of.
+  const socket = res.socket as { writableLength: number; _handle?: { writeQueueSize?: number } | null } | null;
+  return socket ? socket.writableLength + (socket._handle?.writeQueueSize ?? 0) : 0;
+}
+
+/**
+ * CLIENT_SEND_TIMEOUT after a pause (or after the last judgement): a browser whose connection took
+ * something since is given the time again; one that took nothing is cut.
+ */
+export function cutStalledReader(x: Pick<Exchange, 'controller' | 'res' | 'unsentAtPause' | 'stalledReader'>): void {
   const controller = x.controller;
   if (!controller?.paused || controller.aborted || x.res.destroyed) return;
+  const now = unsent(x.res);
+  if (now !== x.unsentAtPause) {
+    x.unsentAtPause = now;
+    x.stalledReader?.refresh();
+    return;
+  }
   const err = new Error('the client stopped reading');
   controller.abort(err);
   x.res.destroy(err);

@@ -138,6 +138,16 @@ describe('config validation names the bad variable', () => {
     ['SESSION_IDLE_TIMEOUT', { SESSION_IDLE_TIMEOUT: '   ' }],
     ['SESSION_ABSOLUTE_TIMEOUT', { SESSION_ABSOLUTE_TIMEOUT: 'forever' }],
     ['CEREMONY_TIMEOUT', { CEREMONY_TIMEOUT: '0s' }],
+    // Timers: beyond 2^31 - 1 ms Node fires at once, so "30d" would cut every slow client at its first pause.
+    ...[
+      'DATABASE_TIMEOUT',
+      'SHUTDOWN_TIMEOUT',
+      'GOGS_CONNECT_TIMEOUT',
+      'GOGS_RESPONSE_TIMEOUT',
+      'CLIENT_BODY_TIMEOUT',
+      'CLIENT_SEND_TIMEOUT',
+      'CLIENT_HEADER_TIMEOUT',
+    ].map((name) => [name, { [name]: '25d' }] as [string, Record<string, string>]),
     ['INVITE_TTL', { INVITE_TTL: 'soon' }],
     // createInvite refuses anything over 30 days, so a longer default would break every invite.
     ['INVITE_TTL', { INVITE_TTL: '31d' }],
@@ -183,6 +193,11 @@ describe('config validation names the bad variable', () => {
     ['GOGS_ASSET_CACHE_MB', { GOGS_ASSET_CACHE_MB: '32MB' }],
     ['GOGS_ASSET_CACHE_MB', { GOGS_ASSET_CACHE_MB: '99999' }],
   ];
+  test("a timer's duration may be up to 24 days; SESSION_ABSOLUTE_TIMEOUT, compared with timestamps rather than waited for, may be longer", () => {
+    assert.equal(loadConfig({ CLIENT_SEND_TIMEOUT: '24d' }).clientSendTimeoutMs, 24 * 86_400_000);
+    assert.equal(loadConfig({ SESSION_ABSOLUTE_TIMEOUT: '90d' }).sessionAbsoluteMs, 90 * 86_400_000);
+    assert.match(configError({ CLIENT_SEND_TIMEOUT: '30d' }).message, /CLIENT_SEND_TIMEOUT: "30d" is longer than 24 days/);
+  });
   for (const [variable, env] of cases) {
     test(`${Object.entries(env)
       .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
