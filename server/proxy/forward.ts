@@ -93,8 +93,6 @@ class Exchange implements Dispatcher.DispatchHandler {
   stalledReader: NodeJS.Timeout | null = null;
   /** What the browser's connection had not taken when the answer was last paused or judged (unsent). */
   unsentAtPause = 0;
-  /** The browser's socket is corked until the next tick (onResponseData). */
-  corked = false;
 
   constructor(
     readonly upstream: UndiciUpstream,
@@ -173,19 +171,12 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.keeping && !this.keeping.add(chunk)) this.keeping = null;
-    // What undici hands over from one read of Gogs' socket (pieces of the body, often its end too)
-    // leaves in one write to the browser, on the next tick: otherwise the end of a chunked answer
-    // is a write of its own, after undici's bookkeeping of the finished response, and the browser
-    // has the whole page that much later (about half a millisecond on a page, measured with strace).
-    if (!this.corked) {
-      this.corked = true;
-      this.res.cork();
-      process.nextTick(uncork, this);
-    }
-    // Node's write says "wait" for any piece over its 16 KiB mark, even one the kernel took whole at
-    // once: Gogs' answer is paused only while the browser's connection really holds more than
-    // RESPONSE_BUFFER. Otherwise every page of more than 16 KiB would pause and resume undici once,
-    // which costs more than the page's own writes (and cuts its end off into a later write).
+    // Node's write says "wait" for any piece over its 16 KiB mark, even one the kernel then takes
+    // whole: Gogs' answer is paused only once the browser's connection holds more than
+    // RESPONSE_BUFFER unsent. Otherwise every page of more than 16 KiB paused and resumed undici
+    // once, and the end of a chunked page, which undici then read only after the resume, left in a
+    // write of its own about half a millisecond later (strace, one page at a time). Now the end
+    // joins the page's last piece in Node's one write per tick when Gogs sent them together.
     if (!this.res.write(chunk) && this.res.writableLength > RESPONSE_BUFFER) this.paused(controller);
   }
 
@@ -290,12 +281,6 @@ export function cutStalledReader(x: Pick<Exchange, 'controller' | 'res' | 'unsen
   const err = new Error('the client stopped reading');
   controller.abort(err);
   x.res.destroy(err);
-}
-
-/** The tick that handed pieces of Gogs' answer over has ended: what it wrote leaves now. */
-function uncork(x: Exchange): void {
-  x.corked = false;
-  x.res.uncork();
 }
 
 /** The browser can take more: let Gogs' response flow again. */
