@@ -39,7 +39,7 @@ export function parseDuration(value: string): number | undefined {
  * The longest a Node timer waits (2^31 - 1 ms, about 24.8 days): a longer one fires at once. A
  * duration that is a timer's (timer below) is refused beyond it rather than cutting everything.
  */
-export const LONGEST_TIMER_MS = 2 ** 31 - 1;
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
 /** A duration (see parseDuration), returned in milliseconds; `timer`: one a timer waits for, so at most LONGEST_TIMER_MS. */
 const duration = (fallback: string, opts: { timer?: boolean } = {}) =>
